@@ -1,0 +1,1 @@
+"""pytest wiring, one module per component; the public plugin entry point is `pytest_oxbot.plugin`."""

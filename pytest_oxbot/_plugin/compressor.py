@@ -1,0 +1,1 @@
+"""pytest wiring for the compressor component (filled in by its issue)."""

@@ -1,0 +1,45 @@
+"""Where component fixtures drop the KPIs they measured; the gate (kpi plugin module) reads them.
+
+The contract is deliberately tiny so a component fixture never imports the gate: call
+`report(request.node, "cache_hit_rate", 0.91)` at teardown. Whether the test is judged on it is the
+gate's decision, not the component's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pytest
+
+
+@dataclass(frozen=True)
+class KpiValue:
+    """One measured KPI value of one test (samples kept for noise-aware comparison)."""
+
+    name: str
+    value: float
+    samples: tuple[float, ...] = field(default=())
+    source: str = "explicit"
+
+
+KPI_RECORDS = pytest.StashKey[list[KpiValue]]()
+
+
+def report(
+    node: pytest.Item | pytest.Collector | pytest.Function,
+    name: str,
+    value: float,
+    *,
+    samples: Sequence[float] = (),
+    source: str = "explicit",
+) -> None:
+    """Attach a measured KPI to the test item that produced it."""
+    item = node
+    records = item.stash.setdefault(KPI_RECORDS, [])
+    records.append(KpiValue(name, float(value), tuple(float(s) for s in samples), source))
+
+
+def reported(node: pytest.Item) -> list[KpiValue]:
+    """The KPIs attached to a test so far."""
+    return list(node.stash.get(KPI_RECORDS, []))
