@@ -1,1 +1,139 @@
-"""pytest wiring for the exchange component (filled in by its issue)."""
+"""pytest wiring for the exchange component: the fake exchange, a client wired to it, a batcher factory.
+
+Fixtures
+- `oxbot_exchange`: a mounted `FakeExchange` on its own FakeClock (the replay clock). At teardown it
+  reports `api_calls_per_cycle` (mean of `calls_per_cycle()`, samples per cycle) only if the test
+  marked cycles with `with oxbot_exchange.cycle():`, and fails the test if an injected fault never fired.
+- `oxbot_market`: a `MarketDataClient` on that fake: same clock, sleeps that move the replay clock
+  (instant, deterministic backoff), seeded jitter, and an in-memory HierarchicalCache when available.
+- `oxbot_batcher`: a factory `oxbot_batcher(batch_fn, **kwargs)`; every batcher made is closed at teardown.
+
+Marker `oxbot_exchange(start=..., base_url=..., strict_faults=True)` and ini option `oxbot_replay_start`
+(epoch seconds or ISO-8601 UTC) configure the replay start.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from statistics import fmean
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from pytest_oxbot._plugin.kpi_sink import report
+from pytest_oxbot.batcher import IntelligentBatcher
+from pytest_oxbot.cache.protocol import AsyncCache
+from pytest_oxbot.clock import Clock, FakeClock
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, FakeExchange
+from pytest_oxbot.market.client import MarketDataClient
+
+MARKER = "oxbot_exchange"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "oxbot_replay_start",
+        "replay start of the fake exchange (epoch seconds or ISO-8601 UTC); default 2026-01-25T00:00:00Z",
+        default=None,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(start=None, base_url=None, strict_faults=True): configure the oxbot_exchange fixture "
+        "(replay start in epoch seconds or ISO-8601 UTC, Binance-compatible base URL, whether an injected "
+        "fault that never fired fails the test)",
+    )
+
+
+def parse_replay_start(value: object) -> float:
+    """Epoch seconds from a number or an ISO-8601 string (naive means UTC); a clear error otherwise."""
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            pass
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise pytest.UsageError(
+                f"oxbot replay start {value!r} is neither epoch seconds nor ISO-8601"
+            ) from None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    raise pytest.UsageError(f"oxbot replay start must be a number or an ISO-8601 string, got {value!r}")
+
+
+@pytest.fixture
+def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
+    """The respx-mounted fake Binance exchange on real recorded candles, at a replay time you control."""
+    marker = request.node.get_closest_marker(MARKER)
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    start_value = (
+        options.pop("start", None) or request.config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START
+    )
+    strict = bool(options.pop("strict_faults", True))
+    base_url = options.pop("base_url", None)
+    if options:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    exchange = FakeExchange(
+        FakeClock(parse_replay_start(start_value)), **({"base_url": base_url} if base_url else {})
+    )
+    with exchange:
+        yield exchange
+    if exchange.cycles:
+        per_cycle = exchange.calls_per_cycle(exchange.kpi_endpoint)
+        report(request.node, "api_calls_per_cycle", fmean(per_cycle), samples=per_cycle, source="exchange")
+    unfired = exchange.pending_faults()
+    if strict and unfired:
+        pytest.fail(f"oxbot_exchange: injected fault(s) never fired: {unfired}", pytrace=False)
+
+
+def _in_memory_cache(clock: Clock) -> AsyncCache | None:
+    """The HierarchicalCache's memory tier when the cache component is installed, else no cache."""
+    try:
+        from pytest_oxbot.cache import HierarchicalCache  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    cache: AsyncCache = HierarchicalCache.in_memory(clock=clock)
+    return cache
+
+
+@pytest_asyncio.fixture
+async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketDataClient]:
+    """A MarketDataClient wired to `oxbot_exchange` (shared replay clock, instant deterministic backoff)."""
+    client = MarketDataClient(
+        base_url=oxbot_exchange.base_url,
+        cache=_in_memory_cache(oxbot_exchange.clock),
+        clock=oxbot_exchange.clock,
+        sleep=oxbot_exchange.sleep,
+        rng=random.Random(0),
+    )
+    async with client:
+        yield client
+
+
+BatcherFactory = Callable[..., IntelligentBatcher[Any, Any]]
+
+
+@pytest_asyncio.fixture
+async def oxbot_batcher() -> AsyncIterator[BatcherFactory]:
+    """`oxbot_batcher(batch_fn, window=..., max_batch_size=..., key=..., group=...)`; closed at teardown."""
+    made: list[IntelligentBatcher[Any, Any]] = []
+
+    def factory(
+        batch_fn: Callable[[list[Any]], Awaitable[Any]], **kwargs: Any
+    ) -> IntelligentBatcher[Any, Any]:
+        batcher: IntelligentBatcher[Any, Any] = IntelligentBatcher(batch_fn, **kwargs)
+        made.append(batcher)
+        return batcher
+
+    yield factory
+    for batcher in made:
+        await batcher.aclose()

@@ -1,1 +1,129 @@
-"""pytest wiring for the llm component (filled in by its issue)."""
+"""pytest wiring for the LLM component: the fake provider fixture, the price table, options.
+
+Fixtures
+- `oxbot_llm`: a started `FakeLLMProvider` on its own `FakeClock` (modelled latency advances it; nothing
+  sleeps unless `--oxbot-llm-sleep`). Build clients with `oxbot_llm.client(...)`. At teardown it reports
+  `llm_response_time` = sum of modelled latencies / decisions (a cache hit adds a decision and ~0 s)
+  and `cost_per_decision` = spend / decisions, where decisions are the requests made through clients
+  from `oxbot_llm.client()` plus any `oxbot_llm.record_decision(result)`; with no decision counted but
+  calls made, `llm_response_time` is the mean modelled latency per call. An injected fault that never
+  fired fails the test.
+- `oxbot_price_table`: the shipped table + litellm's map (if installed) + `--oxbot-prices FILE`.
+
+Options: `--oxbot-llm-sleep`, `--oxbot-llm-cassette PATH` (replay recorded answers offline),
+`--oxbot-llm-record` with `--oxbot-llm-upstream URL` (record real calls into the cassette; needs
+OXBOT_LLM_API_KEY or OPENAI_API_KEY), `--oxbot-prices PATH`.
+Marker `oxbot_llm(answers=..., strict_faults=True)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import pytest
+
+from pytest_oxbot._plugin.kpi_sink import report
+from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.fakes.cassette import Cassette
+from pytest_oxbot.fakes.llm import FakeLLMProvider
+from pytest_oxbot.llm.client import API_KEY_ENV_VARS, api_key_from_env
+from pytest_oxbot.pricing import PriceTable, PricingError, default_price_table
+
+MARKER = "oxbot_llm"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("oxbot-llm", "pytest-oxbot: fake LLM provider and prices")
+    group.addoption("--oxbot-llm-sleep", action="store_true", help="really sleep the modelled LLM latency")
+    group.addoption("--oxbot-llm-cassette", metavar="PATH", help="replay (or record into) this LLM cassette")
+    group.addoption(
+        "--oxbot-llm-record",
+        action="store_true",
+        help="record real LLM calls into --oxbot-llm-cassette (needs an API key in the environment)",
+    )
+    group.addoption(
+        "--oxbot-llm-upstream",
+        metavar="URL",
+        default="https://api.openai.com/v1",
+        help="the real OpenAI-compatible base URL used when recording (default: %(default)s)",
+    )
+    group.addoption("--oxbot-prices", metavar="PATH", help="a price file in litellm's JSON format")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(answers=None, strict_faults=True): scripted answers of the oxbot_llm fake (a string, a "
+        "mapping, a sequence or a function of the request) and whether an unfired fault fails the test",
+    )
+    if config.getoption("--oxbot-llm-record"):
+        if not config.getoption("--oxbot-llm-cassette"):
+            raise pytest.UsageError("--oxbot-llm-record needs --oxbot-llm-cassette PATH to record into")
+        if api_key_from_env() is None:
+            raise pytest.UsageError(f"--oxbot-llm-record needs an API key in {' or '.join(API_KEY_ENV_VARS)}")
+    cassette = config.getoption("--oxbot-llm-cassette")
+    if cassette and not config.getoption("--oxbot-llm-record") and not Path(cassette).is_file():
+        raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
+    prices = config.getoption("--oxbot-prices")
+    if prices:
+        try:
+            PriceTable.from_file(prices)
+        except PricingError as exc:
+            raise pytest.UsageError(f"--oxbot-prices: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def oxbot_price_table(pytestconfig: pytest.Config) -> PriceTable:
+    """Prices for cost KPIs: shipped table < litellm's map (if installed) < --oxbot-prices file."""
+    return default_price_table(pytestconfig.getoption("--oxbot-prices"))
+
+
+@pytest.fixture
+def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> Iterator[FakeLLMProvider]:
+    """The respx fake LLM provider (or replay/record of a cassette); reports LLM KPIs at teardown."""
+    marker = request.node.get_closest_marker(MARKER)
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    strict = bool(options.pop("strict_faults", True))
+    answers = options.pop("answers", None)
+    if options:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    config = request.config
+    cassette_path = config.getoption("--oxbot-llm-cassette")
+    recording = bool(config.getoption("--oxbot-llm-record"))
+    key = api_key_from_env()
+    cassette = Cassette(cassette_path, secrets=[key] if key else []) if cassette_path else None
+    fake = FakeLLMProvider(
+        answers=answers,
+        clock=FakeClock(),
+        sleep=bool(config.getoption("--oxbot-llm-sleep")),
+        cassette=cassette,
+        record_upstream=config.getoption("--oxbot-llm-upstream") if recording else None,
+        client_defaults={"price_table": oxbot_price_table},
+    )
+    with fake:
+        yield fake
+    _report_kpis(request.node, fake)
+    unfired = fake.pending_faults()
+    if strict and unfired:
+        pytest.fail(f"oxbot_llm: injected fault(s) never fired: {unfired}", pytrace=False)
+
+
+def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
+    latencies = list(fake.modelled_latencies)
+    if fake.record_upstream is not None and fake.cassette is not None:
+        latencies = [e.latency_s for e in fake.cassette.entries.values()]
+    decisions = len(fake.decisions)
+    spend = sum((Decimal(r.cost) for r in fake.decisions), Decimal(0))
+    for client in fake.clients:
+        records = client.ledger.records
+        decisions += sum(1 for r in records if not r.estimated)
+        spend += sum((r.cost for r in records), Decimal(0))
+    if decisions:
+        report(node, "llm_response_time", sum(latencies) / decisions, samples=latencies, source="llm")
+        report(node, "cost_per_decision", float(spend / decisions), source="llm")
+    elif latencies:
+        report(node, "llm_response_time", fmean(latencies), samples=latencies, source="llm")

@@ -1,0 +1,77 @@
+"""db_query_time: the bot's hot queries at realistic volume (100,000 trades, 1,000 positions).
+
+Measured on SQLite and on the real PostgreSQL (when OXBOT_DATABASE_URL is set), first with the hot-query
+indexes, then on the same rows with 0xBot's single-column indexes instead. The plans are checked too:
+a fast number from a sequential scan would only mean the table was still small.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+
+import pytest
+
+from pytest_oxbot.db import Database, SeedResult, SeedSpec, TradingRepository, explain, queries, seed_volume
+from pytest_oxbot.db.naive import use_naive_indexes
+from pytest_oxbot.kpi.measure import KpiRecorder
+
+ROUNDS = 150
+WARMUP = 20
+
+
+async def hot_query_samples(repo: TradingRepository, seeded: SeedResult) -> list[float]:
+    """Seconds per query: open positions and the 50 newest trades of each bot in turn."""
+    samples: list[float] = []
+    bots = seeded.bot_ids
+    for i in range(WARMUP + ROUNDS):
+        bot = bots[i % len(bots)]
+        t0 = time.perf_counter()
+        await repo.open_positions(bot)
+        t1 = time.perf_counter()
+        await repo.recent_trades(bot, limit=50)
+        t2 = time.perf_counter()
+        if i >= WARMUP:
+            samples += [t1 - t0, t2 - t1]
+    return samples
+
+
+async def check_plans(db: Database, bot: uuid.UUID) -> str:
+    async with db.engine.connect() as conn:
+        open_plan = await explain(conn, queries.open_positions(bot))
+        recent_plan = await explain(conn, queries.recent_trades(bot, limit=50))
+    assert open_plan.uses_index("ix_positions_bot_open"), open_plan.detail
+    assert recent_plan.uses_index("ix_trades_bot_executed"), recent_plan.detail
+    assert not recent_plan.sorts, recent_plan.detail
+    return f"{open_plan.detail} | {recent_plan.detail}".replace("\n", "; ")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+async def test_db_query_time(
+    bench_db: Database, oxbot_kpi: KpiRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeded = await seed_volume(bench_db, SeedSpec())
+    assert seeded.trades >= 100_000
+    assert seeded.positions >= 1_000
+    repo = TradingRepository(bench_db)
+    plans = await check_plans(bench_db, seeded.bot_ids[0])
+    hot = await hot_query_samples(repo, seeded)
+    await use_naive_indexes(bench_db)
+    naive = await hot_query_samples(repo, seeded)
+
+    mean_hot, mean_naive = statistics.fmean(hot), statistics.fmean(naive)
+    oxbot_kpi.record("db_query_time", mean_hot, samples=hot, source=bench_db.dialect)
+    with capsys.disabled():
+        print(
+            f"\n[db_query_time] {bench_db.dialect}: {seeded.trades:,} trades, "
+            f"{seeded.positions:,} positions, {len(seeded.bot_ids)} bots, {len(hot)} queries each"
+            f"\n  hot-query indexes : mean {_ms(mean_hot)}  p50 {_ms(statistics.median(hot))}  "
+            f"p95 {_ms(statistics.quantiles(hot, n=20)[18])}"
+            f"\n  0xBot indexes     : mean {_ms(mean_naive)}  p50 {_ms(statistics.median(naive))}  "
+            f"p95 {_ms(statistics.quantiles(naive, n=20)[18])}"
+            f"\n  plans: {plans}"
+        )

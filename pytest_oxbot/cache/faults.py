@@ -1,0 +1,108 @@
+"""Fault injection for tests of code that uses the cache: take a tier down, or cut a TCP link.
+
+`outage(cache, "l2")` makes one tier fail like a dropped connection, whatever the backend (fakeredis,
+SQLite, a real server). `TcpProxy` sits between a client and a real server on 127.0.0.1 and can cut
+every connection and refuse new ones, which exercises the drivers' real error paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .hierarchical import HierarchicalCache
+
+
+class TierDown(ConnectionError):
+    """Raised by a tier that a test took down."""
+
+
+class FaultyTier:
+    """Wraps a shared tier; while `down`, every operation raises `TierDown`."""
+
+    def __init__(self, tier: Any) -> None:
+        self.inner = tier
+        self.down = False
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name.startswith("_") or name == "client":
+            return attr
+
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            if self.down:
+                raise TierDown(f"{self.inner.name} is down (injected)")
+            return await attr(*args, **kwargs)
+
+        return guarded
+
+
+def faulty(cache: HierarchicalCache, tier: str) -> FaultyTier:
+    """Wrap `tier` ("l2" or "l3") of `cache` once and return the wrapper (idempotent)."""
+    attr = {"l2": "_l2", "l3": "_l3"}[tier]
+    current = getattr(cache, attr)
+    if current is None:
+        raise ValueError(f"this cache has no {tier}")
+    if not isinstance(current, FaultyTier):
+        current = FaultyTier(current)
+        setattr(cache, attr, current)
+    return current
+
+
+@contextlib.contextmanager
+def outage(cache: HierarchicalCache, tier: str) -> Iterator[FaultyTier]:
+    """Within the block, `tier` of `cache` fails every call."""
+    wrapper = faulty(cache, tier)
+    wrapper.down = True
+    try:
+        yield wrapper
+    finally:
+        wrapper.down = False
+
+
+class TcpProxy:
+    """A loopback TCP proxy to a real server that a test can cut (`down()`) and restore (`up()`)."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+
+    async def up(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        """Refuse new connections and reset the open ones."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._links):
+            writer.transport.abort()
+        self._links.clear()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links.update((writer, up_writer))
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                dst.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._links.discard(writer)
+        self._links.discard(up_writer)

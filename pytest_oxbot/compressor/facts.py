@@ -1,0 +1,82 @@
+"""The facts a trading decision cannot do without, and a checker that compression kept them.
+
+Required: each symbol with its current price, RSI and trend (where the prompt gives them), and each
+open position with its stop-loss and take-profit. The checker also lists numbers that were changed.
+It is public so a bot (and our benchmarks) can verify any compression, not only ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_oxbot.compressor.parse import Block, Kind, is_sl, is_tp, parse, required_kind
+from pytest_oxbot.compressor.reduce import _series_carrying_facts, _symbol_column
+from pytest_oxbot.compressor.text import changed_numbers
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Fact:
+    """One required fact: (symbol, what, value as written)."""
+
+    symbol: str
+    kind: str  # "price" | "rsi" | "trend" | "sl" | "tp" | "position"
+    value: str
+
+
+def required_facts(prompt: str | list[Block]) -> frozenset[Fact]:
+    """The required facts a prompt states."""
+    blocks = parse(prompt) if isinstance(prompt, str) else prompt
+    facts: set[Fact] = set()
+    carrying = _series_carrying_facts(blocks)
+    for b in _flatten(blocks):
+        if b.kind is Kind.KV and b.symbol:
+            for key, value in b.pairs:
+                kind = required_kind(key)
+                if kind:
+                    facts.add(Fact(b.symbol, kind, value))
+        elif b.kind is Kind.SERIES and id(b) in carrying and b.symbol:
+            facts.add(Fact(b.symbol, required_kind(b.label) or "price", b.values[-1]))
+        elif b.kind is Kind.POSITION and b.symbol:
+            facts.add(Fact(b.symbol, "position", b.symbol))
+            for key, value in b.pairs:
+                if is_sl(key):
+                    facts.add(Fact(b.symbol, "sl", value))
+                elif is_tp(key):
+                    facts.add(Fact(b.symbol, "tp", value))
+        elif b.kind is Kind.TABLE and b.header is not None:
+            col = _symbol_column(b.header)
+            if col is None:
+                continue
+            for row in b.rows:
+                if col >= len(row) or not row[col]:
+                    continue
+                for i, name in enumerate(b.header):
+                    kind = required_kind(name)
+                    if kind and i < len(row) and i != col:
+                        facts.add(Fact(row[col], kind, row[i]))
+    return frozenset(facts)
+
+
+def _flatten(blocks: list[Block]) -> list[Block]:
+    out: list[Block] = []
+    for b in blocks:
+        out.append(b.inner if b.kind is Kind.BULLET and b.inner is not None else b)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FidelityReport:
+    """What a compression changed that it must not have: numbers and required facts."""
+
+    changed_numbers: tuple[str, ...]
+    missing_facts: tuple[Fact, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.changed_numbers and not self.missing_facts
+
+
+def check_fidelity(original: str, compressed: str) -> FidelityReport:
+    """Numbers of `compressed` not found verbatim in `original`, and required facts it lost."""
+    missing = sorted(required_facts(original) - required_facts(compressed))
+    return FidelityReport(tuple(changed_numbers(original, compressed)), tuple(missing))

@@ -1,0 +1,173 @@
+"""Baseline files: stable, sorted, reviewable JSON meant to be committed, plus an archive for history.
+
+Layout: `{"format": ..., "environment": {...}, "tests": {test_id: {kpi: {"unit", "value", "samples"}}}}`
+with sorted keys, two-space indent and values rounded to 9 significant digits, so re-saving unchanged
+results gives an unchanged file. Any problem reading one is a `BaselineError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_oxbot.kpi.errors import BaselineError
+
+FORMAT = "pytest-oxbot-baseline/1"
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One KPI of one test as saved."""
+
+    value: float
+    unit: str = ""
+    samples: tuple[float, ...] = ()
+
+
+@dataclass
+class Baseline:
+    """All saved KPIs by test id, with the environment they were measured in."""
+
+    environment: dict[str, str] = field(default_factory=dict)
+    tests: dict[str, dict[str, BaselineEntry]] = field(default_factory=dict)
+    saved_at: str = ""
+
+    def entries(self, test_id: str) -> dict[str, BaselineEntry]:
+        return self.tests.get(test_id, {})
+
+    def merged(self, newer: Baseline) -> Baseline:
+        """This baseline with `newer`'s tests replacing ours (tests not re-run are kept)."""
+        tests = {**self.tests, **newer.tests}
+        return Baseline(newer.environment or self.environment, tests, newer.saved_at)
+
+
+def _round(value: float, digits: int = 9) -> float:
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+
+
+# Samples (noisy timings) need few digits and read best on one line each.
+_SAMPLES = re.compile(r'"samples": \[\s*([^\]]*?)\s*\]', re.DOTALL)
+
+
+def _one_line(match: re.Match[str]) -> str:
+    items = [part.strip() for part in match.group(1).split(",")]
+    return '"samples": [' + ", ".join(items) + "]"
+
+
+def to_json(baseline: Baseline) -> str:
+    """The committed text: deterministic for the same values."""
+    tests = {
+        test_id: {
+            name: {
+                "unit": e.unit,
+                "value": _round(e.value),
+                **({"samples": [_round(s, 6) for s in e.samples]} if e.samples else {}),
+            }
+            for name, e in sorted(kpis.items())
+        }
+        for test_id, kpis in sorted(baseline.tests.items())
+    }
+    document = {"format": FORMAT, "environment": dict(sorted(baseline.environment.items())), "tests": tests}
+    return _SAMPLES.sub(_one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+
+
+def from_json(text: str, source: str = "<baseline>") -> Baseline:
+    """Parse and validate a baseline document."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"baseline {source} is corrupt: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise BaselineError(f"baseline {source} is not a {FORMAT} file (format: {found!r})")
+    env = data.get("environment", {})
+    tests = data.get("tests")
+    if not isinstance(env, dict) or not isinstance(tests, dict):
+        raise BaselineError(f"baseline {source} is corrupt: 'environment' and 'tests' must be objects")
+    parsed: dict[str, dict[str, BaselineEntry]] = {}
+    for test_id, kpis in tests.items():
+        if not isinstance(kpis, dict):
+            raise BaselineError(f"baseline {source} is corrupt at {test_id!r}: expected an object of KPIs")
+        parsed[test_id] = {name: _entry(raw, source, test_id, name) for name, raw in kpis.items()}
+    return Baseline({str(k): str(v) for k, v in env.items()}, parsed, str(data.get("saved_at", "")))
+
+
+def _entry(raw: Any, source: str, test_id: str, name: str) -> BaselineEntry:
+    try:
+        value = raw["value"]
+        samples = raw.get("samples", [])
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError("value")
+        if not all(isinstance(s, int | float) and not isinstance(s, bool) for s in samples):
+            raise TypeError("samples")
+        return BaselineEntry(float(value), str(raw.get("unit", "")), tuple(float(s) for s in samples))
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise BaselineError(f"baseline {source} is corrupt at {test_id!r} / {name!r}: bad {exc}") from None
+
+
+def load(path: Path) -> Baseline:
+    """Read a baseline; missing or corrupt files raise `BaselineError` with the path."""
+    if not path.is_file():
+        raise BaselineError(f"baseline {path} does not exist (save one with --oxbot-save-baseline)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"baseline {path} cannot be read: {exc}") from None
+    return from_json(text, str(path))
+
+
+def save(path: Path, baseline: Baseline, *, archive: bool = True) -> Path | None:
+    """Write `path` atomically and, with `archive`, a timestamped copy under `history/` beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = to_json(baseline)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    if not archive:
+        return None
+    stamp = baseline.saved_at or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    copy = history_dir(path) / f"{path.stem}-{stamp}.json"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+def history_dir(path: Path) -> Path:
+    return path.parent / "history"
+
+
+_STAMP = re.compile(r"-(\d{8}T\d{6}Z)\.json$")
+
+
+def load_history(path: Path) -> list[tuple[str, Baseline]]:
+    """Archived baselines beside `path`, oldest first, as (timestamp, baseline); unreadable ones skipped."""
+    found = []
+    directory = history_dir(path)
+    if not directory.is_dir():
+        return []
+    for file in sorted(directory.glob(f"{path.stem}-*.json")):
+        match = _STAMP.search(file.name)
+        if match is None:
+            continue
+        try:
+            found.append((match.group(1), load(file)))
+        except BaselineError:
+            continue
+    return found
+
+
+def from_results(
+    results: Mapping[str, Mapping[str, tuple[float, str, tuple[float, ...]]]], environment: Mapping[str, str]
+) -> Baseline:
+    """Build a baseline from `{test_id: {kpi: (value, unit, samples)}}`."""
+    tests = {
+        test_id: {name: BaselineEntry(v, unit, samples) for name, (v, unit, samples) in kpis.items()}
+        for test_id, kpis in results.items()
+    }
+    return Baseline(dict(environment), tests)

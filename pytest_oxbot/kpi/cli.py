@@ -1,0 +1,67 @@
+"""`python -m pytest_oxbot.kpi compare OLD NEW`: judge one saved baseline against another, outside pytest.
+
+It reuses the gate's own comparison and table, so a CI job can diff two artifacts exactly as the plugin
+would have judged them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pytest_oxbot.kpi import baseline as baseline_io
+from pytest_oxbot.kpi.compare import ComparePolicy
+from pytest_oxbot.kpi.errors import KpiUsageError
+from pytest_oxbot.kpi.fingerprint import differences
+from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
+from pytest_oxbot.kpi.report import markdown
+from pytest_oxbot.kpi.report.table import render_text, summary_line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pytest_oxbot.kpi", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmp = sub.add_parser("compare", help="judge CURRENT against BASELINE (exit 1 on a failing KPI)")
+    cmp.add_argument("baseline", type=Path)
+    cmp.add_argument("current", type=Path)
+    cmp.add_argument("--min-effect", type=float, default=ComparePolicy.min_effect)
+    cmp.add_argument("--alpha", type=float, default=ComparePolicy.alpha)
+    cmp.add_argument("--max-spread", type=float, default=ComparePolicy.max_spread)
+    cmp.add_argument("--no-targets", action="store_true", help="judge against the baseline only")
+    cmp.add_argument("--markdown", type=Path, help="also write the Markdown summary here")
+    return parser
+
+
+def compare_files(
+    old: Path, new: Path, policy: ComparePolicy, *, use_targets: bool = True
+) -> tuple[list[KpiResult], list[str]]:
+    """Results of every KPI in `new`, and the environment differences between the two files."""
+    before, after = baseline_io.load(old), baseline_io.load(new)
+    results: list[KpiResult] = []
+    for test_id, kpis in sorted(after.tests.items()):
+        measurements = [Measurement(name, e.value, e.samples) for name, e in kpis.items()]
+        targets = {} if use_targets else {m.name: None for m in measurements}
+        results += judge(
+            test_id, measurements, targets=targets, baseline=before.entries(test_id), policy=policy
+        )
+    return results, differences(before.environment, after.environment)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    policy = ComparePolicy(args.min_effect, args.alpha, args.max_spread)
+    try:
+        results, env_diff = compare_files(
+            args.baseline, args.current, policy, use_targets=not args.no_targets
+        )
+    except KpiUsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in env_diff:
+        print(f"warning: environments differ: {line}", file=sys.stderr)
+    print("\n".join([*render_text(results), summary_line(results)]))
+    if args.markdown:
+        args.markdown.write_text(markdown.render(results), encoding="utf-8")
+    return 1 if any(r.failing for r in results) else 0

@@ -1,0 +1,130 @@
+"""Gate configuration: `[tool.pytest_oxbot]` in pyproject.toml, ini lines and command-line targets.
+
+Targets layer in this order, each overriding the one before: catalogue defaults, pyproject
+`[tool.pytest_oxbot.targets]`, ini `oxbot_targets`, `--oxbot-target`, then a test's marker. Every layer is
+validated the same way, so a bad target names its KPI and where it came from.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_oxbot.kpi.catalogue import CATALOGUE, spec_for
+from pytest_oxbot.kpi.compare import ComparePolicy
+from pytest_oxbot.kpi.errors import KpiUsageError
+from pytest_oxbot.kpi.units import parse_quantity
+
+DEFAULT_BASELINE = ".oxbot/baseline.json"
+DEFAULT_PERFORMANCE_PATHS = ("benchmarks",)
+_KNOWN_KEYS = {"targets", "baseline", "performance_paths", "min_effect", "alpha", "max_spread", "min_samples"}
+
+
+def parse_targets(raw: Mapping[str, object], origin: str) -> dict[str, float]:
+    """Validate `{kpi: target}`; an error names the KPI and the place it was written."""
+    parsed: dict[str, float] = {}
+    for name, value in raw.items():
+        try:
+            parsed[name] = parse_quantity(spec_for(name), value)
+        except KpiUsageError as exc:
+            raise KpiUsageError(f"{origin}: {exc}") from None
+    return parsed
+
+
+def parse_assignments(lines: Iterable[str], origin: str) -> dict[str, float]:
+    """Validate `name=value` strings (ini lines, `--oxbot-target`)."""
+    raw: dict[str, object] = {}
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise KpiUsageError(f"{origin}: expected NAME=VALUE (e.g. prompt_tokens=2500), got {line!r}")
+        raw[name.strip()] = value.strip()
+    return parse_targets(raw, origin)
+
+
+def read_pyproject(rootdir: Path) -> dict[str, object]:
+    """The `[tool.pytest_oxbot]` table of `rootdir/pyproject.toml` ({} when absent)."""
+    path = rootdir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise KpiUsageError(f"{path}: not valid TOML: {exc}") from None
+    section = data.get("tool", {}).get("pytest_oxbot", {})
+    if not isinstance(section, dict):
+        raise KpiUsageError(f"{path}: [tool.pytest_oxbot] must be a table")
+    return section
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """The effective, validated configuration of one session."""
+
+    targets: dict[str, float] = field(default_factory=dict)
+    sources: tuple[str, ...] = ("defaults",)
+    baseline_path: str = DEFAULT_BASELINE
+    performance_paths: tuple[str, ...] = DEFAULT_PERFORMANCE_PATHS
+    policy: ComparePolicy = field(default_factory=ComparePolicy)
+
+    def target(self, name: str, overrides: Mapping[str, float] | None = None) -> float | None:
+        """The target of `name` for one test: its marker, else the session layers, else the default."""
+        if overrides and name in overrides:
+            return overrides[name]
+        if name in self.targets:
+            return self.targets[name]
+        spec = CATALOGUE.get(name)
+        return spec.target if spec else None
+
+
+def build_config(
+    pyproject: Mapping[str, object],
+    ini_lines: Iterable[str] = (),
+    cli_lines: Iterable[str] = (),
+) -> GateConfig:
+    """Merge and validate all session-level layers."""
+    origin = "pyproject.toml [tool.pytest_oxbot]"
+    unknown = sorted(set(pyproject) - _KNOWN_KEYS)
+    if unknown:
+        raise KpiUsageError(
+            f"{origin}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_KNOWN_KEYS))})"
+        )
+    targets: dict[str, float] = {}
+    sources = ["defaults"]
+    raw_targets = pyproject.get("targets", {})
+    if not isinstance(raw_targets, Mapping):
+        raise KpiUsageError(f"{origin}: 'targets' must be a table of KPI = target")
+    if raw_targets:
+        targets.update(parse_targets(raw_targets, f"{origin}.targets"))
+        sources.append("pyproject.toml")
+    ini = [line for line in ini_lines if line.strip()]
+    if ini:
+        targets.update(parse_assignments(ini, "ini oxbot_targets"))
+        sources.append("ini oxbot_targets")
+    cli = list(cli_lines)
+    if cli:
+        targets.update(parse_assignments(cli, "--oxbot-target"))
+        sources.append("command line")
+    baseline = pyproject.get("baseline", DEFAULT_BASELINE)
+    if not isinstance(baseline, str) or not baseline:
+        raise KpiUsageError(f"{origin}: 'baseline' must be a path string")
+    paths = pyproject.get("performance_paths", list(DEFAULT_PERFORMANCE_PATHS))
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise KpiUsageError(f"{origin}: 'performance_paths' must be a list of path strings")
+    return GateConfig(targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin))
+
+
+def _policy(section: Mapping[str, object], origin: str) -> ComparePolicy:
+    defaults = ComparePolicy()
+    values: dict[str, float] = {}
+    for key in ("min_effect", "alpha", "max_spread"):
+        raw = section.get(key, getattr(defaults, key))
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < float(raw) < 10:
+            raise KpiUsageError(f"{origin}: {key} must be a positive number, not {raw!r}")
+        values[key] = float(raw)
+    min_samples = section.get("min_samples", defaults.min_samples)
+    if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
+        raise KpiUsageError(f"{origin}: min_samples must be an integer >= 2, not {min_samples!r}")
+    return ComparePolicy(values["min_effect"], values["alpha"], values["max_spread"], min_samples)

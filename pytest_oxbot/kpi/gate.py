@@ -1,0 +1,172 @@
+"""Judge one test's KPIs: against its targets, then against the baseline; one readable reason each.
+
+Results are plain data (`to_dict`/`from_dict`) so pytest-xdist workers can ship them to the controller
+on their test reports and the controller's verdicts equal a serial run's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pytest_oxbot.kpi.baseline import BaselineEntry
+from pytest_oxbot.kpi.catalogue import spec_for
+from pytest_oxbot.kpi.compare import ComparePolicy, Comparison, compare
+
+Verdict = Literal["fail", "regressed", "unstable", "improved", "ok", "recorded"]
+FAILING: frozenset[str] = frozenset({"fail", "regressed"})
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One value a test produced (the library twin of the plugin's `KpiValue`)."""
+
+    name: str
+    value: float
+    samples: tuple[float, ...] = ()
+    source: str = "explicit"
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    """One KPI of one test with everything the reports show."""
+
+    test_id: str
+    name: str
+    unit: str
+    value: float
+    target: float | None
+    better: str
+    verdict: Verdict
+    reason: str = ""
+    baseline: float | None = None
+    change: float | None = None
+    p_value: float | None = None
+    samples: tuple[float, ...] = field(default=())
+    source: str = "explicit"
+    judged: bool = True
+
+    @property
+    def failing(self) -> bool:
+        return self.verdict in FAILING
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["samples"] = list(self.samples)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KpiResult:
+        fields = dict(data)
+        fields["samples"] = tuple(fields.get("samples", ()))
+        return cls(**fields)
+
+
+def fmt(value: float | None) -> str:
+    """Short, exact-enough number for humans (2712, 0.000312, 0.85)."""
+    return "-" if value is None else f"{value:.6g}"
+
+
+def combine(measurements: Iterable[Measurement]) -> list[Measurement]:
+    """One measurement per KPI name: repeated reports of a name pool their samples, value = mean."""
+    grouped: dict[str, list[Measurement]] = {}
+    for m in measurements:
+        grouped.setdefault(m.name, []).append(m)
+    combined = []
+    for name, items in grouped.items():
+        if len(items) == 1:
+            combined.append(items[0])
+            continue
+        samples = tuple(s for m in items for s in (m.samples or (m.value,)))
+        value = sum(m.value for m in items) / len(items)
+        sources = "+".join(sorted({m.source for m in items}))
+        combined.append(Measurement(name, value, samples, sources))
+    return combined
+
+
+def judge(
+    test_id: str,
+    measurements: Iterable[Measurement],
+    *,
+    targets: Mapping[str, float | None],
+    baseline: Mapping[str, BaselineEntry] | None = None,
+    policy: ComparePolicy | None = None,
+    judged: bool = True,
+) -> list[KpiResult]:
+    """Verdicts for one test's KPIs; `targets` maps each KPI name to its effective target (or None)."""
+    results = []
+    for m in combine(measurements):
+        spec = spec_for(m.name)
+        target = targets.get(m.name, spec.target)
+        entry = (baseline or {}).get(m.name)
+        if not judged:
+            results.append(
+                _result(test_id, m, spec.unit, target, spec.better, "recorded", "", entry, None, False)
+            )
+            continue
+        comparison = compare(
+            spec, m.value, m.samples, entry.value if entry else None, entry.samples if entry else (), policy
+        )
+        unit = "" if spec.unit in ("ratio",) else f" {spec.unit}"
+        if target is not None and not spec.within(m.value, target):
+            reason = f"{m.name} {fmt(m.value)} {spec.comparator} target {fmt(target)}{unit}"
+            verdict: Verdict = "fail"
+        elif comparison.verdict == "regressed":
+            reason = _moved(m, comparison, entry, unit, "regressed")
+            verdict = "regressed"
+        elif comparison.verdict == "unstable":
+            reason = (
+                f"{m.name} too noisy to judge against baseline {fmt(entry.value if entry else None)}"
+                f"{unit}: {comparison.note}"
+            )
+            verdict = "unstable"
+        elif comparison.verdict == "improved":
+            reason = _moved(m, comparison, entry, unit, "improved")
+            verdict = "improved"
+        else:
+            reason = ""
+            verdict = "ok"
+        results.append(
+            _result(test_id, m, spec.unit, target, spec.better, verdict, reason, entry, comparison, True)
+        )
+    return results
+
+
+def _moved(m: Measurement, comparison: Comparison, entry: BaselineEntry | None, unit: str, word: str) -> str:
+    change = comparison.change or 0.0
+    old = fmt(entry.value if entry else None)
+    text = f"{m.name} {fmt(m.value)}{unit} {word} {change:+.1%} vs baseline {old}{unit}"
+    if comparison.p_value is not None:
+        text += f" (Mann-Whitney p={comparison.p_value:.3g})"
+    return text
+
+
+def _result(
+    test_id: str,
+    m: Measurement,
+    unit: str,
+    target: float | None,
+    better: str,
+    verdict: Verdict,
+    reason: str,
+    entry: BaselineEntry | None,
+    comparison: Comparison | None,
+    judged: bool,
+) -> KpiResult:
+    return KpiResult(
+        test_id=test_id,
+        name=m.name,
+        unit=unit,
+        value=m.value,
+        target=target,
+        better=better,
+        verdict=verdict,
+        reason=reason,
+        baseline=entry.value if entry else None,
+        change=comparison.change if comparison else None,
+        p_value=comparison.p_value if comparison else None,
+        samples=m.samples,
+        source=m.source,
+        judged=judged,
+    )

@@ -1,0 +1,136 @@
+"""Record KPIs from a test: explicit values, wall-clock timings, peak memory and async benchmarks.
+
+The recorder only validates names and hands values to a sink (the plugin's per-test stash), so the same
+object works outside pytest. Async benchmarks run on the caller's own event loop, which
+pytest-benchmark cannot do.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pytest_oxbot.kpi.catalogue import spec_for
+from pytest_oxbot.kpi.errors import KpiUsageError
+
+
+class Sink(Protocol):
+    """Where recorded values go (the plugin binds it to the current test)."""
+
+    def __call__(self, name: str, value: float, samples: Sequence[float], source: str) -> None: ...
+
+
+@dataclass
+class Timing:
+    """The outcome of a `measure()` block, filled in when the block exits."""
+
+    name: str
+    seconds: float = 0.0
+
+
+@dataclass
+class MemoryPeak:
+    """The outcome of a `track_memory()` block: peak traced allocation in MiB."""
+
+    name: str
+    megabytes: float = 0.0
+
+
+@dataclass
+class BenchResult:
+    """Per-round timings of `benchmark_async` (seconds)."""
+
+    name: str
+    samples: list[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.samples) if self.samples else 0.0
+
+
+class KpiRecorder:
+    """The `oxbot_kpi` fixture's object: several KPIs per test, each checked against the catalogue."""
+
+    def __init__(self, sink: Sink, timer: Callable[[], float] = time.perf_counter) -> None:
+        self._sink = sink
+        self._timer = timer
+
+    def record(
+        self, name: str, value: float, *, samples: Sequence[float] = (), source: str = "explicit"
+    ) -> None:
+        """Record one KPI value (with the samples it was computed from, for noise-aware comparison)."""
+        spec_for(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise KpiUsageError(f"{name}: a KPI value must be a number, not {type(value).__name__}")
+        self._sink(name, float(value), tuple(float(s) for s in samples), source)
+
+    @contextmanager
+    def measure(self, name: str = "wall_time") -> Iterator[Timing]:
+        """Time a synchronous block and record it as a wall-clock latency."""
+        spec_for(name)
+        timing = Timing(name)
+        start = self._timer()
+        try:
+            yield timing
+        finally:
+            timing.seconds = self._timer() - start
+        self.record(name, timing.seconds, source="measure")
+
+    @asynccontextmanager
+    async def measure_async(self, name: str = "wall_time") -> AsyncIterator[Timing]:
+        """Time an `async with` block (awaits included) and record it."""
+        spec_for(name)
+        timing = Timing(name)
+        start = self._timer()
+        try:
+            yield timing
+        finally:
+            timing.seconds = self._timer() - start
+        self.record(name, timing.seconds, source="measure")
+
+    @contextmanager
+    def track_memory(self, name: str = "memory_usage_mb") -> Iterator[MemoryPeak]:
+        """Record the peak of Python allocations made inside the block (tracemalloc), in MiB."""
+        spec_for(name)
+        peak = MemoryPeak(name)
+        started = not tracemalloc.is_tracing()
+        if started:
+            tracemalloc.start()
+        before, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        try:
+            yield peak
+        finally:
+            _, top = tracemalloc.get_traced_memory()
+            if started:
+                tracemalloc.stop()
+            peak.megabytes = max(0, top - before) / 2**20
+        self.record(name, peak.megabytes, source="tracemalloc")
+
+    async def benchmark_async(
+        self,
+        func: Callable[..., Awaitable[Any]],
+        *args: Any,
+        name: str = "wall_time",
+        rounds: int = 20,
+        warmup: int = 1,
+        **kwargs: Any,
+    ) -> BenchResult:
+        """Await `func(*args, **kwargs)` `warmup + rounds` times on the running loop; record the mean."""
+        spec_for(name)
+        if rounds < 1 or warmup < 0:
+            raise KpiUsageError(f"{name}: rounds must be >= 1 and warmup >= 0 (got {rounds}, {warmup})")
+        for _ in range(warmup):
+            await func(*args, **kwargs)
+        result = BenchResult(name)
+        for _ in range(rounds):
+            start = self._timer()
+            await func(*args, **kwargs)
+            result.samples.append(self._timer() - start)
+        self.record(name, result.mean, samples=result.samples, source="benchmark_async")
+        return result

@@ -1,0 +1,1 @@
+"""Reports of a gated session: terminal table, JSON, Markdown (pull-request comment) and HTML."""

@@ -1,0 +1,493 @@
+"""CostAwareLLMClient: an OpenAI-compatible chat client that prices, budgets, caches and routes each call.
+
+Why one wire format: OpenAI, DeepSeek, Qwen (compatible mode), OpenRouter, vLLM and Ollama all speak
+`POST {base_url}/chat/completions`, so one httpx client covers them. Every call is priced from the
+`usage` the provider returns (never from an estimate), reserved against the budget before it is sent,
+and answered from the cache when the exact same request (model, template version, prompt, parameters)
+was answered before. The API key lives only in the Authorization header: never in a repr, log line,
+error message, cache entry or report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from pytest_oxbot.cache.protocol import AsyncCache
+from pytest_oxbot.clock import Clock, SystemClock
+from pytest_oxbot.llm.budget import Budget, InMemoryBudget, Reservation
+from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, parse_decisions
+from pytest_oxbot.llm.errors import (
+    BudgetExceeded,
+    LLMHTTPError,
+    LLMResponseError,
+    LLMRetriesExhausted,
+)
+from pytest_oxbot.llm.report import CallRecord, CostLedger
+from pytest_oxbot.llm.retry import RetryPolicy, is_retryable_status, retry_after_seconds
+from pytest_oxbot.llm.routing import ModelRouter
+from pytest_oxbot.monitor.performance import PerformanceMonitor
+from pytest_oxbot.pricing import PriceTable, TokenUsage, default_price_table, usage_from_response
+from pytest_oxbot.settings import Settings, get_settings
+from pytest_oxbot.tokens import count_chat_tokens
+
+__all__ = [
+    "API_KEY_ENV_VARS",
+    "DEFAULT_SYSTEM_PROMPT",
+    "Completion",
+    "CostAwareLLMClient",
+    "DecisionResult",
+    "api_key_from_env",
+]
+
+log = logging.getLogger(__name__)
+API_KEY_ENV_VARS = ("OXBOT_LLM_API_KEY", "OPENAI_API_KEY")
+TEMPLATE_VERSION = "decisions-v1"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a disciplined crypto trading assistant. Answer with one JSON object mapping each requested "
+    'coin to {"signal": "hold"|"buy_to_enter"|"sell_to_enter"|"close", "confidence": 0..1, '
+    '"entry_price", "stop_loss", "profit_target", "leverage", "quantity", "justification"}.'
+)
+
+
+class _Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | None) -> None:
+        self._value = value
+
+    def get(self) -> str | None:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'" if self._value else "None"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One answered request: the text, what it used and cost, how long it took, and whether it was cached."""
+
+    content: str
+    model: str
+    usage: TokenUsage
+    cost: Decimal
+    latency_s: float
+    cache_hit: bool
+    cache_key: str
+    response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    """Validated per-symbol decisions plus the call's usage, cost (0 on a cache hit) and latency."""
+
+    decisions: dict[str, Decision]
+    errors: list[str]
+    model: str
+    usage: TokenUsage
+    cost: Decimal
+    latency_s: float
+    cache_hit: bool
+    raw_content: str = field(repr=False, default="")
+
+    @property
+    def trades(self) -> list[Decision]:
+        return [d for d in self.decisions.values() if d.is_trade]
+
+
+class CostAwareLLMClient:
+    """Use as `async with CostAwareLLMClient(base_url=..., ...) as client: await client.decide(...)`."""
+
+    def __init__(
+        self,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        cache: AsyncCache | None = None,
+        price_table: PriceTable | None = None,
+        budget: Budget | None = None,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        *,
+        router: ModelRouter | None = None,
+        monitor: PerformanceMonitor | None = None,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        default_model: str | None = None,
+        template_version: str = TEMPLATE_VERSION,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.base_url = base_url.rstrip("/")
+        self._api_key = _Secret(api_key if api_key is not None else api_key_from_env())
+        self.clock: Clock = clock or SystemClock()
+        self.price_table = price_table or default_price_table()
+        limit = self.settings.llm_daily_cost_limit_usd
+        self.budget: Budget = budget or InMemoryBudget(limit, clock=self.clock)
+        self.cache = cache if self.settings.llm_enable_cache else None
+        self.router = router or ModelRouter(
+            self.price_table, clock=self.clock, reply_tokens=self.settings.llm_max_tokens_per_call
+        )
+        if default_model is not None:
+            self.router.default_model = default_model
+            self.price_table.get(default_model)
+        self.monitor = monitor or PerformanceMonitor()
+        self.monitor.subscribe(self.router.on_latency_alert)
+        self.retry = retry or RetryPolicy()
+        self.template_version = template_version
+        self.system_prompt = system_prompt
+        self.ledger = CostLedger()
+        self._transport = transport
+        self._sleep = sleep
+        self._http: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"CostAwareLLMClient(base_url={self.base_url!r}, api_key={self._api_key!r})"
+
+    # -- lifecycle: the httpx client is made on first use, so construction binds to no event loop --
+    async def __aenter__(self) -> CostAwareLLMClient:
+        self._client()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            s = self.settings
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url,
+                timeout=httpx.Timeout(s.http_read_timeout, connect=s.http_connect_timeout),
+                limits=httpx.Limits(max_connections=s.http_max_connections),
+                transport=self._transport,
+            )
+        return self._http
+
+    # -- public API --
+    def cache_key(self, model: str, messages: Sequence[Mapping[str, Any]], params: Mapping[str, Any]) -> str:
+        """Exact key: model, template version, prompt hash and parameters (never a semantic match)."""
+        prompt_hash = hashlib.sha256(_canonical(list(messages)).encode()).hexdigest()
+        material = _canonical(
+            {"model": model, "template": self.template_version, "prompt": prompt_hash, "params": dict(params)}
+        )
+        return "oxbot:llm:" + hashlib.sha256(material.encode()).hexdigest()
+
+    async def complete(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        model: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        extra_params: Mapping[str, Any] | None = None,
+        max_cost: Decimal | None = None,
+        original_prompt_tokens: int | None = None,
+    ) -> Completion:
+        """One chat completion through cache, budget, retries and pricing."""
+        params: dict[str, Any] = {
+            "max_tokens": max_tokens if max_tokens is not None else self.settings.llm_max_tokens_per_call,
+            "temperature": temperature if temperature is not None else self.settings.llm_temperature_default,
+            **(extra_params or {}),
+        }
+        key = self.cache_key(model, messages, params)
+        start = self.clock.monotonic()
+        if self.cache is None:
+            completion = await self._call(model, messages, params, key, max_cost)
+            self._record(completion, original_prompt_tokens)
+            return completion
+        fresh: list[Completion] = []
+
+        async def load() -> dict[str, Any]:
+            done = await self._call(model, messages, params, key, max_cost)
+            fresh.append(done)
+            return _to_cache(done)
+
+        value = await self.cache.get_or_compute(key, load, ttl=self.settings.llm_cache_ttl_seconds)
+        if fresh:
+            completion = fresh[0]
+            self._record(completion, original_prompt_tokens)
+            return completion
+        hit = _from_cache(value, key, self.clock.monotonic() - start)
+        self.ledger.add(
+            CallRecord(
+                timestamp=self.clock.time(),
+                model=hit.model,
+                cache_hit=True,
+                cost=Decimal(0),
+                prompt_tokens=hit.usage.prompt_tokens,
+                cached_prompt_tokens=hit.usage.cached_input_tokens,
+                completion_tokens=hit.usage.output_tokens,
+                latency_s=hit.latency_s,
+                saved_by_cache=Decimal(str(value.get("cost", "0"))),
+            )
+        )
+        return hit
+
+    async def decide(
+        self,
+        prompt: str,
+        symbols: Sequence[str],
+        *,
+        model: str | None = None,
+        context_type: str = "routine",
+        prices: Mapping[str, Decimal | float | str] | None = None,
+        budget_limit: Decimal | float | str | None = None,
+        original_prompt_tokens: int | None = None,
+        max_tokens: int | None = None,
+    ) -> DecisionResult:
+        """Ask for per-symbol decisions; anything malformed or invalid comes back as HOLD with its error."""
+        messages = self._messages(prompt)
+        limit = None if budget_limit is None else Decimal(str(budget_limit))
+        chosen = model or self.router.select_optimal_model(
+            count_chat_tokens(messages, self.router.default_model), context_type, max_cost=limit
+        )
+        completion = await self.complete(
+            messages,
+            model=chosen,
+            max_cost=limit,
+            original_prompt_tokens=original_prompt_tokens,
+            max_tokens=max_tokens,
+        )
+        parsed: ParsedDecisions = parse_decisions(completion.content, symbols, prices)
+        for d in parsed.decisions.values():
+            if d.error:
+                log.warning("decision for %s demoted to HOLD: %s", d.symbol, d.error)
+        return DecisionResult(
+            decisions=parsed.decisions,
+            errors=parsed.errors,
+            model=completion.model,
+            usage=completion.usage,
+            cost=completion.cost,
+            latency_s=completion.latency_s,
+            cache_hit=completion.cache_hit,
+            raw_content=completion.content,
+        )
+
+    async def analyze_with_cost_optimization(
+        self,
+        model: str | None = None,
+        prompt: str = "",
+        context_type: str = "routine",
+        budget_limit: Decimal | float | str | None = None,
+        symbols: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """The seed's entry point: route, budget-check, call (or hit the cache) and say what it cost."""
+        messages = self._messages(prompt)
+        limit = None if budget_limit is None else Decimal(str(budget_limit))
+        chosen = model or self.router.select_optimal_model(
+            count_chat_tokens(messages, self.router.default_model), context_type, max_cost=limit
+        )
+        completion = await self.complete(messages, model=chosen, max_cost=limit)
+        result: dict[str, Any] = {
+            "response": completion.content,
+            "model": completion.model,
+            "cost_usd": completion.cost,
+            "cached": completion.cache_hit,
+            "latency_s": completion.latency_s,
+            "usage": completion.usage.to_dict(),
+        }
+        if symbols:
+            result["decisions"] = parse_decisions(completion.content, symbols).decisions
+        return result
+
+    def get_comprehensive_cost_report(self) -> dict[str, Any]:
+        """Cache hit rate, spend by model and day, savings, projected monthly cost: from recorded calls."""
+        report = self.ledger.report()
+        limit = self.settings.llm_daily_cost_limit_usd
+        report["daily_limit_usd"] = None if limit is None else str(limit)
+        report["monitor"] = self.monitor.snapshot()
+        return report
+
+    # -- internals --
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system_prompt}, {"role": "user", "content": prompt}]
+
+    def _record(self, c: Completion, original_prompt_tokens: int | None) -> None:
+        saved = Decimal(0)
+        if original_prompt_tokens is not None and original_prompt_tokens > c.usage.prompt_tokens:
+            rate = self.price_table.get(c.model).input_cost_per_token
+            saved = rate * (original_prompt_tokens - c.usage.prompt_tokens)
+        self.ledger.add(
+            CallRecord(
+                timestamp=self.clock.time(),
+                model=c.model,
+                cache_hit=False,
+                cost=c.cost,
+                prompt_tokens=c.usage.prompt_tokens,
+                cached_prompt_tokens=c.usage.cached_input_tokens,
+                completion_tokens=c.usage.output_tokens,
+                latency_s=c.latency_s,
+                saved_by_compression=saved,
+            )
+        )
+        self.monitor.record_llm_call(c.model, c.latency_s, c.cost)
+
+    async def _call(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+        key: str,
+        max_cost: Decimal | None,
+    ) -> Completion:
+        self.price_table.get(model)  # an unpriced model is refused before anything else
+        prompt_tokens = count_chat_tokens(messages, model)
+        worst = self.price_table.max_cost(model, prompt_tokens, int(params["max_tokens"]))
+        if max_cost is not None and worst > max_cost:
+            raise BudgetExceeded("call", max_cost, Decimal(0), worst)
+        payload = {"model": model, "messages": list(messages), **params}
+        start = self.clock.monotonic()
+        response, reservation = await self._send(payload, model, worst)
+        latency = self.clock.monotonic() - start
+        try:
+            body = response.json()
+            content = body["choices"][0]["message"].get("content") or ""
+            usage = usage_from_response(body["usage"])
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            await self.budget.settle(reservation, reservation.amount)  # usage unknown: charge the maximum
+            raise LLMResponseError(
+                f"answer from {self.base_url} is not a chat completion ({exc!r})"
+            ) from None
+        served = body.get("model")
+        billed = served if isinstance(served, str) and served in self.price_table else model
+        cost = self.price_table.cost(billed, usage).total
+        if cost > reservation.amount:
+            log.warning(
+                "call cost $%s exceeded its reservation $%s (usage above the local token count)",
+                cost,
+                reservation.amount,
+            )
+        await self.budget.settle(reservation, cost)
+        return Completion(
+            content=content,
+            model=model,
+            usage=usage,
+            cost=cost,
+            latency_s=latency,
+            cache_hit=False,
+            cache_key=key,
+            response_id=body.get("id"),
+        )
+
+    async def _send(
+        self, payload: Mapping[str, Any], model: str, worst: Decimal
+    ) -> tuple[httpx.Response, Reservation]:
+        """POST with retries; holds a budget reservation for the attempt in flight."""
+        client = self._client()
+        headers = {"Authorization": f"Bearer {self._api_key.get()}"} if self._api_key.get() else {}
+        reservation: Reservation | None = await self.budget.reserve(worst)
+        waited = 0.0
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                retry_after: float | None = None
+                if reservation is None:
+                    reservation = await self.budget.reserve(worst)
+                try:
+                    response = await client.post("/chat/completions", json=payload, headers=headers)
+                except httpx.TimeoutException:
+                    # The provider may have processed (and billed) it: keep the reservation as spent.
+                    await self.budget.settle(reservation, reservation.amount)
+                    self.ledger.add(
+                        CallRecord(
+                            timestamp=self.clock.time(),
+                            model=model,
+                            cache_hit=False,
+                            cost=reservation.amount,
+                            prompt_tokens=0,
+                            cached_prompt_tokens=0,
+                            completion_tokens=0,
+                            latency_s=0.0,
+                            estimated=True,
+                        )
+                    )
+                    reservation = None
+                    last = "timeout"
+                except httpx.NetworkError as exc:
+                    last = f"network error {type(exc).__name__}"
+                else:
+                    if response.status_code == 200:
+                        return response, reservation
+                    detail = self._redact(response.text[:300])
+                    if not is_retryable_status(response.status_code):
+                        raise LLMHTTPError(response.status_code, detail)
+                    last = f"HTTP {response.status_code}: {detail}"
+                    retry_after = retry_after_seconds(response, self.clock.time())
+                if attempt >= self.retry.max_attempts:
+                    raise LLMRetriesExhausted(attempt, last)
+                delay = self.retry.delay(attempt, retry_after)
+                if waited + delay > self.retry.max_total_wait_s:
+                    raise LLMRetriesExhausted(
+                        attempt,
+                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total_wait_s}s)",
+                    )
+                waited += delay
+                log.info("LLM call to %s: %s, retrying in %.2fs", model, last, delay)
+                await self._sleep(delay)
+        except BaseException:
+            if reservation is not None:
+                await self.budget.settle(reservation, Decimal(0))  # not sent or refused: nothing billed
+            raise
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key.get()
+        return text.replace(key, "***") if key else text
+
+
+def api_key_from_env() -> str | None:
+    """The first non-empty of OXBOT_LLM_API_KEY, OPENAI_API_KEY (read once, kept only by the client)."""
+    for name in API_KEY_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _to_cache(c: Completion) -> dict[str, Any]:
+    """JSON-safe (no pickle, no key): what a later identical request needs to be answered."""
+    return {
+        "content": c.content,
+        "model": c.model,
+        "usage": c.usage.to_dict(),
+        "cost": str(c.cost),
+        "response_id": c.response_id,
+    }
+
+
+def _from_cache(value: Mapping[str, Any], key: str, latency: float) -> Completion:
+    return Completion(
+        content=str(value["content"]),
+        model=str(value["model"]),
+        usage=TokenUsage(**{k: int(v) for k, v in value["usage"].items()}),
+        cost=Decimal(0),
+        latency_s=latency,
+        cache_hit=True,
+        cache_key=key,
+        response_id=value.get("response_id"),
+    )

@@ -1,0 +1,58 @@
+"""The LLM client's errors: each says what happened and what to do, and none carries the API key."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+__all__ = [
+    "BudgetExceeded",
+    "LLMError",
+    "LLMHTTPError",
+    "LLMResponseError",
+    "LLMRetriesExhausted",
+    "NoModelFits",
+]
+
+
+class LLMError(Exception):
+    """Base class of everything the LLM client raises on purpose."""
+
+
+class LLMHTTPError(LLMError):
+    """The provider refused the request with a status that retrying cannot fix (4xx other than 429)."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(f"LLM provider answered HTTP {status_code}: {detail}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class LLMRetriesExhausted(LLMError):
+    """429/5xx/timeouts went on past the retry policy's count or time bound."""
+
+    def __init__(self, attempts: int, last_error: str) -> None:
+        super().__init__(f"LLM call failed after {attempts} attempt(s); last error: {last_error}")
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+class LLMResponseError(LLMError):
+    """A 200 answer whose body is not a chat completion (not JSON, no choices, no usage)."""
+
+
+class BudgetExceeded(LLMError):
+    """The seed's emergency stop: this call could push spend past a limit, so it is not sent."""
+
+    def __init__(self, scope: str, limit: Decimal, committed: Decimal, requested: Decimal) -> None:
+        super().__init__(
+            f"LLM budget exceeded ({scope} limit ${limit}): ${committed} already committed, this call "
+            f"may cost up to ${requested}; refusing to send it (emergency stop)"
+        )
+        self.scope = scope
+        self.limit = limit
+        self.committed = committed
+        self.requested = requested
+
+
+class NoModelFits(LLMError):
+    """No configured model can take this prompt (context window) within the call's budget."""

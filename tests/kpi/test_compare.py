@@ -1,0 +1,98 @@
+"""Baseline comparison: exact for stable KPIs, Mann-Whitney plus a minimum effect for noisy ones."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pytest_oxbot.kpi.catalogue import spec_for
+from pytest_oxbot.kpi.compare import ComparePolicy, compare, relative_change, spread
+
+
+def _noisy(center: float, n: int = 30, jitter: float = 0.05, seed: int = 1) -> list[float]:
+    rng = random.Random(seed)
+    return [center * (1 + rng.uniform(-jitter, jitter)) for _ in range(n)]
+
+
+def test_no_baseline_is_new() -> None:
+    assert compare(spec_for("prompt_tokens"), 100, (), None).verdict == "new"
+
+
+@pytest.mark.parametrize(
+    ("new", "verdict"), [(2000, "same"), (2000.0000001, "same"), (2001, "regressed"), (1999, "improved")]
+)
+def test_deterministic_kpis_compare_exactly(new: float, verdict: str) -> None:
+    assert compare(spec_for("prompt_tokens"), new, (), 2000).verdict == verdict
+
+
+def test_higher_is_better_direction() -> None:
+    assert compare(spec_for("cache_hit_rate"), 0.8, (), 0.9).verdict == "regressed"
+    assert compare(spec_for("cache_hit_rate"), 0.95, (), 0.9).verdict == "improved"
+
+
+def test_memory_has_a_small_tolerance() -> None:
+    spec = spec_for("memory_usage_mb")
+    assert compare(spec, 103, (), 100).verdict == "same"
+    assert compare(spec, 110, (), 100).verdict == "regressed"
+
+
+def test_noisy_significant_and_large_regresses() -> None:
+    spec = spec_for("db_query_time")
+    old, new = _noisy(0.010), _noisy(0.013, seed=2)
+    result = compare(spec, sum(new) / len(new), new, sum(old) / len(old), old)
+    assert result.verdict == "regressed"
+    assert result.p_value is not None and result.p_value < 0.05
+    assert result.change == pytest.approx(0.3, abs=0.03)
+
+
+def test_noisy_small_change_is_same_even_if_significant() -> None:
+    spec = spec_for("db_query_time")
+    old, new = _noisy(0.010, jitter=0.001), _noisy(0.0105, jitter=0.001, seed=2)
+    assert compare(spec, 0.0105, new, 0.010, old).verdict == "same"
+
+
+def test_noisy_large_but_not_significant_is_same() -> None:
+    spec = spec_for("decision_time")
+    old = [1.0, 1.3, 1.0, 1.3, 1.0, 1.3]
+    new = [1.0, 1.3, 1.3, 1.3, 1.3, 1.3]
+    result = compare(spec, 1.25, new, 1.15, old, ComparePolicy(min_effect=0.05, max_spread=1.0))
+    assert result.verdict == "same"
+    assert result.p_value is not None and result.p_value >= 0.05
+
+
+def test_wide_spread_is_unstable_not_failed() -> None:
+    spec = spec_for("decision_time")
+    old = _noisy(1.0, jitter=0.9)
+    new = _noisy(2.0, jitter=0.9, seed=3)
+    result = compare(spec, 2.0, new, 1.0, old)
+    assert result.verdict == "unstable"
+    assert "spread" in result.note
+
+
+def test_too_few_samples_is_unstable() -> None:
+    result = compare(spec_for("db_query_time"), 0.02, (0.02,), 0.01, (0.01,))
+    assert result.verdict == "unstable"
+    assert "samples" in result.note
+
+
+def test_noisy_improvement() -> None:
+    old, new = _noisy(0.02), _noisy(0.01, seed=5)
+    assert compare(spec_for("db_query_time"), 0.01, new, 0.02, old).verdict == "improved"
+
+
+def test_relative_change_and_spread_edges() -> None:
+    assert relative_change(0, 0) == 0
+    assert relative_change(1, 0) == float("inf")
+    assert spread([1.0]) == 0
+    assert spread([1.0, 1.0, 1.0]) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=1e-6, max_value=10), min_size=1, max_size=30))
+def test_identical_runs_never_regress(samples: list[float]) -> None:
+    mean = sum(samples) / len(samples)
+    for name in ("db_query_time", "prompt_tokens", "cache_hit_rate"):
+        assert compare(spec_for(name), mean, samples, mean, samples).verdict == "same"

@@ -1,0 +1,283 @@
+"""The gate as a user meets it: pytester runs of small suites (in process; only the kpi plugin loaded)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+# hypothesis is re-imported (and assertion-rewritten) by every in-process run: leave it out.
+ONLY_KPI = ("-p", "no:oxbot", "-p", "pytest_oxbot._plugin.kpi", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+
+INI = """
+[tool.pytest.ini_options]
+asyncio_mode = "auto"
+asyncio_default_fixture_loop_scope = "function"
+"""
+
+# A bot's prompt builder: every extra symbol section adds tokens (one token per word here).
+SUITE = """
+import pytest
+
+SECTIONS = {sections}
+
+def build_prompt(sections):
+    return " ".join(["word"] * (500 * sections))
+
+def test_decision_prompt(oxbot_kpi):
+    oxbot_kpi.record("prompt_tokens", len(build_prompt(SECTIONS).split()))
+
+def test_cost(oxbot_kpi):
+    oxbot_kpi.record("cost_per_decision", 0.0002)
+
+def test_unrelated():
+    assert build_prompt(1)
+"""
+
+
+def write_suite(pytester: pytest.Pytester, sections: int, extra_ini: str = "") -> None:
+    pytester.makepyprojecttoml(INI + extra_ini)
+    pytester.makepyfile(test_bot=SUITE.format(sections=sections))
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_inprocess(*ONLY_KPI, *args)
+
+
+def test_growing_prompt_fails_that_test_with_its_reason(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=6)  # 3000 tokens > 2500
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*_ test_decision_prompt _*",
+        "KPI gate: prompt_tokens 3000 > target 2500 tokens",
+        "*- oxbot KPIs -*",
+        "FAILED test_bot.py::test_decision_prompt - KPI gate: prompt_tokens 3000 >*",
+    ])
+    result.stdout.fnmatch_lines(["*= oxbot KPI gate =*", "2 KPIs: 1 fail, 1 ok"])
+
+
+def test_same_suite_within_targets_passes(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=4)
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*test_bot.py::test_decision_prompt*prompt_tokens*2000 tokens*<= 2500*ok"])
+
+
+def test_targets_from_marker_pyproject_ini_and_command_line(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=4, extra_ini='oxbot_targets = ["cost_per_decision=$0.0001"]\n'
+                '[tool.pytest_oxbot.targets]\nprompt_tokens = 1500\n')
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*targets from defaults + pyproject.toml + ini oxbot_targets*"])
+    result = run(pytester, "--oxbot-target", "prompt_tokens=2000", "--oxbot-target", "cost_per_decision=0.001")
+    result.assert_outcomes(passed=3)
+    pytester.makepyfile(test_marked="""
+        import pytest
+        @pytest.mark.oxbot_kpi(prompt_tokens=100)
+        def test_tight(oxbot_kpi):
+            oxbot_kpi.record("prompt_tokens", 150)
+    """)
+    result = run(pytester, "test_marked.py", "--oxbot-target", "prompt_tokens=9000")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*prompt_tokens 150 > target 100 tokens*"])
+
+
+def test_regression_against_saved_baseline(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=4)
+    saved = run(pytester, "--oxbot-save-baseline")
+    assert saved.ret == 0
+    baseline = pytester.path / ".oxbot" / "baseline.json"
+    data = json.loads(baseline.read_text())
+    assert data["tests"]["test_bot.py::test_decision_prompt"]["prompt_tokens"]["value"] == 2000
+    assert data["environment"]["python"]
+    assert run(pytester, "--oxbot-compare").ret == 0
+
+    write_suite(pytester, sections=5)  # 2500: within target, but +25 % against the baseline
+    result = run(pytester, "--oxbot-compare")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*prompt_tokens 2500 tokens regressed +25.0% vs baseline 2000 tokens*"])
+
+    updated = run(pytester, f"--oxbot-compare={baseline}", "--oxbot-update-baseline")
+    assert updated.ret == 0
+    updated.stdout.fnmatch_lines(["*REGRESSED*", f"baseline saved: {baseline}*"])
+    assert run(pytester, "--oxbot-compare").ret == 0
+
+
+def test_report_only_reports_without_failing(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=6)
+    result = run(pytester, "--oxbot-report-only")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*prompt_tokens*3000 tokens*FAIL", "2 KPIs: 1 fail, 1 ok (report only)"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--oxbot-target", "prompt_tokenz=1"), "*--oxbot-target: unknown KPI 'prompt_tokenz'*"),
+        (("--oxbot-target", "llm_response_time=12MB"), "*llm_response_time: unit 'MB' does not fit*"),
+        (("--oxbot-target", "prompt_tokens"), "*expected NAME=VALUE*"),
+        (("--oxbot-compare=missing.json",), "*baseline missing.json does not exist*"),
+    ],
+)
+def test_bad_options_are_usage_errors(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
+    write_suite(pytester, sections=1)
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: pytest-oxbot: {message}"])
+
+
+def test_bad_pyproject_target_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=1, extra_ini="[tool.pytest_oxbot.targets]\nprompt_tokens = [1]\n")
+    result = run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*tool.pytest_oxbot?.targets: target for prompt_tokens must be a number*"])
+
+
+def test_bad_marker_target_errors_that_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI)
+    pytester.makepyfile("""
+        import pytest
+        @pytest.mark.oxbot_kpi(prompt_tokens="2s")
+        def test_wrong_unit():
+            pass
+        def test_fine():
+            pass
+    """)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.oxbot_kpi: target for prompt_tokens: unit 's' does not fit*"])
+
+
+def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=1)
+    (pytester.path / "base.json").write_text('{"format": "pytest-oxbot-baseline/1", "tests": {"t": 1}')
+    result = run(pytester, "--oxbot-compare=base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: pytest-oxbot: baseline base.json is corrupt: not valid JSON*"])
+
+
+def test_baseline_from_another_environment_warns(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=1)
+    assert run(pytester, "--oxbot-save-baseline=base.json").ret == 0
+    path = pytester.path / "base.json"
+    data = json.loads(path.read_text())
+    data["environment"]["cpu_count"] = "64"
+    path.write_text(json.dumps(data))
+    result = run(pytester, "--oxbot-compare=base.json")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*OxbotEnvironmentWarning*another environment (cpu_count: 64 -> *"])
+
+
+def test_component_kpis_gate_only_judged_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI)
+    conftest = """
+        import pytest
+        from pytest_oxbot._plugin.kpi_sink import report
+
+        @pytest.fixture
+        def cache(request):
+            yield "cache"
+            report(request.node, "cache_hit_rate", 0.5, source="cache")  # as a component does, at teardown
+    """
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(test_unit="def test_deliberate_miss(cache):\n    pass\n")
+    bench = pytester.mkdir("benchmarks")
+    (bench / "test_cycle.py").write_text("def test_cycle(cache):\n    pass\n")
+    result = run(pytester, "--oxbot-json=report.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["KPI gate: cache_hit_rate 0.5 < target 0.85", "*- oxbot KPIs -*"])
+    result.stdout.fnmatch_lines(["1 KPI value(s) recorded by tests that are not judged"])
+    result.stdout.fnmatch_lines(["FAILED benchmarks/test_cycle.py::test_cycle*"])
+    data = json.loads((pytester.path / "report.json").read_text())
+    verdicts = {(r["test_id"], r["verdict"]) for r in data["results"]}
+    assert verdicts == {("benchmarks/test_cycle.py::test_cycle", "fail"), ("test_unit.py::test_deliberate_miss", "recorded")}
+
+
+def test_benchmark_flag_runs_the_performance_paths(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI.replace('asyncio_mode = "auto"', 'asyncio_mode = "auto"\ntestpaths = ["tests"]'))
+    pytester.mkdir("tests").joinpath("test_fast.py").write_text("def test_unit():\n    pass\n")
+    pytester.mkdir("benchmarks").joinpath("test_perf.py").write_text(
+        "def test_perf(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 100)\n"
+    )
+    plain = run(pytester)
+    plain.assert_outcomes(passed=1)
+    plain.stdout.no_fnmatch_line("*test_perf*")
+    gated = run(pytester, "--benchmark", "-v")
+    gated.assert_outcomes(passed=1)
+    gated.stdout.fnmatch_lines(["benchmarks/test_perf.py::test_perf PASSED*", "*prompt_tokens*100 tokens*ok"])
+
+
+def test_pytest_benchmark_stats_and_async_timing_are_read(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI)
+    pytester.makepyfile("""
+        import asyncio
+
+        def test_sync(benchmark, oxbot_kpi):
+            benchmark(sum, range(10))
+
+        async def test_async(oxbot_kpi):
+            async def step():
+                await asyncio.sleep(0)
+            await oxbot_kpi.benchmark_async(step, name="step_time", rounds=6)
+            async with oxbot_kpi.measure_async("cycle_time"):
+                await step()
+            with oxbot_kpi.track_memory():
+                bytearray(1 << 20)
+    """)
+    result = run(pytester, "--oxbot-json=r.json", "--benchmark-max-time=0.01")
+    result.assert_outcomes(passed=2)
+    data = json.loads((pytester.path / "r.json").read_text())
+    by_name = {r["name"]: r for r in data["results"]}
+    assert set(by_name) == {"benchmark_time", "step_time", "cycle_time", "memory_usage_mb"}
+    assert by_name["benchmark_time"]["source"] == "pytest-benchmark"
+    assert len(by_name["benchmark_time"]["samples"]) >= 5
+    assert len(by_name["step_time"]["samples"]) == 6
+
+
+def test_reports_and_step_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_suite(pytester, sections=6)
+    summary = pytester.path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = run(pytester, "--oxbot-markdown=out/pr.md", "--oxbot-html=out/report.html")
+    result.stdout.fnmatch_lines(["markdown report: out/pr.md", "*appended to $GITHUB_STEP_SUMMARY", "html report: *"])
+    markdown = (pytester.path / "out" / "pr.md").read_text()
+    assert "prompt_tokens 3000 > target 2500 tokens" in markdown
+    assert summary.read_text() == markdown
+    page = (pytester.path / "out" / "report.html").read_text()
+    assert page.count("<svg") >= 2
+
+
+def test_header_states_targets_baseline_and_backends(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, sections=1)
+    result = run(pytester, "--oxbot-target", "prompt_tokens=100", "--co")
+    result.stdout.fnmatch_lines([
+        "oxbot KPI gate: targets from defaults + command line; no baseline comparison; backends: redis=*",
+    ])
+
+
+def test_full_plugin_entry_point(pytester: pytest.Pytester) -> None:
+    """Through the installed `pytest11` entry point, with every component's plugin module loaded."""
+    write_suite(pytester, sections=6)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+
+
+def test_cli_compares_two_baselines(pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_oxbot.kpi.cli import main
+
+    write_suite(pytester, sections=4)
+    assert run(pytester, "--oxbot-save-baseline=old.json").ret == 0
+    write_suite(pytester, sections=5)
+    assert run(pytester, "--oxbot-save-baseline=new.json").ret == 0
+    capsys.readouterr()
+    old, new = str(pytester.path / "old.json"), str(pytester.path / "new.json")
+    assert main(["compare", old, new]) == 1
+    assert "REGRESSED" in capsys.readouterr().out
+    assert main(["compare", old, old]) == 0
+    assert main(["compare", old, str(Path(old).with_name("nope.json"))]) == 2
