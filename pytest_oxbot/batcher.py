@@ -12,8 +12,7 @@ it is never cancelled by a caller either.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -45,56 +44,60 @@ class BatchResultError(RuntimeError):
 
 @dataclass
 class BatcherStats:
-    """Counters a monitor or a benchmark can read; queue wait is measured per upstream item."""
+    """Counters a monitor or a benchmark can read.
 
-    submitted: int = 0
+    Queue wait is measured per batch: how long its oldest request waited before the flush (the worst
+    wait in that batch, at no per-request cost).
+    """
+
+    opened: int = 0
     batches: int = 0
     items: int = 0
     coalesced: int = 0
     failed_items: int = 0
     failed_batches: int = 0
-    cancelled_callers: int = 0
+    cancelled_items: int = 0
     size_histogram: dict[int, int] = field(default_factory=dict)
     queue_wait_total: float = 0.0
     queue_wait_max: float = 0.0
 
     @property
+    def submitted(self) -> int:
+        """Requests accepted so far (those still in an open batch count once it flushes)."""
+        return self.opened + self.coalesced
+
+    @property
     def mean_queue_wait(self) -> float:
-        """Mean seconds an upstream item waited between its first submit and its flush."""
-        return self.queue_wait_total / self.items if self.items else 0.0
+        """Mean seconds the oldest request of a batch waited for its flush."""
+        return self.queue_wait_total / self.batches if self.batches else 0.0
 
     @property
     def mean_batch_size(self) -> float:
         return self.items / self.batches if self.batches else 0.0
 
 
-class _Item:
-    """One upstream item: the first request of its key, and every caller waiting for it."""
+class _Batch:
+    """The open (then in-flight) batch of one group, laid out for a cheap per-request path.
 
-    __slots__ = ("enqueued", "request", "waiters")
+    `firsts` maps each coalescing key to its first caller's future, in request order; identical
+    requests that joined wait in `extras[key]`. `requests` is kept only when a `key` function is set
+    (with the default identity key, the keys *are* the requests).
+    """
 
-    def __init__(self, request: Any, waiter: asyncio.Future[Any], enqueued: float) -> None:
-        self.request = request
-        self.waiters = [waiter]
-        self.enqueued = enqueued
+    __slots__ = ("extras", "firsts", "opened", "requests", "timer")
 
-
-class _Pending:
-    """The open batch of one group, with its window timer."""
-
-    __slots__ = ("items", "timer")
-
-    def __init__(self) -> None:
-        self.items: dict[Hashable, _Item] = {}
+    def __init__(self, opened: float, keep_requests: bool) -> None:
+        self.firsts: dict[Hashable, asyncio.Future[Any]] = {}
+        self.extras: dict[Hashable, list[asyncio.Future[Any]]] = {}
+        self.requests: list[Any] | None = [] if keep_requests else None
         self.timer: asyncio.TimerHandle | None = None
+        self.opened = opened
 
+    def request_list(self) -> list[Any]:
+        return list(self.firsts) if self.requests is None else self.requests
 
-def _identity(request: Any) -> Hashable:
-    return request  # type: ignore[no-any-return]
-
-
-def _single_group(request: Any) -> Hashable:
-    return None
+    def waiters(self, key: Hashable) -> list[asyncio.Future[Any]]:
+        return [self.firsts[key], *self.extras.get(key, ())]
 
 
 class IntelligentBatcher(Generic[Req, Res]):
@@ -127,13 +130,13 @@ class IntelligentBatcher(Generic[Req, Res]):
         self._batch_fn = batch_fn
         self.window = float(window)
         self.max_batch_size = int(size)
-        self._key: Callable[[Any], Hashable] = key if key is not None else _identity
-        self._group: Callable[[Any], Hashable] = group if group is not None else _single_group
+        self._key = key
+        self._group = group
         self._coalesce_inflight = coalesce_inflight
         self.name = name
         self.stats = BatcherStats()
-        self._pending: dict[Hashable, _Pending] = {}
-        self._inflight: dict[tuple[Hashable, Hashable], _Item] = {}
+        self._pending: dict[Hashable, _Batch] = {}
+        self._inflight: dict[Hashable, dict[Hashable, _Batch]] = {}  # group -> key -> batch in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None  # bound at first use, never at construction
         self._closed = False
@@ -148,35 +151,43 @@ class IntelligentBatcher(Generic[Req, Res]):
         """Queue `request`; await the returned future for this caller's own result."""
         if self._closed:
             raise BatcherClosedError(f"{self.name} is closed; submit() after aclose() is not allowed")
-        loop = self._bind_loop()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._rebind(loop)
         waiter: asyncio.Future[Res] = loop.create_future()
-        stats = self.stats
-        stats.submitted += 1
-        group = self._group(request)
-        key = self._key(request)
-        if self._coalesce_inflight:
-            running = self._inflight.get((group, key))
-            if running is not None:
-                running.waiters.append(waiter)
-                stats.coalesced += 1
-                return waiter
-        pending = self._pending.get(group)
-        if pending is None:
-            pending = self._pending[group] = _Pending()
-        item = pending.items.get(key)
-        if item is not None:
-            item.waiters.append(waiter)
-            stats.coalesced += 1
-            return waiter
-        pending.items[key] = _Item(request, waiter, time.perf_counter())
-        if len(pending.items) >= self.max_batch_size:
+        group = None if self._group is None else self._group(request)
+        key: Hashable = request if self._key is None else self._key(request)
+        if self._inflight:
+            running = self._inflight.get(group)
+            if running is not None and key in running:
+                return self._join(running[key], key, waiter)
+        batch = self._pending.get(group)
+        if batch is None:
+            batch = self._pending[group] = _Batch(loop.time(), self._key is not None)
+        elif key in batch.firsts:
+            return self._join(batch, key, waiter)
+        firsts = batch.firsts
+        firsts[key] = waiter
+        if batch.requests is not None:
+            batch.requests.append(request)
+        if len(firsts) >= self.max_batch_size:
             self._flush(group)
-        elif pending.timer is None:
-            pending.timer = loop.call_later(self.window, self._flush, group)
+        elif batch.timer is None:
+            batch.timer = loop.call_later(self.window, self._flush, group)
         return waiter
 
     add_request = submit
     """The seed's name for `submit`."""
+
+    def _join(self, batch: _Batch, key: Hashable, waiter: asyncio.Future[Res]) -> asyncio.Future[Res]:
+        """An identical request: wait for the same upstream item (with a future of its own)."""
+        extras = batch.extras.get(key)
+        if extras is None:
+            batch.extras[key] = [waiter]
+        else:
+            extras.append(waiter)
+        self.stats.coalesced += 1
+        return waiter
 
     async def flush(self) -> None:
         """Flush every open batch now and wait until they are answered."""
@@ -198,80 +209,107 @@ class IntelligentBatcher(Generic[Req, Res]):
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _bind_loop(self) -> asyncio.AbstractEventLoop:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            if self._pending or self._tasks:
-                raise RuntimeError(f"{self.name} has work pending on another event loop")
-            self._loop = loop
-        return loop
+    def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._pending or self._tasks:
+            raise RuntimeError(f"{self.name} has work pending on another event loop")
+        self._loop = loop
 
     def _flush(self, group: Hashable) -> None:
-        pending = self._pending.pop(group, None)
-        if pending is None:
+        batch = self._pending.pop(group, None)
+        if batch is None:
             return
-        if pending.timer is not None:
-            pending.timer.cancel()
-        items = [item for item in pending.items.values() if not _all_cancelled(item)]
-        self.stats.cancelled_callers += sum(
-            len(item.waiters) for item in pending.items.values() if _all_cancelled(item)
-        )
-        if not items:
-            return
-        keys = [k for k, item in pending.items.items() if not _all_cancelled(item)]
+        if batch.timer is not None:
+            batch.timer.cancel()
+        self.stats.opened += len(batch.firsts)
+        if any(map(asyncio.Future.cancelled, batch.firsts.values())):
+            batch = _without_abandoned(batch, self.stats)
+            if not batch.firsts:
+                return
         if self._coalesce_inflight:
-            for k, item in zip(keys, items, strict=True):
-                self._inflight[(group, k)] = item
+            running = self._inflight.get(group)
+            if running is None:
+                self._inflight[group] = dict.fromkeys(batch.firsts, batch)
+            else:
+                running.update(dict.fromkeys(batch.firsts, batch))
         assert self._loop is not None
-        task = self._loop.create_task(self._run(group, keys, items))
+        task = self._loop.create_task(self._run(group, batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, group: Hashable, keys: list[Hashable], items: list[_Item]) -> None:
+    async def _run(self, group: Hashable, batch: _Batch) -> None:
         stats = self.stats
-        now = time.perf_counter()
-        size = len(items)
+        assert self._loop is not None
+        wait = self._loop.time() - batch.opened
+        firsts = batch.firsts
+        size = len(firsts)
         stats.batches += 1
         stats.items += size
         stats.size_histogram[size] = stats.size_histogram.get(size, 0) + 1
-        for item in items:
-            wait = now - item.enqueued
-            stats.queue_wait_total += wait
-            if wait > stats.queue_wait_max:
-                stats.queue_wait_max = wait
+        stats.queue_wait_total += wait
+        if wait > stats.queue_wait_max:
+            stats.queue_wait_max = wait
         try:
             try:
-                result = await self._batch_fn([item.request for item in items])
-                outcomes = _match(result, keys)
+                result = await self._batch_fn(batch.request_list())
+                outcomes = _match(result, firsts)
             except Exception as exc:  # a whole-batch failure fails this batch's callers, nothing later
                 stats.failed_batches += 1
-                for item in items:
-                    _deliver_error(item, exc)
+                for key in firsts:
+                    _deliver_error(batch.waiters(key), exc)
                 return
-            for item, outcome in zip(items, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
+            exc_type = BaseException
+            for waiter, outcome in zip(firsts.values(), outcomes, strict=True):
+                if isinstance(outcome, exc_type):
                     stats.failed_items += 1
-                    _deliver_error(item, outcome)
+                    _deliver_error((waiter,), outcome)
                 else:
-                    for waiter in item.waiters:
-                        if not waiter.done():
-                            waiter.set_result(outcome)
+                    try:  # noqa: SIM105 - the hot path: cheaper than contextlib.suppress or done()
+                        waiter.set_result(outcome)
+                    except asyncio.InvalidStateError:
+                        pass  # that caller was cancelled; the others still get their answer
+            if batch.extras:
+                position = {key: i for i, key in enumerate(firsts)}
+                for key, extras in batch.extras.items():
+                    outcome = outcomes[position[key]]
+                    if isinstance(outcome, exc_type):
+                        _deliver_error(extras, outcome)
+                    else:
+                        for waiter in extras:
+                            if not waiter.done():
+                                waiter.set_result(outcome)
         except BaseException as exc:  # cancelled by loop shutdown: nobody may wait forever
-            for item in items:
-                _deliver_error(item, exc)
+            for key in firsts:
+                _deliver_error(batch.waiters(key), exc)
             raise
         finally:
             if self._coalesce_inflight:
-                for k in keys:
-                    self._inflight.pop((group, k), None)
+                running = self._inflight[group]
+                if len(running) == size:
+                    del self._inflight[group]  # the common case: this was the group's only batch in flight
+                else:
+                    for key in firsts:
+                        del running[key]
 
 
-def _all_cancelled(item: _Item) -> bool:
-    return all(w.cancelled() for w in item.waiters)
+def _without_abandoned(batch: _Batch, stats: BatcherStats) -> _Batch:
+    """The batch minus items whose callers all gave up before the flush (nobody would read them)."""
+    kept = _Batch(batch.opened, batch.requests is not None)
+    requests = batch.request_list()
+    for request, key in zip(requests, list(batch.firsts), strict=True):
+        waiters = batch.waiters(key)
+        if all(w.cancelled() for w in waiters):
+            stats.cancelled_items += 1
+            continue
+        kept.firsts[key] = waiters[0]
+        if kept.requests is not None:
+            kept.requests.append(request)
+        if len(waiters) > 1:
+            kept.extras[key] = waiters[1:]
+    return kept
 
 
-def _deliver_error(item: _Item, exc: BaseException) -> None:
-    for waiter in item.waiters:
+def _deliver_error(waiters: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    for waiter in waiters:
         if waiter.done():
             continue
         if isinstance(exc, asyncio.CancelledError):
@@ -280,7 +318,7 @@ def _deliver_error(item: _Item, exc: BaseException) -> None:
             waiter.set_exception(exc)
 
 
-def _match(result: BatchResult, keys: list[Hashable]) -> list[Any]:
+def _match(result: BatchResult, keys: Mapping[Hashable, Any]) -> Sequence[Any]:
     """Line `batch_fn`'s answer up with the items; a missing key fails only its own item."""
     if isinstance(result, Mapping):
         missing = BatchResultError
@@ -291,4 +329,4 @@ def _match(result: BatchResult, keys: list[Hashable]) -> list[Any]:
         raise BatchResultError(f"batch_fn must return a sequence or a mapping, got {type(result).__name__}")
     if len(result) != len(keys):
         raise BatchResultError(f"batch_fn returned {len(result)} results for {len(keys)} requests")
-    return list(result)
+    return result

@@ -1,1 +1,72 @@
-"""pytest wiring for the compressor component (filled in by its issue)."""
+"""pytest wiring for the prompt compressor: the `oxbot_compressor` fixture and its option.
+
+The fixture hands a ready `AdaptivePromptCompressor` that remembers what it compressed. At teardown,
+if the test compressed anything, it reports the `prompt_tokens` KPI: the LARGEST compressed prompt
+of the test (the KPI is an upper bound on what is sent per decision, so the worst prompt is the one
+that must meet it), with every compressed count as samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_oxbot._plugin.kpi_sink import report
+from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult
+from pytest_oxbot.tokens import UnknownModelError, resolve
+
+DEFAULT_MODEL = "gpt-4o"
+
+
+class RecordingCompressor(AdaptivePromptCompressor):
+    """An AdaptivePromptCompressor that keeps every result, for the KPI report at teardown."""
+
+    def __init__(self, model: str = DEFAULT_MODEL) -> None:
+        super().__init__(model)
+        self.results: list[CompressionResult] = []
+
+    def compress_by_context(self, prompt: str, context: str = "standard") -> CompressionResult:
+        result = super().compress_by_context(prompt, context)
+        self.results.append(result)
+        return result
+
+    def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
+        result = super().compress(prompt, max_tokens)
+        self.results.append(result)
+        return result
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("oxbot", "pytest-oxbot")
+    group.addoption(
+        "--oxbot-compressor-model",
+        default=None,
+        help=f"model whose tokenizer oxbot_compressor counts with (default: ini or {DEFAULT_MODEL})",
+    )
+    parser.addini(
+        "oxbot_compressor_model", f"default model of oxbot_compressor ({DEFAULT_MODEL})", default=None
+    )
+
+
+def _model(config: pytest.Config) -> str:
+    model = (
+        config.getoption("--oxbot-compressor-model")
+        or config.getini("oxbot_compressor_model")
+        or DEFAULT_MODEL
+    )
+    try:
+        resolve(str(model))
+    except UnknownModelError as exc:
+        raise pytest.UsageError(f"--oxbot-compressor-model: {exc}") from None
+    return str(model)
+
+
+@pytest.fixture
+def oxbot_compressor(request: pytest.FixtureRequest) -> Iterator[RecordingCompressor]:
+    """An AdaptivePromptCompressor; reports `prompt_tokens` (largest compressed prompt) at teardown."""
+    compressor = RecordingCompressor(_model(request.config))
+    yield compressor
+    if compressor.results:
+        counts = [r.compressed_tokens for r in compressor.results]
+        report(request.node, "prompt_tokens", max(counts), samples=counts, source="compressor")

@@ -5,7 +5,7 @@ Fixtures
   reports `api_calls_per_cycle` (mean of `calls_per_cycle()`, samples per cycle) only if the test
   marked cycles with `with oxbot_exchange.cycle():`, and fails the test if an injected fault never fired.
 - `oxbot_market`: a `MarketDataClient` on that fake: same clock, sleeps that move the replay clock
-  (instant, deterministic backoff), seeded jitter, and an in-memory HierarchicalCache when available.
+  (instant, deterministic backoff), seeded jitter, candles cached in `HierarchicalCache.in_memory`.
 - `oxbot_batcher`: a factory `oxbot_batcher(batch_fn, **kwargs)`; every batcher made is closed at teardown.
 
 Marker `oxbot_exchange(start=..., base_url=..., strict_faults=True)` and ini option `oxbot_replay_start`
@@ -25,8 +25,8 @@ import pytest_asyncio
 
 from pytest_oxbot._plugin.kpi_sink import report
 from pytest_oxbot.batcher import IntelligentBatcher
-from pytest_oxbot.cache.protocol import AsyncCache
-from pytest_oxbot.clock import Clock, FakeClock
+from pytest_oxbot.cache import HierarchicalCache
+from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, FakeExchange
 from pytest_oxbot.market.client import MarketDataClient
 
@@ -95,27 +95,20 @@ def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
         pytest.fail(f"oxbot_exchange: injected fault(s) never fired: {unfired}", pytrace=False)
 
 
-def _in_memory_cache(clock: Clock) -> AsyncCache | None:
-    """The HierarchicalCache's memory tier when the cache component is installed, else no cache."""
-    try:
-        from pytest_oxbot.cache import HierarchicalCache  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    cache: AsyncCache = HierarchicalCache.in_memory(clock=clock)
-    return cache
-
-
 @pytest_asyncio.fixture
 async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketDataClient]:
-    """A MarketDataClient wired to `oxbot_exchange` (shared replay clock, instant deterministic backoff)."""
-    client = MarketDataClient(
-        base_url=oxbot_exchange.base_url,
-        cache=_in_memory_cache(oxbot_exchange.clock),
-        clock=oxbot_exchange.clock,
-        sleep=oxbot_exchange.sleep,
-        rng=random.Random(0),
-    )
-    async with client:
+    """A MarketDataClient wired to `oxbot_exchange`: shared replay clock, instant deterministic backoff,
+    candles cached in an embedded HierarchicalCache (memory + fakeredis) on the same clock."""
+    async with (
+        HierarchicalCache.in_memory(clock=oxbot_exchange.clock) as cache,
+        MarketDataClient(
+            base_url=oxbot_exchange.base_url,
+            cache=cache,
+            clock=oxbot_exchange.clock,
+            sleep=oxbot_exchange.sleep,
+            rng=random.Random(0),
+        ) as client,
+    ):
         yield client
 
 

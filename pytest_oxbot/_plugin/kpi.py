@@ -1,8 +1,9 @@
 """pytest wiring of the KPI gate: options, the `oxbot_kpi` marker and fixture, judging hooks, reports.
 
 Which tests are judged: those that use the `oxbot_kpi` fixture, carry `@pytest.mark.oxbot_kpi(...)`, or
-live under a performance path (`[tool.pytest_oxbot] performance_paths`, default `benchmarks`). KPIs that
-component fixtures report for other tests are recorded (JSON report) but never fail them.
+live under a performance path (`[tool.pytest_oxbot] performance_paths`, default `benchmarks`), unless
+marked `oxbot_kpi(gate=False)`. KPIs that component fixtures report for other tests are recorded (JSON
+report) but never fail them.
 
 Judging happens after teardown (components report there); a judged test therefore runs through
 `runtestprotocol(log=False)` so its *call* report can carry the verdict before anything is logged:
@@ -16,6 +17,7 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _pytest.runner import runtestprotocol
@@ -127,7 +129,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "oxbot_kpi(**targets): judge this test's KPIs, with per-test targets such as prompt_tokens=2500",
+        "oxbot_kpi(gate=True, **targets): judge this test's KPIs against per-test targets such as "
+        "prompt_tokens=2500; gate=False only records them (e.g. a naive 'before' measurement)",
     )
     try:
         state = _build_state(config)
@@ -214,11 +217,19 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _backends() -> str:
-    from pytest_oxbot.settings import redact_url
+def _redact(url: str | None) -> str | None:
+    """The URL without credentials (the settings module does the same, but importing it costs ~70 ms)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
-    redis = redact_url(os.environ.get("OXBOT_REDIS_URL")) or "fakeredis"
-    database = redact_url(os.environ.get("OXBOT_DATABASE_URL")) or "sqlite (in memory)"
+
+def _backends() -> str:
+    redis = _redact(os.environ.get("OXBOT_REDIS_URL")) or "fakeredis"
+    database = _redact(os.environ.get("OXBOT_DATABASE_URL")) or "sqlite (in memory)"
     return f"redis={redis}, database={database}"
 
 
@@ -251,25 +262,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     roots = config.stash[STATE].performance_roots
     for item in items:
         marker = item.get_closest_marker("oxbot_kpi")
-        judged = (
+        gate = True
+        if marker is not None:
+            gate = _read_marker(item, marker)
+        judged = gate and (
             marker is not None
             or "oxbot_kpi" in getattr(item, "fixturenames", ())
             or any(item.path.is_relative_to(root) for root in roots)
         )
-        if not judged:
-            continue
-        item.stash[JUDGED] = True
-        if marker is None:
-            continue
-        if marker.args:
-            item.stash[MARKER_ERROR] = (
-                "@pytest.mark.oxbot_kpi takes keyword targets only, e.g. prompt_tokens=2500"
-            )
-            continue
-        try:
-            item.stash[MARKER_TARGETS] = parse_targets(marker.kwargs, "@pytest.mark.oxbot_kpi")
-        except KpiUsageError as exc:
-            item.stash[MARKER_ERROR] = f"pytest-oxbot: {exc}"
+        if judged:
+            item.stash[JUDGED] = True
+
+
+def _read_marker(item: pytest.Item, marker: pytest.Mark) -> bool:
+    """Store the marker's targets (or its error, raised at setup); False when it says `gate=False`."""
+    kwargs = dict(marker.kwargs)
+    gate = kwargs.pop("gate", True)
+    if marker.args or not isinstance(gate, bool):
+        item.stash[MARKER_ERROR] = (
+            "pytest-oxbot: @pytest.mark.oxbot_kpi takes keyword targets (e.g. prompt_tokens=2500) "
+            "and an optional gate=False"
+        )
+        return False
+    try:
+        item.stash[MARKER_TARGETS] = parse_targets(kwargs, "@pytest.mark.oxbot_kpi")
+    except KpiUsageError as exc:
+        item.stash[MARKER_ERROR] = f"pytest-oxbot: {exc}"
+    return gate
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -405,6 +424,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for line in render_text(judged):
             terminalreporter.write_line(line)
     terminalreporter.write_line(summary_line(judged) + (" (report only)" if state.report_only else ""))
+    for r in judged:
+        if r.verdict == "unstable":
+            terminalreporter.write_line(f"unstable (not failed): {r.test_id}: {r.reason}")
     if recorded:
         terminalreporter.write_line(f"{recorded} KPI value(s) recorded by tests that are not judged")
     for line in state.written:

@@ -35,11 +35,11 @@ def report(
     source: str = "explicit",
 ) -> None:
     """Attach a measured KPI to the test item that produced it."""
-    item = node
-    records = item.stash.setdefault(KPI_RECORDS, [])
+    records = node.stash.setdefault(KPI_RECORDS, [])
     records.append(KpiValue(name, float(value), tuple(float(s) for s in samples), source))
 
 
 def reported(node: pytest.Item) -> list[KpiValue]:
     """The KPIs attached to a test so far."""
-    return list(node.stash.get(KPI_RECORDS, []))
+    records: list[KpiValue] = node.stash.get(KPI_RECORDS, [])
+    return list(records)

@@ -76,6 +76,18 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--oxbot-prices: {exc}") from None
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    cassette = config.getoption("--oxbot-llm-cassette")
+    if config.getoption("--oxbot-llm-record"):
+        mode = f"recording real calls to {config.getoption('--oxbot-llm-upstream')} into {cassette}"
+    elif cassette:
+        mode = f"replaying {cassette}"
+    else:
+        mode = "fake provider, latency " + ("slept" if config.getoption("--oxbot-llm-sleep") else "modelled")
+    prices = config.getoption("--oxbot-prices") or "shipped table (+ litellm's map if installed)"
+    return f"oxbot llm: {mode}; prices: {prices}"
+
+
 @pytest.fixture(scope="session")
 def oxbot_price_table(pytestconfig: pytest.Config) -> PriceTable:
     """Prices for cost KPIs: shipped table < litellm's map (if installed) < --oxbot-prices file."""
@@ -113,11 +125,9 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
 
 
 def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
-    latencies = list(fake.modelled_latencies)
-    if fake.record_upstream is not None and fake.cassette is not None:
-        latencies = [e.latency_s for e in fake.cassette.entries.values()]
+    latencies = list(fake.modelled_latencies)  # measured ones when recording
     decisions = len(fake.decisions)
-    spend = sum((Decimal(r.cost) for r in fake.decisions), Decimal(0))
+    spend = sum((r.cost for r in fake.decisions), Decimal(0))
     for client in fake.clients:
         records = client.ledger.records
         decisions += sum(1 for r in records if not r.estimated)

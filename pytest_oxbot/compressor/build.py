@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from importlib import resources
 
 from talipp.indicators import ATR, EMA, MACD, RSI
@@ -40,7 +40,9 @@ _3DP = Decimal("0.001")
 
 def load_candles(symbol: str, timeframe: str = "1h", quote: str = "USDT") -> list[Candle]:
     """The packaged real candles of a symbol (`1h` or `15m`), oldest first."""
-    ref = resources.files("pytest_oxbot") / "data" / "market" / "candles" / f"{symbol}_{quote}-{timeframe}.json"
+    ref = (
+        resources.files("pytest_oxbot") / "data" / "market" / "candles" / f"{symbol}_{quote}-{timeframe}.json"
+    )
     rows = json.loads(ref.read_text(encoding="utf-8"))
     return [Candle(int(r[0]), *(Decimal(repr(float(v))) for v in r[1:6])) for r in rows]
 
@@ -83,7 +85,9 @@ def snapshot_from_candles(
     rsi7 = RSI(7, input_values=closes)
     rsi14 = RSI(14, input_values=closes)
     l_closes = [float(c.close) for c in longer]
-    l_ohlcv = [OHLCV(float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)) for c in longer]
+    l_ohlcv = [
+        OHLCV(float(c.open), float(c.high), float(c.low), float(c.close), float(c.volume)) for c in longer
+    ]
     l_ema20, l_ema50 = EMA(20, input_values=l_closes), EMA(50, input_values=l_closes)
     l_macd, l_rsi14 = MACD(12, 26, 9, input_values=l_closes), RSI(14, input_values=l_closes)
     atr3, atr14 = ATR(3, input_values=l_ohlcv), ATR(14, input_values=l_ohlcv)

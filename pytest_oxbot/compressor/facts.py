@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_oxbot.compressor.parse import Block, Kind, is_sl, is_tp, parse, required_kind
+from pytest_oxbot.compressor.parse import Block, Kind, is_sl, is_tp, norm_key, parse, required_kind
 from pytest_oxbot.compressor.reduce import _series_carrying_facts, _symbol_column
 from pytest_oxbot.compressor.text import changed_numbers
 
@@ -44,17 +44,32 @@ def required_facts(prompt: str | list[Block]) -> frozenset[Fact]:
                 elif is_tp(key):
                     facts.add(Fact(b.symbol, "tp", value))
         elif b.kind is Kind.TABLE and b.header is not None:
-            col = _symbol_column(b.header)
-            if col is None:
-                continue
-            for row in b.rows:
-                if col >= len(row) or not row[col]:
-                    continue
-                for i, name in enumerate(b.header):
-                    kind = required_kind(name)
-                    if kind and i < len(row) and i != col:
-                        facts.add(Fact(row[col], kind, row[i]))
+            facts.update(_table_facts(b.header, b.rows))
     return frozenset(facts)
+
+
+def _table_facts(header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> set[Fact]:
+    col = _symbol_column(header)
+    if col is None:
+        return set()
+    kinds = {i: required_kind(name) for i, name in enumerate(header) if i != col}
+    is_position = any(is_sl(norm_key(h)) for h in header) and any(is_tp(norm_key(h)) for h in header)
+    facts: set[Fact] = set()
+    for row in rows:
+        if col >= len(row) or not row[col]:
+            continue
+        symbol = row[col]
+        if is_position:
+            facts.add(Fact(symbol, "position", symbol))
+        for i, cell in enumerate(row):
+            name = norm_key(header[i]) if i < len(header) else ""
+            if is_position and is_sl(name):
+                facts.add(Fact(symbol, "sl", cell))
+            elif is_position and is_tp(name):
+                facts.add(Fact(symbol, "tp", cell))
+            elif kinds.get(i) and not is_position:
+                facts.add(Fact(symbol, kinds[i] or "", cell))
+    return facts
 
 
 def _flatten(blocks: list[Block]) -> list[Block]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from pytest_oxbot.compressor.text import NUMBER_RE, symbols_in
 
@@ -35,7 +36,7 @@ class Raw(str):
     """A JSON number kept as its source text."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     """One unit of a prompt with the parsed view its renderer needs."""
 
@@ -54,7 +55,7 @@ class Block:
     bullet: str = ""
     inner: Block | None = None
     required: bool = False
-    extras: dict[str, object] = field(default_factory=dict)
+    sep: str = ""  # kv lines: "=" or ":"
 
 
 # --- line shapes -----------------------------------------------------------------------------------
@@ -63,9 +64,42 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*:?$")
 _BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)])\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
-_SERIES = re.compile(
-    rf"^(?P<label>[^\[\]]*?)\s*\[\s*(?P<elided>(?:…|\.\.\.)\s*,?\s*)?(?P<body>{_NUM}(?:\s*,\s*{_NUM}){{2,}})\s*,?\s*\]\s*$"
-)
+_SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
+_SERIES_BODY = re.compile(rf"{_NUM}(?:\s*,\s*{_NUM})*\s*,?")
+
+
+class _SeriesMatch:
+    """A numeric series line split into label, values and whether it was already shortened."""
+
+    __slots__ = ("elided", "label", "values")
+
+    def __init__(self, label: str, values: tuple[str, ...], elided: bool) -> None:
+        self.label, self.values, self.elided = label, values, elided
+
+
+def _series_match(line: str) -> _SeriesMatch | None:
+    """`label: [n, n, n, ...]` with at least three numbers (string ops first: this runs on every line)."""
+    if not line.endswith("]"):
+        return None
+    start = line.find("[")
+    body = line[start + 1 : -1]
+    if start < 0 or "[" in body or "]" in line[:start]:
+        return None
+    body = body.strip()
+    elided = body.startswith(("…", "..."))
+    if elided:
+        body = body.lstrip("….").lstrip().lstrip(",")
+    if not (_SERIES_CHARS.fullmatch(body) and _SERIES_BODY.fullmatch(body)):
+        return None
+    values = [v.strip() for v in body.split(",")]
+    if not values[-1]:
+        values.pop()
+    label = line[:start].rstrip(":= ").strip()
+    if len(values) < (1 if label else 3):  # a bare short list is more likely JSON than a series
+        return None
+    return _SeriesMatch(label, tuple(values), elided)
+
+
 _EQ_SPLIT = re.compile(r",\s*(?=[^,=\[\]]+=)")
 _EQ_PAIR = re.compile(r"^\s*([^=]+?)\s*=\s*(.+?)\s*$")
 _COLON_KV = re.compile(r"^(\**[A-Za-z0-9][^:]{0,60}?:?\**):\**\s+(\S.*)$")
@@ -75,7 +109,7 @@ PAIR_RE = re.compile(
 )
 _SL_KEY = re.compile(r"^(?:stop[_ ]?loss|sl|stop|stop[_ ]?price)$", re.I)
 _TP_KEY = re.compile(r"^(?:take[_ ]?profit|profit[_ ]?target|tp|target|target[_ ]?price)$", re.I)
-_SYMBOL_KEYS = frozenset({"symbol", "coin", "pair", "asset", "ticker", "instrument"})
+SYMBOL_KEYS = frozenset({"symbol", "sym", "coin", "pair", "asset", "ticker", "instrument"})
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
 PRICE_KEY = re.compile(r"\b(?:price|last|close|mark|mid price|mid prices)\b")
@@ -83,19 +117,23 @@ RSI_KEY = re.compile(r"\brsi")
 TREND_KEY = re.compile(r"\btrend\b")
 
 
+@lru_cache(maxsize=4096)
 def norm_key(key: str) -> str:
     """A key as the fact rules see it: lower case, no markup, underscores as spaces."""
     return re.sub(r"\s+", " ", key.replace("*", "").replace("_", " ").lower()).strip()
 
 
+@lru_cache(maxsize=4096)
 def is_sl(key: str) -> bool:
     return bool(_SL_KEY.match(key.strip("'\" ")))
 
 
+@lru_cache(maxsize=4096)
 def is_tp(key: str) -> bool:
     return bool(_TP_KEY.match(key.strip("'\" ")))
 
 
+@lru_cache(maxsize=4096)
 def required_kind(key: str) -> str | None:
     """Which required market fact a key names: price, rsi, trend, or none."""
     k = norm_key(key)
@@ -120,7 +158,7 @@ def _position(text: str) -> Block | None:
     keys = [k for k, _ in pairs]
     if not (any(is_sl(k) for k in keys) and any(is_tp(k) for k in keys)):
         return None
-    symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in _SYMBOL_KEYS), None)
+    symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
     if symbol is None:
         head = text.split(":", 1)[0] if ":" in text else text
         found = symbols_in(head) or symbols_in(text)
@@ -129,7 +167,7 @@ def _position(text: str) -> Block | None:
         return None
     base = symbols_in(symbol)
     symbol = base[0] if base else symbol
-    kept = tuple(p for p in pairs if p[0].lower() not in _SYMBOL_KEYS)
+    kept = tuple(p for p in pairs if p[0].lower() not in SYMBOL_KEYS)
     return Block(Kind.POSITION, text, symbol=symbol, pairs=kept)
 
 
@@ -144,14 +182,14 @@ def _kv(text: str) -> Block | None:
                 return None
             pairs.append((m.group(1), m.group(2)))
         if all(len(k) <= 60 for k, _ in pairs):
-            return Block(Kind.KV, plain.strip(), pairs=tuple(pairs), extras={"sep": "="})
+            return Block(Kind.KV, plain.strip(), pairs=tuple(pairs), sep="=")
     m = _COLON_KV.match(text)
     if m and len(m.group(1).split()) <= 8:
         key = m.group(1).replace("*", "").rstrip(":").strip()
         value = m.group(2).replace("**", "").strip()
         if len(value.split()) > 10 and len(NUMBER_RE.findall(value)) < 3:
             return None  # a sentence behind a label is prose, not data
-        return Block(Kind.KV, f"{key}: {value}", pairs=((key, value),), extras={"sep": ":"})
+        return Block(Kind.KV, f"{key}: {value}", pairs=((key, value),), sep=":")
     return None
 
 
@@ -164,16 +202,13 @@ def classify_line(line: str) -> Block:
         return Block(Kind.HEADING, line, rank=len(m.group(1)), label=m.group(2))
     if _BOLD_LINE.match(line):
         return Block(Kind.HEADING, line, rank=7, label=line.strip("*: "))
-    bracket = "[" in line
+    series = _series_match(line)
     m = _BULLET.match(line)
-    if m and not (bracket and _SERIES.match(line)):
+    if m and series is None:
         inner = classify_line(m.group(2))
         return Block(Kind.BULLET, line, bullet=m.group(1), inner=inner)
-    m = _SERIES.match(line) if bracket else None
-    if m:
-        values = tuple(v.strip() for v in m.group("body").split(","))
-        label = m.group("label").rstrip(":= ").strip()
-        return Block(Kind.SERIES, line, label=label, values=values, elided=bool(m.group("elided")))
+    if series is not None:
+        return Block(Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided)
     if line.startswith("{") or (": " in line and "{" in line and "'" in line):
         pos = _position(line)
         if pos is not None:
@@ -212,11 +247,7 @@ def parse(prompt: str) -> list[Block]:
     """Blocks of a prompt, in order, each tagged with its section and the symbol it is about."""
     blocks: list[Block] = []
     lines = prompt.splitlines()
-    offsets: list[int] = []
-    pos = 0
-    for ln in prompt.splitlines(keepends=True):
-        offsets.append(pos)
-        pos += len(ln)
+    offsets: list[int] = []  # start of each line in `prompt`, computed only if a JSON block shows up
     i = 0
     while i < len(lines):
         raw = lines[i]
@@ -243,7 +274,12 @@ def parse(prompt: str) -> list[Block]:
             blocks.append(_table([ln.strip() for ln in lines[i:j]]))
             i = j
             continue
-        if line[0] in "{[" and not (line[0] == "[" and _SERIES.match(line)):
+        if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
+            if not offsets:
+                pos = 0
+                for ln in prompt.splitlines(keepends=True):
+                    offsets.append(pos)
+                    pos += len(ln)
             start = offsets[i] + (len(raw) - len(raw.lstrip()))
             parsed = _json_at(prompt, start)
             if parsed is not None:
@@ -270,7 +306,8 @@ def _assign_sections(blocks: list[Block]) -> None:
             found = symbols_in(block.label)
             if len(found) == 1:
                 symbol, symbol_rank = found[0], block.rank
-            elif block.rank <= symbol_rank:
+            elif block.rank < symbol_rank or (block.rank == symbol_rank and block.rank <= 6):
+                # a bold/label sub-heading under a bold symbol heading stays in that symbol's section
                 symbol, symbol_rank = None, 99
         elif block.kind is Kind.SEPARATOR:
             pass

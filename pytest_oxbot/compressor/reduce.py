@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from pytest_oxbot.compressor.levels import Level
 from pytest_oxbot.compressor.parse import (
-    _SYMBOL_KEYS,
+    SYMBOL_KEYS,
     Block,
     Kind,
     Raw,
@@ -94,7 +94,12 @@ class Reducer:
             out = self._prune_headings(out)
         if self.level.static_first:
             out = self._static_first(out)
-        return "\n".join(text for _, text in out)
+        pieces: list[str] = []
+        for i, (block, text) in enumerate(out):
+            if i and block.kind is Kind.TABLE and out[i - 1][0].kind is Kind.TABLE:
+                pieces.append("")  # two tables need a blank line or they read back as one
+            pieces.append(text)
+        return "\n".join(pieces)
 
     def notes(self) -> tuple[str, ...]:
         return tuple(f"{what} x{n}" for what, n in sorted(self.dropped.items()))
@@ -168,7 +173,7 @@ class Reducer:
         if keep == 0:
             self.dropped["series"] += 1
             return ""
-        label = _FILLER.sub("", b.label) if self.level.prose != "all" else b.label
+        label = _PERIOD.sub(r"(\1)", _FILLER.sub("", b.label)) if self.level.prose != "all" else b.label
         # The "…" marker costs two tokens a series; from the standard rung on, the section's own
         # wording ("oldest → latest") has to carry that the series is a tail.
         marker = self.level.prose == "all" or (self.level.series or 0) > 3
@@ -182,7 +187,7 @@ class Reducer:
         if mode == "all" or (mode == "symbol_required" and b.symbol is None):
             if self.level.series is None:
                 return b.text
-            if b.extras.get("sep") == "=":
+            if b.sep == "=":
                 return ", ".join(f"{k}={v}" for k, v in b.pairs)
             return " ".join(b.text.split())
         kept = [(k, v) for k, v in b.pairs if b.symbol is not None and required_kind(k) is not None]
@@ -192,8 +197,7 @@ class Reducer:
             return ""
         if len(kept) == len(b.pairs):
             return b.text
-        sep = b.extras.get("sep", "=")
-        if sep == ":":
+        if b.sep == ":":
             return "; ".join(f"{k}: {v}" for k, v in kept)
         return ", ".join(f"{k}={v}" for k, v in kept)
 
@@ -282,7 +286,8 @@ class Reducer:
         next_rank: int | None = None  # rank of the next kept heading, 99 for content, None for end
         for block, text in reversed(out):
             if block.kind is Kind.HEADING:
-                if next_rank is None or (next_rank != 99 and next_rank <= block.rank):
+                names_symbol = bool(symbols_in(block.label))  # "each symbol" is a required fact
+                if not names_symbol and (next_rank is None or (next_rank != 99 and next_rank <= block.rank)):
                     self.dropped["headings with nothing under them"] += 1
                     continue
                 next_rank = block.rank
@@ -307,6 +312,7 @@ class Reducer:
 
 # --- helpers -----------------------------------------------------------------------------------
 _FILLER = re.compile(r"\s+(?:indicators?|series|values)\b", re.I)
+_PERIOD = re.compile(r"\s*\((\d+)[\s\u2011-]*periods?\)", re.I)  # "EMA (20‑period)" -> "EMA(20)"
 
 
 def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
@@ -319,7 +325,7 @@ def _row(cells: tuple[str, ...], tight: bool) -> str:
 
 
 def _numeric(rows: list[tuple[str, ...]]) -> bool:
-    cells = [c for r in rows for c in r]
+    cells = [c for r in rows[:4] for c in r]  # a sample: time-series tables are uniform
     return bool(cells) and sum(bool(NUMBER_RE.fullmatch(c)) for c in cells) * 2 >= len(cells)
 
 
@@ -327,12 +333,14 @@ def _symbol_column(header: tuple[str, ...] | None) -> int | None:
     if header is None:
         return None
     for i, col in enumerate(header):
-        if norm_key(col) in _SYMBOL_KEYS:
+        if norm_key(col) in SYMBOL_KEYS:
             return i
     return None
 
 
-_STATIC_HEADING = re.compile(r"(?i)\b(?:rules?|instructions?|guidelines?|response format|output format|schema)\b")
+_STATIC_HEADING = re.compile(
+    r"(?i)\b(?:rules?|instructions?|guidelines?|response format|output format|schema)\b"
+)
 
 
 def _is_static(items: list[tuple[Block, str]]) -> bool:
@@ -351,11 +359,11 @@ def _is_static(items: list[tuple[Block, str]]) -> bool:
 def _series_carrying_facts(blocks: list[Block]) -> set[int]:
     """Series that are the only place a symbol's price or RSI is given (they keep their last value)."""
     have: set[tuple[str, str]] = set()
-    for b in blocks:
+    for b in (x.inner if x.kind is Kind.BULLET and x.inner is not None else x for x in blocks):
         if b.kind is Kind.KV and b.symbol:
             have.update((b.symbol, k) for k in (required_kind(key) for key, _ in b.pairs) if k)
     needed: set[int] = set()
-    for b in blocks:
+    for b in (x.inner if x.kind is Kind.BULLET and x.inner is not None else x for x in blocks):
         if b.kind is Kind.SERIES and b.symbol:
             kind = required_kind(b.label)
             if kind in ("price", "rsi") and (b.symbol, kind) not in have:
@@ -368,7 +376,7 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
     """Keep only the market facts and positions of a JSON value."""
     if isinstance(value, dict):
         kept: dict[str, object] = {}
-        is_symbol_obj = any(k.lower() in _SYMBOL_KEYS for k in value)
+        is_symbol_obj = any(k.lower() in SYMBOL_KEYS for k in value)
         for key, item in value.items():
             if symbols_in(key):
                 sub = _prune(item, True)
@@ -378,7 +386,7 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
                 sub = _prune(item, under_symbol or is_symbol_obj)
                 if sub is not None:
                     kept[key] = sub
-            elif key.lower() in _SYMBOL_KEYS or (
+            elif key.lower() in SYMBOL_KEYS or (
                 (under_symbol or is_symbol_obj)
                 and (
                     required_kind(key)
@@ -388,7 +396,7 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
                 )
             ):
                 kept[key] = item
-        meaningful = [k for k in kept if k.lower() not in _SYMBOL_KEYS]
+        meaningful = [k for k in kept if k.lower() not in SYMBOL_KEYS]
         return kept if meaningful else None
     if isinstance(value, list):
         items = [p for p in (_prune(v, under_symbol) for v in value) if p is not None]

@@ -29,6 +29,9 @@ _FORMAT_PREAMBLE = (
 )
 
 
+_CANDLE_HEADER = "| open time (UTC) | open | high | low | close | volume |"
+
+
 def _s(value: Decimal) -> str:
     """A Decimal as plain text, never in exponent notation."""
     return format(value, "f")
@@ -76,7 +79,9 @@ def render_full(ctx: TradingContext) -> str:
     if pf.sharpe is not None:
         parts.append(f"Sharpe Ratio: {_s(pf.sharpe)}")
     parts.append("Current live positions & performance:")
-    parts.append("\n".join(_full_position(p) for p in ctx.positions) if ctx.positions else "No open positions.")
+    parts.append(
+        "\n".join(_full_position(p) for p in ctx.positions) if ctx.positions else "No open positions."
+    )
     parts += ["### TRADING RULES", _RULES_PREAMBLE, *(f"- {rule}" for rule in ctx.rules)]
     pretty = json.dumps(json.loads(ctx.response_format), indent=2)
     parts += ["### RESPONSE FORMAT", _FORMAT_PREAMBLE, f"```json\n{pretty}\n```"]
@@ -87,8 +92,8 @@ def _full_symbol(s: SymbolSnapshot) -> list[str]:
     intra, longer = s.intraday, s.longer
     out = [
         f"### ALL {s.symbol} DATA",
-        f"current_price = {_s(s.price)}, current_ema20 = {_s(intra.ema20[-1] if intra.ema20 else s.ema20)}, current_macd = {_s(s.macd)}, "
-        f"current_rsi (7 period) = {_s(s.rsi7)}, trend = {s.trend}",
+        f"current_price = {_s(s.price)}, current_ema20 = {_s(intra.ema20[-1] if intra.ema20 else s.ema20)}, "
+        f"current_macd = {_s(s.macd)}, current_rsi (7 period) = {_s(s.rsi7)}, trend = {s.trend}",
     ]
     if s.open_interest is not None or s.funding_rate is not None:
         out.append(f"In addition, here is the latest {s.symbol} open interest and funding rate for perps:")
@@ -117,12 +122,20 @@ def _full_symbol(s: SymbolSnapshot) -> list[str]:
     ]
     if s.candles:
         rows = [
-            f"| {_ts(c.open_time_ms)} | {_s(c.open)} | {_s(c.high)} | {_s(c.low)} | {_s(c.close)} | {_s(c.volume)} |"
+            "| "
+            + " | ".join([_ts(c.open_time_ms), *(_s(v) for v in (c.open, c.high, c.low, c.close, c.volume))])
+            + " |"
             for c in s.candles
         ]
         out += [
             f"**Recent {ltf} candles (oldest → latest):**",
-            "\n".join(["| open time (UTC) | open | high | low | close | volume |", "|---|---|---|---|---|---|", *rows]),
+            "\n".join(
+                [
+                    "| open time (UTC) | open | high | low | close | volume |",
+                    "|---|---|---|---|---|---|",
+                    *rows,
+                ]
+            ),
         ]
     return out
 
@@ -151,9 +164,9 @@ def _full_position(p: Position) -> str:
 
 # --- compact renderings ------------------------------------------------------------------------
 def round_to_tick(value: Decimal, tick: Decimal) -> str:
-    """A price rounded (half-even) to the instrument's tick size, without trailing zeros."""
-    q = value.quantize(tick, rounding=ROUND_HALF_EVEN) if value.as_tuple().exponent < tick.as_tuple().exponent else value  # type: ignore[operator]
-    text = _s(q)
+    """A price rounded (half-even) to a multiple of the instrument's tick size, no trailing zeros."""
+    steps = (value / tick).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    text = _s(steps * tick)
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
@@ -177,11 +190,22 @@ def render_compact(ctx: TradingContext, series_len: int = 3, include_candles: in
     rows = ["|" + "|".join(head) + "|", "|" + "|".join("---" for _ in head) + "|"]
     for s in ctx.symbols:
         t = s.tick_size
-        cells = [s.symbol, round_to_tick(s.price, t), _r1(s.rsi7), _r1(s.rsi14), round_to_tick(s.ema20, t),
-                 round_to_tick(s.ema50, t), round_to_tick(s.macd, t), round_to_tick(s.atr14, t), s.trend]
+        cells = [
+            s.symbol,
+            round_to_tick(s.price, t),
+            _r1(s.rsi7),
+            _r1(s.rsi14),
+            round_to_tick(s.ema20, t),
+            round_to_tick(s.ema50, t),
+            round_to_tick(s.macd, t),
+            round_to_tick(s.atr14, t),
+            s.trend,
+        ]
         if has_perp:
-            cells += [_s(s.funding_rate) if s.funding_rate is not None else "-",
-                      _s(s.open_interest) if s.open_interest is not None else "-"]
+            cells += [
+                _s(s.funding_rate) if s.funding_rate is not None else "-",
+                _s(s.open_interest) if s.open_interest is not None else "-",
+            ]
         rows.append("|" + "|".join(cells) + "|")
     parts.append("\n".join(rows))
     if series_len > 0:
@@ -208,7 +232,9 @@ def render_compact(ctx: TradingContext, series_len: int = 3, include_candles: in
     if ctx.memory:
         parts.append("Notes:\n" + "\n".join(f"- {m}" for m in ctx.memory))
     pf = ctx.portfolio
-    parts.append(f"Account: value={_s(pf.total_value)} cash={_s(pf.available_cash)} return={_s(pf.total_return_pct)}%")
+    parts.append(
+        f"Account: value={_s(pf.total_value)} cash={_s(pf.available_cash)} return={_s(pf.total_return_pct)}%"
+    )
     return "\n".join(parts) + "\n"
 
 
@@ -219,16 +245,27 @@ def _compact_positions(ctx: TradingContext) -> str:
     rows = ["|sym|side|qty|entry|sl|tp|pnl|lev|invalidation|", "|---|---|---|---|---|---|---|---|---|"]
     for p in ctx.positions:
         t = tick.get(p.symbol, Decimal("0.0001"))
-        rows.append(
-            f"|{p.symbol}|{p.side}|{_s(p.quantity)}|{round_to_tick(p.entry_price, t)}|{round_to_tick(p.stop_loss, t)}|"
-            f"{round_to_tick(p.take_profit, t)}|{_s(p.unrealized_pnl)}|{p.leverage}|{p.invalidation}|"
-        )
+        entry, sl, tp = (round_to_tick(v, t) for v in (p.entry_price, p.stop_loss, p.take_profit))
+        cells = [
+            p.symbol,
+            p.side,
+            _s(p.quantity),
+            entry,
+            sl,
+            tp,
+            _s(p.unrealized_pnl),
+            str(p.leverage),
+            p.invalidation,
+        ]
+        rows.append("|" + "|".join(cells) + "|")
     return "Positions:\n" + "\n".join(rows)
 
 
 def render_minimal(ctx: TradingContext) -> str:
     """The emergency rendering: price, RSI and trend per symbol, open positions, the response format."""
     lines = [f"Respond with JSON only: {ctx.response_format}", "|sym|price|rsi7|trend|", "|---|---|---|---|"]
-    lines += [f"|{s.symbol}|{round_to_tick(s.price, s.tick_size)}|{_r1(s.rsi7)}|{s.trend}|" for s in ctx.symbols]
+    lines += [
+        f"|{s.symbol}|{round_to_tick(s.price, s.tick_size)}|{_r1(s.rsi7)}|{s.trend}|" for s in ctx.symbols
+    ]
     lines.append(_compact_positions(ctx))
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 # A number as a reader sees it: optional sign, digits, optional fraction and exponent; not glued to
 # a word on either side ("rsi7" holds no number, "1.25e-05" is one number, "2025-10-28" is three).
@@ -80,13 +81,18 @@ def changed_numbers(original: str, compressed: str) -> list[str]:
 
 def symbols_in(text: str) -> list[str]:
     """Trading symbols (base assets) mentioned in a text, in order of first appearance."""
+    return list(_symbols_in(text))
+
+
+@lru_cache(maxsize=8192)
+def _symbols_in(text: str) -> tuple[str, ...]:
     found: dict[str, None] = {}
     for match in _PAIR_RE.finditer(text):
         found.setdefault(match.group(1), None)
     for match in _WORD_RE.finditer(text):
         if match.group(0) in KNOWN_SYMBOLS:
             found.setdefault(match.group(0), None)
-    return list(found)
+    return tuple(found)
 
 
 def first_sentence(text: str) -> str:

@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,9 +113,16 @@ class Cassette:
 class RecordingTransport(httpx.AsyncBaseTransport):
     """Forwards to the real provider and records each successful chat completion into a cassette."""
 
-    def __init__(self, cassette: Cassette, inner: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        cassette: Cassette,
+        inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        on_record: Callable[[float], None] | None = None,
+    ) -> None:
         self.cassette = cassette
         self._inner = inner or httpx.AsyncHTTPTransport()
+        self._on_record = on_record
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         start = time.monotonic()
@@ -130,6 +137,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
                 request_hash(payload),
                 CassetteEntry(str(payload.get("model")), json.loads(body), latency, time.time()),
             )
+            if self._on_record is not None:
+                self._on_record(latency)
         # The body is already decoded: drop the headers that describe the wire encoding.
         headers = [(k, v) for k, v in response.headers.items() if k.lower() not in _WIRE_HEADERS]
         return httpx.Response(response.status_code, headers=headers, content=body, request=request)

@@ -32,7 +32,7 @@ import respx
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.cassette import Cassette, CassetteMiss, RecordingTransport, request_hash
 from pytest_oxbot.fakes.latency import LatencyModel, latency_model_for
-from pytest_oxbot.llm.client import CostAwareLLMClient
+from pytest_oxbot.llm.client import CostAwareLLMClient, DecisionResult
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 
 __all__ = [
@@ -176,8 +176,8 @@ class FakeLLMProvider:
         self._router: respx.MockRouter | None = None
         self._index = 0
         self.client_defaults = dict(client_defaults or {})
-        self.decisions: list[Any] = []
-        self.clients: list[Any] = []
+        self.decisions: list[DecisionResult] = []
+        self.clients: list[CostAwareLLMClient] = []
         if record_upstream is not None and cassette is None:
             raise ValueError("record_upstream needs a cassette to record into")
         self.record_upstream = record_upstream.rstrip("/") if record_upstream else None
@@ -230,7 +230,8 @@ class FakeLLMProvider:
         transport that records into the cassette.
         """
         if self.record_upstream is not None and self.cassette is not None:
-            return {"base_url": self.record_upstream, "transport": RecordingTransport(self.cassette)}
+            transport = RecordingTransport(self.cassette, on_record=self.modelled_latencies.append)
+            return {"base_url": self.record_upstream, "transport": transport}
         kwargs: dict[str, Any] = {"base_url": self.base_url, "api_key": self.api_key}
         if self.clock is not None:
             kwargs["clock"] = self.clock
@@ -242,7 +243,7 @@ class FakeLLMProvider:
         self.clients.append(made)
         return made
 
-    def record_decision(self, result: Any) -> None:
+    def record_decision(self, result: DecisionResult) -> None:
         """Count a `DecisionResult` from a client you built yourself (for `cost_per_decision`)."""
         self.decisions.append(result)
 

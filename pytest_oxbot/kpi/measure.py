@@ -7,6 +7,7 @@ pytest-benchmark cannot do.
 
 from __future__ import annotations
 
+import numbers
 import statistics
 import time
 import tracemalloc
@@ -65,7 +66,7 @@ class KpiRecorder:
     ) -> None:
         """Record one KPI value (with the samples it was computed from, for noise-aware comparison)."""
         spec_for(name)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars welcome
             raise KpiUsageError(f"{name}: a KPI value must be a number, not {type(value).__name__}")
         self._sink(name, float(value), tuple(float(s) for s in samples), source)
 

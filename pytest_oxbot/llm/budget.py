@@ -150,6 +150,9 @@ class RedisBudget(_Limits):
         super().__init__(daily_limit, per_call_limit, clock)
         self._redis = redis
         self._prefix = prefix
+        # EVALSHA with a transparent reload: the scripts are sent once per connection, not per call.
+        self._reserve = redis.register_script(_RESERVE)
+        self._settle = redis.register_script(_SETTLE)
 
     def _key(self, day: str, what: str) -> str:
         return f"{self._prefix}:{day}:{what}"
@@ -158,8 +161,8 @@ class RedisBudget(_Limits):
         units = to_units(amount, UNIT)
         self._check_per_call(amount, units)
         day = _utc_day(self.clock)
-        ok, current = await self._redis.eval(
-            _RESERVE, 1, self._key(day, "committed"), units, self._daily_units(), _DAY_TTL_S
+        ok, current = await self._reserve(
+            keys=[self._key(day, "committed")], args=[units, self._daily_units(), _DAY_TTL_S]
         )
         if not int(ok):
             raise BudgetExceeded("daily", self.daily_limit or Decimal(0), int(current) * UNIT, amount)
@@ -167,16 +170,8 @@ class RedisBudget(_Limits):
 
     async def settle(self, reservation: Reservation, actual: Decimal) -> None:
         day = reservation.day
-        await self._redis.eval(
-            _SETTLE,
-            3,
-            self._key(day, "committed"),
-            self._key(day, "spent"),
-            self._key(day, "calls"),
-            reservation.units,
-            to_units(actual, UNIT),
-            _DAY_TTL_S,
-        )
+        keys = [self._key(day, "committed"), self._key(day, "spent"), self._key(day, "calls")]
+        await self._settle(keys=keys, args=[reservation.units, to_units(actual, UNIT), _DAY_TTL_S])
 
     async def _read(self, what: str) -> Decimal:
         raw = await self._redis.get(self._key(_utc_day(self.clock), what))

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.monitor.performance import PerformanceMonitor
 from pytest_oxbot.pricing import PriceTable, TokenUsage, default_price_table, usage_from_response
 from pytest_oxbot.settings import Settings, get_settings
-from pytest_oxbot.tokens import count_chat_tokens
+from pytest_oxbot.tokens import count_chat_tokens, is_exact
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -53,6 +54,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 API_KEY_ENV_VARS = ("OXBOT_LLM_API_KEY", "OPENAI_API_KEY")
 TEMPLATE_VERSION = "decisions-v1"
+# Non-OpenAI prompts are counted with o200k_base (see tokens.py); providers' own BPEs can count more.
+APPROXIMATE_TOKEN_MARGIN = 1.25
 DEFAULT_SYSTEM_PROMPT = (
     "You are a disciplined crypto trading assistant. Answer with one JSON object mapping each requested "
     'coin to {"signal": "hold"|"buy_to_enter"|"sell_to_enter"|"close", "confidence": 0..1, '
@@ -353,6 +356,8 @@ class CostAwareLLMClient:
     ) -> Completion:
         self.price_table.get(model)  # an unpriced model is refused before anything else
         prompt_tokens = count_chat_tokens(messages, model)
+        if not is_exact(model):  # counted with a stand-in BPE: reserve with a margin for the real tokenizer
+            prompt_tokens = math.ceil(prompt_tokens * APPROXIMATE_TOKEN_MARGIN)
         worst = self.price_table.max_cost(model, prompt_tokens, int(params["max_tokens"]))
         if max_cost is not None and worst > max_cost:
             raise BudgetExceeded("call", max_cost, Decimal(0), worst)
@@ -399,6 +404,7 @@ class CostAwareLLMClient:
         reservation: Reservation | None = await self.budget.reserve(worst)
         waited = 0.0
         attempt = 0
+        began = self.clock.monotonic()
         try:
             while True:
                 attempt += 1
@@ -438,10 +444,11 @@ class CostAwareLLMClient:
                 if attempt >= self.retry.max_attempts:
                     raise LLMRetriesExhausted(attempt, last)
                 delay = self.retry.delay(attempt, retry_after)
-                if waited + delay > self.retry.max_total_wait_s:
+                spent = max(self.clock.monotonic() - began, waited)  # waited: when sleep moves no clock
+                if spent + delay > self.retry.max_total_s:
                     raise LLMRetriesExhausted(
                         attempt,
-                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total_wait_s}s)",
+                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total_s}s)",
                     )
                 waited += delay
                 log.info("LLM call to %s: %s, retrying in %.2fs", model, last, delay)

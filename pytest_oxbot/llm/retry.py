@@ -48,21 +48,19 @@ def retry_after_seconds(response: httpx.Response, now: float) -> float | None:
 
 @dataclass
 class RetryPolicy:
-    """At most `max_attempts` tries and `max_total_wait_s` of waiting; delay = max(backoff, Retry-After)."""
+    """At most `max_attempts` tries within `max_total_s` (requests and waits together).
+
+    Each wait is max(full-jitter exponential backoff, the provider's Retry-After).
+    """
 
     max_attempts: int = 4
     base_delay_s: float = 0.5
     max_delay_s: float = 8.0
-    max_total_wait_s: float = 30.0
+    max_total_s: float = 30.0
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        if (
-            self.max_attempts < 1
-            or self.base_delay_s < 0
-            or self.max_delay_s < 0
-            or self.max_total_wait_s < 0
-        ):
+        if self.max_attempts < 1 or self.base_delay_s < 0 or self.max_delay_s < 0 or self.max_total_s < 0:
             raise ValueError("retry policy needs max_attempts >= 1 and non-negative delays")
 
     def delay(self, attempt: int, retry_after: float | None) -> float:

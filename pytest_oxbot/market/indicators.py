@@ -21,10 +21,21 @@ from talipp.ohlcv import OHLCV
 
 from pytest_oxbot.cache.protocol import AsyncCache
 
-__all__ = ["MIN_CANDLES", "CandleLike", "IndicatorEngine", "Indicators", "NotEnoughCandles", "compute"]
+__all__ = [
+    "MIN_CANDLES",
+    "TAIL",
+    "CandleLike",
+    "IndicatorEngine",
+    "Indicators",
+    "NotEnoughCandles",
+    "compute",
+]
 
 MIN_CANDLES: Final = 50
 """EMA 50 is the longest look-back: fewer candles cannot give every indicator a value."""
+
+TAIL: Final = 10
+"""Values kept per series for a prompt's "oldest -> latest" lists (nof1 shows the last 10)."""
 
 DEFAULT_WINDOW: Final = 200
 """Candles used per computation: 4x the longest period, so the SMA seed of EMA 50 weighs < 0.3 %."""
@@ -65,6 +76,10 @@ class Indicators:
     macd_histogram: float
     atr14: float
     trend: Trend
+    recent_closes: tuple[float, ...] = ()
+    recent_ema20: tuple[float, ...] = ()
+    recent_macd: tuple[float, ...] = ()
+    recent_rsi14: tuple[float, ...] = ()
 
 
 def _trend(close: float, ema20: float, ema50: float) -> Trend:
@@ -85,8 +100,10 @@ def compute(
     recent = candles[-max(window, MIN_CANDLES) :]
     closes = [float(c.close) for c in recent]
     bars = [OHLCV(None, float(c.high), float(c.low), float(c.close), None) for c in recent]
-    macd = MACD(12, 26, 9, closes)[-1]
-    rsi, ema20, ema50, atr = RSI(14, closes)[-1], EMA(20, closes)[-1], EMA(50, closes)[-1], ATR(14, bars)[-1]
+    macd_values = list(MACD(12, 26, 9, closes))
+    rsi_values, ema20_values = list(RSI(14, closes)), list(EMA(20, closes))
+    ema50, atr, macd = EMA(50, closes)[-1], ATR(14, bars)[-1], macd_values[-1]
+    rsi, ema20 = rsi_values[-1], ema20_values[-1]
     if macd is None or macd.signal is None or None in (rsi, ema20, ema50, atr):
         raise NotEnoughCandles(f"{symbol} {timeframe}: indicators undefined on {len(recent)} candles")
     return Indicators(
@@ -102,7 +119,15 @@ def compute(
         macd_histogram=float(macd.histogram),
         atr14=float(atr),
         trend=_trend(closes[-1], float(ema20), float(ema50)),
+        recent_closes=tuple(closes[-TAIL:]),
+        recent_ema20=_tail(ema20_values),
+        recent_macd=_tail([None if m is None else m.macd for m in macd_values]),
+        recent_rsi14=_tail(rsi_values),
     )
+
+
+def _tail(values: Sequence[float | None]) -> tuple[float, ...]:
+    return tuple(float(v) for v in values[-TAIL:] if v is not None)
 
 
 class IndicatorEngine:

@@ -130,7 +130,7 @@ async def test_item_whose_callers_all_cancelled_before_flush_is_not_sent() -> No
     await batcher.flush()
     assert await kept == 4
     assert upstream.batches == [[2]]
-    assert batcher.stats.cancelled_callers == 1
+    assert batcher.stats.cancelled_items == 1
 
 
 async def test_max_batch_size_splits_without_waiting_for_the_window() -> None:

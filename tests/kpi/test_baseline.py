@@ -50,7 +50,10 @@ def test_merge_keeps_tests_not_rerun() -> None:
         ("[]", "is not a pytest-oxbot-baseline/1 file"),
         ('{"format": "other/1", "tests": {}}', "format: 'other/1'"),
         ('{"format": "pytest-oxbot-baseline/1", "tests": []}', "must be objects"),
-        ('{"format": "pytest-oxbot-baseline/1", "tests": {"t": {"k": {"value": "x"}}}}', "corrupt at 't' / 'k'"),
+        (
+            '{"format": "pytest-oxbot-baseline/1", "tests": {"t": {"k": {"value": "x"}}}}',
+            "corrupt at 't' / 'k'",
+        ),
         ('{"format": "pytest-oxbot-baseline/1", "tests": {"t": {"k": {}}}}', "corrupt at 't'"),
         ('{"format": "pytest-oxbot-baseline/1", "tests": {"t": 3}}', "expected an object"),
     ],
@@ -75,7 +78,8 @@ def test_history_is_archived_and_read_oldest_first(tmp_path: Path) -> None:
         base.saved_at = stamp
         base.tests["t.py::b"]["prompt_tokens"] = bl.BaselineEntry(tokens, "tokens")
         archived = bl.save(path, base)
-        assert archived is not None and archived.exists()
+        assert archived is not None
+        assert archived.exists()
     (bl.history_dir(path) / "base-20260103T000000Z.json").write_text("garbage")
     history = bl.load_history(path)
     assert [stamp for stamp, _ in history] == ["20260101T000000Z", "20260102T000000Z"]

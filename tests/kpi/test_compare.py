@@ -44,7 +44,8 @@ def test_noisy_significant_and_large_regresses() -> None:
     old, new = _noisy(0.010), _noisy(0.013, seed=2)
     result = compare(spec, sum(new) / len(new), new, sum(old) / len(old), old)
     assert result.verdict == "regressed"
-    assert result.p_value is not None and result.p_value < 0.05
+    assert result.p_value is not None
+    assert result.p_value < 0.05
     assert result.change == pytest.approx(0.3, abs=0.03)
 
 
@@ -60,7 +61,8 @@ def test_noisy_large_but_not_significant_is_same() -> None:
     new = [1.0, 1.3, 1.3, 1.3, 1.3, 1.3]
     result = compare(spec, 1.25, new, 1.15, old, ComparePolicy(min_effect=0.05, max_spread=1.0))
     assert result.verdict == "same"
-    assert result.p_value is not None and result.p_value >= 0.05
+    assert result.p_value is not None
+    assert result.p_value >= 0.05
 
 
 def test_wide_spread_is_unstable_not_failed() -> None:

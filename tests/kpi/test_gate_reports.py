@@ -30,7 +30,8 @@ def test_regression_and_recorded() -> None:
     assert result.verdict == "regressed"
     assert "+10.0% vs baseline 2000" in result.reason
     (info,) = judge("t::a", [Measurement("prompt_tokens", 9999)], targets={}, judged=False)
-    assert info.verdict == "recorded" and not info.failing
+    assert info.verdict == "recorded"
+    assert not info.failing
 
 
 def test_repeated_reports_pool_their_samples() -> None:
@@ -56,7 +57,8 @@ def _results() -> list[KpiResult]:
 def test_terminal_and_markdown() -> None:
     results = _results()
     text = "\n".join(render_text(results))
-    assert "prompt_tokens" in text and "FAIL" in text
+    assert "prompt_tokens" in text
+    assert "FAIL" in text
     assert summary_line(results) == "2 KPIs: 1 fail, 1 ok"
     md = markdown.render(results, header="targets from defaults")
     assert md.startswith("### ❌ pytest-oxbot KPI gate")
@@ -71,18 +73,27 @@ def test_json_report() -> None:
 
 
 def test_html_is_self_contained_with_plots() -> None:
-    history = [("20260101T000000Z", Baseline({}, {"tests/test_x.py::test_cycle": {
-        "prompt_tokens": BaselineEntry(2400, "tokens")}}))]
+    history = [
+        (
+            "20260101T000000Z",
+            Baseline({}, {"tests/test_x.py::test_cycle": {"prompt_tokens": BaselineEntry(2400, "tokens")}}),
+        )
+    ]
     page = html.render(_results(), header="h", history=history)
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<svg") == 4  # two KPIs vs targets, one history, one distribution
-    assert "src=" not in page and "<link" not in page  # nothing fetched from elsewhere
+    assert "src=" not in page
+    assert "<link" not in page
     assert "prompt_tokens 2712 &gt; target 2500 tokens" in page
 
 
 def test_session_writes_requested_files(tmp_path: Path) -> None:
-    out = Outputs(save_baseline=tmp_path / "b.json", json=tmp_path / "r.json", markdown=tmp_path / "r.md",
-                  step_summary=tmp_path / "summary.md")
+    out = Outputs(
+        save_baseline=tmp_path / "b.json",
+        json=tmp_path / "r.json",
+        markdown=tmp_path / "r.md",
+        step_summary=tmp_path / "summary.md",
+    )
     (tmp_path / "summary.md").write_text("earlier step\n")
     session = GateSession(out)
     session.add(_results())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from pytest_oxbot.kpi.errors import KpiUsageError
@@ -38,6 +39,8 @@ def test_record_validates_names_and_values() -> None:
     rec, seen = _recorder()
     rec.record("prompt_tokens", 2400, samples=[1, 2])
     assert seen == [("prompt_tokens", 2400.0, (1.0, 2.0), "explicit")]
+    rec.record("prompt_tokens", np.int64(7))
+    assert seen[-1][1] == 7.0
     with pytest.raises(KpiUsageError, match="unknown KPI 'tokens'"):
         rec.record("tokens", 1)
     with pytest.raises(KpiUsageError, match="must be a number"):

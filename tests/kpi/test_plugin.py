@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 # hypothesis is re-imported (and assertion-rewritten) by every in-process run: leave it out.
-ONLY_KPI = ("-p", "no:oxbot", "-p", "pytest_oxbot._plugin.kpi", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+ONLY_KPI = tuple(
+    [
+        "-p",
+        "no:oxbot",
+        "-p",
+        "pytest_oxbot._plugin.kpi",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+    ]
+)
 
 INI = """
 [tool.pytest.ini_options]
@@ -50,12 +61,14 @@ def test_growing_prompt_fails_that_test_with_its_reason(pytester: pytest.Pyteste
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines([
-        "*_ test_decision_prompt _*",
-        "KPI gate: prompt_tokens 3000 > target 2500 tokens",
-        "*- oxbot KPIs -*",
-        "FAILED test_bot.py::test_decision_prompt - KPI gate: prompt_tokens 3000 >*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_decision_prompt _*",
+            "KPI gate: prompt_tokens 3000 > target 2500 tokens",
+            "*- oxbot KPIs -*",
+            "FAILED test_bot.py::test_decision_prompt - KPI gate: prompt_tokens 3000 >*",
+        ]
+    )
     result.stdout.fnmatch_lines(["*= oxbot KPI gate =*", "2 KPIs: 1 fail, 1 ok"])
 
 
@@ -68,19 +81,27 @@ def test_same_suite_within_targets_passes(pytester: pytest.Pytester) -> None:
 
 
 def test_targets_from_marker_pyproject_ini_and_command_line(pytester: pytest.Pytester) -> None:
-    write_suite(pytester, sections=4, extra_ini='oxbot_targets = ["cost_per_decision=$0.0001"]\n'
-                '[tool.pytest_oxbot.targets]\nprompt_tokens = 1500\n')
+    write_suite(
+        pytester,
+        sections=4,
+        extra_ini='oxbot_targets = ["cost_per_decision=$0.0001"]\n'
+        "[tool.pytest_oxbot.targets]\nprompt_tokens = 1500\n",
+    )
     result = run(pytester)
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*targets from defaults + pyproject.toml + ini oxbot_targets*"])
-    result = run(pytester, "--oxbot-target", "prompt_tokens=2000", "--oxbot-target", "cost_per_decision=0.001")
+    result = run(
+        pytester, "--oxbot-target", "prompt_tokens=2000", "--oxbot-target", "cost_per_decision=0.001"
+    )
     result.assert_outcomes(passed=3)
-    pytester.makepyfile(test_marked="""
+    pytester.makepyfile(
+        test_marked="""
         import pytest
         @pytest.mark.oxbot_kpi(prompt_tokens=100)
         def test_tight(oxbot_kpi):
             oxbot_kpi.record("prompt_tokens", 150)
-    """)
+    """
+    )
     result = run(pytester, "test_marked.py", "--oxbot-target", "prompt_tokens=9000")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*prompt_tokens 150 > target 100 tokens*"])
@@ -196,11 +217,16 @@ def test_component_kpis_gate_only_judged_tests(pytester: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(["FAILED benchmarks/test_cycle.py::test_cycle*"])
     data = json.loads((pytester.path / "report.json").read_text())
     verdicts = {(r["test_id"], r["verdict"]) for r in data["results"]}
-    assert verdicts == {("benchmarks/test_cycle.py::test_cycle", "fail"), ("test_unit.py::test_deliberate_miss", "recorded")}
+    assert verdicts == {
+        ("benchmarks/test_cycle.py::test_cycle", "fail"),
+        ("test_unit.py::test_deliberate_miss", "recorded"),
+    }
 
 
 def test_benchmark_flag_runs_the_performance_paths(pytester: pytest.Pytester) -> None:
-    pytester.makepyprojecttoml(INI.replace('asyncio_mode = "auto"', 'asyncio_mode = "auto"\ntestpaths = ["tests"]'))
+    pytester.makepyprojecttoml(
+        INI.replace('asyncio_mode = "auto"', 'asyncio_mode = "auto"\ntestpaths = ["tests"]')
+    )
     pytester.mkdir("tests").joinpath("test_fast.py").write_text("def test_unit():\n    pass\n")
     pytester.mkdir("benchmarks").joinpath("test_perf.py").write_text(
         "def test_perf(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 100)\n"
@@ -245,7 +271,9 @@ def test_reports_and_step_summary(pytester: pytest.Pytester, monkeypatch: pytest
     summary = pytester.path / "step_summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = run(pytester, "--oxbot-markdown=out/pr.md", "--oxbot-html=out/report.html")
-    result.stdout.fnmatch_lines(["markdown report: out/pr.md", "*appended to $GITHUB_STEP_SUMMARY", "html report: *"])
+    result.stdout.fnmatch_lines(
+        ["markdown report: out/pr.md", "*appended to $GITHUB_STEP_SUMMARY", "html report: *"]
+    )
     markdown = (pytester.path / "out" / "pr.md").read_text()
     assert "prompt_tokens 3000 > target 2500 tokens" in markdown
     assert summary.read_text() == markdown
@@ -256,9 +284,11 @@ def test_reports_and_step_summary(pytester: pytest.Pytester, monkeypatch: pytest
 def test_header_states_targets_baseline_and_backends(pytester: pytest.Pytester) -> None:
     write_suite(pytester, sections=1)
     result = run(pytester, "--oxbot-target", "prompt_tokens=100", "--co")
-    result.stdout.fnmatch_lines([
-        "oxbot KPI gate: targets from defaults + command line; no baseline comparison; backends: redis=*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "oxbot KPI gate: targets from defaults + command line; no baseline comparison; backends: redis=*",
+        ]
+    )
 
 
 def test_full_plugin_entry_point(pytester: pytest.Pytester) -> None:
@@ -281,3 +311,39 @@ def test_cli_compares_two_baselines(pytester: pytest.Pytester, capsys: pytest.Ca
     assert "REGRESSED" in capsys.readouterr().out
     assert main(["compare", old, old]) == 0
     assert main(["compare", old, str(Path(old).with_name("nope.json"))]) == 2
+
+
+def test_gate_false_records_a_naive_measurement_without_judging(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI)
+    bench = pytester.mkdir("benchmarks")
+    (bench / "test_before_after.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.oxbot_kpi(gate=False)\n"
+        "def test_naive(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 8000)\n\n"
+        "def test_optimised(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 1200)\n\n"
+        "@pytest.mark.oxbot_kpi(2500)\n"
+        "def test_positional(oxbot_kpi):\n    pass\n"
+    )
+    result = run(pytester, "--oxbot-json=r.json")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.oxbot_kpi takes keyword targets*"])
+    data = json.loads((pytester.path / "r.json").read_text())
+    verdicts = {r["test_id"].rsplit("::", 1)[1]: r["verdict"] for r in data["results"]}
+    assert verdicts == {"test_naive": "recorded", "test_optimised": "ok"}
+
+
+def test_noisy_kpi_too_wide_to_judge_is_unstable_not_failed(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml(INI)
+    suite = """
+def test_fetch(oxbot_kpi):
+    samples = [{scale} * s for s in (0.1, 1.0, 0.2, 2.0, 0.1, 1.5, 0.3, 1.8)]
+    oxbot_kpi.record("fetch_latency", sum(samples) / len(samples), samples=samples)
+"""
+    pytester.makepyfile(test_noisy=suite.format(scale=1))
+    assert run(pytester, "--oxbot-save-baseline").ret == 0
+    pytester.makepyfile(test_noisy=suite.format(scale=2))
+    result = run(pytester, "--oxbot-compare")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["unstable (not failed): test_noisy.py::test_fetch: fetch_latency too noisy*"]
+    )

@@ -29,7 +29,9 @@ class DictCache:
     async def delete(self, key: str) -> None:
         self.data.pop(key, None)
 
-    async def get_or_compute(self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None) -> T:
+    async def get_or_compute(
+        self, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None = None
+    ) -> T:
         if key in self.data:
             return self.data[key]  # type: ignore[no-any-return]
         if key in self._inflight:

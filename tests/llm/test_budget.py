@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -60,8 +59,9 @@ async def test_budget_resets_at_the_utc_day_boundary() -> None:
 async def test_no_send_at_the_limit_emergency_stop() -> None:
     budget = InMemoryBudget(Decimal(0))
     with FakeLLMProvider(answers=ANSWER) as fake:
-        async with CostAwareLLMClient(**fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(),
-                                      settings=load_settings()) as client:
+        async with CostAwareLLMClient(
+            **fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(), settings=load_settings()
+        ) as client:
             with pytest.raises(BudgetExceeded, match="emergency stop"):
                 await client.decide("BTC?", ["BTC"], model="gpt-4o-mini")
     assert fake.calls == []
@@ -69,8 +69,11 @@ async def test_no_send_at_the_limit_emergency_stop() -> None:
 
 async def _one_call_cost() -> Decimal:
     with FakeLLMProvider(answers=ANSWER) as fake:
-        async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PriceTable.shipped(),
-                                      settings=load_settings(LLM_ENABLE_CACHE=False)) as client:
+        async with CostAwareLLMClient(
+            **fake.client_kwargs(),
+            price_table=PriceTable.shipped(),
+            settings=load_settings(LLM_ENABLE_CACHE=False),
+        ) as client:
             return (await client.decide("BTC decision", ["BTC"], model="gpt-4o-mini")).cost
 
 
@@ -79,14 +82,20 @@ async def test_fifty_concurrent_calls_against_a_budget_that_admits_ten_in_one_pr
     limit = cost * 10 + cost / 2
     budget = InMemoryBudget(limit)
     with FakeLLMProvider(answers=ANSWER) as fake:
-        async with CostAwareLLMClient(**fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(),
-                                      settings=load_settings(LLM_ENABLE_CACHE=False)) as client:
+        async with CostAwareLLMClient(
+            **fake.client_kwargs(),
+            budget=budget,
+            price_table=PriceTable.shipped(),
+            settings=load_settings(LLM_ENABLE_CACHE=False),
+        ) as client:
             results = await asyncio.gather(
                 *(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(50)),
                 return_exceptions=True,
             )
     refused = [r for r in results if isinstance(r, BudgetExceeded)]
-    assert len(fake.calls) <= 10 and len(refused) == 50 - len(fake.calls) and fake.calls
+    assert len(fake.calls) <= 10
+    assert len(refused) == 50 - len(fake.calls)
+    assert fake.calls
     assert await budget.spent_today() == cost * len(fake.calls) <= limit
 
 
@@ -103,10 +112,16 @@ async def test_redis_budget_lua_script_on_fakeredis(fake_redis: Any) -> None:
     limit = cost * 10 + cost / 2
     budget = RedisBudget(fake_redis, limit, prefix=f"test:{uuid.uuid4().hex}")
     with FakeLLMProvider(answers=ANSWER) as fake:
-        async with CostAwareLLMClient(**fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(),
-                                      settings=load_settings(LLM_ENABLE_CACHE=False)) as client:
-            await asyncio.gather(*(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(30)),
-                                 return_exceptions=True)
+        async with CostAwareLLMClient(
+            **fake.client_kwargs(),
+            budget=budget,
+            price_table=PriceTable.shipped(),
+            settings=load_settings(LLM_ENABLE_CACHE=False),
+        ) as client:
+            await asyncio.gather(
+                *(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(30)),
+                return_exceptions=True,
+            )
     assert 1 <= len(fake.calls) <= 10
     assert await budget.spent_today() == cost * len(fake.calls) <= limit
     assert await budget.calls_today() == len(fake.calls)
@@ -145,15 +160,25 @@ async def real_redis() -> AsyncIterator[tuple[Any, str, str]]:
     await client.aclose()
 
 
-async def test_fifty_concurrent_calls_from_two_processes_never_overspend(real_redis: tuple[Any, str, str]) -> None:
+async def test_fifty_concurrent_calls_from_two_processes_never_overspend(
+    real_redis: tuple[Any, str, str],
+) -> None:
     client, url, prefix = real_redis
     cost = await _one_call_cost()
     limit = cost * 10 + cost / 2  # admits 10 calls, never 11
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, str(WORKER), url, prefix, str(limit), "25", ANSWER,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            sys.executable,
+            str(WORKER),
+            url,
+            prefix,
+            str(limit),
+            "25",
+            ANSWER,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
         )
         for _ in range(2)
     ]
@@ -167,5 +192,6 @@ async def test_fifty_concurrent_calls_from_two_processes_never_overspend(real_re
     assert 1 <= sent <= 10, results
     budget = RedisBudget(client, limit, prefix=prefix)
     spent = await budget.spent_today()
-    assert spent == cost * sent and spent <= limit
+    assert spent == cost * sent
+    assert spent <= limit
     assert await budget.committed_today() == spent  # every reservation was settled

@@ -34,8 +34,16 @@ from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 SECRET = "sk-test-DO-NOT-LEAK-4f9a1c"
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 ANSWER = {
-    "BTC": {"signal": "buy_to_enter", "confidence": 0.71, "entry_price": 100000, "stop_loss": 98000,
-            "profit_target": 104000, "leverage": 5, "quantity": 0.01, "justification": "breakout"},
+    "BTC": {
+        "signal": "buy_to_enter",
+        "confidence": 0.71,
+        "entry_price": 100000,
+        "stop_loss": 98000,
+        "profit_target": 104000,
+        "leverage": 5,
+        "quantity": 0.01,
+        "justification": "breakout",
+    },
     "ETH": {"signal": "hold", "confidence": 0.5, "justification": "range"},
 }
 PRICES = PriceTable.shipped()
@@ -55,8 +63,12 @@ def fake(clock: FakeClock) -> Iterator[FakeLLMProvider]:
 @pytest_asyncio.fixture
 async def client(fake: FakeLLMProvider, dict_cache: Any, sleeps: Any) -> AsyncIterator[CostAwareLLMClient]:
     async with CostAwareLLMClient(
-        **fake.client_kwargs(), cache=dict_cache, price_table=PRICES, settings=load_settings(),
-        retry=RetryPolicy(max_attempts=4, max_total_wait_s=30), sleep=sleeps,
+        **fake.client_kwargs(),
+        cache=dict_cache,
+        price_table=PRICES,
+        settings=load_settings(),
+        retry=RetryPolicy(max_attempts=4, max_total_s=30),
+        sleep=sleeps,
     ) as c:
         yield c
 
@@ -66,13 +78,16 @@ async def test_decide_prices_the_call_from_usage_counted_by_the_real_tokenizer(
 ) -> None:
     result = await client.decide("BTC at 100000, ETH at 3500", SYMBOLS, model="gpt-4o-mini")
     call = fake.calls[0]
-    messages = [{"role": "system", "content": client.system_prompt},
-                {"role": "user", "content": "BTC at 100000, ETH at 3500"}]
+    messages = [
+        {"role": "system", "content": client.system_prompt},
+        {"role": "user", "content": "BTC at 100000, ETH at 3500"},
+    ]
     assert call.prompt_tokens == count_chat_tokens(messages, "gpt-4o-mini")
     assert call.completion_tokens == count_tokens(json.dumps(ANSWER, separators=(",", ":")), "gpt-4o-mini")
     assert result.usage == TokenUsage(call.prompt_tokens, call.completion_tokens)
     assert result.cost == PRICES.cost("gpt-4o-mini", result.usage).total > 0
-    assert result.decisions["BTC/USDT"].signal is Signal.BUY_TO_ENTER and result.decisions["BTC/USDT"].is_trade
+    assert result.decisions["BTC/USDT"].signal is Signal.BUY_TO_ENTER
+    assert result.decisions["BTC/USDT"].is_trade
     assert result.decisions["ETH/USDT"].signal is Signal.HOLD
     assert not result.cache_hit
     # Latency is the modelled one (the fake advanced the shared FakeClock instead of sleeping).
@@ -88,7 +103,10 @@ async def test_identical_request_is_a_cache_hit_and_a_changed_number_misses(
     again = await client.decide("BTC at 100000", SYMBOLS, model="gpt-4o-mini")
     other = await client.decide("BTC at 100001", SYMBOLS, model="gpt-4o-mini")
     assert len(fake.calls) == 2
-    assert again.cache_hit and again.cost == 0 and again.decisions == first.decisions and again.latency_s == 0
+    assert again.cache_hit
+    assert again.cost == 0
+    assert again.decisions == first.decisions
+    assert again.latency_s == 0
     assert not other.cache_hit
     assert all(ttl == 300 for ttl in dict_cache.ttls.values())  # LLM_CACHE_TTL_SECONDS
     cached_text = json.dumps(list(dict_cache.data.values()))
@@ -100,13 +118,16 @@ async def test_cache_key_covers_model_template_and_parameters(client: CostAwareL
     base = client.cache_key("gpt-4o-mini", msgs, {"max_tokens": 300, "temperature": 0.2})
     assert base != client.cache_key("gpt-4o", msgs, {"max_tokens": 300, "temperature": 0.2})
     assert base != client.cache_key("gpt-4o-mini", msgs, {"max_tokens": 301, "temperature": 0.2})
-    assert base != client.cache_key("gpt-4o-mini", [{"role": "user", "content": "y"}],
-                                    {"max_tokens": 300, "temperature": 0.2})
+    assert base != client.cache_key(
+        "gpt-4o-mini", [{"role": "user", "content": "y"}], {"max_tokens": 300, "temperature": 0.2}
+    )
     client.template_version = "decisions-v2"
     assert base != client.cache_key("gpt-4o-mini", msgs, {"max_tokens": 300, "temperature": 0.2})
 
 
-async def test_concurrent_identical_requests_make_one_call(client: CostAwareLLMClient, fake: FakeLLMProvider) -> None:
+async def test_concurrent_identical_requests_make_one_call(
+    client: CostAwareLLMClient, fake: FakeLLMProvider
+) -> None:
     import asyncio
 
     results = await asyncio.gather(*(client.decide("same", SYMBOLS, model="gpt-4o-mini") for _ in range(5)))
@@ -124,7 +145,9 @@ async def test_settings_defaults_are_sent(client: CostAwareLLMClient, fake: Fake
 
     fake._router.routes[0].side_effect = spy  # type: ignore[union-attr]
     await client.decide("x", SYMBOLS, model="gpt-4o-mini")
-    assert seen[0]["max_tokens"] == 300 and seen[0]["temperature"] == 0.2 and seen[0]["model"] == "gpt-4o-mini"
+    assert seen[0]["max_tokens"] == 300
+    assert seen[0]["temperature"] == 0.2
+    assert seen[0]["model"] == "gpt-4o-mini"
 
 
 async def test_429_with_retry_after_is_honoured_then_succeeds(
@@ -136,7 +159,8 @@ async def test_429_with_retry_after_is_honoured_then_succeeds(
     result = await client.decide("x", SYMBOLS, model="gpt-4o-mini")
     assert [c.status for c in fake.calls] == [429, 500, 0, 200]
     assert sleeps.waits[0] >= 7  # Retry-After wins over a shorter backoff
-    assert len(sleeps.waits) == 3 and all(w >= 0 for w in sleeps.waits)
+    assert len(sleeps.waits) == 3
+    assert all(w >= 0 for w in sleeps.waits)
     assert result.decisions["BTC/USDT"].is_trade
 
 
@@ -165,7 +189,8 @@ async def test_retries_are_bounded_in_time_a_long_retry_after_gives_up(
     fake.inject(Fault.RATE_LIMIT, retry_after=120)
     with pytest.raises(LLMRetriesExhausted, match="120"):
         await client.decide("x", SYMBOLS, model="gpt-4o-mini")
-    assert sleeps.waits == [] and len(fake.calls) == 1
+    assert sleeps.waits == []
+    assert len(fake.calls) == 1
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
@@ -178,24 +203,31 @@ async def test_other_4xx_is_not_retried_and_raises_a_clear_error(
     )
     with pytest.raises(LLMHTTPError) as info:
         await client.decide("x", SYMBOLS, model="gpt-4o-mini")
-    assert info.value.status_code == status and f"HTTP {status}" in str(info.value)
+    assert info.value.status_code == status
+    assert f"HTTP {status}" in str(info.value)
     assert SECRET not in str(info.value)
     assert fake._router.routes[0].call_count == 1  # type: ignore[union-attr]
 
 
-async def test_malformed_and_missing_answers_become_hold(client: CostAwareLLMClient, fake: FakeLLMProvider) -> None:
+async def test_malformed_and_missing_answers_become_hold(
+    client: CostAwareLLMClient, fake: FakeLLMProvider
+) -> None:
     fake.inject(Fault.MALFORMED_JSON)
     broken = await client.decide("a", SYMBOLS, model="gpt-4o-mini")
-    assert broken.trades == [] and all(d.error for d in broken.decisions.values())
+    assert broken.trades == []
+    assert all(d.error for d in broken.decisions.values())
     fake.inject(Fault.MISSING_SYMBOL, symbol="BTC")
     missing = await client.decide("b", SYMBOLS, model="gpt-4o-mini")
     assert missing.decisions["BTC/USDT"].signal is Signal.HOLD
     assert missing.decisions["BTC/USDT"].error == "missing from the answer"
 
 
-async def test_answer_cut_at_max_tokens_is_never_a_trade(client: CostAwareLLMClient, fake: FakeLLMProvider) -> None:
+async def test_answer_cut_at_max_tokens_is_never_a_trade(
+    client: CostAwareLLMClient, fake: FakeLLMProvider
+) -> None:
     result = await client.decide("x", SYMBOLS, model="gpt-4o-mini", max_tokens=20)
-    assert fake.calls[0].finish_reason == "length" and fake.calls[0].completion_tokens <= 20
+    assert fake.calls[0].finish_reason == "length"
+    assert fake.calls[0].completion_tokens <= 20
     assert result.trades == []
 
 
@@ -208,7 +240,9 @@ async def test_a_200_that_is_not_a_completion_raises_and_is_charged_at_the_maxim
     assert await client.budget.spent_today() > 0
 
 
-async def test_unknown_model_is_refused_before_sending(client: CostAwareLLMClient, fake: FakeLLMProvider) -> None:
+async def test_unknown_model_is_refused_before_sending(
+    client: CostAwareLLMClient, fake: FakeLLMProvider
+) -> None:
     from pytest_oxbot.pricing import UnknownModelError
 
     with pytest.raises(UnknownModelError):
@@ -223,8 +257,14 @@ async def test_api_key_never_in_repr_logs_errors_or_reports(
     fake.inject(Fault.RATE_LIMIT, retry_after=0)
     await client.decide("x", SYMBOLS, model="gpt-4o-mini")
     assert fake.calls[-1].authorized  # the key was sent, in the header
-    texts = [repr(client), str(client), caplog.text, json.dumps(client.get_comprehensive_cost_report(), default=str),
-             repr(fake.calls), repr(client.__dict__)]
+    texts = [
+        repr(client),
+        str(client),
+        caplog.text,
+        json.dumps(client.get_comprehensive_cost_report(), default=str),
+        repr(fake.calls),
+        repr(client.__dict__),
+    ]
     assert all(SECRET not in t for t in texts)
 
 
@@ -240,7 +280,9 @@ async def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch, fake: F
 async def test_budget_limit_per_call_routes_to_a_cheaper_model_or_refuses(
     client: CostAwareLLMClient, fake: FakeLLMProvider
 ) -> None:
-    out = await client.analyze_with_cost_optimization(prompt="BTC?", context_type="critical", budget_limit="0.0005")
+    out = await client.analyze_with_cost_optimization(
+        prompt="BTC?", context_type="critical", budget_limit="0.0005"
+    )
     assert out["model"] != "gpt-4o"  # gpt-4o's worst case (~$0.003) does not fit $0.0005
     assert Decimal(out["cost_usd"]) <= Decimal("0.0005")
     with pytest.raises(Exception, match="within"):
@@ -261,10 +303,21 @@ async def test_latency_alert_switches_to_the_faster_model_and_back_after_cooldow
     fake: FakeLLMProvider, clock: FakeClock, dict_cache: Any
 ) -> None:
     monitor = PerformanceMonitor(latency_threshold_s=1.0, window=3, min_samples=3)
-    router = ModelRouter(PRICES, context_models={"routine": "deepseek-chat"}, fallback_model="gpt-4.1-nano",
-                         cooldown_s=600, clock=clock)
-    async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PRICES, settings=load_settings(),
-                                  router=router, monitor=monitor, cache=dict_cache) as c:
+    router = ModelRouter(
+        PRICES,
+        context_models={"routine": "deepseek-chat"},
+        fallback_model="gpt-4.1-nano",
+        cooldown_s=600,
+        clock=clock,
+    )
+    async with CostAwareLLMClient(
+        **fake.client_kwargs(),
+        price_table=PRICES,
+        settings=load_settings(),
+        router=router,
+        monitor=monitor,
+        cache=dict_cache,
+    ) as c:
         models = [(await c.decide(f"cycle {i}", SYMBOLS)).model for i in range(5)]
         assert models[:3] == ["deepseek-chat"] * 3  # modelled ~1.7 s + tokens/24.7 t/s > 1 s
         assert models[3:] == ["gpt-4.1-nano"] * 2
@@ -281,7 +334,9 @@ async def test_comprehensive_cost_report_from_real_records(
     clock.advance(86_400)
     b = await client.decide("p2", SYMBOLS, model="gpt-4.1-nano")
     r = client.get_comprehensive_cost_report()
-    assert r["requests"] == 3 and r["llm_calls"] == 2 and r["cache_hits"] == 1
+    assert r["requests"] == 3
+    assert r["llm_calls"] == 2
+    assert r["cache_hits"] == 1
     assert r["cache_hit_rate"] == pytest.approx(1 / 3)
     assert Decimal(r["total_cost_usd"]) == a.cost + b.cost
     assert r["spend_by_model_usd"] == {"gpt-4.1-nano": str(b.cost), "gpt-4o-mini": str(a.cost)}
@@ -293,7 +348,9 @@ async def test_comprehensive_cost_report_from_real_records(
 
 
 async def test_construction_binds_no_event_loop() -> None:
-    c = CostAwareLLMClient(base_url="http://127.0.0.1:9/v1", api_key="k", price_table=PRICES, settings=load_settings())
+    c = CostAwareLLMClient(
+        base_url="http://127.0.0.1:9/v1", api_key="k", price_table=PRICES, settings=load_settings()
+    )
     assert c._http is None
     await c.aclose()
 
@@ -304,3 +361,18 @@ async def test_daily_limit_setting_builds_a_budget(fake: FakeLLMProvider) -> Non
         assert isinstance(c.budget, InMemoryBudget)
         with pytest.raises(BudgetExceeded):
             await c.decide("x", SYMBOLS, model="gpt-4o-mini")
+
+
+async def test_works_with_the_hierarchical_cache(fake: FakeLLMProvider, clock: FakeClock) -> None:
+    from pytest_oxbot.cache import HierarchicalCache
+
+    cache = HierarchicalCache(clock=clock)
+    async with CostAwareLLMClient(
+        **fake.client_kwargs(), cache=cache, price_table=PRICES, settings=load_settings()
+    ) as c:
+        first = await c.decide("BTC 1", SYMBOLS, model="gpt-4o-mini")
+        second = await c.decide("BTC 1", SYMBOLS, model="gpt-4o-mini")
+    assert not first.cache_hit
+    assert second.cache_hit
+    assert second.decisions == first.decisions
+    assert len(fake.calls) == 1

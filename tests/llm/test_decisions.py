@@ -13,12 +13,21 @@ from pytest_oxbot.fakes.llm import load_nof1_conversations
 from pytest_oxbot.llm.decisions import Signal, base_asset, parse_decisions
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
-LONG_BTC = {"signal": "buy_to_enter", "confidence": 0.7, "entry_price": 100000, "stop_loss": 98000,
-            "profit_target": 104000, "leverage": 5, "quantity": 0.01, "justification": "trend {up}"}
+LONG_BTC = {
+    "signal": "buy_to_enter",
+    "confidence": 0.7,
+    "entry_price": 100000,
+    "stop_loss": 98000,
+    "profit_target": 104000,
+    "leverage": 5,
+    "quantity": 0.01,
+    "justification": "trend {up}",
+}
 
 
 @pytest.mark.parametrize(
-    ("raw", "base"), [("BTC/USDT", "BTC"), ("BTCUSDT", "BTC"), ("eth-usdt", "ETH"), ("SOL", "SOL"), ("XRP_USDT", "XRP")]
+    ("raw", "base"),
+    [("BTC/USDT", "BTC"), ("BTCUSDT", "BTC"), ("eth-usdt", "ETH"), ("SOL", "SOL"), ("XRP_USDT", "XRP")],
 )
 def test_symbol_names_are_normalised(raw: str, base: str) -> None:
     assert base_asset(raw) == base
@@ -45,8 +54,11 @@ def test_json_wrapped_in_prose_and_code_fence_with_braces_in_the_reasoning() -> 
     )
     parsed = parse_decisions(text, ["BTC/USDT"])
     d = parsed["BTC/USDT"]
-    assert d.signal is Signal.BUY_TO_ENTER and d.error is None and d.is_trade
-    assert d.stop_loss == Decimal("98000") and d.justification == "trend {up}"
+    assert d.signal is Signal.BUY_TO_ENTER
+    assert d.error is None
+    assert d.is_trade
+    assert d.stop_loss == Decimal("98000")
+    assert d.justification == "trend {up}"
 
 
 def test_bare_json_after_prose_without_fence() -> None:
@@ -92,22 +104,34 @@ def test_missing_symbol_becomes_hold_with_error() -> None:
 )
 def test_invalid_decision_becomes_hold_with_error(change: dict[str, object], reason: str) -> None:
     d = parse_decisions(json.dumps({"BTC": {**LONG_BTC, **change}}), ["BTC"])["BTC"]
-    assert d.signal is Signal.HOLD and not d.is_trade
-    assert d.error is not None and reason in d.error
+    assert d.signal is Signal.HOLD
+    assert not d.is_trade
+    assert d.error is not None
+    assert reason in d.error
 
 
 def test_short_sides_are_checked_against_the_current_price_when_no_entry_is_given() -> None:
     short = {"signal": "sell_to_enter", "confidence": 0.6, "stop_loss": 95, "profit_target": 90}
     bad = parse_decisions(json.dumps({"SOL": short}), ["SOL/USDT"], prices={"SOLUSDT": "100"})["SOL/USDT"]
-    assert bad.error is not None and "wrong side" in bad.error
+    assert bad.error is not None
+    assert "wrong side" in bad.error
     good = {**short, "stop_loss": 105}
-    assert parse_decisions(json.dumps({"SOL": good}), ["SOL/USDT"], prices={"SOL/USDT": 100})["SOL/USDT"].is_trade
+    assert parse_decisions(json.dumps({"SOL": good}), ["SOL/USDT"], prices={"SOL/USDT": 100})[
+        "SOL/USDT"
+    ].is_trade
 
 
 @pytest.mark.parametrize(
     "text",
-    ["", "I would hold everything.", '{"BTC": {"signal": "buy_to_enter", "confidence": 0.9, "stop_lo',
-     "```json\n{broken}\n```", "null", "[1, 2, 3]", '{"BTC": "buy"}'],
+    [
+        "",
+        "I would hold everything.",
+        '{"BTC": {"signal": "buy_to_enter", "confidence": 0.9, "stop_lo',
+        "```json\n{broken}\n```",
+        "null",
+        "[1, 2, 3]",
+        '{"BTC": "buy"}',
+    ],
 )
 def test_malformed_output_never_becomes_a_trade(text: str) -> None:
     parsed = parse_decisions(text, SYMBOLS)
@@ -116,8 +140,12 @@ def test_malformed_output_never_becomes_a_trade(text: str) -> None:
 
 
 def test_numbers_keep_their_digits() -> None:
-    d = parse_decisions('{"BTC": {"signal": "close", "confidence": 0.5, "stop_loss": 112152.48}}', ["BTC"])["BTC"]
-    assert d.stop_loss == Decimal("112152.48") and d.signal is Signal.CLOSE and d.is_trade
+    d = parse_decisions('{"BTC": {"signal": "close", "confidence": 0.5, "stop_loss": 112152.48}}', ["BTC"])[
+        "BTC"
+    ]
+    assert d.stop_loss == Decimal("112152.48")
+    assert d.signal is Signal.CLOSE
+    assert d.is_trade
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,6 +153,7 @@ def test_numbers_keep_their_digits() -> None:
 def test_arbitrary_text_never_raises_and_any_trade_is_valid(text: str) -> None:
     parsed = parse_decisions(text, ["BTC", "ETH"])
     for d in parsed.trades:
-        assert d.error is None and 0 <= d.confidence <= 1
+        assert d.error is None
+        assert 0 <= d.confidence <= 1
         if d.signal is Signal.BUY_TO_ENTER and d.stop_loss is not None and d.take_profit is not None:
             assert d.stop_loss < d.take_profit

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, KLINES, FakeExchange
 from pytest_oxbot.market import MarketDataClient, UnknownSymbolError
 
-from .conftest import DictCache
+if TYPE_CHECKING:
+    from .conftest import DictCache
+
 
 FIVE = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
 
@@ -110,6 +113,27 @@ async def test_unknown_symbol_in_many_is_none_with_a_reason(
 async def test_bad_interval_or_limit_is_rejected_before_sending(
     exchange: FakeExchange, client: MarketDataClient, interval: str, limit: int
 ) -> None:
+
     with pytest.raises(ValueError, match=r"interval|limit"):
         await client.fetch_candles("BTC/USDT", interval, limit)
     assert exchange.calls == {}
+
+
+async def test_candles_round_trip_through_the_hierarchical_cache(
+    exchange: FakeExchange, clock: FakeClock
+) -> None:
+    """The real cache (L1 + fakeredis L2): rows survive its codec, and the TTL ends at the candle close."""
+    from pytest_oxbot.cache import HierarchicalCache
+
+    async with (
+        HierarchicalCache.in_memory(clock=clock) as cache,
+        MarketDataClient(clock=clock, cache=cache) as client,
+    ):
+        clock.advance(30 * 60)
+        first = await client.fetch_candles("SOL/USDT", "1h", 10)
+        assert await client.fetch_candles("SOL/USDT", "1h", 10) == first
+        assert exchange.calls[KLINES] == 1
+        clock.advance(30 * 60)
+        later = await client.fetch_candles("SOL/USDT", "1h", 10)
+        assert exchange.calls[KLINES] == 2
+        assert later[-1].open_time == datetime(2026, 1, 25, 0, tzinfo=UTC)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -24,7 +25,9 @@ from pytest_oxbot.market import (
 )
 from pytest_oxbot.settings import load_settings
 
-from .conftest import SleepLog
+if TYPE_CHECKING:
+    from .conftest import SleepLog
+
 
 FIVE = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"]
 
@@ -224,6 +227,7 @@ async def test_used_weight_is_tracked_from_the_header(
 async def test_client_slows_down_before_the_weight_limit(
     exchange: FakeExchange, client: MarketDataClient, clock: FakeClock, sleeps: SleepLog
 ) -> None:
+
     clock.advance(30)  # 00:00:30
     client.budget.limit = 10  # threshold 8: the fifth request of weight 2 would pass it
     for _ in range(4):

@@ -87,6 +87,11 @@ def test_matches_textbook_formulas_on_real_candles(symbol: str, timeframe: str) 
     assert got.close == closes[-1]
     assert got.close_time == bars[-1].close_time
     assert 0 < got.rsi14 < 100
+    assert got.recent_closes == tuple(closes[-10:])
+    assert got.recent_ema20[-1] == got.ema20
+    assert len(got.recent_ema20) == len(got.recent_macd) == len(got.recent_rsi14) == 10
+    assert got.recent_ema20[-2] == pytest.approx(ema(closes[:-1], 20)[-1], rel=1e-12)
+    assert got.recent_rsi14[0] == pytest.approx(wilder_rsi(closes[:-9]), rel=1e-9)
 
 
 def test_default_window_stays_close_to_the_full_history() -> None:

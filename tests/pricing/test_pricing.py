@@ -42,7 +42,9 @@ def test_openai_cached_tokens_are_a_subset_of_prompt_tokens(table: PriceTable) -
     usage = usage_from_response(
         {"prompt_tokens": 2000, "completion_tokens": 100, "prompt_tokens_details": {"cached_tokens": 1536}}
     )
-    assert usage.input_tokens == 464 and usage.cached_input_tokens == 1536 and usage.prompt_tokens == 2000
+    assert usage.input_tokens == 464
+    assert usage.cached_input_tokens == 1536
+    assert usage.prompt_tokens == 2000
     cost = table.cost("gpt-4o-mini", usage)
     assert cost.input == Decimal("464") * Decimal("1.5e-7")
     assert cost.cached_input == Decimal("1536") * Decimal("7.5e-8")
@@ -51,29 +53,46 @@ def test_openai_cached_tokens_are_a_subset_of_prompt_tokens(table: PriceTable) -
 
 @pytest.mark.parametrize("details", [None, {}, {"cached_tokens": None}])
 def test_openai_prompt_tokens_details_may_be_null(details: object) -> None:
-    usage = usage_from_response({"prompt_tokens": 50, "completion_tokens": 5, "prompt_tokens_details": details})
+    usage = usage_from_response(
+        {"prompt_tokens": 50, "completion_tokens": 5, "prompt_tokens_details": details}
+    )
     assert usage == TokenUsage(input_tokens=50, output_tokens=5)
 
 
 def test_cached_tokens_above_prompt_tokens_is_rejected() -> None:
     with pytest.raises(UsageError, match="subset"):
-        usage_from_response({"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 11}})
+        usage_from_response(
+            {"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 11}}
+        )
 
 
 def test_deepseek_hit_and_miss_tokens(table: PriceTable) -> None:
     usage = usage_from_response(
-        {"prompt_tokens": 1000, "completion_tokens": 200, "prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 200}
+        {
+            "prompt_tokens": 1000,
+            "completion_tokens": 200,
+            "prompt_cache_hit_tokens": 800,
+            "prompt_cache_miss_tokens": 200,
+        }
     )
-    assert usage.cached_input_tokens == 800 and usage.input_tokens == 200
+    assert usage.cached_input_tokens == 800
+    assert usage.input_tokens == 200
     cost = table.cost("deepseek-chat", usage).total
     assert cost == 800 * Decimal("2.8e-8") + 200 * Decimal("2.8e-7") + 200 * Decimal("4.2e-7")
     with pytest.raises(UsageError):
-        usage_from_response({"prompt_tokens": 1000, "prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 100})
+        usage_from_response(
+            {"prompt_tokens": 1000, "prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 100}
+        )
 
 
 def test_anthropic_cache_tokens_are_added_to_input_tokens(table: PriceTable) -> None:
     usage = usage_from_response(
-        {"input_tokens": 100, "output_tokens": 50, "cache_read_input_tokens": 3000, "cache_creation_input_tokens": 500}
+        {
+            "input_tokens": 100,
+            "output_tokens": 50,
+            "cache_read_input_tokens": 3000,
+            "cache_creation_input_tokens": 500,
+        }
     )
     assert usage.prompt_tokens == 3600  # not 100: cache tokens are *added*
     cost = table.cost("claude-3-5-haiku-20241022", usage)
@@ -101,22 +120,38 @@ def test_shipped_table_states_date_and_source() -> None:
     from importlib import resources
 
     data = json.loads(resources.files("pytest_oxbot").joinpath("data/prices/model_prices.json").read_text())
-    assert data["_meta"]["as_of"] and "litellm" in data["_meta"]["source"]
+    assert data["_meta"]["as_of"]
+    assert "litellm" in data["_meta"]["source"]
 
 
-def test_user_file_in_litellm_format_overrides_and_missing_cache_rate_defaults_to_input(tmp_path: Path) -> None:
+def test_user_file_in_litellm_format_overrides_and_missing_cache_rate_defaults_to_input(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "prices.json"
-    path.write_text(json.dumps({
-        "sample_spec": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0, "litellm_provider": "x"},
-        "gpt-4o-mini": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06},
-        "my-local-llama": {"input_cost_per_token": 0, "output_cost_per_token": 0, "max_input_tokens": 8192},
-        "text-embedding-3-small": {"input_cost_per_token": 2e-08},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "sample_spec": {
+                    "input_cost_per_token": 0.0,
+                    "output_cost_per_token": 0.0,
+                    "litellm_provider": "x",
+                },
+                "gpt-4o-mini": {"input_cost_per_token": 1e-06, "output_cost_per_token": 2e-06},
+                "my-local-llama": {
+                    "input_cost_per_token": 0,
+                    "output_cost_per_token": 0,
+                    "max_input_tokens": 8192,
+                },
+                "text-embedding-3-small": {"input_cost_per_token": 2e-08},
+            }
+        )
+    )
     table = default_price_table(path, use_litellm=False)
     assert table.get("gpt-4o-mini").input_cost_per_token == Decimal("0.000001")
     assert table.get("gpt-4o-mini").cache_read_input_token_cost == Decimal("0.000001")  # never 0 by default
     assert table.get("my-local-llama").output_cost_per_token == 0  # an explicit zero is allowed
-    assert "sample_spec" not in table and "text-embedding-3-small" not in table
+    assert "sample_spec" not in table
+    assert "text-embedding-3-small" not in table
     assert table.get("deepseek-chat").output_cost_per_token == Decimal("4.2e-7")  # shipped entry kept
 
 
@@ -158,7 +193,11 @@ def test_cost_is_linear_in_buckets_and_caching_never_costs_more(
 ) -> None:
     cached = int(prompt * cached_share)
     usage = usage_from_response(
-        {"prompt_tokens": prompt, "completion_tokens": completion, "prompt_tokens_details": {"cached_tokens": cached}}
+        {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        }
     )
     price = table.get(model)
     cost = table.cost(model, usage)
@@ -169,3 +208,22 @@ def test_cost_is_linear_in_buckets_and_caching_never_costs_more(
     )
     assert cost.total <= table.cost(model, TokenUsage(prompt, completion)).total
     assert cost.total <= table.max_cost(model, prompt, completion)
+
+
+def test_litellm_map_is_used_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    fake_litellm = types.SimpleNamespace(
+        model_cost={
+            "gpt-4o-mini": {"input_cost_per_token": 2e-07, "output_cost_per_token": 8e-07},
+            "brand-new-model": {"input_cost_per_token": 1e-07, "output_cost_per_token": 1e-07},
+        }
+    )
+    monkeypatch.setitem(sys.modules, "litellm", fake_litellm)
+    table = default_price_table(use_litellm=True)
+    assert table.get("gpt-4o-mini").input_cost_per_token == Decimal("2e-07")  # float read exactly via str()
+    assert "brand-new-model" in table
+    assert "litellm.model_cost" in table.sources
+    monkeypatch.setitem(sys.modules, "litellm", None)  # import fails: shipped table only
+    assert default_price_table().get("gpt-4o-mini").input_cost_per_token == Decimal("1.5e-7")

@@ -18,6 +18,7 @@ from pytest_oxbot.kpi.gate import KpiResult
 from pytest_oxbot.kpi.report.table import HEADERS, rows, summary_line
 
 MAX_PLOTS = 30
+MAX_LINES = 10
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -109,26 +110,34 @@ def _target_plots(results: Sequence[KpiResult]) -> list[str]:
 
 
 def _history_plots(results: Sequence[KpiResult], history: Sequence[tuple[str, Baseline]]) -> list[str]:
+    """One plot per KPI: each test's value over the archived baselines, then this run ("now")."""
     if not history:
         return []
+    labels = [f"{stamp[:8]}\n{stamp[9:13]}" for stamp, _ in history] + ["now"]
     out = []
-    for r in results[:MAX_PLOTS]:
-        points = [
-            (stamp, b.entries(r.test_id)[r.name].value)
-            for stamp, b in history
-            if r.name in b.entries(r.test_id)
-        ]
-        if not points:
-            continue
-        xs = [p[0][:8] + "\n" + p[0][9:13] for p in points] + ["now"]
-        ys = [p[1] for p in points] + [r.value]
+    for name, items in list(_by_name(results).items())[:MAX_PLOTS]:
         fig, ax = _figure()
-        ax.plot(range(len(ys)), ys, marker="o")
-        if r.target is not None:
-            ax.axhline(r.target, color="black", linestyle="--", linewidth=1)
-        ax.set_xticks(range(len(xs)), xs, fontsize=6)
-        ax.set_ylabel(f"{r.name} ({r.unit})")
-        out.append(_svg(fig, f"{_short(r.test_id)}: {r.name}"))
+        drawn = 0
+        for r in items[:MAX_LINES]:
+            points = [
+                (i, b.entries(r.test_id)[name].value)
+                for i, (_, b) in enumerate(history)
+                if name in b.entries(r.test_id)
+            ]
+            if not points:
+                continue
+            points.append((len(history), r.value))
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_short(r.test_id))
+            drawn += 1
+        if not drawn:
+            continue
+        targets = {r.target for r in items if r.target is not None}
+        for target in targets:
+            ax.axhline(target, color="black", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(labels)), labels, fontsize=6)
+        ax.set_ylabel(f"{name} ({items[0].unit})")
+        ax.legend(fontsize=6)
+        out.append(_svg(fig, f"{name}: history (dashed = target)"))
     return out
 
 

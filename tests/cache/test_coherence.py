@@ -1,0 +1,132 @@
+"""Cross-process L1 coherence: two caches on one Redis behave like two bot processes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pytest_oxbot.cache import HierarchicalCache
+from pytest_oxbot.cache.faults import TcpProxy
+from pytest_oxbot.clock import FakeClock
+
+Factory = Callable[..., HierarchicalCache]
+
+
+async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
+    """Poll a condition the event loop will make true (a background task's doing), with a bound."""
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_a_write_delete_or_flush_elsewhere_clears_this_l1(oxbot_cache_factory: Factory) -> None:
+    a, b = oxbot_cache_factory(), oxbot_cache_factory()
+    await a.set("btc", 1)
+    assert await a.get("btc") == 1  # cached in A's L1 for 30 s of a clock that never moves here
+
+    await b.set("btc", 2)  # overwrite
+    assert await a.sync_invalidations()
+    assert await a.get("btc") == 2
+
+    await b.delete("btc")
+    assert await a.sync_invalidations()
+    assert await a.get("btc") is None
+
+    await a.set_many({"eth": 1, "sol": 2})
+    await b.clear()  # flush
+    assert await a.sync_invalidations()
+    assert a.memory is not None and len(a.memory) == 0
+    assert await a.get_many(["eth", "sol"]) == {}
+    assert a.stats().invalidations_received == 3
+
+
+async def test_an_invalidation_before_the_get_reply_leaves_no_stale_value(
+    oxbot_cache_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reads the old value from Redis; B's overwrite and its invalidation reach A before A's
+    reply is processed. A may return the old value (its read began first) but must not keep it."""
+    a, b = oxbot_cache_factory(), oxbot_cache_factory()
+    await a.set("k", "old")
+    assert a.memory is not None
+    a.memory.clear()  # A must go to L2
+
+    l2 = a._l2
+    assert l2 is not None
+    real_get_many = l2.get_many
+    reply_ready, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_reply(keys: list[str]) -> Any:
+        result = await real_get_many(keys)  # the old value, as Redis sent it
+        reply_ready.set()
+        await release.wait()  # ... and the reply sits in A's socket while B writes
+        return result
+
+    monkeypatch.setattr(l2, "get_many", slow_reply)
+    reader = asyncio.create_task(a.get("k"))
+    await reply_ready.wait()
+    await b.set("k", "new")
+    assert await a.sync_invalidations()  # the invalidation arrived before the reply
+    release.set()
+    assert await reader == "old"
+    monkeypatch.undo()
+    assert await a.get("k") == "new"  # not "old" from L1 for the next 30 s
+
+
+async def test_fakeredis_connection_loss_clears_and_bypasses_l1(
+    oxbot_cache_factory: Factory, oxbot_clock: FakeClock
+) -> None:
+    from fakeredis import FakeServer
+    from fakeredis.aioredis import FakeRedis
+
+    server = FakeServer()
+    client = FakeRedis(server=server)
+    a = oxbot_cache_factory(redis=client, retry_interval=0)
+    await a.set("k", 1)
+    assert a.l1_live and a.memory is not None and len(a.memory) == 1
+    server.connected = False
+    await wait_for(lambda: not a.l1_live)
+    assert len(a.memory) == 0 and a.stats().l1_flushes == 1
+    assert await a.get("k") == 1  # served by L3 while Redis is away, without raising
+    server.connected = True
+    await wait_for(lambda: a.l1_live)
+    assert await a.get("k") == 1
+    assert a.stats().tiers["l2"].up
+    await a.aclose()
+    await client.aclose()
+
+
+async def test_real_redis_cut_clears_l1_then_recovers(
+    oxbot_real_redis: Any, oxbot_redis_url: str, oxbot_db: Any, oxbot_key_prefix: str, oxbot_clock: FakeClock
+) -> None:
+    from pytest_oxbot.cache import make_redis_client
+
+    host = oxbot_real_redis.connection_pool.connection_kwargs["host"]
+    port = oxbot_real_redis.connection_pool.connection_kwargs["port"]
+    proxy = TcpProxy(host, port)
+    await proxy.up()
+    db = oxbot_redis_url.rsplit("/", 1)[-1] if oxbot_redis_url.rsplit("/", 1)[-1].isdigit() else "0"
+    client = make_redis_client(f"redis://127.0.0.1:{proxy.port}/{db}", socket_timeout=1.0)
+    cache = HierarchicalCache(
+        client, oxbot_db, clock=oxbot_clock, namespace=oxbot_key_prefix, retry_interval=0
+    )
+    try:
+        await cache.set("k", "v")
+        assert cache.l1_live
+        await proxy.down()
+        await wait_for(lambda: not cache.l1_live)
+        assert cache.memory is not None and len(cache.memory) == 0
+        assert await cache.get("k") == "v"  # from PostgreSQL/SQLite; Redis errors are counted, not raised
+        await cache.set("k", "v2")  # L2 misses this write: it must not serve "v" later
+        assert cache.stats().tiers["l2"].errors >= 1
+        await proxy.up()
+        await wait_for(lambda: cache.l1_live, within=10)
+        oxbot_clock.advance(31)
+        assert await cache.get("k") == "v2"
+        assert cache.stats().tiers["l2"].up
+    finally:
+        await cache.aclose()
+        await client.aclose()
+        await proxy.down()
