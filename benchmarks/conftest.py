@@ -1,9 +1,16 @@
-"""Shared benchmark fixtures: the databases the suite measures on (SQLite always, PostgreSQL when set)."""
+"""Shared benchmark fixtures: which real backends this run uses, and the databases the suite measures on.
+
+OXBOT_DATABASE_URL / OXBOT_REDIS_URL switch the suite onto the real PostgreSQL and Redis. A variable that
+is set but names a server that does not answer fails the run (measuring something else instead would be
+a silent lie); under OXBOT_REQUIRE_REAL_BACKENDS=1 (CI) an unset variable fails too.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,57 +19,65 @@ from sqlalchemy.engine import make_url
 
 from pytest_oxbot.db import Database, probe, unique_schema_name
 
-REQUIRE_REAL = os.environ.get("OXBOT_REQUIRE_REAL_BACKENDS") == "1"
+
+@dataclass(frozen=True)
+class Backends:
+    """The real servers of this run (None: the embedded stand-in, SQLite or fakeredis)."""
+
+    database_url: str | None
+    redis_url: str | None
 
 
-def _unusable(reason: str) -> None:
-    if REQUIRE_REAL:
-        pytest.fail(f"OXBOT_REQUIRE_REAL_BACKENDS=1 and {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-async def postgres_url() -> str:
-    """OXBOT_DATABASE_URL if it is a reachable PostgreSQL; else skip (fail if real backends are required)."""
-    url = os.environ.get("OXBOT_DATABASE_URL")
-    if not url:
-        _unusable("OXBOT_DATABASE_URL is not set: PostgreSQL figures not measured")
-    assert url is not None
-    if make_url(url).get_backend_name() != "postgresql":
-        _unusable("OXBOT_DATABASE_URL is not a PostgreSQL URL")
-    problem = await probe(url)
-    if problem:
-        _unusable(f"PostgreSQL unusable: {problem}")
-    return url
-
-
-async def redis_url() -> str | None:
-    """OXBOT_REDIS_URL when set and answering; None when unset (fail if set but down, or required)."""
-    url = os.environ.get("OXBOT_REDIS_URL")
-    if not url:
-        if REQUIRE_REAL:
-            pytest.fail("OXBOT_REQUIRE_REAL_BACKENDS=1 but OXBOT_REDIS_URL is not set", pytrace=False)
-        return None
+async def _redis_problem(url: str) -> str | None:
     import redis.asyncio as redis
 
     client = redis.from_url(url, socket_connect_timeout=5)
     try:
         await client.ping()
     except Exception as exc:
-        pytest.fail(
-            f"OXBOT_REDIS_URL is set but Redis does not answer: {type(exc).__name__}: {exc}", pytrace=False
-        )
+        return f"Redis does not answer: {type(exc).__name__}: {exc}"
     finally:
         await client.aclose()
-    return url
+    return None
+
+
+async def _check(database_url: str | None, redis_url: str | None) -> list[str]:
+    problems = []
+    if database_url:
+        if make_url(database_url).get_backend_name() != "postgresql":
+            problems.append("OXBOT_DATABASE_URL is not a PostgreSQL URL")
+        elif problem := await probe(database_url):
+            problems.append(f"OXBOT_DATABASE_URL: {problem}")
+    if redis_url and (problem := await _redis_problem(redis_url)):
+        problems.append(f"OXBOT_REDIS_URL: {problem}")
+    return problems
+
+
+@pytest.fixture(scope="session")
+def backends() -> Backends:
+    database_url = os.environ.get("OXBOT_DATABASE_URL") or None
+    redis_url = os.environ.get("OXBOT_REDIS_URL") or None
+    problems = asyncio.run(_check(database_url, redis_url))
+    if os.environ.get("OXBOT_REQUIRE_REAL_BACKENDS") == "1":
+        problems += [f"OXBOT_REQUIRE_REAL_BACKENDS=1 but {name} is not set"
+                     for name, url in (("OXBOT_DATABASE_URL", database_url), ("OXBOT_REDIS_URL", redis_url))
+                     if not url]  # fmt: skip
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+    return Backends(database_url, redis_url)
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"])
-async def bench_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+async def bench_db(
+    request: pytest.FixtureRequest, backends: Backends, tmp_path: Path
+) -> AsyncIterator[Database]:
     """Empty trading tables in a throw-away SQLite file or a unique PostgreSQL schema (dropped after)."""
     if request.param == "sqlite":
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bench.db'}")
+    elif backends.database_url is None:
+        pytest.skip("OXBOT_DATABASE_URL is not set: PostgreSQL figures not measured")
     else:
-        db = Database(await postgres_url(), schema=unique_schema_name("oxbot_bench"))
+        db = Database(backends.database_url, schema=unique_schema_name("oxbot_bench"))
     await db.create_tables()
     try:
         yield db

@@ -21,7 +21,7 @@ from aiodataloader import DataLoader
 from pytest_oxbot.batcher import IntelligentBatcher
 
 REQUESTS = 10_000
-ROUNDS = 21
+ROUNDS = 31
 TARGET_RATIO = 1.0
 
 
@@ -69,8 +69,9 @@ Timer = Callable[[list[int]], Awaitable[float]]
 
 async def interleaved(keys: list[int], runs: list[Timer]) -> list[list[float]]:
     """Each round runs every timer once, rotating the order; the cyclic GC stays out of the timed runs."""
-    for run in runs:
-        await run(keys)  # warm-up
+    for _ in range(3):
+        for run in runs:
+            await run(keys)  # warm-up
     times: list[list[float]] = [[] for _ in runs]
     gc_was_enabled = gc.isenabled()
     gc.collect()
@@ -105,8 +106,21 @@ def overheads(times: list[float], bare: list[float]) -> list[float]:
     return [t - b for t, b in zip(times, bare, strict=True)]
 
 
+def paired_ratio(ours: list[float], theirs: list[float], bare: list[float]) -> float:
+    """Median over rounds of ours/theirs overhead, each round against its own bare-asyncio run.
+
+    Pairing within a round cancels most of the load of a shared machine (the runs are milliseconds
+    apart); the median drops the rounds a load spike hit anyway.
+    """
+    ratios = [(o - b) / (t - b) for o, t, b in zip(ours, theirs, bare, strict=True) if t > b]
+    return statistics.median(ratios)
+
+
 async def test_per_request_overhead_vs_aiodataloader(capsys: pytest.CaptureFixture[str]) -> None:
     """The gate compares what each library adds per request over bare asyncio futures + gather.
+
+    Ratio: the median over rounds of (ours - bare) / (aiodataloader - bare), all three timed in the
+    same round (see `paired_ratio`).
 
     End-to-end time includes ~1 us/request of asyncio machinery that both pay and no batcher can
     remove; it is printed too, as the ratio a user would see.
@@ -122,14 +136,14 @@ async def test_per_request_overhead_vs_aiodataloader(capsys: pytest.CaptureFixtu
         ours, theirs, bare = await interleaved(keys, [time_batcher, time_dataloader, time_bare_asyncio])
         ours_oh = statistics.median(overheads(ours, bare))
         theirs_oh = statistics.median(overheads(theirs, bare))
-        ratios[label] = ours_oh / theirs_oh
+        ratios[label] = paired_ratio(ours, theirs, bare)
         end_to_end = statistics.median(ours) / statistics.median(theirs)
         lines.append(
             f"  {label:16s} IntelligentBatcher {per_request_us(statistics.median(ours)):.2f}, "
             f"aiodataloader {per_request_us(statistics.median(theirs)):.2f}, "
             f"bare asyncio {per_request_us(statistics.median(bare)):.2f}; "
             f"overhead {per_request_us(ours_oh):.2f} vs {per_request_us(theirs_oh):.2f} "
-            f"= {ratios[label]:.3f}x; end to end {end_to_end:.3f}x"
+            f"(median ratio per round {ratios[label]:.3f}x); end to end {end_to_end:.3f}x"
         )
     lines.append(f"  target: overhead ratio on unique keys <= {TARGET_RATIO}x")
     with capsys.disabled():

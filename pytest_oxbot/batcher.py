@@ -12,6 +12,7 @@ it is never cancelled by a caller either.
 from __future__ import annotations
 
 import asyncio
+from asyncio import get_running_loop
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -139,6 +140,8 @@ class IntelligentBatcher(Generic[Req, Res]):
         self._inflight: dict[Hashable, dict[Hashable, _Batch]] = {}  # group -> key -> batch in flight
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None  # bound at first use, never at construction
+        self._accepting: asyncio.AbstractEventLoop | None = None  # the loop submit() may take, if open
+        self._plain = key is None and group is None
         self._closed = False
 
     # -- public surface -------------------------------------------------------------------------
@@ -149,21 +152,23 @@ class IntelligentBatcher(Generic[Req, Res]):
 
     def submit(self, request: Req) -> asyncio.Future[Res]:
         """Queue `request`; await the returned future for this caller's own result."""
-        if self._closed:
-            raise BatcherClosedError(f"{self.name} is closed; submit() after aclose() is not allowed")
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._rebind(loop)
+        loop = get_running_loop()
+        if loop is not self._accepting:
+            self._accept(loop)  # first use, a new loop, or closed
         waiter: asyncio.Future[Res] = loop.create_future()
-        group = None if self._group is None else self._group(request)
-        key: Hashable = request if self._key is None else self._key(request)
+        if self._plain:
+            group: Hashable = None
+            key: Hashable = request
+        else:
+            group = None if self._group is None else self._group(request)
+            key = request if self._key is None else self._key(request)
         if self._inflight:
             running = self._inflight.get(group)
             if running is not None and key in running:
                 return self._join(running[key], key, waiter)
         batch = self._pending.get(group)
         if batch is None:
-            batch = self._pending[group] = _Batch(loop.time(), self._key is not None)
+            batch = self._open(group, loop)
         elif key in batch.firsts:
             return self._join(batch, key, waiter)
         firsts = batch.firsts
@@ -172,8 +177,6 @@ class IntelligentBatcher(Generic[Req, Res]):
             batch.requests.append(request)
         if len(firsts) >= self.max_batch_size:
             self._flush(group)
-        elif batch.timer is None:
-            batch.timer = loop.call_later(self.window, self._flush, group)
         return waiter
 
     add_request = submit
@@ -199,6 +202,7 @@ class IntelligentBatcher(Generic[Req, Res]):
     async def aclose(self) -> None:
         """Stop accepting work, then drain: every queued caller still gets its answer."""
         self._closed = True
+        self._accepting = None
         await self.flush()
 
     async def __aenter__(self) -> IntelligentBatcher[Req, Res]:
@@ -209,9 +213,28 @@ class IntelligentBatcher(Generic[Req, Res]):
 
     # -- internals ------------------------------------------------------------------------------
 
+    def _open(self, group: Hashable, loop: asyncio.AbstractEventLoop) -> _Batch:
+        """A new batch for `group`, whose window starts now."""
+        batch = self._pending[group] = _Batch(loop.time(), self._key is not None)
+        batch.timer = loop.call_later(self.window, self._flush, group)
+        return batch
+
+    def _accept(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The slow path of `submit`: refuse after close, else (re)bind to the running loop."""
+        if self._closed:
+            raise BatcherClosedError(f"{self.name} is closed; submit() after aclose() is not allowed")
+        if loop is not self._loop:
+            self._rebind(loop)
+        self._accepting = loop
+
     def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._pending or self._tasks:
-            raise RuntimeError(f"{self.name} has work pending on another event loop")
+        """Serve a new event loop; work left on a closed loop can never finish and is dropped."""
+        old = self._loop
+        if (self._pending or self._tasks) and old is not None and not old.is_closed():
+            raise RuntimeError(f"{self.name} has work pending on another, still running event loop")
+        self._pending.clear()
+        self._inflight.clear()
+        self._tasks.clear()
         self._loop = loop
 
     def _flush(self, group: Hashable) -> None:

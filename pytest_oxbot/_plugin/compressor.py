@@ -62,10 +62,18 @@ def _model(config: pytest.Config) -> str:
     return str(model)
 
 
+MODEL_KEY = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Resolve the model once, so a typo fails the run at start-up rather than every test."""
+    config.stash[MODEL_KEY] = _model(config)
+
+
 @pytest.fixture
 def oxbot_compressor(request: pytest.FixtureRequest) -> Iterator[RecordingCompressor]:
     """An AdaptivePromptCompressor; reports `prompt_tokens` (largest compressed prompt) at teardown."""
-    compressor = RecordingCompressor(_model(request.config))
+    compressor = RecordingCompressor(request.config.stash[MODEL_KEY])
     yield compressor
     if compressor.results:
         counts = [r.compressed_tokens for r in compressor.results]

@@ -50,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    start = parse_replay_start(config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START)
+    when = datetime.fromtimestamp(start, tz=UTC).isoformat().replace("+00:00", "Z")
+    return f"oxbot exchange: fake Binance (recorded candles) replaying from {when}"
+
+
 def parse_replay_start(value: object) -> float:
     """Epoch seconds from a number or an ISO-8601 string (naive means UTC); a clear error otherwise."""
     if isinstance(value, int | float):

@@ -168,13 +168,13 @@ def _build_state(config: pytest.Config) -> _State:
     if update and save_path is None:
         save_path = compare_path or default
     baseline: Baseline | None = None
+    # --oxbot-update-baseline compares against the file it will rewrite, when that exists already.
+    against = save_path if update and (compare_path is None or not compare_path.exists()) else compare_path
     worker_text = getattr(config, "workerinput", {}).get(BASELINE_TEXT)
     if worker_text is not None:
-        baseline = baseline_io.from_json(worker_text, str(compare_path))
-    elif compare_path is not None and not (update and not compare_path.exists()):
-        baseline = baseline_io.load(compare_path)
-    elif update and save_path is not None and save_path.exists():
-        baseline = baseline_io.load(save_path)
+        baseline = baseline_io.from_json(worker_text, str(against))
+    elif against is not None and (not update or against.exists()):
+        baseline = baseline_io.load(against)
     if baseline is not None and not hasattr(config, "workerinput"):
         diff = differences(baseline.environment, environment_fingerprint())
         if diff:
@@ -185,7 +185,7 @@ def _build_state(config: pytest.Config) -> _State:
                 ),
                 stacklevel=2,
             )
-    header = _header(config, gate, compare_path if baseline is not None else None, save_path)
+    header = _header(config, gate, against if baseline is not None else None, save_path)
     outputs = Outputs(
         save_baseline=save_path,
         merge_into=baseline if update else None,
@@ -199,7 +199,7 @@ def _build_state(config: pytest.Config) -> _State:
         "environment": environment_fingerprint(),
         "targets_source": " + ".join(gate.sources),
         "targets": gate.targets,
-        "baseline": str(compare_path) if baseline is not None else None,
+        "baseline": str(against) if baseline is not None else None,
         "backends": _backends(),
     }
     return _State(

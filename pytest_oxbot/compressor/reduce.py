@@ -146,23 +146,24 @@ class Reducer:
 
     def _prose(self, text: str, b: Block, bullet: bool = False) -> str:
         lv = self.level
+        if lv.prose == "none" and not bullet:
+            self.dropped["prose lines"] += 1
+            return ""
+        out = text
+        if lv.prose != "all":
+            out = first_sentence(text)
+            if out != text:
+                self.dropped["prose sentences after the first"] += 1
         if lv.dedupe and not bullet:
-            key = text
-            for sym in symbols_in(text):
+            # the same sentence once per symbol is boilerplate: keep its first occurrence
+            key = out
+            for sym in symbols_in(out):
                 key = re.sub(rf"\b{re.escape(sym)}\b", "§", key)
             if key in self._seen_prose:
                 self.dropped["prose repeated per symbol"] += 1
                 return ""
             self._seen_prose.add(key)
-        if lv.prose == "none" and not bullet:
-            self.dropped["prose lines"] += 1
-            return ""
-        if lv.prose != "all":
-            short = first_sentence(text)
-            if short != text:
-                self.dropped["prose sentences after the first"] += 1
-            return short
-        return text
+        return out
 
     def _series(self, b: Block) -> str:
         keep = self.level.series

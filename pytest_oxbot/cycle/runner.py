@@ -232,13 +232,15 @@ class DecisionCycle:
             for v in views:
                 state = quantised_state(v, position_views.get(v.symbol), cfg.price_quantum)
                 keys[v.symbol] = decision_key(cfg.model, TEMPLATE_VERSION, state)
-                cached = await self.cache.get(keys[v.symbol])
-                self.result.decision_lookups += 1
-                if cached is not None:
+            found = await self.cache.get_many(keys.values())  # one round trip per tier for all symbols
+            self.result.decision_lookups += len(keys)
+            for symbol, key in keys.items():
+                if key in found:
                     self.result.decision_hits += 1
-                    decided[v.symbol] = (_decision_from_cache(v.symbol, cached), 0.0, 0, Decimal(0), True)
+                    decided[symbol] = (_decision_from_cache(symbol, found[key]), 0.0, 0, Decimal(0), True)
         missing = [v for v in views if v.symbol not in decided]
         groups = [missing] if cfg.batch_llm else [[v] for v in missing]
+        fresh: dict[str, Any] = {}
         for group in filter(None, groups):
             result, prompt_tokens = await self._ask(group, account, client)
             share = Decimal(len(group))
@@ -251,13 +253,11 @@ class DecisionCycle:
                     result.cost / share,
                     False,
                 )
-                if d.error is None and v.symbol in keys and self.cache is not None:
-                    ttl = (
-                        cfg.decision_ttl
-                        if cfg.decision_ttl is not None
-                        else self.settings.llm_cache_ttl_seconds
-                    )
-                    await self.cache.set(keys[v.symbol], _decision_to_cache(d), ttl=ttl)
+                if d.error is None and v.symbol in keys:  # a demoted (invalid) answer is never cached
+                    fresh[keys[v.symbol]] = _decision_to_cache(d)
+        if fresh and self.cache is not None:
+            ttl = cfg.decision_ttl if cfg.decision_ttl is not None else self.settings.llm_cache_ttl_seconds
+            await self.cache.set_many(fresh, ttl=ttl)
         await self._store(views, decided, open_by_symbol)
 
     async def _ask(

@@ -115,9 +115,13 @@ class MarketData:
             parts = [r for r in fs.rows[: fs.closed_by(t_ms)] if r[0] >= open_ms]
             if parts:
                 return (
-                    open_ms, open_, max(p[2] for p in parts), min(p[3] for p in parts), parts[-1][4],
+                    open_ms,
+                    open_,
+                    max(p[2] for p in parts),
+                    min(p[3] for p in parts),
+                    parts[-1][4],
                     sum((p[5] for p in parts), Decimal(0)),
-                )  # fmt: skip
+                )
         return (open_ms, open_, open_, open_, open_, Decimal(0))
 
     def ticker(self, symbol: str, t_ms: int) -> dict[str, Any]:
@@ -182,8 +186,20 @@ class ReplayRangeError(LookupError):
 def _kline(row: Row, step_ms: int) -> list[Any]:
     open_ms, o, h, lo, c, v = row
     quote = v * (h + lo + c) / 3
-    return [open_ms, fmt8(o), fmt8(h), fmt8(lo), fmt8(c), fmt8(v), open_ms + step_ms - 1, fmt8(quote), 0,
-            fmt8(Decimal(0)), fmt8(Decimal(0)), "0"]  # fmt: skip
+    return [
+        open_ms,
+        fmt8(o),
+        fmt8(h),
+        fmt8(lo),
+        fmt8(c),
+        fmt8(v),
+        open_ms + step_ms - 1,
+        fmt8(quote),
+        0,
+        fmt8(Decimal(0)),
+        fmt8(Decimal(0)),
+        "0",
+    ]
 
 
 @cache

@@ -14,7 +14,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, SupportsFloat
 
 from pytest_oxbot.kpi.catalogue import spec_for
 from pytest_oxbot.kpi.errors import KpiUsageError
@@ -62,7 +62,7 @@ class KpiRecorder:
         self._timer = timer
 
     def record(
-        self, name: str, value: float, *, samples: Sequence[float] = (), source: str = "explicit"
+        self, name: str, value: SupportsFloat, *, samples: Sequence[float] = (), source: str = "explicit"
     ) -> None:
         """Record one KPI value (with the samples it was computed from, for noise-aware comparison)."""
         spec_for(name)

@@ -111,17 +111,22 @@ class MarketDataClient:
         self._candle_slots = max(1, candle_concurrency)
         self._candle_sem: asyncio.Semaphore | None = None  # created on first use (no loop binding here)
         timeout = httpx.Timeout(
-            connect=s.http_connect_timeout, read=s.http_read_timeout, write=s.http_read_timeout,
+            connect=s.http_connect_timeout,
+            read=s.http_read_timeout,
+            write=s.http_read_timeout,
             pool=s.http_connect_timeout,
-        )  # fmt: skip
+        )
         limits = httpx.Limits(
             max_connections=s.http_max_connections,
             max_keepalive_connections=min(20, s.http_max_connections),
         )
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=timeout, limits=limits, transport=transport,
+            base_url=self.base_url,
+            timeout=timeout,
+            limits=limits,
+            transport=transport,
             headers={"Accept": "application/json", "User-Agent": "pytest-oxbot"},
-        )  # fmt: skip
+        )
         self._tickers: IntelligentBatcher[str, Snapshot | SymbolFailure] = IntelligentBatcher(
             self._fetch_tickers, window=batch_window, max_batch_size=max_symbols_per_call, name="tickers"
         )
@@ -329,8 +334,8 @@ class MarketDataClient:
                 if status == 200:
                     return _json(response, path)
                 if status in (418, 429):
-                    retry_after = _retry_after(response, self._clock.time())
                     now = self._clock.time()
+                    retry_after = _retry_after(response, now)
                     if status == 418:
                         self.budget.banned_until = max(self.budget.banned_until, now + retry_after)
                         raise IpBannedError(retry_after, f"(HTTP 418 on {path})")

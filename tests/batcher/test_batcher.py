@@ -254,6 +254,22 @@ def test_nothing_binds_to_an_event_loop_before_first_use() -> None:
     assert asyncio.run(use(2)) == 4  # a second, fresh loop (as pytest makes per test)
 
 
+def test_work_abandoned_on_a_closed_loop_does_not_block_the_next_loop() -> None:
+    upstream = Upstream()
+    batcher = IntelligentBatcher(upstream, window=3600, max_batch_size=10)
+
+    async def leave_pending() -> None:
+        batcher.submit(1)  # never flushed: the loop ends first (a test that forgot aclose)
+
+    async def use(value: int) -> int:
+        return await asyncio.wait_for(batcher.submit(value), timeout=5)
+
+    asyncio.run(leave_pending())
+    batcher.window = 0
+    assert asyncio.run(use(3)) == 6
+    assert upstream.batches == [[3]]
+
+
 async def test_stats_describe_the_traffic() -> None:
     upstream = Upstream()
     batcher = IntelligentBatcher(upstream, window=0, max_batch_size=3)

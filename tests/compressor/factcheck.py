@@ -26,7 +26,4 @@ def has_number(text: str, number: str) -> bool:
 
 def position_line_present(text: str, symbol: str, sl: str, tp: str) -> bool:
     """Some line names the symbol and carries both its stop-loss and take-profit, verbatim."""
-    for line in text.splitlines():
-        if symbol in line and has_number(line, sl) and has_number(line, tp):
-            return True
-    return False
+    return any(symbol in line and has_number(line, sl) and has_number(line, tp) for line in text.splitlines())

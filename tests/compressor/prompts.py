@@ -15,7 +15,24 @@ from decimal import Decimal
 from hypothesis import strategies as st
 
 SYMBOLS = ["BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "ADA", "AVAX"]
-WORDS = "the market data below shows recent momentum volume and signals for each coin use it well".split()
+WORDS = [
+    "the",
+    "market",
+    "data",
+    "below",
+    "shows",
+    "recent",
+    "momentum",
+    "volume",
+    "and",
+    "signals",
+    "for",
+    "each",
+    "coin",
+    "use",
+    "it",
+    "well",
+]
 TRENDS = ["uptrend", "downtrend", "sideways", "bullish", "bearish"]
 
 
@@ -23,7 +40,9 @@ TRENDS = ["uptrend", "downtrend", "sideways", "bullish", "bearish"]
 class Planted:
     """Facts a generated prompt states: per symbol (heading, price, rsi, trend) and positions."""
 
-    sections: list[tuple[str, str, str, str, str]] = field(default_factory=list)  # sym, heading, p, rsi, trend
+    sections: list[tuple[str, str, str, str, str]] = field(
+        default_factory=list
+    )  # sym, heading, p, rsi, trend
     positions: list[tuple[str, str, str]] = field(default_factory=list)  # sym, sl, tp
 
 
@@ -37,12 +56,16 @@ prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("150000"), p
 small = st.decimals(min_value=Decimal("-500"), max_value=Decimal("500"), places=3).map(_num)
 rsis = st.decimals(min_value=Decimal("0"), max_value=Decimal("100"), places=3).map(_num)
 funding = st.sampled_from(["1.25e-05", "-6.8904e-06", "0.0001", "-2.30284e-05"])
-prose = st.lists(st.sampled_from(WORDS), min_size=3, max_size=14).map(lambda ws: " ".join(ws).capitalize() + ".")
+prose = st.lists(st.sampled_from(WORDS), min_size=3, max_size=14).map(
+    lambda ws: " ".join(ws).capitalize() + "."
+)
 
 
 @st.composite
 def series_line(draw: st.DrawFn) -> str:
-    label = draw(st.sampled_from(["Mid prices", "EMA indicators (20‑period)", "MACD indicators", "closes", "ATR"]))
+    label = draw(
+        st.sampled_from(["Mid prices", "EMA indicators (20‑period)", "MACD indicators", "closes", "ATR"])
+    )
     values = draw(st.lists(small, min_size=3, max_size=20))
     sep = draw(st.sampled_from([": ", " = ", ": "]))
     return f"{label}{sep}[{', '.join(values)}]"
@@ -59,11 +82,15 @@ def time_table(draw: st.DrawFn) -> str:
 @st.composite
 def symbol_section(draw: st.DrawFn, sym: str, planted: Planted) -> str:
     price, rsi, trend = draw(prices), draw(rsis), draw(st.sampled_from(TRENDS))
-    heading = draw(st.sampled_from([f"### ALL {sym} DATA", f"## {sym}/USDT", f"**{sym} market**", f"{sym}USDT:"]))
+    heading = draw(
+        st.sampled_from([f"### ALL {sym} DATA", f"## {sym}/USDT", f"**{sym} market**", f"{sym}USDT:"])
+    )
     style = draw(st.sampled_from(["eq", "colon", "bullets", "json"]))
     if style == "eq":
-        facts = [f"current_price = {price}, current_macd = {draw(small)}, current_rsi (7 period) = {rsi}, "
-                 f"trend = {trend}"]
+        facts = [
+            f"current_price = {price}, current_macd = {draw(small)}, current_rsi (7 period) = {rsi}, "
+            f"trend = {trend}"
+        ]
     elif style == "colon":
         facts = [f"Price: {price}", f"RSI: {rsi}", f"Trend: {trend}"]
     elif style == "bullets":
@@ -111,8 +138,7 @@ def positions_section(draw: st.DrawFn, syms: list[str], planted: Planted) -> str
             if not lines:
                 lines += ["| symbol | qty | entry | stop_loss | take_profit |", "|---|---|---|---|---|"]
             lines.append(f"| {sym} | {qty} | {entry} | {sl} | {tp} |")
-    sep = "\n" if style == "table" else "\n"
-    return "### OPEN POSITIONS\n\n" + sep.join(lines)
+    return "### OPEN POSITIONS\n\n" + "\n".join(lines)
 
 
 @st.composite
@@ -136,5 +162,7 @@ def trading_prompts(draw: st.DrawFn) -> tuple[str, Planted]:
         rules = draw(st.lists(prose, min_size=1, max_size=4))
         parts.append("## Rules\n\n" + "\n".join(f"- {r}" for r in rules))
     if draw(st.booleans()):
-        parts.append('## Response format\n\n```json\n{"decisions": [{"symbol": "BTC", "signal": "HOLD"}]}\n```')
+        parts.append(
+            '## Response format\n\n```json\n{"decisions": [{"symbol": "BTC", "signal": "HOLD"}]}\n```'
+        )
     return "\n\n".join(parts) + "\n", planted

@@ -64,9 +64,11 @@ def test_budget_is_met_whenever_the_emergency_rendering_fits(case: tuple[str, Pl
     floor = COMPRESSOR.compress_by_context(prompt, "emergency").compressed_tokens
     assert result.compressed_tokens <= result.original_tokens
     if floor <= budget:
-        assert result.budget_met and result.compressed_tokens <= budget
+        assert result.budget_met
+        assert result.compressed_tokens <= budget
     else:
-        assert not result.budget_met and result.compressed_tokens == floor
+        assert not result.budget_met
+        assert result.compressed_tokens == floor
     assert changed_numbers(prompt, result.text) == []
     assert_planted_facts_survive(result.text, planted)
     assert COMPRESSOR.compress(result.text, max_tokens=budget).text == result.text
@@ -93,9 +95,11 @@ def test_static_sections_come_first(case: tuple[str, Planted]) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_result_reports_what_was_dropped(mode: str) -> None:
-    prompt = "### ALL BTC DATA\n\ncurrent_price = 100.5, current_rsi = 55.1\n\nMid prices: [" + ", ".join(
-        str(i) for i in range(1, 40)
-    ) + "]\n\n---\n"
+    prompt = (
+        "### ALL BTC DATA\n\ncurrent_price = 100.5, current_rsi = 55.1\n\nMid prices: ["
+        + ", ".join(str(i) for i in range(1, 40))
+        + "]\n\n---\n"
+    )
     result = COMPRESSOR.compress_by_context(prompt, mode)
     assert result.dropped
     assert any("series" in d for d in result.dropped)
@@ -116,7 +120,9 @@ def test_unknown_context_is_standard() -> None:
 def test_budget_that_already_fits_returns_the_prompt_untouched() -> None:
     prompt = "### BTC\n\nprice: 1.50\n"
     result = COMPRESSOR.compress(prompt, max_tokens=1000)
-    assert result.text == prompt and result.dropped == () and result.level == "unchanged"
+    assert result.text == prompt
+    assert result.dropped == ()
+    assert result.level == "unchanged"
 
 
 def test_negative_budget_is_rejected() -> None:

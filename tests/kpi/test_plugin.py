@@ -239,7 +239,10 @@ def test_benchmark_flag_runs_the_performance_paths(pytester: pytest.Pytester) ->
     gated.stdout.fnmatch_lines(["benchmarks/test_perf.py::test_perf PASSED*", "*prompt_tokens*100 tokens*ok"])
 
 
-def test_pytest_benchmark_stats_and_async_timing_are_read(pytester: pytest.Pytester) -> None:
+def test_pytest_benchmark_stats_and_async_timing_are_read(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # else pytest-benchmark disables itself
     pytester.makepyprojecttoml(INI)
     pytester.makepyfile("""
         import asyncio

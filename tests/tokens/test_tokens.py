@@ -161,7 +161,9 @@ def test_resolve_is_cached_and_reports_family() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": st.text()}),
+        st.fixed_dictionaries(
+            {"role": st.sampled_from(["system", "user", "assistant"]), "content": st.text()}
+        ),
         min_size=1,
         max_size=5,
     )
