@@ -1,6 +1,7 @@
 """Shared benchmark fixtures: which real backends this run uses, and the databases the suite measures on.
 
-OXBOT_DATABASE_URL / OXBOT_REDIS_URL switch the suite onto the real PostgreSQL and Redis. A variable that
+OXBOT_DATABASE_URL / OXBOT_REDIS_URL (or `--oxbot-database-url` / `--oxbot-redis-url`) switch the suite
+onto the real PostgreSQL and Redis. A variable that
 is set but names a server that does not answer fails the run (measuring something else instead would be
 a silent lie); under OXBOT_REQUIRE_REAL_BACKENDS=1 (CI) an unset variable fails too.
 """
@@ -8,7 +9,6 @@ a silent lie); under OXBOT_REQUIRE_REAL_BACKENDS=1 (CI) an unset variable fails 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +17,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
+from pytest_oxbot._plugin.backends import (
+    configured_database_url,
+    configured_redis_url,
+    real_backends_required,
+)
 from pytest_oxbot.db import Database, probe, unique_schema_name
 
 
@@ -54,11 +59,12 @@ async def _check(database_url: str | None, redis_url: str | None) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def backends() -> Backends:
-    database_url = os.environ.get("OXBOT_DATABASE_URL") or None
-    redis_url = os.environ.get("OXBOT_REDIS_URL") or None
+def backends(pytestconfig: pytest.Config) -> Backends:
+    """From `--oxbot-database-url` / `--oxbot-redis-url` or the environment, checked once per session."""
+    database_url = configured_database_url(pytestconfig)
+    redis_url = configured_redis_url(pytestconfig)
     problems = asyncio.run(_check(database_url, redis_url))
-    if os.environ.get("OXBOT_REQUIRE_REAL_BACKENDS") == "1":
+    if real_backends_required():
         problems += [f"OXBOT_REQUIRE_REAL_BACKENDS=1 but {name} is not set"
                      for name, url in (("OXBOT_DATABASE_URL", database_url), ("OXBOT_REDIS_URL", redis_url))
                      if not url]  # fmt: skip

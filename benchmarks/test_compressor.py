@@ -13,9 +13,11 @@ import json
 import re
 import statistics
 import time
+from collections.abc import Callable
 from importlib import resources
 
 import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from pytest_oxbot.compressor import (
     AdaptivePromptCompressor,
@@ -45,7 +47,6 @@ def nof1_prompts() -> list[tuple[str, str]]:
 
 def context_facts_missing(ctx: TradingContext, text: str) -> list[str]:
     """Required facts of the context absent from `text` (checked against the model, not a parser)."""
-    numbers = set(numbers_in(text))
     missing = []
     for snap in ctx.symbols:
         section = text.split(f"### ALL {snap.symbol} DATA", 1)
@@ -64,7 +65,6 @@ def context_facts_missing(ctx: TradingContext, text: str) -> list[str]:
             pos.symbol in ln and sl in numbers_in(ln) and tp in numbers_in(ln) for ln in text.splitlines()
         ):
             missing.append(f"{pos.symbol} position SL/TP")
-    del numbers
     return missing
 
 
@@ -167,15 +167,36 @@ def test_time_per_prompt_including_token_counting(capsys: pytest.CaptureFixture[
         for (name, t), b in zip(results, best, strict=True):
             print(f"  {name:<28} min {b * 1e3:5.2f} ms  median {statistics.median(t) * 1e3:5.2f} ms")
         print(
-            f"  worst min {max(best) * 1e3:.2f} ms, median of medians {statistics.median(medians) * 1e3:.2f} ms"
+            f"  worst min {max(best) * 1e3:.2f} ms, "
+            f"median of medians {statistics.median(medians) * 1e3:.2f} ms"
             f" (target <= {MAX_SECONDS * 1e3:.0f} ms)"
         )
     assert max(best) <= MAX_SECONDS
 
 
-def test_standard_mode_pytest_benchmark(benchmark) -> None:  # type: ignore[no-untyped-def]
+def test_standard_mode_pytest_benchmark(benchmark: BenchmarkFixture) -> None:
     """The same call under pytest-benchmark, for its statistics table and saved runs."""
     compressor = AdaptivePromptCompressor(MODEL)
     before = render_full(sample_context())
     result = benchmark(compressor.compress_by_context, before, "standard")
     assert result.compressed_tokens <= BEFORE_BUDGET
+
+
+def test_token_counting_speed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Exact counting must stay cheap enough to run on every prompt: well under 1 ms per 1k tokens."""
+    texts = [render_full(sample_context())] + [p for _, p in nof1_prompts()]
+    tokens = sum(count_tokens(t, MODEL) for t in texts)
+    best = min(timeit_once(lambda: [count_tokens(t, MODEL) for t in texts]) for _ in range(15))
+    per_1k = best / tokens * 1000
+    with capsys.disabled():
+        print(
+            f"\n[tokens] {tokens} tokens in {best * 1e3:.2f} ms: "
+            f"{per_1k * 1e3:.3f} ms per 1k tokens (o200k_base)"
+        )
+    assert per_1k <= 0.25e-3
+
+
+def timeit_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start

@@ -593,7 +593,7 @@ class HierarchicalCache:
             if health.overflow:
                 await tier.clear()
             elif health.dirty:
-                pass
+                await tier.delete_many(sorted(health.dirty))
             else:
                 await tier.get_many([self.prefix + "__probe__"])
         except Exception as exc:

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pytest_oxbot.compressor.parse import Block, Kind, is_sl, is_tp, norm_key, parse, required_kind
+from pytest_oxbot.compressor.parse import (
+    Block,
+    Kind,
+    is_sl,
+    is_tp,
+    norm_key,
+    parse,
+    required_kind,
+    table_rows,
+)
 from pytest_oxbot.compressor.reduce import _series_carrying_facts, _symbol_column
 from pytest_oxbot.compressor.text import changed_numbers
 
@@ -44,7 +53,7 @@ def required_facts(prompt: str | list[Block]) -> frozenset[Fact]:
                 elif is_tp(key):
                     facts.add(Fact(b.symbol, "tp", value))
         elif b.kind is Kind.TABLE and b.header is not None:
-            facts.update(_table_facts(b.header, b.rows))
+            facts.update(_table_facts(b.header, tuple(table_rows(b))))
     return frozenset(facts)
 
 

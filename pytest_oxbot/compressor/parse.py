@@ -49,7 +49,6 @@ class Block:
     values: tuple[str, ...] = ()
     elided: bool = False
     pairs: tuple[tuple[str, str], ...] = ()
-    rows: tuple[tuple[str, ...], ...] = ()
     header: tuple[str, ...] | None = None
     data: object = None
     bullet: str = ""
@@ -194,43 +193,54 @@ def _kv(text: str) -> Block | None:
 
 
 def classify_line(line: str) -> Block:
-    """The block of one stripped, non-empty line."""
-    if _SEPARATOR.match(line):
+    """The block of one stripped, non-empty line (cheap first-character checks before regexes)."""
+    head = line[0]
+    if head in "-*_=" and _SEPARATOR.match(line):
         return Block(Kind.SEPARATOR, line)
-    m = _MD_HEADING.match(line)
-    if m:
-        return Block(Kind.HEADING, line, rank=len(m.group(1)), label=m.group(2))
-    if _BOLD_LINE.match(line):
+    if head == "#":
+        m = _MD_HEADING.match(line)
+        if m:
+            return Block(Kind.HEADING, line, rank=len(m.group(1)), label=m.group(2))
+    if head == "*" and _BOLD_LINE.match(line):
         return Block(Kind.HEADING, line, rank=7, label=line.strip("*: "))
-    series = _series_match(line)
-    m = _BULLET.match(line)
-    if m and series is None:
-        inner = classify_line(m.group(2))
-        return Block(Kind.BULLET, line, bullet=m.group(1), inner=inner)
+    series = _series_match(line) if line[-1] == "]" else None
     if series is not None:
         return Block(Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided)
-    if line.startswith("{") or (": " in line and "{" in line and "'" in line):
+    if head in "-*+•0123456789":
+        m = _BULLET.match(line)
+        if m:
+            return Block(Kind.BULLET, line, bullet=m.group(1), inner=classify_line(m.group(2)))
+    has_colon, has_eq = ":" in line, "=" in line
+    if has_colon or has_eq:
         pos = _position(line)
-        if pos is not None:
+        if pos is not None and (head == "{" or len(pos.pairs) >= 2):
             return pos
-    pos = _position(line) if "=" in line or ":" in line else None
-    if pos is not None and len(pos.pairs) >= 2:
-        return pos
-    if line.endswith(":") and len(line.split()) <= 8 and not NUMBER_RE.search(line):
+    if has_colon and line[-1] == ":" and len(line.split()) <= 8 and not NUMBER_RE.search(line):
         return Block(Kind.HEADING, line, rank=7, label=line.rstrip(":"))
-    kv = _kv(line)
-    if kv is not None:
-        return kv
+    if has_colon or has_eq:
+        kv = _kv(line)
+        if kv is not None:
+            return kv
     return Block(Kind.PROSE, line)
 
 
+def split_row(line: str) -> tuple[str, ...]:
+    """The cells of one markdown table row."""
+    return tuple(c.strip() for c in line.strip().strip("|").split("|"))
+
+
+def table_rows(block: Block) -> list[tuple[str, ...]]:
+    """The body rows of a table block (split on demand: most rows of a long table get dropped)."""
+    return [split_row(ln) for ln in block.values]
+
+
 def _table(lines: list[str]) -> Block:
-    rows = [tuple(c.strip() for c in ln.strip().strip("|").split("|")) for ln in lines]
     header: tuple[str, ...] | None = None
-    if len(rows) >= 2 and all(re.fullmatch(r":?-{3,}:?", c) for c in rows[1]):
-        header = rows[0]
-        rows = rows[2:]
-    return Block(Kind.TABLE, "\n".join(lines), header=header, rows=tuple(rows))
+    body = lines
+    if len(lines) >= 2 and all(re.fullmatch(r":?-{3,}:?", c) for c in split_row(lines[1])):
+        header = split_row(lines[0])
+        body = lines[2:]
+    return Block(Kind.TABLE, "\n".join(lines), header=header, values=tuple(body))
 
 
 def _json_at(text: str, start: int) -> tuple[object, int] | None:

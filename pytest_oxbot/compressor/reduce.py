@@ -22,6 +22,7 @@ from pytest_oxbot.compressor.parse import (
     is_tp,
     norm_key,
     required_kind,
+    split_row,
 )
 from pytest_oxbot.compressor.text import NUMBER_RE, first_sentence, symbols_in
 
@@ -221,7 +222,7 @@ class Reducer:
         return f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields)
 
     def _table(self, b: Block) -> str:
-        header, rows = b.header, list(b.rows)
+        header, lines = b.header, list(b.values)
         sym_col = _symbol_column(header)
         keep_cols: list[int] | None = None
         if self.level.kv == "required" and header is not None:
@@ -233,26 +234,27 @@ class Reducer:
                 for i, col in enumerate(header)
                 if i == sym_col or required_kind(col) or is_sl(norm_key(col)) or is_tp(norm_key(col))
             ]
-        if sym_col is None and _numeric(rows):
+        if sym_col is None and _numeric([split_row(ln) for ln in lines[:4]]):
             keep = self.level.table_rows
             if keep == 0:
                 self.dropped["time-series tables"] += 1
                 return ""
-            if keep is not None and len(rows) > keep:
+            if keep is not None and len(lines) > keep:
                 self.dropped[f"tables shortened to the last {keep} rows"] += 1
-                rows = rows[-keep:]
+                lines = lines[-keep:]
+        rows = [split_row(ln) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
                 self.dropped["table columns not required"] += len(header) - len(keep_cols)
             header = tuple(header[i] for i in keep_cols)
             rows = [tuple(r[i] for i in keep_cols if i < len(r)) for r in rows]
         tight = self.level.series is not None  # cell padding costs a token per cell
-        lines = []
+        out = []
         if header is not None:
-            lines.append(_row(header, tight))
-            lines.append(_row(tuple("---" for _ in header), tight))
-        lines.extend(_row(r, tight) for r in rows)
-        return "\n".join(lines)
+            out.append(_row(header, tight))
+            out.append(_row(tuple("---" for _ in header), tight))
+        out.extend(_row(r, tight) for r in rows)
+        return "\n".join(out)
 
     def _json(self, b: Block) -> str:
         value = b.data
@@ -326,7 +328,7 @@ def _row(cells: tuple[str, ...], tight: bool) -> str:
 
 
 def _numeric(rows: list[tuple[str, ...]]) -> bool:
-    cells = [c for r in rows[:4] for c in r]  # a sample: time-series tables are uniform
+    cells = [c for r in rows for c in r]
     return bool(cells) and sum(bool(NUMBER_RE.fullmatch(c)) for c in cells) * 2 >= len(cells)
 
 

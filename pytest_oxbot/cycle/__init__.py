@@ -1,8 +1,12 @@
-"""The reference decision cycle: the naive and the optimised trading bot, replayed on recorded candles."""
+"""The reference decision cycle: the naive and the optimised trading bot, replayed on recorded candles.
 
+`TradingBot` is the bot (copy it); `run_cycle` replays it on the fakes and measures it.
+"""
+
+from pytest_oxbot.cycle.bot import CycleOutcome, DecisionOutcome, LLMCall, TradingBot
 from pytest_oxbot.cycle.config import CYCLE_SECONDS, DEFAULT_CYCLES, SWITCHES, SYMBOLS, CycleConfig
+from pytest_oxbot.cycle.replay import run_cycle
 from pytest_oxbot.cycle.result import CycleResult
-from pytest_oxbot.cycle.runner import DecisionCycle, run_cycle
 
 __all__ = [
     "CYCLE_SECONDS",
@@ -10,7 +14,10 @@ __all__ = [
     "SWITCHES",
     "SYMBOLS",
     "CycleConfig",
+    "CycleOutcome",
     "CycleResult",
-    "DecisionCycle",
+    "DecisionOutcome",
+    "LLMCall",
+    "TradingBot",
     "run_cycle",
 ]

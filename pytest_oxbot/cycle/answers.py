@@ -3,7 +3,8 @@
 The shipped nof1 answers are all "hold" (and their stop losses are at October 2025 prices), so replaying
 them verbatim would never exercise the trade path. Each answer here is a real nof1 per-coin decision
 object (same keys, same length in tokens) whose signal, quantity, stop loss and profit target are set by
-a textbook RSI rule on the state the runner shows the model:
+a textbook RSI rule on the state the bot shows the model (the replay hands it over through
+`TradingBot(before_llm_call=...)`):
 - flat: RSI(14) < 30 and the longer trend not down -> buy_to_enter; RSI > 70 and not up -> sell_to_enter
 - long: RSI > 65 -> close; short: RSI < 35 -> close; otherwise hold
 Stops sit 2 ATR away, targets 3 ATR; size is a 1,000 USDT notional.
@@ -35,7 +36,7 @@ def _templates() -> list[dict[str, Any]]:
 
 
 class RuleAnswers:
-    """`FakeLLMProvider(answers=RuleAnswers())`; the runner sets `market` before each call."""
+    """`FakeLLMProvider(answers=RuleAnswers())`; the replay sets `market` before each call."""
 
     def __init__(self) -> None:
         self.market: dict[str, tuple[SymbolView, PositionView | None]] = {}

@@ -33,6 +33,7 @@ class SeedSpec:
 
     bots: int = 10
     trades: int = 100_000
+    """Total fills, the positions' entry and exit fills included (more only if those alone exceed it)."""
     positions: int = 1_000
     open_per_bot: int = 5
     decisions: int = 0
@@ -165,11 +166,7 @@ def build_rows(spec: SeedSpec) -> tuple[SeedResult, dict[str, list[dict[str, Any
         rows.last,
         open_symbols,
     )
-    return result, {
-        "positions": positions,
-        "trades": trades[: max(spec.trades, len(trades))],
-        "decisions": decisions,
-    }
+    return result, {"positions": positions, "trades": trades, "decisions": decisions}
 
 
 def _trade(

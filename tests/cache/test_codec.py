@@ -79,7 +79,8 @@ def test_models_and_dataclasses_round_trip() -> None:
     }
     back = codec.loads(codec.dumps(value))
     assert back == value
-    assert type(back["pos"].size) is Decimal and back["decision"].confidence == Decimal("0.75")
+    assert type(back["pos"].size) is Decimal
+    assert back["decision"].confidence == Decimal("0.75")
 
 
 def test_payload_is_plain_json_not_pickle() -> None:
@@ -109,7 +110,10 @@ def test_make_key_is_stable_typed_and_order_free() -> None:
 
 def test_make_key_is_the_same_in_another_process() -> None:
     """`hash()` is salted per process; our key must not be."""
-    code = "from decimal import Decimal; from pytest_oxbot.cache import make_key; print(make_key('k', 'BTC', Decimal('1.5')))"
+    code = (
+        "from decimal import Decimal; from pytest_oxbot.cache import make_key; "
+        "print(make_key('k', 'BTC', Decimal('1.5')))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -18,7 +18,7 @@ Factory = Callable[..., HierarchicalCache]
 async def wait_for(condition: Callable[[], bool], within: float = 5.0) -> None:
     """Poll a condition the event loop will make true (a background task's doing), with a bound."""
     async with asyncio.timeout(within):
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - the state changes in a background task
             await asyncio.sleep(0.005)
 
 
@@ -38,7 +38,8 @@ async def test_a_write_delete_or_flush_elsewhere_clears_this_l1(oxbot_cache_fact
     await a.set_many({"eth": 1, "sol": 2})
     await b.clear()  # flush
     assert await a.sync_invalidations()
-    assert a.memory is not None and len(a.memory) == 0
+    assert a.memory is not None
+    assert len(a.memory) == 0
     assert await a.get_many(["eth", "sol"]) == {}
     assert a.stats().invalidations_received == 3
 
@@ -85,10 +86,13 @@ async def test_fakeredis_connection_loss_clears_and_bypasses_l1(
     client = FakeRedis(server=server)
     a = oxbot_cache_factory(redis=client, retry_interval=0)
     await a.set("k", 1)
-    assert a.l1_live and a.memory is not None and len(a.memory) == 1
+    assert a.l1_live
+    assert a.memory is not None
+    assert len(a.memory) == 1
     server.connected = False
     await wait_for(lambda: not a.l1_live)
-    assert len(a.memory) == 0 and a.stats().l1_flushes == 1
+    assert len(a.memory) == 0
+    assert a.stats().l1_flushes == 1
     assert await a.get("k") == 1  # served by L3 while Redis is away, without raising
     server.connected = True
     await wait_for(lambda: a.l1_live)
@@ -117,7 +121,8 @@ async def test_real_redis_cut_clears_l1_then_recovers(
         assert cache.l1_live
         await proxy.down()
         await wait_for(lambda: not cache.l1_live)
-        assert cache.memory is not None and len(cache.memory) == 0
+        assert cache.memory is not None
+        assert len(cache.memory) == 0
         assert await cache.get("k") == "v"  # from PostgreSQL/SQLite; Redis errors are counted, not raised
         await cache.set("k", "v2")  # L2 misses this write: it must not serve "v" later
         assert cache.stats().tiers["l2"].errors >= 1

@@ -49,7 +49,8 @@ async def test_write_through_reaches_every_tier(
     oxbot_cache: HierarchicalCache, oxbot_redis: Any, oxbot_db: Any
 ) -> None:
     await oxbot_cache.set("btc", {"price": Decimal("97000.5")})
-    assert oxbot_cache.memory is not None and len(oxbot_cache.memory) == 1
+    assert oxbot_cache.memory is not None
+    assert len(oxbot_cache.memory) == 1
     assert (await l2_raw(oxbot_cache, oxbot_redis, "btc")) is not None
     assert (await l3_row(oxbot_cache, oxbot_db, "btc")) is not None
     await oxbot_cache.delete("btc")
@@ -157,7 +158,7 @@ async def test_batches_cost_one_round_trip_per_tier(
 
     oxbot_clock.advance(31)  # L1 gone: all 50 come from L2 in one MGET
     counts.update(redis=0, sql=0)
-    assert await oxbot_cache.get_many(list(data) + ["absent"]) == data
+    assert await oxbot_cache.get_many([*list(data), "absent"]) == data
     assert counts == {"redis": 1, "sql": 1}  # MGET, then one SELECT for the one key L2 lacked
 
     oxbot_clock.advance(31)
@@ -240,13 +241,14 @@ async def test_100_concurrent_misses_make_one_loader_call(oxbot_cache: Hierarchi
         return {"v": 7}
 
     tasks = [asyncio.create_task(oxbot_cache.get_or_compute("hot", loader)) for _ in range(100)]
-    while oxbot_cache.stats().coalesced < 99:  # every caller but the loader is now waiting on it
+    while oxbot_cache.stats().coalesced < 99:  # noqa: ASYNC110 - every caller but one now waits
         await asyncio.sleep(0.001)
     gate.set()
     results = await asyncio.gather(*tasks)
     assert calls == 1
     assert all(r == {"v": 7} for r in results)
-    assert await oxbot_cache.get_or_compute("hot", loader) == {"v": 7} and calls == 1
+    assert await oxbot_cache.get_or_compute("hot", loader) == {"v": 7}
+    assert calls == 1
 
 
 async def test_loader_error_reaches_every_waiter_and_is_not_cached(oxbot_cache: HierarchicalCache) -> None:
@@ -260,7 +262,7 @@ async def test_loader_error_reaches_every_waiter_and_is_not_cached(oxbot_cache: 
         raise RuntimeError("exchange down")
 
     tasks = [asyncio.create_task(oxbot_cache.get_or_compute("k", failing)) for _ in range(20)]
-    while oxbot_cache.stats().coalesced < 19:
+    while oxbot_cache.stats().coalesced < 19:  # noqa: ASYNC110 - until all wait on the load
         await asyncio.sleep(0.001)
     gate.set()
     results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -311,7 +313,8 @@ async def test_hit_rate_counts_every_tier(oxbot_cache: HierarchicalCache, oxbot_
     stats = oxbot_cache.stats()
     assert (stats.lookups, stats.hits, stats.misses) == (3, 2, 1)
     assert oxbot_cache.hit_rate == pytest.approx(2 / 3)
-    assert stats.tiers["l1"].hits == 1 and stats.tiers["l2"].hits == 1
+    assert stats.tiers["l1"].hits == 1
+    assert stats.tiers["l2"].hits == 1
     assert stats.as_dict()["tiers"]["l2"]["latency_count"] >= 1
 
 

@@ -20,7 +20,8 @@ def test_expiry_and_lru_order() -> None:
     tier.set("c", 3, deadline=FAR, size=1, now=5)  # evicts b, the least recently used
     assert tier.get("b", now=5, default=None) is None
     assert tier.get("a", now=10, default=None) is None  # deadline reached
-    assert tier.evictions == 1 and tier.expirations == 1
+    assert tier.evictions == 1
+    assert tier.expirations == 1
 
 
 @settings(max_examples=60, deadline=None)
@@ -41,7 +42,8 @@ def test_caps_hold_even_when_every_entry_lives_forever(writes: list[tuple[str, i
 def test_an_entry_larger_than_the_cap_is_not_kept() -> None:
     tier = MemoryTier(max_bytes=1000)
     tier.set("big", "x", deadline=FAR, size=5000, now=0)
-    assert len(tier) == 0 and tier.nbytes == 0
+    assert len(tier) == 0
+    assert tier.nbytes == 0
 
 
 def test_bad_caps_are_rejected() -> None:

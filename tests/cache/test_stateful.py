@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -203,7 +202,8 @@ class CacheModel(RuleBasedStateMachine):
     @invariant()
     def l1_within_caps(self) -> None:
         memory = self.cache.memory
-        assert memory is not None and len(memory) <= 2
+        assert memory is not None
+        assert len(memory) <= 2
 
 
 def run_machine(backends: Backends, max_examples: int) -> None:
@@ -224,7 +224,7 @@ def run_machine(backends: Backends, max_examples: int) -> None:
 
 
 def test_matches_the_model_on_fakeredis_and_sqlite(tmp_path: Path) -> None:
-    run_machine(Backends(None, f"sqlite+aiosqlite:///{tmp_path / 'sm.sqlite3'}"), max_examples=60)
+    run_machine(Backends(None, f"sqlite+aiosqlite:///{tmp_path / 'sm.sqlite3'}"), max_examples=100)
 
 
 def test_matches_the_model_on_real_redis_and_postgres(request: pytest.FixtureRequest) -> None:
@@ -232,4 +232,4 @@ def test_matches_the_model_on_real_redis_and_postgres(request: pytest.FixtureReq
     database_url = configured_database_url(request.config)
     if not (redis_url and database_url):
         unavailable("real Redis and database", "both URLs are needed for this run of the model")
-    run_machine(Backends(redis_url, database_url), max_examples=25)
+    run_machine(Backends(redis_url, database_url), max_examples=60)

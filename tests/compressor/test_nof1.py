@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,3 +92,21 @@ def test_budget_names_what_it_dropped() -> None:
     assert result.budget_met
     assert result.dropped
     assert result.level not in ("unchanged", "lossless")
+
+
+@settings(max_examples=int(os.environ.get("OXBOT_HYPOTHESIS_EXAMPLES", "60")), deadline=None)
+@given(
+    st.integers(min_value=0, max_value=len(PROMPTS) - 1),
+    st.sets(st.integers(min_value=0, max_value=300), max_size=60),
+    st.sampled_from(["analysis", "standard", "emergency"]),
+)
+def test_real_prompts_with_lines_removed_keep_every_guarantee(index: int, gone: set[int], mode: str) -> None:
+    """Real prompts with random lines deleted: shapes the compressor has not seen in this order."""
+    lines = PROMPTS[index][1].splitlines()
+    prompt = "\n".join(ln for i, ln in enumerate(lines) if i not in gone)
+    result = COMPRESSOR.compress_by_context(prompt, mode)
+    assert changed_numbers(prompt, result.text) == []
+    assert check_fidelity(prompt, result.text).missing_facts == ()
+    assert result.compressed_tokens <= result.original_tokens
+    assert COMPRESSOR.compress_by_context(prompt, mode).text == result.text
+    assert COMPRESSOR.compress_by_context(result.text, mode).text == result.text

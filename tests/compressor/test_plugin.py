@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["pytester"]
-
 INNER = """
 import pytest
 from pytest_oxbot._plugin.kpi_sink import reported

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pytest_oxbot.compressor import (
+    TradingContext,
     check_fidelity,
     load_candles,
     render_compact,
@@ -27,16 +28,16 @@ from pytest_oxbot.tokens import count_tokens
 
 
 @pytest.fixture(scope="module")
-def ctx():  # type: ignore[no-untyped-def]
+def ctx() -> TradingContext:
     return sample_context()
 
 
-def test_full_prompt_is_about_eight_thousand_tokens(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_full_prompt_is_about_eight_thousand_tokens(ctx: TradingContext) -> None:
     tokens = count_tokens(render_full(ctx), "gpt-4o")
     assert 7_000 <= tokens <= 9_000
 
 
-def test_full_prompt_states_every_required_fact(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_full_prompt_states_every_required_fact(ctx: TradingContext) -> None:
     facts = required_facts(render_full(ctx))
     for snap in ctx.symbols:
         kinds = {f.kind for f in facts if f.symbol == snap.symbol}
@@ -48,7 +49,7 @@ def test_full_prompt_states_every_required_fact(ctx) -> None:  # type: ignore[no
         assert ("tp", repr(float(pos.take_profit))) in values
 
 
-def test_compact_puts_the_static_prefix_first_and_identical_across_cycles(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_compact_puts_the_static_prefix_first_and_identical_across_cycles(ctx: TradingContext) -> None:
     later = dataclasses.replace(ctx, symbols=ctx.symbols[::-1], now=ctx.now.replace(hour=12))
     first, second = render_compact(ctx), render_compact(later)
     prefix = render_static(ctx)
@@ -57,14 +58,14 @@ def test_compact_puts_the_static_prefix_first_and_identical_across_cycles(ctx) -
     assert first != second
 
 
-def test_compact_and_minimal_are_much_smaller(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_compact_and_minimal_are_much_smaller(ctx: TradingContext) -> None:
     full = count_tokens(render_full(ctx), "gpt-4o")
     compact = count_tokens(render_compact(ctx), "gpt-4o")
     minimal = count_tokens(render_minimal(ctx), "gpt-4o")
     assert minimal < compact < full / 4
 
 
-def test_compact_keeps_required_facts_rounded_to_tick(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_compact_keeps_required_facts_rounded_to_tick(ctx: TradingContext) -> None:
     text = render_compact(ctx)
     facts = {(f.symbol, f.kind): f.value for f in required_facts(text)}
     for snap in ctx.symbols:
@@ -77,7 +78,7 @@ def test_compact_keeps_required_facts_rounded_to_tick(ctx) -> None:  # type: ign
         assert (pos.symbol, "tp") in facts
 
 
-def test_minimal_rendering_keeps_required_facts(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_minimal_rendering_keeps_required_facts(ctx: TradingContext) -> None:
     kinds = {(f.symbol, f.kind) for f in required_facts(render_minimal(ctx))}
     for snap in ctx.symbols:
         assert {(snap.symbol, "price"), (snap.symbol, "rsi"), (snap.symbol, "trend")} <= kinds
@@ -85,7 +86,7 @@ def test_minimal_rendering_keeps_required_facts(ctx) -> None:  # type: ignore[no
         assert {(pos.symbol, "sl"), (pos.symbol, "tp")} <= kinds
 
 
-def test_full_prompt_numbers_come_from_the_context(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_full_prompt_numbers_come_from_the_context(ctx: TradingContext) -> None:
     text = render_full(ctx)
     snap = ctx.symbols[0]
     numbers = set(numbers_in(text))
@@ -98,7 +99,7 @@ def test_rendering_is_deterministic() -> None:
     assert render_full(sample_context()) == render_full(sample_context())
 
 
-def test_compressing_the_full_prompt_keeps_fidelity(ctx) -> None:  # type: ignore[no-untyped-def]
+def test_compressing_the_full_prompt_keeps_fidelity(ctx: TradingContext) -> None:
     from pytest_oxbot.compressor import AdaptivePromptCompressor
 
     text = render_full(ctx)

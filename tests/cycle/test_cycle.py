@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 
 import pytest
@@ -64,7 +63,7 @@ async def test_optimised_beats_naive_on_every_deterministic_kpi(db: Database) ->
 )
 async def test_turning_one_switch_off_worsens_its_kpi(db: Database, switch: str, kpi: str) -> None:
     base = CycleConfig.optimised(cycles=SHORT)
-    worse = dataclasses.replace(base, **{switch: False})
+    worse = base.with_env({"OXBOT_CYCLE_OFF": switch})
     good, bad = await run_cycle(base, db, uuid.uuid4()), await run_cycle(worse, db, uuid.uuid4())
     assert bad.kpis()[kpi] > good.kpis()[kpi]
 
@@ -99,6 +98,11 @@ async def test_oversold_market_opens_positions_and_stores_fills(db: Database) ->
     assert len(decisions) == result.decisions
     assert sum(d.cache_hit for d in decisions) == result.decision_hits
     assert any(d.action == "buy_to_enter" for d in decisions)
+    asked = [d for d in decisions if not d.cache_hit]
+    assert all(d.prompt_tokens > 0 and d.completion_tokens > 0 and d.cost_usd > 0 for d in asked)
+    assert all(
+        d.prompt_tokens == 0 and d.cost_usd == 0 and d.latency_s == 0 for d in decisions if d.cache_hit
+    )
 
 
 def test_env_switches_and_errors() -> None:
@@ -115,3 +119,20 @@ def test_env_switches_and_errors() -> None:
         CycleConfig(cycles=0)
     assert not any(CycleConfig.naive().switches().values())
     assert all(CycleConfig.optimised().switches().values())
+
+
+async def test_a_bot_with_cache_switches_needs_a_cache(db: Database) -> None:
+    from pytest_oxbot.clock import FakeClock
+    from pytest_oxbot.cycle import TradingBot
+    from pytest_oxbot.fakes.llm import FakeLLMProvider
+    from pytest_oxbot.market import MarketDataClient
+
+    with pytest.raises(ValueError, match="need a cache"):
+        TradingBot(
+            CycleConfig.optimised(),
+            bot_id=uuid.uuid4(),
+            market=MarketDataClient(),
+            llm=FakeLLMProvider().client(),
+            repository=TradingRepository(db),
+            clock=FakeClock(),
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,25 +9,21 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
+from pytest_oxbot._plugin.backends import configured_database_url, unavailable
 from pytest_oxbot.db import Database, probe, unique_schema_name
 
 
-async def real_database_url() -> str:
+async def real_database_url(config: pytest.Config) -> str:
     """The configured PostgreSQL URL, or skip (fail under OXBOT_REQUIRE_REAL_BACKENDS=1) with the reason."""
-    required = os.environ.get("OXBOT_REQUIRE_REAL_BACKENDS") == "1"
-    url = os.environ.get("OXBOT_DATABASE_URL")
-    problem = None
+    url = configured_database_url(config)
     if not url:
-        problem = "OXBOT_DATABASE_URL is not set"
-    elif make_url(url).get_backend_name() != "postgresql":
-        problem = "OXBOT_DATABASE_URL is not a PostgreSQL URL"
-    else:
-        problem = await probe(url)
-    if problem is None and url:
-        return url
-    if required:
-        pytest.fail(f"OXBOT_REQUIRE_REAL_BACKENDS=1 and PostgreSQL is unusable: {problem}", pytrace=False)
-    pytest.skip(f"PostgreSQL tests skipped: {problem}")
+        unavailable("PostgreSQL", "OXBOT_DATABASE_URL is not set")
+    if make_url(url).get_backend_name() != "postgresql":
+        unavailable("PostgreSQL", "OXBOT_DATABASE_URL is not a PostgreSQL URL")
+    problem = await probe(url)
+    if problem is not None:
+        unavailable("PostgreSQL", problem)
+    return url
 
 
 @pytest_asyncio.fixture(params=["sqlite", "postgresql"])
@@ -37,7 +32,7 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
     if request.param == "sqlite":
         database = Database(f"sqlite+aiosqlite:///{tmp_path / 'oxbot.db'}")
     else:
-        database = Database(await real_database_url(), schema=unique_schema_name("oxbot_test"))
+        database = Database(await real_database_url(request.config), schema=unique_schema_name("oxbot_test"))
     await database.create_tables()
     try:
         yield database
