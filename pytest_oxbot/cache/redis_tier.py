@@ -17,7 +17,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from .tiers import NO_DEADLINE, Stored
 
-_HEADER = struct.Struct("<d")
+_HEADER = struct.Struct("<d")  # the deadline (cache clock, epoch s) before each payload
 TOMBSTONE = b""
 
 

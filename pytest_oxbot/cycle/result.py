@@ -79,6 +79,16 @@ class CycleResult:
     def db_query_time(self) -> float:
         return _mean(self.db_query_times)
 
+    @property
+    def db_query_samples(self) -> list[float]:
+        """One sample per cycle: the mean of that cycle's hot queries (their costs differ, so single
+        queries would make a two-humped distribution that no noise-aware comparison can judge)."""
+        per_cycle = len(self.db_query_times) // self.cycles if self.cycles else 0
+        if per_cycle == 0:
+            return []
+        chunks = range(0, per_cycle * self.cycles, per_cycle)
+        return [_mean(self.db_query_times[i : i + per_cycle]) for i in chunks]
+
     def kpis(self) -> dict[str, float]:
         return {
             "cache_hit_rate": self.cache_hit_rate,

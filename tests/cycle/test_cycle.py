@@ -127,12 +127,13 @@ async def test_a_bot_with_cache_switches_needs_a_cache(db: Database) -> None:
     from pytest_oxbot.fakes.llm import FakeLLMProvider
     from pytest_oxbot.market import MarketDataClient
 
-    with pytest.raises(ValueError, match="need a cache"):
-        TradingBot(
-            CycleConfig.optimised(),
-            bot_id=uuid.uuid4(),
-            market=MarketDataClient(),
-            llm=FakeLLMProvider().client(),
-            repository=TradingRepository(db),
-            clock=FakeClock(),
-        )
+    async with MarketDataClient() as market:
+        with pytest.raises(ValueError, match="need a cache"):
+            TradingBot(
+                CycleConfig.optimised(),
+                bot_id=uuid.uuid4(),
+                market=market,
+                llm=FakeLLMProvider().client(),
+                repository=TradingRepository(db),
+                clock=FakeClock(),
+            )

@@ -108,8 +108,9 @@ def test_numbers_are_printed_without_float_noise() -> None:
 def test_peak_rss_sees_a_large_allocation() -> None:
     with PeakRss() as before:
         pass
-    with PeakRss(interval_s=0.001) as peak:
+    with PeakRss() as peak:
         block = bytearray(64 * 2**20)
         block[::4096] = b"x" * len(block[::4096])  # touch every page so it is resident
-        del block
+    # the exit's own reading sees the block, which is still alive here
     assert peak.megabytes >= before.megabytes + 32
+    del block

@@ -111,3 +111,13 @@ def test_urls_get_the_async_driver_and_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         Database("mysql+aiomysql://h/db")
     assert "p@" not in repr(Database("postgresql+asyncpg://u:secret@h/db"))
+
+
+async def test_probe_says_why_a_server_is_unusable_without_the_password() -> None:
+    from pytest_oxbot.db import probe
+
+    problem = await probe("postgresql+asyncpg://bot:s3cret@127.0.0.1:9/none", within_s=5)
+    assert problem is not None
+    assert "unreachable" in problem
+    assert "s3cret" not in problem
+    assert await probe("sqlite+aiosqlite://") is None

@@ -1,0 +1,172 @@
+"""HierarchicalCache hits against the usual alternatives, side by side on this run's event loop.
+
+- L1 hit (`await cache.get(k)` served from memory) against `cachetools.TTLCache.get`, aiocache's
+  `SimpleMemoryCache` and cashews' `mem://` cache. Target: <= 0.5x the cachetools time.
+- L2 hit (L1 switched off, so every get is one Redis GET plus decoding into the stored type) against a
+  bare `redis.asyncio` GET of the same bytes through the same client. Target: <= 1.15x. On the real
+  Redis when OXBOT_REDIS_URL (or --oxbot-redis-url) is set, else on fakeredis; the output says which.
+
+Rounds alternate between contenders and the median per-lookup time of each is compared, so a slow
+moment of the machine hits all of them alike. Only ratios are asserted, never absolute times.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import cachetools
+import pytest
+from aiocache import SimpleMemoryCache
+from cashews import Cache as CashewsCache
+
+from pytest_oxbot.cache import HierarchicalCache, make_redis_client
+from pytest_oxbot.cache.redis_tier import pack
+from pytest_oxbot.clock import SystemClock
+
+VALUE = {"symbol": "BTCUSDT", "price": "97000.5", "rsi": 54.2, "trend": "up"}
+KEYS = [f"ticker:{i}" for i in range(500)]
+L1_TARGET = 0.5
+L2_TARGET = 1.15
+
+Timed = Callable[[], Awaitable[float]]
+
+
+async def _rounds(contenders: dict[str, Timed], rounds: int) -> dict[str, float]:
+    """Median seconds per lookup of each contender, the contenders interleaved round by round."""
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            samples[name].append(await run())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _report(title: str, results: dict[str, float], baseline: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with capsys.disabled():
+        print(f"\n{title}")
+        for name, seconds in results.items():
+            print(f"  {name:<34} {seconds * 1e9:>10.0f} ns/lookup  {seconds / results[baseline]:>6.2f}x")
+
+
+async def test_l1_hit_against_in_memory_caches(capsys: pytest.CaptureFixture[str]) -> None:
+    cache = HierarchicalCache.memory_only(clock=SystemClock())
+    ttl_cache: cachetools.TTLCache[str, Any] = cachetools.TTLCache(maxsize=10_000, ttl=30)
+    aio = SimpleMemoryCache()
+    cashews = CashewsCache()
+    cashews.setup("mem://")
+    for key in KEYS:
+        await cache.set(key, VALUE)
+        ttl_cache[key] = VALUE
+        await aio.set(key, VALUE, ttl=30)
+        await cashews.set(key, VALUE, expire=30)
+    hot = KEYS * 10  # 5,000 lookups per round for the fast ones
+    few = KEYS  # 500 for the slow ones
+
+    async def ours() -> float:
+        get = cache.get
+        t0 = time.perf_counter()
+        for key in hot:
+            await get(key)
+        return (time.perf_counter() - t0) / len(hot)
+
+    async def cachetools_get() -> float:
+        get = ttl_cache.get
+        t0 = time.perf_counter()
+        for key in hot:
+            get(key)
+        return (time.perf_counter() - t0) / len(hot)
+
+    async def cachetools_index() -> float:
+        t0 = time.perf_counter()
+        for key in hot:
+            ttl_cache[key]  # the lookup is the measurement
+        return (time.perf_counter() - t0) / len(hot)
+
+    async def aiocache_get() -> float:
+        t0 = time.perf_counter()
+        for key in few:
+            await aio.get(key)
+        return (time.perf_counter() - t0) / len(few)
+
+    async def cashews_get() -> float:
+        t0 = time.perf_counter()
+        for key in few:
+            await cashews.get(key)
+        return (time.perf_counter() - t0) / len(few)
+
+    results = await _rounds(
+        {
+            "HierarchicalCache L1 (await get)": ours,
+            "cachetools.TTLCache.get": cachetools_get,
+            "cachetools.TTLCache[key] (no default)": cachetools_index,
+            "aiocache SimpleMemoryCache": aiocache_get,
+            "cashews mem://": cashews_get,
+        },
+        rounds=15,
+    )
+    _report("L1 hit (in-process memory)", results, "cachetools.TTLCache.get", capsys)
+    assert cache.stats().hit_rate == 1.0  # every timed lookup really was an L1 hit
+    ratio = results["HierarchicalCache L1 (await get)"] / results["cachetools.TTLCache.get"]
+    with capsys.disabled():
+        print(f"  ratio L1 / cachetools.TTLCache.get = {ratio:.2f} (target <= {L1_TARGET})")
+    assert ratio <= L1_TARGET
+    await cache.aclose()
+    await cashews.close()
+
+
+async def test_l2_hit_against_a_bare_redis_get(
+    oxbot_redis_url: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if oxbot_redis_url:
+        client: Any = make_redis_client(oxbot_redis_url)
+        server = "real Redis"
+    else:
+        from fakeredis import FakeServer
+        from fakeredis.aioredis import FakeRedis
+
+        client = FakeRedis(server=FakeServer())
+        server = "fakeredis (set OXBOT_REDIS_URL for a real server)"
+    namespace = f"oxbot-bench-{uuid.uuid4().hex[:10]}"
+    cache = HierarchicalCache(client, None, clock=SystemClock(), namespace=namespace, l1=False)
+    keys = KEYS[:200]
+    await cache.set_many(dict.fromkeys(keys, VALUE))
+    bare_keys = [f"{namespace}:bare:{k}" for k in keys]
+    stored = pack(cache.codec.dumps(VALUE), time.time() + 600)  # the very bytes the cache reads
+    for key in bare_keys:
+        await client.set(key, stored, ex=600)
+    try:
+
+        async def ours() -> float:
+            get = cache.get
+            t0 = time.perf_counter()
+            for key in keys:
+                await get(key)
+            return (time.perf_counter() - t0) / len(keys)
+
+        async def bare() -> float:
+            get = client.get
+            t0 = time.perf_counter()
+            for key in bare_keys:
+                await get(key)
+            return (time.perf_counter() - t0) / len(keys)
+
+        await _rounds({"ours": ours, "bare": bare}, rounds=3)  # warm the connection pool
+        results = await _rounds(
+            {"HierarchicalCache L2 (typed value)": ours, "redis.asyncio GET (bytes)": bare}, 25
+        )
+        _report(f"L2 hit on {server}", results, "redis.asyncio GET (bytes)", capsys)
+        stats = cache.stats()
+        assert stats.hit_rate == 1.0
+        assert stats.tiers["l2"].hits == stats.lookups
+        ratio = results["HierarchicalCache L2 (typed value)"] / results["redis.asyncio GET (bytes)"]
+        with capsys.disabled():
+            print(f"  ratio L2 / bare GET = {ratio:.2f} (target <= {L2_TARGET})")
+        assert ratio <= L2_TARGET
+    finally:
+        await cache.clear()
+        await client.unlink(*bare_keys)
+        await cache.aclose()
+        await client.aclose()
