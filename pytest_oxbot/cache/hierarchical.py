@@ -436,7 +436,8 @@ class HierarchicalCache:
         l1 = self._l1
         if l1 is not None and self._l1_live:
             if skip_l1:  # the caller already looked (and missed)
-                self._l1_stats.misses += len(fks)
+                if count:
+                    self._l1_stats.misses += len(fks)
             else:
                 missing = []
                 for fk in fks:
