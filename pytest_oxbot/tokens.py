@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
-
 __all__ = [
     "CL100K",
     "O200K",

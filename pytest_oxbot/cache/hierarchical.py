@@ -303,7 +303,7 @@ class HierarchicalCache:
         if self._l3 is not None:
             await self._clear_tier(self._l3, self._l3.clear)
         if self._l2 is not None:
-            msg = (self.channel, encode_message(self.origin, flush=True)) if self._listener else None
+            msg = (self.channel, encode_message(self.origin, flush=True))
             await self._clear_tier(self._l2, self._l2.clear, publish=msg)
 
     async def get_or_compute(
@@ -506,15 +506,17 @@ class HierarchicalCache:
                         await self._call(
                             self._l2, self._l2.set_many, promote_l2, only_if_absent=True, overwrite=dead_in_l2
                         )
+                # Promote only what no write or invalidation touched since this read began (checked
+                # before `finally` forgets the touches).
+                if promote_l1 and l1 is not None and self._l1_live and self._flush_seq <= start:
+                    touched = self._touched
+                    for fk, value, deadline, size in promote_l1:
+                        if touched.get(fk, 0) <= start:
+                            l1.set(fk, value, deadline, size, now)
             finally:
                 self._reads_in_flight -= 1
                 if not self._reads_in_flight and self._touched:
                     self._touched.clear()
-            if promote_l1 and l1 is not None and self._l1_live and self._flush_seq <= start:
-                touched = self._touched
-                for fk, value, deadline, size in promote_l1:
-                    if touched.get(fk, 0) <= start:
-                        l1.set(fk, value, deadline, size, now)
         if count:
             self._stats.lookups += len(fks)
             self._stats.hits += len(found)
@@ -692,7 +694,8 @@ class HierarchicalCache:
             health.overflow = True
 
     def _message(self, fks: list[str]) -> tuple[str, bytes] | None:
-        if self._listener is None:
+        # Published even by a cache without L1: other processes' L1s must still hear about it.
+        if self._l2 is None:
             return None
         return self.channel, encode_message(self.origin, keys=fks)
 

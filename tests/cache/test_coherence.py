@@ -44,6 +44,14 @@ async def test_a_write_delete_or_flush_elsewhere_clears_this_l1(oxbot_cache_fact
     assert a.stats().invalidations_received == 3
 
 
+async def test_a_writer_without_l1_still_invalidates_the_others(oxbot_cache_factory: Factory) -> None:
+    reader, writer = oxbot_cache_factory(), oxbot_cache_factory(l1=False)
+    await reader.set("k", 1)
+    await writer.set("k", 2)
+    assert await reader.sync_invalidations()
+    assert await reader.get("k") == 2
+
+
 async def test_an_invalidation_before_the_get_reply_leaves_no_stale_value(
     oxbot_cache_factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,22 +64,24 @@ async def test_an_invalidation_before_the_get_reply_leaves_no_stale_value(
 
     l2 = a._l2
     assert l2 is not None
-    real_get_many = l2.get_many
+    client = l2.client  # A's reads go through this client's GET
+    real_get = client.get
     reply_ready, release = asyncio.Event(), asyncio.Event()
 
-    async def slow_reply(keys: list[str]) -> Any:
-        result = await real_get_many(keys)  # the old value, as Redis sent it
+    async def slow_reply(key: str) -> Any:
+        result = await real_get(key)  # the old value, as Redis sent it
         reply_ready.set()
         await release.wait()  # ... and the reply sits in A's socket while B writes
         return result
 
-    monkeypatch.setattr(l2, "get_many", slow_reply)
-    reader = asyncio.create_task(a.get("k"))
-    await reply_ready.wait()
-    await b.set("k", "new")
-    assert await a.sync_invalidations()  # the invalidation arrived before the reply
-    release.set()
-    assert await reader == "old"
+    monkeypatch.setattr(client, "get", slow_reply)
+    async with asyncio.timeout(10):
+        reader = asyncio.create_task(a.get("k"))
+        await reply_ready.wait()
+        await b.set("k", "new")
+        assert await a.sync_invalidations()  # the invalidation arrived before the reply
+        release.set()
+        assert await reader == "old"
     monkeypatch.undo()
     assert await a.get("k") == "new"  # not "old" from L1 for the next 30 s
 

@@ -343,10 +343,13 @@ def test_nothing_binds_to_an_event_loop_at_construction() -> None:
         await cache.set("k", value)
         return await cache.get("k")
 
+    async def use_and_close(cache: HierarchicalCache, value: int) -> Any:
+        async with cache:
+            return await use(cache, value)
+
     assert asyncio.run(use(memory, 1)) == 1
     assert asyncio.run(use(memory, 2)) == 2
-    assert asyncio.run(use(embedded, 3)) == 3
-    asyncio.run(embedded.aclose())
+    assert asyncio.run(use_and_close(embedded, 3)) == 3  # built before any loop existed
 
 
 async def test_embedded_and_url_constructors(oxbot_redis_url: str | None, oxbot_clock: FakeClock) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ SCRIPT = Path(__file__).with_name("second_process.py")
 async def test_two_processes_share_one_load_and_invalidate_each_other(
     oxbot_real_redis: Any, oxbot_redis_url: str, oxbot_key_prefix: str
 ) -> None:
-    clock = FakeClock()  # never advanced: nothing in the parent's L1 can expire by time
+    clock = FakeClock(start=time.time())  # wall time, as the child sees it, but never advancing
     parent = HierarchicalCache(oxbot_real_redis, None, clock=clock, namespace=oxbot_key_prefix)
     await parent.set("price", "from parent")
     assert await parent.get("price") == "from parent"
