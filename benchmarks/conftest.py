@@ -58,6 +58,17 @@ async def _check(database_url: str | None, redis_url: str | None) -> list[str]:
     return problems
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Name the backends in the test id, so a baseline keeps one entry per backend pair.
+
+    Timings on PostgreSQL and on SQLite are different facts, not a regression of one another.
+    """
+    if "backend_label" in metafunc.fixturenames:
+        database = "postgresql" if configured_database_url(metafunc.config) else "sqlite"
+        cache = "redis" if configured_redis_url(metafunc.config) else "fakeredis"
+        metafunc.parametrize("backend_label", [f"{database}+{cache}"])
+
+
 @pytest.fixture(scope="session")
 def backends(pytestconfig: pytest.Config) -> Backends:
     """From `--oxbot-database-url` / `--oxbot-redis-url` or the environment, checked once per session."""

@@ -93,7 +93,7 @@ def _record(recorder: KpiRecorder, result: CycleResult) -> None:
 
 
 @pytest.mark.oxbot_kpi(gate=False)
-def test_cycle_naive(runs: dict[str, CycleResult], oxbot_kpi: KpiRecorder) -> None:
+def test_cycle_naive(runs: dict[str, CycleResult], oxbot_kpi: KpiRecorder, backend_label: str) -> None:
     """The 'before' figures: recorded for the reports, never gated."""
     naive = runs["naive"]
     assert naive.decisions == naive.cycles * 5
@@ -102,7 +102,10 @@ def test_cycle_naive(runs: dict[str, CycleResult], oxbot_kpi: KpiRecorder) -> No
 
 @pytest.mark.oxbot_kpi(**ACHIEVED_TARGETS)
 def test_cycle_optimised(
-    runs: dict[str, CycleResult], oxbot_kpi: KpiRecorder, capsys: pytest.CaptureFixture[str]
+    runs: dict[str, CycleResult],
+    oxbot_kpi: KpiRecorder,
+    capsys: pytest.CaptureFixture[str],
+    backend_label: str,
 ) -> None:
     naive, opt = runs["naive"], runs["optimised"]
     _record(oxbot_kpi, opt)

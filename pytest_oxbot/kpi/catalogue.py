@@ -100,7 +100,9 @@ CATALOGUE: dict[str, KpiSpec] = {
             "lower",
             512.0,
             False,
-            tolerance=0.05,
+            # Peak RSS of the same run moves by ~6 % between runs on a shared 2-core machine (measured):
+            # 15 % keeps the comparison meaningful without failing on the neighbours.
+            tolerance=0.15,
             description="peak memory of the measured run (MiB)",
         ),
     )

@@ -35,8 +35,8 @@ def test_higher_is_better_direction() -> None:
 
 def test_memory_has_a_small_tolerance() -> None:
     spec = spec_for("memory_usage_mb")
-    assert compare(spec, 103, (), 100).verdict == "same"
-    assert compare(spec, 110, (), 100).verdict == "regressed"
+    assert compare(spec, 110, (), 100).verdict == "same"
+    assert compare(spec, 120, (), 100).verdict == "regressed"
 
 
 def test_noisy_significant_and_large_regresses() -> None:
