@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pytest_oxbot._urls import redact_url as redact_url  # re-exported: the historical home
+
 
 class SettingsError(ValueError):
     """A setting has a bad value; the message names the variable and what it expects."""
@@ -46,16 +48,6 @@ class Settings(BaseSettings):
         return f"Settings({shown})"
 
     __str__ = __repr__
-
-
-def redact_url(url: str | None) -> str | None:
-    """Hide the password of a connection URL so it can be shown in headers and logs."""
-    if not url or "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else f"{scheme}://{user}@{host}"
 
 
 def load_settings(**overrides: Any) -> Settings:

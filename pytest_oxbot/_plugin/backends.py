@@ -13,18 +13,20 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 import pytest_asyncio
-from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from pytest_oxbot.cache import make_redis_client
+from pytest_oxbot._urls import redact_url
 from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.settings import redact_url
+
+# redis, SQLAlchemy and the cache are imported inside the fixtures that use them: a plugin imported by
+# every pytest run must not make runs that never request them start slower.
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 REDIS_ENV = "OXBOT_REDIS_URL"
 DATABASE_ENV = "OXBOT_DATABASE_URL"
@@ -99,6 +101,8 @@ def oxbot_database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 async def _real_redis(url: str, prefix: str) -> AsyncIterator[Redis | RedisCluster]:
+    from pytest_oxbot.cache import make_redis_client
+
     client = make_redis_client(url)
     try:
         await client.ping()
@@ -142,6 +146,9 @@ async def oxbot_real_redis(oxbot_redis_url: str | None, oxbot_key_prefix: str) -
 
 
 async def _real_db(url: str) -> AsyncIterator[AsyncEngine]:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     schema = f"oxbot_test_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(url)
     try:
@@ -176,6 +183,8 @@ async def oxbot_db(oxbot_database_url: str | None, tmp_path: Path) -> AsyncItera
         async for engine in _real_db(oxbot_database_url):
             yield engine
         return
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'oxbot.sqlite3'}")
     yield engine
     await engine.dispose()

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.cache import HierarchicalCache
-from pytest_oxbot.clock import FakeClock
 
-CacheFactory = Callable[..., HierarchicalCache]
+# The cache (redis, SQLAlchemy) is imported by the fixture, not by every pytest run.
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from pytest_oxbot.cache import HierarchicalCache
+    from pytest_oxbot.clock import FakeClock
+
+CacheFactory = Callable[..., "HierarchicalCache"]
 
 
 @pytest_asyncio.fixture
@@ -21,6 +25,8 @@ async def oxbot_cache_factory(
     oxbot_redis: Any, oxbot_db: AsyncEngine, oxbot_clock: FakeClock, oxbot_key_prefix: str
 ) -> AsyncIterator[CacheFactory]:
     """Build caches on this test's backends (e.g. two "processes" sharing one Redis); closed at teardown."""
+    from pytest_oxbot.cache import HierarchicalCache
+
     made: list[HierarchicalCache] = []
 
     def factory(**kwargs: Any) -> HierarchicalCache:

@@ -18,17 +18,20 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
 
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.batcher import IntelligentBatcher
-from pytest_oxbot.cache import HierarchicalCache
-from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, FakeExchange
-from pytest_oxbot.market.client import MarketDataClient
+from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
+
+# The fake exchange (httpx, respx), the market client, the cache and the batcher are imported by the
+# fixtures that use them, not by every pytest run.
+if TYPE_CHECKING:
+    from pytest_oxbot.batcher import IntelligentBatcher
+    from pytest_oxbot.fakes.exchange import FakeExchange
+    from pytest_oxbot.market.client import MarketDataClient
 
 MARKER = "oxbot_exchange"
 
@@ -88,6 +91,9 @@ def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
     base_url = options.pop("base_url", None)
     if options:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    from pytest_oxbot.clock import FakeClock
+    from pytest_oxbot.fakes.exchange import FakeExchange
+
     exchange = FakeExchange(
         FakeClock(parse_replay_start(start_value)), **({"base_url": base_url} if base_url else {})
     )
@@ -105,6 +111,9 @@ def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
 async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketDataClient]:
     """A MarketDataClient wired to `oxbot_exchange`: shared replay clock, instant deterministic backoff,
     candles cached in an embedded HierarchicalCache (memory + fakeredis) on the same clock."""
+    from pytest_oxbot.cache import HierarchicalCache
+    from pytest_oxbot.market.client import MarketDataClient
+
     async with (
         HierarchicalCache.in_memory(clock=oxbot_exchange.clock) as cache,
         MarketDataClient(
@@ -118,12 +127,14 @@ async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketData
         yield client
 
 
-BatcherFactory = Callable[..., IntelligentBatcher[Any, Any]]
+BatcherFactory = Callable[..., "IntelligentBatcher[Any, Any]"]
 
 
 @pytest_asyncio.fixture
 async def oxbot_batcher() -> AsyncIterator[BatcherFactory]:
     """`oxbot_batcher(batch_fn, window=..., max_batch_size=..., key=..., group=...)`; closed at teardown."""
+    from pytest_oxbot.batcher import IntelligentBatcher
+
     made: list[IntelligentBatcher[Any, Any]] = []
 
     def factory(

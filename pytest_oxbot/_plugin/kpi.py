@@ -16,22 +16,26 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
-from pytest_oxbot.kpi import baseline as baseline_io
-from pytest_oxbot.kpi.baseline import Baseline
+
+# What every run needs (targets, the session) is imported here; the rest only when used: baselines when
+# one is compared or saved, judging when a test reported a KPI, the recorder when a test requests
+# `oxbot_kpi`, the text table when there is something to show.
 from pytest_oxbot.kpi.config import GateConfig, build_config, parse_targets, read_pyproject
 from pytest_oxbot.kpi.errors import KpiUsageError
-from pytest_oxbot.kpi.fingerprint import differences, environment_fingerprint
-from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
-from pytest_oxbot.kpi.measure import KpiRecorder
-from pytest_oxbot.kpi.report.table import render_text, summary_line
+from pytest_oxbot.kpi.fingerprint import environment_fingerprint
 from pytest_oxbot.kpi.session import GateSession, Outputs, step_summary_path
+
+if TYPE_CHECKING:
+    from pytest_oxbot.kpi.baseline import Baseline
+    from pytest_oxbot.kpi.gate import KpiResult
+    from pytest_oxbot.kpi.measure import KpiRecorder
 
 
 class OxbotEnvironmentWarning(pytest.PytestWarning):
@@ -63,7 +67,7 @@ STATE = pytest.StashKey[_State]()
 JUDGED = pytest.StashKey[bool]()
 MARKER_TARGETS = pytest.StashKey[dict[str, float]]()
 MARKER_ERROR = pytest.StashKey[str]()
-RESULTS = pytest.StashKey[list[KpiResult]]()
+RESULTS = pytest.StashKey[list["KpiResult"]]()
 BASELINE_TEXT = "oxbot_baseline_text"
 BENCHMARK_SAMPLES_MAX = 200
 
@@ -172,10 +176,16 @@ def _build_state(config: pytest.Config) -> _State:
     against = save_path if update and (compare_path is None or not compare_path.exists()) else compare_path
     worker_text = getattr(config, "workerinput", {}).get(BASELINE_TEXT)
     if worker_text is not None:
+        from pytest_oxbot.kpi import baseline as baseline_io
+
         baseline = baseline_io.from_json(worker_text, str(against))
     elif against is not None and (not update or against.exists()):
+        from pytest_oxbot.kpi import baseline as baseline_io
+
         baseline = baseline_io.load(against)
     if baseline is not None and not hasattr(config, "workerinput"):
+        from pytest_oxbot.kpi.fingerprint import differences
+
         diff = differences(baseline.environment, environment_fingerprint())
         if diff:
             config.issue_config_time_warning(
@@ -255,6 +265,8 @@ class _XdistHooks:
     def pytest_configure_node(self, node: Any) -> None:
         state = node.config.stash[STATE]
         if state.baseline is not None:
+            from pytest_oxbot.kpi import baseline as baseline_io
+
             node.workerinput[BASELINE_TEXT] = baseline_io.to_json(state.baseline)
 
 
@@ -301,6 +313,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture
 def oxbot_kpi(request: pytest.FixtureRequest) -> KpiRecorder:
     """Record KPIs of this test: `record`, `measure`, `measure_async`, `track_memory`, `benchmark_async`."""
+    from pytest_oxbot.kpi.measure import KpiRecorder
+
     node = request.node
 
     def sink(name: str, value: float, samples: Any, source: str) -> None:
@@ -350,6 +364,8 @@ def _record_benchmark(item: pytest.Item) -> None:
 
 
 def _judge(item: pytest.Item, judged: bool) -> list[KpiResult]:
+    from pytest_oxbot.kpi.gate import Measurement, judge
+
     state = item.config.stash[STATE]
     measurements = [Measurement(v.name, v.value, v.samples, v.source) for v in item.stash[KPI_RECORDS]]
     overrides = item.stash.get(MARKER_TARGETS, {})
@@ -378,6 +394,8 @@ def _apply_verdicts(item: pytest.Item, reports: list[pytest.TestReport]) -> None
     usage = item.stash.get(MARKER_ERROR, None)
     results = item.stash.get(RESULTS, [])
     if results:
+        from pytest_oxbot.kpi.report.table import render_text, summary_line
+
         call.sections.append(("oxbot KPIs", "\n".join([*render_text(results), summary_line(results)])))
     failing = [
         r for r in results if r.verdict == "fail" or (r.verdict == "regressed" and state.fail_on_regression)
@@ -397,6 +415,8 @@ class _Collector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "oxbot_kpis", None)
         if data and report.when == "teardown":
+            from pytest_oxbot.kpi.gate import KpiResult
+
             self._state.session.add(KpiResult.from_dict(d) for d in data)
 
 
@@ -419,6 +439,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     recorded = len(state.session.results) - len(judged)
     if not judged and not recorded and not state.written:
         return
+    from pytest_oxbot.kpi.report.table import render_text, summary_line
+
     terminalreporter.write_sep("=", "oxbot KPI gate")
     if judged:
         for line in render_text(judged):

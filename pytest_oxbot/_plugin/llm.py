@@ -22,16 +22,17 @@ from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.fakes.cassette import Cassette
-from pytest_oxbot.fakes.llm import FakeLLMProvider
-from pytest_oxbot.llm.client import API_KEY_ENV_VARS, api_key_from_env
-from pytest_oxbot.pricing import PriceTable, PricingError, default_price_table
+
+# The fake provider, the LLM client (httpx, pydantic settings) and the price table are imported by the
+# fixtures, or by `pytest_configure` only when an option that needs them is given.
+if TYPE_CHECKING:
+    from pytest_oxbot.fakes.llm import FakeLLMProvider
+    from pytest_oxbot.pricing import PriceTable
 
 MARKER = "oxbot_llm"
 
@@ -61,6 +62,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "mapping, a sequence or a function of the request) and whether an unfired fault fails the test",
     )
     if config.getoption("--oxbot-llm-record"):
+        from pytest_oxbot.llm.client import API_KEY_ENV_VARS, api_key_from_env
+
         if not config.getoption("--oxbot-llm-cassette"):
             raise pytest.UsageError("--oxbot-llm-record needs --oxbot-llm-cassette PATH to record into")
         if api_key_from_env() is None:
@@ -70,6 +73,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
     prices = config.getoption("--oxbot-prices")
     if prices:
+        from pytest_oxbot.pricing import PriceTable, PricingError
+
         try:
             PriceTable.from_file(prices)
         except PricingError as exc:
@@ -91,12 +96,19 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.fixture(scope="session")
 def oxbot_price_table(pytestconfig: pytest.Config) -> PriceTable:
     """Prices for cost KPIs: shipped table < litellm's map (if installed) < --oxbot-prices file."""
+    from pytest_oxbot.pricing import default_price_table
+
     return default_price_table(pytestconfig.getoption("--oxbot-prices"))
 
 
 @pytest.fixture
 def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> Iterator[FakeLLMProvider]:
     """The respx fake LLM provider (or replay/record of a cassette); reports LLM KPIs at teardown."""
+    from pytest_oxbot.clock import FakeClock
+    from pytest_oxbot.fakes.cassette import Cassette
+    from pytest_oxbot.fakes.llm import FakeLLMProvider
+    from pytest_oxbot.llm.client import api_key_from_env
+
     marker = request.node.get_closest_marker(MARKER)
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
     strict = bool(options.pop("strict_faults", True))

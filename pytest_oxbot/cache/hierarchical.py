@@ -42,6 +42,7 @@ _MISSING: Any = object()
 _MAX_DIRTY = 10_000
 _MAX_TOUCHED = 100_000
 _FAKE_MAX_CONNECTIONS = 10_000
+_CLUSTER_MAX_CONNECTIONS = 2**31  # no cap: see make_redis_client
 
 
 class CacheBackendError(RuntimeError):
@@ -215,17 +216,24 @@ class HierarchicalCache:
         engine = make_engine(database_url) if database_url else None
         return cls(redis, engine, clock=clock, owns_backends=True, **kwargs)
 
+    def _l1_hit(self, fk: str) -> Any:
+        """The L1 value of a full key counted as a hit, or `_MISSING` (the hot path: no await)."""
+        if not self._l1_live:
+            return _MISSING
+        value = self._l1.get(fk, self.clock.time(), _MISSING)  # type: ignore[union-attr]
+        if value is not _MISSING:
+            self._stats.lookups += 1
+            self._stats.hits += 1
+            self._l1_stats.hits += 1
+        return value
+
     # ------------------------------------------------------------------ public API
     async def get(self, key: str, default: Any = None) -> Any:
         """The cached value, or `default` on a miss (in every tier, or every reachable one)."""
         fk = self.prefix + key
-        if self._l1_live:
-            value = self._l1.get(fk, self.clock.time(), _MISSING)  # type: ignore[union-attr]
-            if value is not _MISSING:
-                self._stats.lookups += 1
-                self._stats.hits += 1
-                self._l1_stats.hits += 1
-                return value
+        value = self._l1_hit(fk)
+        if value is not _MISSING:
+            return value
         found = await self._lookup([fk], skip_l1=self._l1_live)
         return found.get(fk, default)
 
@@ -316,13 +324,9 @@ class HierarchicalCache:
         same when L2 is a real server: the lock holder loads, the others find its value.
         """
         fk = self.prefix + key
-        if self._l1_live:
-            value = self._l1.get(fk, self.clock.time(), _MISSING)  # type: ignore[union-attr]
-            if value is not _MISSING:
-                self._stats.lookups += 1
-                self._stats.hits += 1
-                self._l1_stats.hits += 1
-                return value  # type: ignore[no-any-return]
+        value = self._l1_hit(fk)
+        if value is not _MISSING:
+            return value  # type: ignore[no-any-return]
         if fk in self._inflight:  # a load of this key is under way: wait for it, no round trip
             self._stats.lookups += 1
             self._l1_stats.misses += self._l1_live
@@ -392,7 +396,7 @@ class HierarchicalCache:
         token = uuid.uuid4().hex
         fut = self._listener.register_ping(token)
         try:
-            await self._l2.client.publish(self.channel, encode_message(self.origin, ping=token))
+            await self._l2.publish(self.channel, encode_message(self.origin, ping=token))
             await asyncio.wait_for(fut, within)
             return True
         except Exception:
@@ -744,12 +748,15 @@ class HierarchicalCache:
 
 
 def make_redis_client(
-    url: str, *, cluster: bool = False, socket_timeout: float = 2.0, max_connections: int = 256
+    url: str, *, cluster: bool = False, socket_timeout: float = 2.0, max_connections: int | None = None
 ) -> Redis | RedisCluster:
-    """A `redis.asyncio` client that fails fast and queues for a connection instead of erroring.
+    """A `redis.asyncio` client that fails fast and never errors for want of a connection.
 
     redis-py's defaults retry 3 times with exponential backoff (seconds while a server is down) and
-    raise MaxConnectionsError past 100 concurrent commands; a cache wants neither.
+    raise MaxConnectionsError past 100 concurrent commands; a cache wants neither. A server's pool
+    queues for one of `max_connections` (default 256). redis-py's cluster client cannot queue (a full
+    node pool raises), so by default it gets no per-node cap: a node has at most as many connections
+    as commands were ever in flight to it at once. An explicit `max_connections` caps each node.
     """
     from redis.asyncio import BlockingConnectionPool
     from redis.backoff import NoBackoff
@@ -760,9 +767,14 @@ def make_redis_client(
     retry = Retry(NoBackoff(), 1)
     timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
     if cluster:
-        return RedisCluster.from_url(url, retry=retry, max_connections=max_connections, **timeouts)
+        per_node = _CLUSTER_MAX_CONNECTIONS if max_connections is None else max_connections
+        return RedisCluster.from_url(url, retry=retry, max_connections=per_node, **timeouts)
     pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=socket_timeout, retry=retry, **timeouts
+        url,
+        max_connections=256 if max_connections is None else max_connections,
+        timeout=socket_timeout,
+        retry=retry,
+        **timeouts,
     )
     return Redis.from_pool(pool)
 

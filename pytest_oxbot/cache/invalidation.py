@@ -84,6 +84,9 @@ class InvalidationListener:
             pubsub = self.client.pubsub()
             self._pubsub = pubsub
             try:
+                if isinstance(self.client, RedisCluster):
+                    # A cluster pub/sub picks its node from the slot map, which a fresh client lacks.
+                    await self.client.initialize()
                 await pubsub.subscribe(self.channel)
                 # redis-py would silently reconnect and resubscribe, hiding the messages lost meanwhile;
                 # a broken subscription must surface here so L1 is dropped.

@@ -45,7 +45,7 @@ class RedisTier:
         self.prefix = prefix
         self._now = clock_time
         self.is_cluster = isinstance(client, RedisCluster)
-        if not self.is_cluster and client.get_connection_kwargs().get("decode_responses"):
+        if client.get_encoder().decode_responses:
             raise ValueError("the cache needs a Redis client with decode_responses=False (values are bytes)")
 
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
@@ -80,9 +80,7 @@ class RedisTier:
         for key, payload, deadline in items:
             nx = only_if_absent and key not in overwrite
             pipe.set(key, pack(payload, deadline), px=self._px(deadline), nx=nx)
-        if publish is not None:
-            pipe.publish(*publish)
-        await pipe.execute()
+        await self._execute(pipe, publish)
 
     async def delete_many(
         self,
@@ -98,30 +96,50 @@ class RedisTier:
                 pipe.delete(key)
             else:
                 pipe.set(key, pack(TOMBSTONE, tombstone_until), px=self._px(tombstone_until))
-        if publish is not None:
+        await self._execute(pipe, publish)
+
+    async def _execute(self, pipe: Any, publish: tuple[str, bytes] | None) -> None:
+        """Run a write pipeline and then its invalidation message.
+
+        On one server the PUBLISH rides in the pipeline (one round trip, executed after the writes). A
+        cluster pipeline refuses PUBLISH and runs each node's share concurrently, so the message is sent
+        once every node has acknowledged its writes: a subscriber that drops its L1 entry on hearing it
+        can only read the new value back.
+        """
+        if publish is not None and not self.is_cluster:
             pipe.publish(*publish)
         await pipe.execute()
+        if publish is not None and self.is_cluster:
+            await self.publish(*publish)
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """PUBLISH; on a cluster always through the primary of the channel's hash slot.
+
+        That is the node the listeners subscribe on (redis-py picks it by the channel's slot), so every
+        publisher's messages reach them through one node, in the order they were published: what
+        `sync_invalidations()` relies on. Publishing through any node would reach them too (the cluster
+        bus broadcasts), but messages relayed from different nodes may overtake each other.
+        """
+        if self.is_cluster:
+            cluster = cast(RedisCluster, self.client)
+            await cluster.initialize()  # a no-op once the slot map is known
+            await cluster.publish(channel, message, target_nodes=cluster.get_node_from_key(channel))
+        else:
+            await self.client.publish(channel, message)
 
     async def clear(self, publish: tuple[str, bytes] | None = None) -> None:
+        # On a cluster, SCAN visits every primary and UNLINK is split per slot by the client (a cluster
+        # pipeline's UNLINK is a coroutine that its `execute()` never runs).
         batch: list[Any] = []
         async for key in self.client.scan_iter(match=_escape_glob(self.prefix) + "*", count=1000):
             batch.append(key)
             if len(batch) >= 1000:
-                await self._unlink(batch)
+                await self.client.unlink(*batch)
                 batch = []
         if batch:
-            await self._unlink(batch)
+            await self.client.unlink(*batch)
         if publish is not None:
-            await self.client.publish(*publish)
-
-    async def _unlink(self, keys: list[Any]) -> None:
-        if self.is_cluster:
-            pipe = self.client.pipeline()
-            for key in keys:
-                pipe.unlink(key)
-            await pipe.execute()
-        else:
-            await self.client.unlink(*keys)
+            await self.publish(*publish)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -10,13 +10,13 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_oxbot.kpi import baseline as baseline_io
-from pytest_oxbot.kpi.baseline import Baseline
-from pytest_oxbot.kpi.fingerprint import environment_fingerprint
-from pytest_oxbot.kpi.gate import KpiResult
-from pytest_oxbot.kpi.report import json_report, markdown
+# Baselines and reports are imported when the session ends, and only those that are asked for: the
+# pytest plugin builds a GateSession in every run.
+if TYPE_CHECKING:
+    from pytest_oxbot.kpi.baseline import Baseline
+    from pytest_oxbot.kpi.gate import KpiResult
 
 
 @dataclass
@@ -50,6 +50,9 @@ class GateSession:
 
     def baseline(self) -> Baseline:
         """This run's judged KPIs as a baseline (merged into the old one when updating)."""
+        from pytest_oxbot.kpi import baseline as baseline_io
+        from pytest_oxbot.kpi.fingerprint import environment_fingerprint
+
         tests: dict[str, dict[str, tuple[float, str, tuple[float, ...]]]] = {}
         for r in self.judged:
             tests.setdefault(r.test_id, {})[r.name] = (r.value, r.unit, r.samples)
@@ -61,22 +64,30 @@ class GateSession:
         written: list[str] = []
         out = self.outputs
         if out.save_baseline is not None:
+            from pytest_oxbot.kpi import baseline as baseline_io
+
             archived = baseline_io.save(out.save_baseline, self.baseline())
             written.append(
                 f"baseline saved: {out.save_baseline}" + (f" (archived {archived.name})" if archived else "")
             )
         if out.json is not None:
+            from pytest_oxbot.kpi.report import json_report
+
             _write(out.json, json_report.render(self.results, self.meta))
             written.append(f"json report: {out.json}")
-        text = markdown.render(self.judged, header=self.header)
-        if out.markdown is not None:
-            _write(out.markdown, text)
-            written.append(f"markdown report: {out.markdown}")
-        if out.step_summary is not None and self.judged:
-            with out.step_summary.open("a", encoding="utf-8") as fh:
-                fh.write(text)
-            written.append("markdown appended to $GITHUB_STEP_SUMMARY")
+        if out.markdown is not None or (out.step_summary is not None and self.judged):
+            from pytest_oxbot.kpi.report import markdown
+
+            text = markdown.render(self.judged, header=self.header)
+            if out.markdown is not None:
+                _write(out.markdown, text)
+                written.append(f"markdown report: {out.markdown}")
+            if out.step_summary is not None and self.judged:
+                with out.step_summary.open("a", encoding="utf-8") as fh:
+                    fh.write(text)
+                written.append("markdown appended to $GITHUB_STEP_SUMMARY")
         if out.html is not None:
+            from pytest_oxbot.kpi import baseline as baseline_io
             from pytest_oxbot.kpi.report import html  # matplotlib only when asked for
 
             history = baseline_io.load_history(out.history_of) if out.history_of else []
