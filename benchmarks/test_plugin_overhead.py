@@ -14,7 +14,9 @@ measures the neighbours (printed next to it). Each round runs both variants back
 the median over rounds of their CPU-time ratio, so a neighbour's load that slows both runs of a round
 cancels and a round it hit half-way is outvoted (best-of-N against best-of-N, printed too, fails whenever
 one variant happens to get a quieter moment than the other). 8 rounds; while the figure is over target,
-4 more (up to 16).
+4 more (up to 16). A median still over target fails only when the rounds show it significantly (one-sided
+Wilcoxon signed-rank test on the paired ratios, alpha 0.05); otherwise it is reported as unstable, the
+rule the gate applies to every noisy KPI.
 
 Bytecode: the children run with Python's bytecode cache on, written to a private PYTHONPYCACHEPREFIX in
 the test's tmp dir (nothing is written into the project or the venv) and warmed by one run per variant,
@@ -36,6 +38,7 @@ import time
 from pathlib import Path
 
 import pytest
+from scipy.stats import wilcoxon
 
 TESTS = 500
 FILES = 10
@@ -45,6 +48,7 @@ MAX_ROUNDS = 16
 GATE_ROUNDS = 3
 UNCACHED_ROUNDS = 3
 MAX_OVERHEAD = 0.05
+ALPHA = 0.05
 
 WITHOUT = "without plugin"
 GATE = "kpi gate only"
@@ -158,4 +162,20 @@ def test_whole_plugin_overhead_on_500_tests(
             f"cpu {_best(uncached, WITHOUT)[1]:.3f} s, whole plugin cpu {_best(uncached, FULL)[1]:.3f} s "
             f"({u_cpu:+.1%} cpu, {u_wall:+.1%} wall)"
         )
-    assert full_cpu <= MAX_OVERHEAD
+    # Noise-aware, like the gate's own rule for noisy KPIs: the build fails when the per-round CPU ratios
+    # show the overhead above target with significance (one-sided Wilcoxon signed-rank, alpha 0.05), not
+    # when one loaded round of a noisy machine tips the median over the line.
+    excess = [
+        c / base_c - 1 - MAX_OVERHEAD for (_, c), (_, base_c) in zip(main[FULL], main[WITHOUT], strict=True)
+    ]
+    p_value = float(wilcoxon(excess, alternative="greater").pvalue)
+    with capsys.disabled():
+        verdict = (
+            "ok"
+            if full_cpu <= MAX_OVERHEAD
+            else ("FAIL" if p_value < ALPHA else "unstable (not significant)")
+        )
+        print(f"  over {MAX_OVERHEAD:.0%}: one-sided Wilcoxon p = {p_value:.3f} -> {verdict}")
+    assert full_cpu <= MAX_OVERHEAD or p_value >= ALPHA, (
+        f"whole plugin overhead {full_cpu:+.1%} > {MAX_OVERHEAD:.0%} (Wilcoxon p = {p_value:.3f})"
+    )
