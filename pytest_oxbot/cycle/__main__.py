@@ -1,0 +1,69 @@
+"""`python -m pytest_oxbot.cycle [--naive] [--cycles N] [--database-url URL] [--redis-url URL]`.
+
+Replays the reference bot on a freshly seeded database (100,000 trades, 1,000 positions) in this
+process and prints its KPIs as one JSON object. A fresh process is also how the benchmark measures
+`memory_usage_mb`: the peak resident memory of a process that does nothing but run the bot, which no
+earlier test of a pytest session can inflate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from pytest_oxbot.cycle.config import CycleConfig
+from pytest_oxbot.cycle.memory import lifetime_peak_bytes
+from pytest_oxbot.cycle.replay import run_cycle
+from pytest_oxbot.cycle.result import CycleResult
+from pytest_oxbot.db import Database, SeedSpec, seed_volume, unique_schema_name
+from pytest_oxbot.db.naive import use_naive_indexes
+
+
+async def replay_once(
+    config: CycleConfig, *, database_url: str | None, redis_url: str | None, workdir: Path
+) -> CycleResult:
+    """Seed a throw-away database (SQLite file in `workdir`, or a unique PostgreSQL schema) and replay."""
+    if database_url:
+        db = Database(database_url, schema=unique_schema_name(f"oxbot_cycle_cli_{config.name}"))
+    else:
+        db = Database(f"sqlite+aiosqlite:///{workdir / 'cycle.db'}")
+    await db.create_tables()
+    try:
+        seeded = await seed_volume(db, SeedSpec())
+        if config.name == "naive":
+            await use_naive_indexes(db)
+        return await run_cycle(config, db, seeded.bot_ids[0], redis_url=redis_url)
+    finally:
+        await db.drop()
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_oxbot.cycle", description=__doc__.splitlines()[0])
+    parser.add_argument("--naive", action="store_true", help="replay the naive bot (default: optimised)")
+    parser.add_argument("--cycles", type=int, help="cycles to replay (default: the config's)")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a temporary SQLite file)")
+    parser.add_argument("--redis-url", help="Redis URL for the cache's L2 (default: fakeredis)")
+    args = parser.parse_args(argv)
+    config = (CycleConfig.naive() if args.naive else CycleConfig.optimised()).with_env()
+    if args.cycles is not None:
+        if args.cycles < 1:
+            parser.error("--cycles must be >= 1")
+        config = replace(config, cycles=args.cycles)
+    with tempfile.TemporaryDirectory(prefix="oxbot-cycle-") as tmp:
+        result = asyncio.run(
+            replay_once(config, database_url=args.database_url, redis_url=args.redis_url, workdir=Path(tmp))
+        )
+    figures = {**result.kpis(), "process_peak_rss_mb": lifetime_peak_bytes() / 2**20}
+    json.dump({"variant": result.name, "cycles": result.cycles, "kpis": figures}, sys.stdout, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
