@@ -14,6 +14,7 @@ reply (`<|start|>assistant<|message|>`); `gpt-3.5-turbo-0301` used 4 per message
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -155,12 +156,16 @@ class _EncodeCounter:
 def _encoder(encoding: str) -> _Counter:
     # Loading the ranks costs ~15-40 ms: once per process. The binding's `count` skips building
     # a Python list of ids (about twice as fast); both treat special-token text as plain text.
-    try:
-        from bpe_openai import _bindings
+    # bpe-openai 0.1.4 reads its rank files with the deprecated `importlib.resources.open_binary`: its
+    # DeprecationWarning is not ours to show in every user's test run.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "open_binary is deprecated", DeprecationWarning)
+        try:
+            from bpe_openai import _bindings
 
-        counter: _Counter = _bindings.tokenizer_for_encoding(encoding)
-    except (ImportError, AttributeError):  # pragma: no cover - depends on the wheel's layout
-        counter = _EncodeCounter(encoding)
+            counter: _Counter = _bindings.tokenizer_for_encoding(encoding)
+        except (ImportError, AttributeError):  # pragma: no cover - depends on the wheel's layout
+            counter = _EncodeCounter(encoding)
     return counter
 
 
