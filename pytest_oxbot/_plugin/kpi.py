@@ -17,12 +17,12 @@ import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from _pytest.runner import runtestprotocol
 
 from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
+from pytest_oxbot._urls import redact_url
 
 # What every run needs (targets, the session) is imported here; the rest only when used: baselines when
 # one is compared or saved, judging when a test reported a KPI, the recorder when a test requests
@@ -210,7 +210,7 @@ def _build_state(config: pytest.Config) -> _State:
         "targets_source": " + ".join(gate.sources),
         "targets": gate.targets,
         "baseline": str(against) if baseline is not None else None,
-        "backends": _backends(),
+        "backends": _backends(config),
     }
     return _State(
         gate,
@@ -227,20 +227,12 @@ def _path(config: pytest.Config, name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _redact(url: str | None) -> str | None:
-    """The URL without credentials (the settings module does the same, but importing it costs ~70 ms)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _backends() -> str:
-    redis = _redact(os.environ.get("OXBOT_REDIS_URL")) or "fakeredis"
-    database = _redact(os.environ.get("OXBOT_DATABASE_URL")) or "sqlite (in memory)"
-    return f"redis={redis}, database={database}"
+def _backends(config: pytest.Config) -> str:
+    """The backends this run uses (options first, then the environment, as the fixtures read them)."""
+    redis = config.getoption("oxbot_redis_url", default=None) or os.environ.get("OXBOT_REDIS_URL")
+    database = config.getoption("oxbot_database_url", default=None) or os.environ.get("OXBOT_DATABASE_URL")
+    shown_redis = redact_url(redis) or "fakeredis"
+    return f"redis={shown_redis}, database={redact_url(database) or 'sqlite (in memory)'}"
 
 
 def _header(config: pytest.Config, gate: GateConfig, compare: Path | None, save: Path | None) -> str:
@@ -250,7 +242,7 @@ def _header(config: pytest.Config, gate: GateConfig, compare: Path | None, save:
         parts.append(f"saving baseline to {save}")
     if config.getoption("oxbot_report_only"):
         parts.append("report only")
-    parts.append(f"backends: {_backends()}")
+    parts.append(f"backends: {_backends(config)}")
     return "; ".join(parts)
 
 

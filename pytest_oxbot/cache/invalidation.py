@@ -130,6 +130,8 @@ class InvalidationListener:
         try:
             body = json.loads(data)
         except ValueError:
+            body = None
+        if not isinstance(body, dict):  # a stray PUBLISH must not look like a lost connection
             log.warning("ignoring a malformed invalidation message on %s", self.channel)
             return
         if body.get("o") == self.origin:

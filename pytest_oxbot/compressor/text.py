@@ -99,3 +99,11 @@ def first_sentence(text: str) -> str:
     """The first sentence of a line of prose (the whole line when it has one sentence)."""
     match = re.search(r"[.!?](?=\s+[A-Z*\"'(])", text)
     return text[: match.end()] if match else text
+
+
+def forget_prompt_text() -> None:
+    """Drop what was memoised per prompt text, so a benchmark times every prompt as if it were new.
+
+    (Per-key memos, e.g. which key names a stop loss, stay: a live bot's keys repeat every cycle.)
+    """
+    _symbols_in.cache_clear()

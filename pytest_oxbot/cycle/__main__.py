@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from dataclasses import replace
@@ -47,8 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_oxbot.cycle", description=__doc__.splitlines()[0])
     parser.add_argument("--naive", action="store_true", help="replay the naive bot (default: optimised)")
     parser.add_argument("--cycles", type=int, help="cycles to replay (default: the config's)")
-    parser.add_argument("--database-url", help="PostgreSQL URL (default: a temporary SQLite file)")
-    parser.add_argument("--redis-url", help="Redis URL for the cache's L2 (default: fakeredis)")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("OXBOT_DATABASE_URL"),
+        help="PostgreSQL URL (default: OXBOT_DATABASE_URL, else a temporary SQLite file)",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("OXBOT_REDIS_URL"),
+        help="Redis URL for the cache's L2 (default: OXBOT_REDIS_URL, else fakeredis)",
+    )
     args = parser.parse_args(argv)
     config = (CycleConfig.naive() if args.naive else CycleConfig.optimised()).with_env()
     if args.cycles is not None:
