@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,8 +40,9 @@ async def oxbot_cache_factory(
         return cache
 
     yield factory
-    for cache in made:
-        await cache.aclose()
+    async with contextlib.AsyncExitStack() as stack:  # every cache is closed even if one close raises
+        for cache in made:
+            stack.push_async_callback(cache.aclose)
 
 
 @pytest_asyncio.fixture

@@ -14,6 +14,7 @@ Marker `oxbot_exchange(start=..., base_url=..., strict_faults=True)` and ini opt
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -145,5 +146,6 @@ async def oxbot_batcher() -> AsyncIterator[BatcherFactory]:
         return batcher
 
     yield factory
-    for batcher in made:
-        await batcher.aclose()
+    async with contextlib.AsyncExitStack() as stack:  # every batcher is closed even if one close raises
+        for batcher in made:
+            stack.push_async_callback(batcher.aclose)
