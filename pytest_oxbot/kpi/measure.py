@@ -85,14 +85,8 @@ class KpiRecorder:
     @asynccontextmanager
     async def measure_async(self, name: str = "wall_time") -> AsyncIterator[Timing]:
         """Time an `async with` block (awaits included) and record it."""
-        spec_for(name)
-        timing = Timing(name)
-        start = self._timer()
-        try:
+        with self.measure(name) as timing:
             yield timing
-        finally:
-            timing.seconds = self._timer() - start
-        self.record(name, timing.seconds, source="measure")
 
     @contextmanager
     def track_memory(self, name: str = "memory_usage_mb") -> Iterator[MemoryPeak]:
