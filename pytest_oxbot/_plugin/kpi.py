@@ -264,15 +264,17 @@ class _XdistHooks:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     roots = config.stash[STATE].performance_roots
+    in_roots: dict[Path, bool] = {}  # one answer per file, not per test: this runs on every item
     for item in items:
         marker = item.get_closest_marker("oxbot_kpi")
         gate = True
         if marker is not None:
             gate = _read_marker(item, marker)
+        path = item.path
+        if path not in in_roots:
+            in_roots[path] = any(path.is_relative_to(root) for root in roots)
         judged = gate and (
-            marker is not None
-            or "oxbot_kpi" in getattr(item, "fixturenames", ())
-            or any(item.path.is_relative_to(root) for root in roots)
+            marker is not None or "oxbot_kpi" in getattr(item, "fixturenames", ()) or in_roots[path]
         )
         if judged:
             item.stash[JUDGED] = True
