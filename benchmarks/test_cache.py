@@ -23,9 +23,10 @@ import pytest
 from aiocache import SimpleMemoryCache
 from cashews import Cache as CashewsCache
 
-from pytest_oxbot.cache import HierarchicalCache, make_redis_client
+from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.cache.redis_tier import pack
 from pytest_oxbot.clock import SystemClock
+from pytest_oxbot.connections import make_redis_client
 
 VALUE = {"symbol": "BTCUSDT", "price": "97000.5", "rsi": 54.2, "trend": "up"}
 KEYS = [f"ticker:{i}" for i in range(500)]

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Se
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from pytest_oxbot.errors import BatcherError
 from pytest_oxbot.settings import get_settings
 
 Req = TypeVar("Req")
@@ -35,11 +36,11 @@ __all__ = [
 ]
 
 
-class BatcherClosedError(RuntimeError):
+class BatcherClosedError(BatcherError, RuntimeError):
     """`submit` was called after `aclose()`: the batcher no longer accepts work."""
 
 
-class BatchResultError(RuntimeError):
+class BatchResultError(BatcherError, RuntimeError):
     """`batch_fn` returned something that cannot be matched to the requests (wrong length, missing key)."""
 
 

@@ -23,14 +23,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pytest_oxbot.errors import PricingError, UnknownModelError
+
 __all__ = [
     "CostBreakdown",
+    "MalformedUsageError",
     "ModelPrice",
     "PriceTable",
     "PricingError",
     "TokenUsage",
     "UnknownModelError",
-    "UsageError",
     "default_price_table",
     "usage_from_response",
 ]
@@ -41,15 +43,7 @@ PRICES_FILE_ENV = "OXBOT_LLM_PRICES_FILE"
 _ROUTE_PREFIXES = ("openai/", "deepseek/", "anthropic/", "gemini/", "openrouter/", "litellm/", "azure/")
 
 
-class PricingError(ValueError):
-    """A price table or a usage block cannot be trusted."""
-
-
-class UnknownModelError(PricingError, LookupError):
-    """No price for this model: refusing to call it free."""
-
-
-class UsageError(PricingError):
+class MalformedUsageError(PricingError):
     """A `usage` block that contradicts itself (negative, or cached > prompt)."""
 
 
@@ -99,7 +93,7 @@ class TokenUsage:
     def __post_init__(self) -> None:
         for name in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens"):
             if getattr(self, name) < 0:
-                raise UsageError(f"{name} is negative: {getattr(self, name)}")
+                raise MalformedUsageError(f"{name} is negative: {getattr(self, name)}")
 
     @property
     def prompt_tokens(self) -> int:
@@ -149,12 +143,14 @@ def usage_from_response(usage: Mapping[str, Any]) -> TokenUsage:
         miss = usage.get("prompt_cache_miss_tokens")
         miss_n = prompt - hit if miss is None else _int(miss)
         if hit + miss_n != prompt and prompt:
-            raise UsageError(f"DeepSeek usage: hit {hit} + miss {miss_n} != prompt_tokens {prompt}")
+            raise MalformedUsageError(f"DeepSeek usage: hit {hit} + miss {miss_n} != prompt_tokens {prompt}")
         return TokenUsage(input_tokens=miss_n, output_tokens=completion, cached_input_tokens=hit)
     details = usage.get("prompt_tokens_details") or {}  # OpenAI: may be absent or null
     cached = _int(details.get("cached_tokens"))
     if cached > prompt:
-        raise UsageError(f"cached_tokens {cached} > prompt_tokens {prompt}: cached tokens are a subset")
+        raise MalformedUsageError(
+            f"cached_tokens {cached} > prompt_tokens {prompt}: cached tokens are a subset"
+        )
     write = _int(usage.get("cache_creation_input_tokens"))  # OpenAI-compatible Anthropic gateways
     return TokenUsage(
         input_tokens=prompt - cached - min(write, prompt - cached),
@@ -302,7 +298,7 @@ def _int(value: Any) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float) or int(value) != value:
-        raise UsageError(f"token count must be a whole number: {value!r}")
+        raise MalformedUsageError(f"token count must be a whole number: {value!r}")
     return int(value)
 
 

@@ -14,10 +14,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pytest_oxbot._urls import redact_url as redact_url  # re-exported: the historical home
-
-
-class SettingsError(ValueError):
-    """A setting has a bad value; the message names the variable and what it expects."""
+from pytest_oxbot.errors import SettingsError
 
 
 class Settings(BaseSettings):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
+from pytest_oxbot.errors import UnknownModelError
+
 __all__ = [
     "CL100K",
     "O200K",
@@ -74,10 +76,6 @@ _APPROXIMATE_FAMILIES = {
     "mistral": "mistral",
     "mixtral": "mistral",
 }
-
-
-class UnknownModelError(ValueError):
-    """The model belongs to no family we can count; a guessed count would silently skew KPIs."""
 
 
 class _Counter(Protocol):

@@ -151,7 +151,7 @@ def test_real_redis_keys_of_the_test_are_removed(
     prefix = Path(inner.path, "prefix.txt").read_text()
 
     async def leftovers() -> list[bytes]:
-        from pytest_oxbot.cache import make_redis_client
+        from pytest_oxbot.connections import make_redis_client
 
         client = make_redis_client(url)
         try:

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_oxbot.settings import SettingsError, load_settings, redact_url
+from pytest_oxbot.errors import SettingsError
+from pytest_oxbot.settings import load_settings, redact_url
 
 
 def test_defaults_are_the_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,8 +27,13 @@ def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("LLM_ENABLE_CACHE", "maybe"), ("LLM_TEMPERATURE_DEFAULT", "3"), ("LLM_BATCH_SIZE", "0"),
-     ("LLM_DAILY_COST_LIMIT_USD", "-1"), ("HTTP_READ_TIMEOUT", "soon")],
+    [
+        ("LLM_ENABLE_CACHE", "maybe"),
+        ("LLM_TEMPERATURE_DEFAULT", "3"),
+        ("LLM_BATCH_SIZE", "0"),
+        ("LLM_DAILY_COST_LIMIT_USD", "-1"),
+        ("HTTP_READ_TIMEOUT", "soon"),
+    ],
 )
 def test_each_bad_value_is_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)

@@ -101,7 +101,7 @@ def oxbot_database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 async def _real_redis(url: str, prefix: str) -> AsyncIterator[Redis | RedisCluster]:
-    from pytest_oxbot.cache import make_redis_client
+    from pytest_oxbot.connections import make_redis_client
 
     client = make_redis_client(url)
     try:

@@ -23,12 +23,12 @@ from _pytest.runner import runtestprotocol
 
 from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
 from pytest_oxbot._urls import redact_url
+from pytest_oxbot.errors import KpiUsageError
 
 # What every run needs (targets, the session) is imported here; the rest only when used: baselines when
 # one is compared or saved, judging when a test reported a KPI, the recorder when a test requests
 # `oxbot_kpi`, the text table when there is something to show.
 from pytest_oxbot.kpi.config import GateConfig, build_config, parse_targets, read_pyproject
-from pytest_oxbot.kpi.errors import KpiUsageError
 from pytest_oxbot.kpi.fingerprint import environment_fingerprint
 from pytest_oxbot.kpi.session import GateSession, Outputs, step_summary_path
 

@@ -2,7 +2,7 @@
 
 from .codec import Codec, CodecError
 from .compat import AdvancedCacheStrategy, PerformanceCache
-from .hierarchical import CacheBackendError, HierarchicalCache, make_engine, make_redis_client
+from .hierarchical import CacheBackendError, HierarchicalCache
 from .keys import make_key
 from .memory import MemoryTier
 from .protocol import AsyncCache
@@ -19,7 +19,5 @@ __all__ = [
     "MemoryTier",
     "PerformanceCache",
     "TierStats",
-    "make_engine",
     "make_key",
-    "make_redis_client",
 ]

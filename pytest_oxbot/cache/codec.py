@@ -19,12 +19,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pytest_oxbot.errors import CacheError
+
 _TAG = "__t"
 _TAG_MARK = '"__t"'
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-class CodecError(ValueError):
+class CodecError(CacheError, ValueError):
     """A value cannot be encoded, or a payload cannot be decoded."""
 
 

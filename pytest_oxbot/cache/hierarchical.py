@@ -28,6 +28,8 @@ from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..clock import Clock, SystemClock
+from ..connections import make_engine, make_fake_redis, make_redis_client
+from ..errors import CacheError
 from .codec import DEFAULT_CODEC, Codec
 from .invalidation import InvalidationListener, encode_message
 from .memory import MemoryTier
@@ -41,11 +43,9 @@ log = logging.getLogger(__name__)
 _MISSING: Any = object()
 _MAX_DIRTY = 10_000
 _MAX_TOUCHED = 100_000
-_FAKE_MAX_CONNECTIONS = 10_000
-_CLUSTER_MAX_CONNECTIONS = 2**31  # no cap: see make_redis_client
 
 
-class CacheBackendError(RuntimeError):
+class CacheBackendError(CacheError):
     """A tier failed and the cache was built with `strict=True`."""
 
 
@@ -177,17 +177,8 @@ class HierarchicalCache:
     @classmethod
     def in_memory(cls, *, clock: Clock | None = None, sql: bool = False, **kwargs: Any) -> HierarchicalCache:
         """The embedded defaults: L1 + fakeredis L2 (+ an in-memory SQLite L3 when `sql`)."""
-        from fakeredis import FakeServer
-        from fakeredis.aioredis import FakeRedis
-
-        engine = None
-        if sql:
-            from sqlalchemy.ext.asyncio import create_async_engine
-            from sqlalchemy.pool import StaticPool
-
-            engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
-        redis = FakeRedis(server=FakeServer(), max_connections=_FAKE_MAX_CONNECTIONS)
-        return cls(redis, engine, clock=clock, owns_backends=True, **kwargs)
+        engine = make_engine("sqlite+aiosqlite://") if sql else None
+        return cls(make_fake_redis(), engine, clock=clock, owns_backends=True, **kwargs)
 
     @classmethod
     async def connect(
@@ -207,10 +198,7 @@ class HierarchicalCache:
         """
         redis: Redis | RedisCluster
         if redis_url is None:
-            from fakeredis import FakeServer
-            from fakeredis.aioredis import FakeRedis
-
-            redis = FakeRedis(server=FakeServer(), max_connections=_FAKE_MAX_CONNECTIONS)
+            redis = make_fake_redis()
         else:
             redis = make_redis_client(redis_url, cluster=cluster, socket_timeout=socket_timeout)
         engine = make_engine(database_url) if database_url else None
@@ -745,46 +733,3 @@ class HierarchicalCache:
         if not live and self._l1_live:
             self._stats.l1_flushes += 1
         self._l1_live = (live or self.trust_l1_offline) and self._l1 is not None
-
-
-def make_redis_client(
-    url: str, *, cluster: bool = False, socket_timeout: float = 2.0, max_connections: int | None = None
-) -> Redis | RedisCluster:
-    """A `redis.asyncio` client that fails fast and never errors for want of a connection.
-
-    redis-py's defaults retry 3 times with exponential backoff (seconds while a server is down) and
-    raise MaxConnectionsError past 100 concurrent commands; a cache wants neither. A server's pool
-    queues for one of `max_connections` (default 256). redis-py's cluster client cannot queue (a full
-    node pool raises), so by default it gets no per-node cap: a node has at most as many connections
-    as commands were ever in flight to it at once. An explicit `max_connections` caps each node.
-    """
-    from redis.asyncio import BlockingConnectionPool
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    if url.startswith("redis+cluster://"):
-        url, cluster = "redis://" + url[len("redis+cluster://") :], True
-    retry = Retry(NoBackoff(), 1)
-    timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout}
-    if cluster:
-        per_node = _CLUSTER_MAX_CONNECTIONS if max_connections is None else max_connections
-        return RedisCluster.from_url(url, retry=retry, max_connections=per_node, **timeouts)
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=256 if max_connections is None else max_connections,
-        timeout=socket_timeout,
-        retry=retry,
-        **timeouts,
-    )
-    return Redis.from_pool(pool)
-
-
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine for L3 (`sqlite+aiosqlite:///file.db` or `postgresql+asyncpg://...`)."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    if (url.startswith("sqlite") and ":memory:" in url) or url in ("sqlite+aiosqlite://", "sqlite://"):
-        from sqlalchemy.pool import StaticPool
-
-        kwargs.setdefault("poolclass", StaticPool)
-    return create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"), **kwargs)

@@ -12,9 +12,10 @@ from sqlalchemy import update
 from pytest_oxbot.db import queries
 from pytest_oxbot.db.database import Database
 from pytest_oxbot.db.models import CLOSED, OPEN, Base, Decision, Position, Trade
+from pytest_oxbot.errors import DatabaseError
 
 
-class PositionAlreadyClosed(RuntimeError):
+class PositionAlreadyClosed(DatabaseError, RuntimeError):
     """Closing a position that another writer closed first (no second closing trade is written)."""
 
 

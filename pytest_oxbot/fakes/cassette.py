@@ -20,13 +20,15 @@ from typing import Any
 
 import httpx
 
+from pytest_oxbot.errors import FakeError
+
 __all__ = ["Cassette", "CassetteEntry", "CassetteMiss", "RecordingTransport", "request_hash"]
 
 _VERSION = 1
 _WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 
-class CassetteMiss(LookupError):
+class CassetteMiss(FakeError, LookupError):
     """Replay found no recorded answer for a request."""
 
 

@@ -15,6 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from pytest_oxbot.errors import FakeError
+
 __all__ = ["CandleSeries", "MarketData", "ReplayRangeError", "fmt8"]
 
 Row = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
@@ -175,7 +177,7 @@ class MarketData:
         return series is not None and series.opened_by(t_ms) > 0 and t_ms <= series.end_ms
 
 
-class ReplayRangeError(LookupError):
+class ReplayRangeError(FakeError, LookupError):
     """The replay time lies outside the recorded data: say so instead of inventing prices."""
 
     def __init__(self, symbol: str, t_ms: int, series: list[CandleSeries]) -> None:

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pytest_oxbot.errors import FakeError
+
 __all__ = ["LATENCY_MODELS", "LatencyModel", "UnknownLatencyModel", "latency_model_for"]
 
 
-class UnknownLatencyModel(LookupError):
+class UnknownLatencyModel(FakeError, LookupError):
     """No latency figures for this model: pass a `LatencyModel` instead of inventing one."""
 
 

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from pytest_oxbot.kpi.compare import compare
 
 if TYPE_CHECKING:
+    from pytest_oxbot.errors import KpiUsageError
     from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
     from pytest_oxbot.kpi.catalogue import CATALOGUE, KpiSpec, spec_for
     from pytest_oxbot.kpi.compare import ComparePolicy, Comparison
     from pytest_oxbot.kpi.config import GateConfig, build_config
-    from pytest_oxbot.kpi.errors import BaselineError, KpiUsageError
+    from pytest_oxbot.kpi.errors import BaselineError
     from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
     from pytest_oxbot.kpi.measure import KpiRecorder
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_oxbot.kpi.errors import KpiUsageError
+from pytest_oxbot.errors import KpiUsageError
 
 Better = Literal["lower", "higher"]
 

@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.compare import ComparePolicy
-from pytest_oxbot.kpi.errors import KpiUsageError
 from pytest_oxbot.kpi.fingerprint import differences
 from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
 from pytest_oxbot.kpi.report import markdown

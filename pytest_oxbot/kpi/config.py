@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import CATALOGUE, spec_for
 from pytest_oxbot.kpi.compare import ComparePolicy
-from pytest_oxbot.kpi.errors import KpiUsageError
 from pytest_oxbot.kpi.units import parse_quantity
 
 DEFAULT_BASELINE = ".oxbot/baseline.json"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class KpiUsageError(ValueError):
-    """A bad KPI name, target, option or configuration; the plugin turns it into a pytest usage error."""
+from pytest_oxbot.errors import KpiUsageError
 
 
 class BaselineError(KpiUsageError):

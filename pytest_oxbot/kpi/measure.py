@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, SupportsFloat
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import spec_for
-from pytest_oxbot.kpi.errors import KpiUsageError
 
 
 class Sink(Protocol):

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import re
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import KpiSpec
-from pytest_oxbot.kpi.errors import KpiUsageError
 
 # unit of the KPI -> accepted suffixes and the factor to that unit
 _SUFFIXES: dict[str, dict[str, float]] = {

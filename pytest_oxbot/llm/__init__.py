@@ -12,7 +12,6 @@ from pytest_oxbot.llm.errors import (
     NoModelFits,
 )
 from pytest_oxbot.llm.report import CallRecord, CostLedger
-from pytest_oxbot.llm.retry import RetryPolicy
 from pytest_oxbot.llm.routing import ModelRouter
 
 __all__ = [
@@ -34,7 +33,6 @@ __all__ = [
     "ParsedDecisions",
     "RedisBudget",
     "Reservation",
-    "RetryPolicy",
     "Signal",
     "UnlimitedBudget",
     "base_asset",

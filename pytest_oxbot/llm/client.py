@@ -35,10 +35,10 @@ from pytest_oxbot.llm.errors import (
     LLMRetriesExhausted,
 )
 from pytest_oxbot.llm.report import CallRecord, CostLedger
-from pytest_oxbot.llm.retry import RetryPolicy, is_retryable_status, retry_after_seconds
 from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.monitor.performance import PerformanceMonitor
 from pytest_oxbot.pricing import PriceTable, TokenUsage, default_price_table, usage_from_response
+from pytest_oxbot.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from pytest_oxbot.settings import Settings, get_settings
 from pytest_oxbot.tokens import count_chat_tokens, is_exact
 
@@ -440,15 +440,15 @@ class CostAwareLLMClient:
                     if not is_retryable_status(response.status_code):
                         raise LLMHTTPError(response.status_code, detail)
                     last = f"HTTP {response.status_code}: {detail}"
-                    retry_after = retry_after_seconds(response, self.clock.time())
+                    retry_after = parse_retry_after(response.headers, self.clock.time())
                 if attempt >= self.retry.max_attempts:
                     raise LLMRetriesExhausted(attempt, last)
                 delay = self.retry.delay(attempt, retry_after)
                 spent = max(self.clock.monotonic() - began, waited)  # waited: when sleep moves no clock
-                if spent + delay > self.retry.max_total_s:
+                if spent + delay > self.retry.max_total:
                     raise LLMRetriesExhausted(
                         attempt,
-                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total_s}s)",
+                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total}s)",
                     )
                 waited += delay
                 log.info("LLM call to %s: %s, retrying in %.2fs", model, last, delay)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pytest_oxbot.errors import LLMError
+
 __all__ = [
     "BudgetExceeded",
     "LLMError",
@@ -12,10 +14,6 @@ __all__ = [
     "LLMRetriesExhausted",
     "NoModelFits",
 ]
-
-
-class LLMError(Exception):
-    """Base class of everything the LLM client raises on purpose."""
 
 
 class LLMHTTPError(LLMError):

@@ -11,7 +11,7 @@ from pytest_oxbot.market.errors import (
     SymbolError,
     UnknownSymbolError,
 )
-from pytest_oxbot.market.limits import RetryPolicy, WeightBudget
+from pytest_oxbot.market.limits import WeightBudget
 from pytest_oxbot.market.models import Candle, Snapshot, SnapshotBatch, SymbolFailure
 from pytest_oxbot.market.symbols import from_exchange, to_exchange
 
@@ -25,7 +25,6 @@ __all__ = [
     "MarketDataClient",
     "MarketDataError",
     "RateLimitedError",
-    "RetryPolicy",
     "Snapshot",
     "SnapshotBatch",
     "SymbolError",

@@ -30,7 +30,7 @@ from pytest_oxbot.market.errors import (
     RateLimitedError,
     UnknownSymbolError,
 )
-from pytest_oxbot.market.limits import RetryPolicy, WeightBudget, klines_weight, ticker_24hr_weight
+from pytest_oxbot.market.limits import WeightBudget, klines_weight, ticker_24hr_weight
 from pytest_oxbot.market.models import (
     INTERVAL_SECONDS,
     Candle,
@@ -39,6 +39,7 @@ from pytest_oxbot.market.models import (
     SymbolFailure,
 )
 from pytest_oxbot.market.symbols import to_exchange
+from pytest_oxbot.retry import RetryPolicy, parse_retry_after
 from pytest_oxbot.settings import Settings, get_settings
 
 __all__ = ["DEFAULT_BASE_URL", "KLINES", "TICKER_24HR", "CandleBatch", "MarketDataClient"]
@@ -379,15 +380,9 @@ def _json(response: httpx.Response, path: str) -> Any:
 
 
 def _retry_after(response: httpx.Response, now: float) -> float:
-    """`Retry-After` in seconds; without it, the rest of the current weight minute."""
-    raw = response.headers.get("Retry-After")
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        value = None
-    if value is None or value < 0:
-        return 60 - (now % 60)
-    return value
+    """`Retry-After` in seconds; when absent or malformed, the rest of the current weight minute."""
+    value = parse_retry_after(response.headers, now)
+    return 60 - (now % 60) if value is None else value
 
 
 def _api_error(response: httpx.Response) -> ExchangeAPIError:

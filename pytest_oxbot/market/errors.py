@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pytest_oxbot.errors import MarketDataError
+
 __all__ = [
     "ExchangeAPIError",
     "ExchangeUnavailableError",
@@ -12,10 +14,6 @@ __all__ = [
     "SymbolError",
     "UnknownSymbolError",
 ]
-
-
-class MarketDataError(Exception):
-    """Base class of every error the market-data client raises."""
 
 
 class SymbolError(MarketDataError, ValueError):

@@ -20,6 +20,7 @@ from talipp.indicators import ATR, EMA, MACD, RSI
 from talipp.ohlcv import OHLCV
 
 from pytest_oxbot.cache.protocol import AsyncCache
+from pytest_oxbot.errors import MarketDataError
 
 __all__ = [
     "MIN_CANDLES",
@@ -56,7 +57,7 @@ class CandleLike(Protocol):
     def close_time(self) -> datetime: ...
 
 
-class NotEnoughCandles(ValueError):
+class NotEnoughCandles(MarketDataError, ValueError):
     """Fewer candles than the longest indicator period."""
 
 

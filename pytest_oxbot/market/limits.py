@@ -1,4 +1,4 @@
-"""Request-weight budget and retry policy: slow down *before* Binance's limit, back off after a failure.
+"""Request-weight budget: slow down *before* Binance's limit, back off after a failure.
 
 Binance counts request weight per IP per minute and reports it in `X-MBX-USED-WEIGHT-1m`. A client that
 only reacts to 429 soon meets 418 (an IP ban), so the budget makes callers wait for the next minute once
@@ -8,10 +8,9 @@ the used weight (seen plus reserved by requests in flight) would pass `slow_down
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
-__all__ = ["RetryPolicy", "WeightBudget", "klines_weight", "ticker_24hr_weight"]
+__all__ = ["WeightBudget", "klines_weight", "ticker_24hr_weight"]
 
 
 def ticker_24hr_weight(symbol_count: int) -> int:
@@ -62,25 +61,3 @@ class WeightBudget:
         """Record the exchange's `X-MBX-USED-WEIGHT-1m` (authoritative, but never below our reservations)."""
         self._roll(now)
         self.used = max(self.used, used_weight)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with jitter for 5xx and timeouts (429/418 use `Retry-After` instead)."""
-
-    max_attempts: int = 4
-    base_delay: float = 0.25
-    max_delay: float = 8.0
-    max_retry_after: float = 60.0
-    """A 429 asking to wait longer than this is raised instead of slept through."""
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
-        if self.base_delay < 0 or self.max_delay < self.base_delay:
-            raise ValueError("need 0 <= base_delay <= max_delay")
-
-    def backoff(self, attempt: int, rng: random.Random) -> float:
-        """Delay after failed attempt `attempt` (1-based): "equal jitter" in [d/2, d], d = base * 2^(n-1)."""
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)

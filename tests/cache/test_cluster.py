@@ -25,9 +25,10 @@ from uuid import UUID
 import pytest
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 
-from pytest_oxbot.cache import HierarchicalCache, make_redis_client
+from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.cache.faults import outage
 from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.connections import make_redis_client
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -355,7 +356,7 @@ async def test_expiry_follows_the_fake_clock_in_every_tier(caches: Callable[...,
 async def test_l3_hits_are_promoted_into_l2_across_slots(
     caches: Callable[..., HierarchicalCache], raw: RedisCluster, tmp_path: Path
 ) -> None:
-    from pytest_oxbot.cache import make_engine
+    from pytest_oxbot.connections import make_engine
 
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'l3.db'}")
     cache = caches(engine=engine)

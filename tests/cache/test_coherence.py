@@ -115,7 +115,7 @@ async def test_fakeredis_connection_loss_clears_and_bypasses_l1(
 async def test_real_redis_cut_clears_l1_then_recovers(
     oxbot_real_redis: Any, oxbot_redis_url: str, oxbot_db: Any, oxbot_key_prefix: str, oxbot_clock: FakeClock
 ) -> None:
-    from pytest_oxbot.cache import make_redis_client
+    from pytest_oxbot.connections import make_redis_client
 
     host = oxbot_real_redis.connection_pool.connection_kwargs["host"]
     port = oxbot_real_redis.connection_pool.connection_kwargs["port"]

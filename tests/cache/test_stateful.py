@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from pytest_oxbot._plugin.backends import configured_database_url, configured_redis_url, unavailable
-from pytest_oxbot.cache import HierarchicalCache, make_engine, make_redis_client
+from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.cache.faults import faulty
 from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.connections import make_engine, make_redis_client
 
 KEYS = st.sampled_from(["a", "b", "c"])
 VALUES = (

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import CATALOGUE, spec_for
-from pytest_oxbot.kpi.errors import KpiUsageError
 from pytest_oxbot.kpi.units import parse_quantity
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.config import build_config, parse_assignments, read_pyproject
-from pytest_oxbot.kpi.errors import KpiUsageError
 
 
 def test_defaults_without_configuration() -> None:

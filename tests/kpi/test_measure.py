@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from pytest_oxbot.kpi.errors import KpiUsageError
+from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.measure import KpiRecorder
 
 

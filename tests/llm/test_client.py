@@ -23,11 +23,11 @@ from pytest_oxbot.llm import (
     LLMResponseError,
     LLMRetriesExhausted,
     ModelRouter,
-    RetryPolicy,
     Signal,
 )
 from pytest_oxbot.monitor import PerformanceMonitor
 from pytest_oxbot.pricing import PriceTable, TokenUsage
+from pytest_oxbot.retry import RetryPolicy
 from pytest_oxbot.settings import load_settings
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 
@@ -67,7 +67,7 @@ async def client(fake: FakeLLMProvider, dict_cache: Any, sleeps: Any) -> AsyncIt
         cache=dict_cache,
         price_table=PRICES,
         settings=load_settings(),
-        retry=RetryPolicy(max_attempts=4, max_total_s=30),
+        retry=RetryPolicy(max_attempts=4, max_total=30),
         sleep=sleeps,
     ) as c:
         yield c

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from pytest_oxbot.fakes.llm import load_reference_response
 from pytest_oxbot.pricing import (
+    MalformedUsageError,
     PriceTable,
     PricingError,
     TokenUsage,
     UnknownModelError,
-    UsageError,
     default_price_table,
     usage_from_response,
 )
@@ -60,7 +60,7 @@ def test_openai_prompt_tokens_details_may_be_null(details: object) -> None:
 
 
 def test_cached_tokens_above_prompt_tokens_is_rejected() -> None:
-    with pytest.raises(UsageError, match="subset"):
+    with pytest.raises(MalformedUsageError, match="subset"):
         usage_from_response(
             {"prompt_tokens": 10, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 11}}
         )
@@ -79,7 +79,7 @@ def test_deepseek_hit_and_miss_tokens(table: PriceTable) -> None:
     assert usage.input_tokens == 200
     cost = table.cost("deepseek-chat", usage).total
     assert cost == 800 * Decimal("2.8e-8") + 200 * Decimal("2.8e-7") + 200 * Decimal("4.2e-7")
-    with pytest.raises(UsageError):
+    with pytest.raises(MalformedUsageError):
         usage_from_response(
             {"prompt_tokens": 1000, "prompt_cache_hit_tokens": 800, "prompt_cache_miss_tokens": 100}
         )
