@@ -17,12 +17,13 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
+from benchmarks.reference_bot import Database
 from pytest_oxbot._plugin.backends import (
     configured_database_url,
     configured_redis_url,
     real_backends_required,
 )
-from pytest_oxbot.db import Database, probe, unique_schema_name
+from pytest_oxbot.connections import probe_database, probe_redis, unique_schema_name
 
 
 @dataclass(frozen=True)
@@ -33,27 +34,14 @@ class Backends:
     redis_url: str | None
 
 
-async def _redis_problem(url: str) -> str | None:
-    import redis.asyncio as redis
-
-    client = redis.from_url(url, socket_connect_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:
-        return f"Redis does not answer: {type(exc).__name__}: {exc}"
-    finally:
-        await client.aclose()
-    return None
-
-
 async def _check(database_url: str | None, redis_url: str | None) -> list[str]:
     problems = []
     if database_url:
         if make_url(database_url).get_backend_name() != "postgresql":
             problems.append("OXBOT_DATABASE_URL is not a PostgreSQL URL")
-        elif problem := await probe(database_url):
+        elif problem := await probe_database(database_url):
             problems.append(f"OXBOT_DATABASE_URL: {problem}")
-    if redis_url and (problem := await _redis_problem(redis_url)):
+    if redis_url and (problem := await probe_redis(redis_url)):
         problems.append(f"OXBOT_REDIS_URL: {problem}")
     return problems
 

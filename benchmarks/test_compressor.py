@@ -19,15 +19,10 @@ from importlib import resources
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from pytest_oxbot.compressor import (
-    AdaptivePromptCompressor,
-    TradingContext,
-    check_fidelity,
-    render_compact,
-    render_full,
-    render_minimal,
-    sample_context,
-)
+from benchmarks.reference_bot.context import PromptContext
+from benchmarks.reference_bot.render import num, render_compact, render_full, render_minimal
+from benchmarks.reference_bot.sample import sample_context
+from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.text import forget_prompt_text, numbers_in
 from pytest_oxbot.tokens import count_tokens
 
@@ -45,26 +40,25 @@ def nof1_prompts() -> list[tuple[str, str]]:
     return [(c["model_id"], c["user_prompt"]) for c in data["conversations"]]
 
 
-def context_facts_missing(ctx: TradingContext, text: str) -> list[str]:
+def context_facts_missing(ctx: PromptContext, text: str) -> list[str]:
     """Required facts of the context absent from `text` (checked against the model, not a parser)."""
     missing = []
-    for snap in ctx.symbols:
-        section = text.split(f"### ALL {snap.symbol} DATA", 1)
+    for view in ctx.symbols:
+        section = text.split(f"### ALL {view.base} DATA", 1)
         if len(section) < 2:
-            missing.append(f"{snap.symbol} section")
+            missing.append(f"{view.base} section")
             continue
         body = section[1].split("### ", 1)[0]
-        for what, value in (("price", snap.price), ("rsi7", snap.rsi7)):
-            if format(value, "f") not in numbers_in(body):
-                missing.append(f"{snap.symbol} {what}")
-        if snap.trend not in body:
-            missing.append(f"{snap.symbol} trend")
-    for pos in ctx.positions:
-        sl, tp = repr(float(pos.stop_loss)), repr(float(pos.take_profit))
-        if not any(
-            pos.symbol in ln and sl in numbers_in(ln) and tp in numbers_in(ln) for ln in text.splitlines()
-        ):
-            missing.append(f"{pos.symbol} position SL/TP")
+        for what, value in (("price", num(view.price)), ("rsi7", num(view.intraday.rsi7))):
+            if value not in numbers_in(body):
+                missing.append(f"{view.base} {what}")
+        if view.intraday.trend not in body:
+            missing.append(f"{view.base} trend")
+    for pos in ctx.account.positions:
+        base = pos.symbol.split("/")[0]
+        sl, tp = repr(float(pos.stop_loss or 0)), repr(float(pos.take_profit or 0))
+        if not any(base in ln and sl in numbers_in(ln) and tp in numbers_in(ln) for ln in text.splitlines()):
+            missing.append(f"{base} position SL/TP")
     return missing
 
 

@@ -22,9 +22,17 @@ from typing import Any
 
 import pytest
 
-from pytest_oxbot.cycle import CycleConfig, CycleResult, run_cycle
-from pytest_oxbot.db import Database, SeedResult, SeedSpec, seed_volume, unique_schema_name
-from pytest_oxbot.db.naive import use_naive_indexes
+from benchmarks.reference_bot import (
+    CycleConfig,
+    CycleResult,
+    Database,
+    SeedResult,
+    SeedSpec,
+    run_cycle,
+    seed_volume,
+)
+from benchmarks.reference_bot.naive import use_naive_indexes
+from pytest_oxbot.connections import unique_schema_name
 from pytest_oxbot.kpi.catalogue import CATALOGUE
 from pytest_oxbot.kpi.measure import KpiRecorder
 
@@ -81,18 +89,19 @@ async def _run_both(backends: Any, tmp: Path) -> dict[str, CycleResult]:
 
 
 def _fresh_process_memory_mb(variant: str, backends: Any) -> float:
-    """Peak RSS of `python -m pytest_oxbot.cycle` replaying `variant` alone in a new process.
+    """Peak RSS of `python -m benchmarks.reference_bot` replaying `variant` alone in a new process.
 
     The peak RSS of this pytest process would count every module and test that ran before the cycle
     (measured: 294 MB alone, 367 MB after the other benchmarks), so the memory KPI comes from a process
     that only runs the bot, with the same config, data and backends.
     """
-    cmd = [sys.executable, "-m", "pytest_oxbot.cycle", *(["--naive"] if variant == "naive" else [])]
+    cmd = [sys.executable, "-m", "benchmarks.reference_bot", *(["--naive"] if variant == "naive" else [])]
     # URLs may hold passwords: through the environment, never the command line (`ps` shows it).
     env = {k: v for k, v in os.environ.items() if k not in ("OXBOT_DATABASE_URL", "OXBOT_REDIS_URL")}
     env.update({k: v for k, v in (("OXBOT_DATABASE_URL", backends.database_url),
                                   ("OXBOT_REDIS_URL", backends.redis_url)) if v})  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, env=env)
+    root = Path(__file__).resolve().parent.parent  # `benchmarks` is importable from the repository root
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, env=env, cwd=root)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     return float(figures["kpis"]["memory_usage_mb"])

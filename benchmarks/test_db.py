@@ -13,8 +13,9 @@ import uuid
 
 import pytest
 
-from pytest_oxbot.db import Database, SeedResult, SeedSpec, TradingRepository, explain, queries, seed_volume
-from pytest_oxbot.db.naive import use_naive_indexes
+from benchmarks.reference_bot import Database, SeedResult, SeedSpec, TradingRepository, queries, seed_volume
+from benchmarks.reference_bot.naive import use_naive_indexes
+from pytest_oxbot.db import explain
 from pytest_oxbot.kpi.measure import KpiRecorder
 
 ROUNDS = 200

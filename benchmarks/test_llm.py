@@ -22,7 +22,6 @@ from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.llm import FakeLLMProvider, Nof1Answers
 from pytest_oxbot.llm import CostAwareLLMClient
 from pytest_oxbot.pricing import PriceTable
-from pytest_oxbot.settings import load_settings
 
 SYMBOLS = ["BTC", "ETH", "SOL", "BNB", "XRP"]
 CYCLES = 40  # 2 hours of 3-minute cycles
@@ -48,14 +47,11 @@ def _state_at(candles: dict[str, list[list[float]]], minute: int) -> dict[str, l
 
 async def _run(optimised: bool) -> tuple[Decimal, float, int]:
     candles = _candles()
-    settings = load_settings(LLM_ENABLE_CACHE=True)
     with FakeLLMProvider(answers=Nof1Answers(fields=FIELDS), clock=FakeClock()) as fake:
         from pytest_oxbot.cache import HierarchicalCache
 
         cache = HierarchicalCache(clock=fake.clock, l1_ttl=900) if optimised else None
-        client = CostAwareLLMClient(
-            **fake.client_kwargs(), cache=cache, price_table=PriceTable.shipped(), settings=settings
-        )
+        client = CostAwareLLMClient(**fake.client_kwargs(), cache=cache, price_table=PriceTable.shipped())
         async with client:
             for cycle in range(CYCLES):
                 state = _state_at(candles, cycle * 3)
@@ -85,11 +81,10 @@ async def test_cost_and_modelled_latency_naive_vs_optimised(capsys: pytest.Captu
 async def test_cache_hit_overhead_is_far_below_a_miss(capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_oxbot.cache import HierarchicalCache
 
-    settings = load_settings()
     with FakeLLMProvider(answers={"BTC": {"signal": "hold", "confidence": 0.5}}, clock=FakeClock()) as fake:
         cache = HierarchicalCache(clock=fake.clock)
         async with CostAwareLLMClient(
-            **fake.client_kwargs(), cache=cache, price_table=PriceTable.shipped(), settings=settings
+            **fake.client_kwargs(), cache=cache, price_table=PriceTable.shipped()
         ) as client:
             miss: list[float] = []
             hit: list[float] = []

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pytest_oxbot.errors import BatcherError
-from pytest_oxbot.settings import get_settings
 
 Req = TypeVar("Req")
 Res = TypeVar("Res")
@@ -34,6 +33,10 @@ __all__ = [
     "BatcherStats",
     "IntelligentBatcher",
 ]
+
+
+DEFAULT_MAX_BATCH_SIZE = 5
+"""The seed's LLM_BATCH_SIZE: five symbols per upstream call."""
 
 
 class BatcherClosedError(BatcherError, RuntimeError):
@@ -126,7 +129,7 @@ class IntelligentBatcher(Generic[Req, Res]):
     ) -> None:
         if window < 0:
             raise ValueError(f"window must be >= 0 seconds, got {window}")
-        size = get_settings().llm_batch_size if max_batch_size is None else max_batch_size
+        size = DEFAULT_MAX_BATCH_SIZE if max_batch_size is None else max_batch_size
         if size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {size}")
         self._batch_fn = batch_fn

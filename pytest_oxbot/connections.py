@@ -9,6 +9,8 @@ outside an event loop binds to none.
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_oxbot.errors import SettingsError
@@ -28,6 +30,9 @@ __all__ = [
     "make_engine",
     "make_fake_redis",
     "make_redis_client",
+    "probe_database",
+    "probe_redis",
+    "unique_schema_name",
 ]
 
 REDIS_SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster")
@@ -200,3 +205,62 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def unique_schema_name(prefix: str = "oxbot") -> str:
+    """A fresh schema name, so concurrent runs on one shared server never see each other's tables."""
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+async def probe_database(url: str | URL, *, within_s: float = 5.0) -> str | None:
+    """Why the database at `url` cannot be used (None when it answers), never raising, never the password."""
+    from sqlalchemy import text
+
+    from pytest_oxbot._urls import redact_url
+
+    shown = redact_url(str(url))
+    try:
+        engine = make_engine(url)
+    except Exception as exc:
+        return f"{shown}: {type(exc).__name__}: {exc}"
+    try:
+        async with asyncio.timeout(within_s), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{shown} unreachable: {_scrubbed(exc, str(url))}"
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def probe_redis(url: str, *, within_s: float = 5.0) -> str | None:
+    """Why the Redis at `url` cannot be used (None when it answers PING), never raising or showing secrets."""
+    from pytest_oxbot._urls import redact_url
+
+    shown = redact_url(url)
+    try:
+        client = make_redis_client(url, socket_timeout=within_s)
+    except Exception as exc:
+        return f"{shown}: {type(exc).__name__}: {exc}"
+    try:
+        async with asyncio.timeout(within_s):
+            await client.ping()
+    except Exception as exc:
+        return f"{shown} unreachable: {_scrubbed(exc, url)}"
+    finally:
+        await client.aclose()
+    return None
+
+
+def _scrubbed(exc: BaseException, url: str) -> str:
+    """`Type: message` of a driver error with the URL's password (if any) blanked out."""
+    from urllib.parse import unquote, urlsplit
+
+    text = f"{type(exc).__name__}: {exc}"
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    for secret in {password, unquote(password or "")} - {None, ""}:
+        text = text.replace(str(secret), "***")
+    return text

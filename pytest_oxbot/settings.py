@@ -1,20 +1,27 @@
-"""The seed's environment variables, validated once, with errors that name the variable.
+"""The seed's environment variables, validated once, with errors that name the variable: the edge.
 
 Read from the process environment and an optional `.env` file (pydantic-settings does the parsing, so
-booleans, numbers and URLs follow its well-known rules instead of ours).
+booleans and numbers follow its well-known rules instead of ours). Only the edges read it: the pytest
+plugin, the CLIs and the documented `from_env()` helpers. Library constructors take the values it hands
+out (`http()`, `llm()`, `pool()`) as explicit arguments, so an explicit argument always wins.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pytest_oxbot._urls import redact_url as redact_url  # re-exported: the historical home
+from pytest_oxbot._urls import redact_url
+from pytest_oxbot.connections import PoolSettings, check_database_url, check_redis_url
 from pytest_oxbot.errors import SettingsError
+from pytest_oxbot.http import HttpOptions
+from pytest_oxbot.llm.options import LLMOptions
+
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -36,12 +43,63 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=100, gt=0, alias="HTTP_MAX_CONNECTIONS")
     redis_url: str | None = Field(default=None, alias="OXBOT_REDIS_URL")
     database_url: str | None = Field(default=None, alias="OXBOT_DATABASE_URL")
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OXBOT_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+
+    @field_validator("db_pool_timeout", "http_connect_timeout", "http_read_timeout")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number of seconds")
+        return value
+
+    @field_validator("llm_daily_cost_limit_usd")
+    @classmethod
+    def _finite_money(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not value.is_finite():
+            raise ValueError("must be a finite amount of USD")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return check_redis_url(value, name="OXBOT_REDIS_URL") if value else None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return check_database_url(value, name="OXBOT_DATABASE_URL") if value else None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        """The environment (and `.env`), validated; a bad value is a `SettingsError` naming the variable."""
+        return load_settings(**overrides)
+
+    def http(self) -> HttpOptions:
+        return HttpOptions(self.http_connect_timeout, self.http_read_timeout, self.http_max_connections)
+
+    def llm(self) -> LLMOptions:
+        return LLMOptions(
+            max_tokens=self.llm_max_tokens_per_call,
+            temperature=self.llm_temperature_default,
+            cache_ttl=float(self.llm_cache_ttl_seconds),
+            daily_cost_limit=self.llm_daily_cost_limit_usd,
+        )
+
+    def pool(self) -> PoolSettings:
+        return PoolSettings(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout)
+
+    def api_key(self) -> str | None:
+        return None if self.llm_api_key is None else self.llm_api_key.get_secret_value() or None
 
     def __repr__(self) -> str:
-        # URLs may carry passwords: never print them.
-        shown = {k: v for k, v in self.model_dump().items() if k not in {"redis_url", "database_url"}}
+        # URLs may carry passwords and the API key is a secret: never print them.
+        hidden = {"redis_url", "database_url", "llm_api_key"}
+        shown = {k: v for k, v in self.model_dump().items() if k not in hidden}
         shown["redis_url"] = redact_url(self.redis_url)
         shown["database_url"] = redact_url(self.database_url)
+        shown["llm_api_key"] = None if self.llm_api_key is None else "***"
         return f"Settings({shown})"
 
     __str__ = __repr__
@@ -57,11 +115,18 @@ def load_settings(**overrides: Any) -> Settings:
             name = str(err["loc"][0]) if err["loc"] else "?"
             field = Settings.model_fields.get(name)
             env_name = field.alias if field is not None and field.alias else name
-            problems.append(f"{env_name}={err.get('input')!r}: {err['msg']}")
+            shown = _shown(env_name, err.get("input"))
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(
+                message if message.startswith(f"{env_name}=") else f"{env_name}={shown}: {message}"
+            )
         raise SettingsError("invalid setting(s): " + "; ".join(problems)) from None
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()
+def _shown(name: str, value: Any) -> str:
+    """A bad value as an error may show it: URLs redacted, secrets never."""
+    if "KEY" in name or "TOKEN" in name:
+        return "'***'"
+    if isinstance(value, str) and "URL" in name:
+        return repr(redact_url(value))
+    return repr(value)

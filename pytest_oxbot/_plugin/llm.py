@@ -62,12 +62,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "mapping, a sequence or a function of the request) and whether an unfired fault fails the test",
     )
     if config.getoption("--oxbot-llm-record"):
-        from pytest_oxbot.llm.client import API_KEY_ENV_VARS, api_key_from_env
-
         if not config.getoption("--oxbot-llm-cassette"):
             raise pytest.UsageError("--oxbot-llm-record needs --oxbot-llm-cassette PATH to record into")
-        if api_key_from_env() is None:
-            raise pytest.UsageError(f"--oxbot-llm-record needs an API key in {' or '.join(API_KEY_ENV_VARS)}")
+        if _api_key() is None:
+            raise pytest.UsageError(
+                "--oxbot-llm-record needs an API key in OXBOT_LLM_API_KEY or OPENAI_API_KEY"
+            )
     cassette = config.getoption("--oxbot-llm-cassette")
     if cassette and not config.getoption("--oxbot-llm-record") and not Path(cassette).is_file():
         raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
@@ -107,7 +107,6 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
     from pytest_oxbot.clock import FakeClock
     from pytest_oxbot.fakes.cassette import Cassette
     from pytest_oxbot.fakes.llm import FakeLLMProvider
-    from pytest_oxbot.llm.client import api_key_from_env
 
     marker = request.node.get_closest_marker(MARKER)
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
@@ -118,7 +117,7 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
     config = request.config
     cassette_path = config.getoption("--oxbot-llm-cassette")
     recording = bool(config.getoption("--oxbot-llm-record"))
-    key = api_key_from_env()
+    key = _api_key()
     cassette = Cassette(cassette_path, secrets=[key] if key else []) if cassette_path else None
     fake = FakeLLMProvider(
         answers=answers,
@@ -126,7 +125,7 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
         sleep=bool(config.getoption("--oxbot-llm-sleep")),
         cassette=cassette,
         record_upstream=config.getoption("--oxbot-llm-upstream") if recording else None,
-        client_defaults={"price_table": oxbot_price_table},
+        client_defaults={"price_table": oxbot_price_table, **({"api_key": key} if recording and key else {})},
     )
     with fake:
         yield fake
@@ -149,3 +148,14 @@ def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
         report(node, "cost_per_decision", float(spend / decisions), source="llm")
     elif latencies:
         report(node, "llm_response_time", fmean(latencies), samples=latencies, source="llm")
+
+
+def _api_key() -> str | None:
+    """The real provider's key, read at this edge only (OXBOT_LLM_API_KEY, else OPENAI_API_KEY)."""
+    from pytest_oxbot.errors import SettingsError
+    from pytest_oxbot.settings import Settings
+
+    try:
+        return Settings.from_env().api_key()
+    except SettingsError as exc:
+        raise pytest.UsageError(f"pytest-oxbot: {exc}") from None

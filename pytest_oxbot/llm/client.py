@@ -15,17 +15,18 @@ import hashlib
 import json
 import logging
 import math
-import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from pytest_oxbot.cache.protocol import AsyncCache
 from pytest_oxbot.clock import Clock, SystemClock
+from pytest_oxbot.errors import SettingsError
+from pytest_oxbot.http import HttpOptions
 from pytest_oxbot.llm.budget import Budget, InMemoryBudget, Reservation
 from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, parse_decisions
 from pytest_oxbot.llm.errors import (
@@ -34,25 +35,25 @@ from pytest_oxbot.llm.errors import (
     LLMResponseError,
     LLMRetriesExhausted,
 )
+from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.llm.report import CallRecord, CostLedger
 from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.monitor.performance import PerformanceMonitor
 from pytest_oxbot.pricing import PriceTable, TokenUsage, default_price_table, usage_from_response
 from pytest_oxbot.retry import RetryPolicy, is_retryable_status, parse_retry_after
-from pytest_oxbot.settings import Settings, get_settings
 from pytest_oxbot.tokens import count_chat_tokens, is_exact
 
 __all__ = [
-    "API_KEY_ENV_VARS",
     "DEFAULT_SYSTEM_PROMPT",
     "Completion",
     "CostAwareLLMClient",
     "DecisionResult",
-    "api_key_from_env",
 ]
 
+if TYPE_CHECKING:
+    from pytest_oxbot.settings import Settings
+
 log = logging.getLogger(__name__)
-API_KEY_ENV_VARS = ("OXBOT_LLM_API_KEY", "OPENAI_API_KEY")
 TEMPLATE_VERSION = "decisions-v1"
 # Non-OpenAI prompts are counted with o200k_base (see tokens.py); providers' own BPEs can count more.
 APPROXIMATE_TOKEN_MARGIN = 1.25
@@ -122,9 +123,10 @@ class CostAwareLLMClient:
         cache: AsyncCache | None = None,
         price_table: PriceTable | None = None,
         budget: Budget | None = None,
-        settings: Settings | None = None,
         clock: Clock | None = None,
         *,
+        options: LLMOptions | None = None,
+        http: HttpOptions | None = None,
         router: ModelRouter | None = None,
         monitor: PerformanceMonitor | None = None,
         retry: RetryPolicy | None = None,
@@ -134,20 +136,25 @@ class CostAwareLLMClient:
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.settings = settings or get_settings()
+        self.options = options or LLMOptions()
+        self.http = http or HttpOptions()
         self.base_url = base_url.rstrip("/")
-        self._api_key = _Secret(api_key if api_key is not None else api_key_from_env())
+        self._api_key = _Secret(api_key)
         self.clock: Clock = clock or SystemClock()
         self.price_table = price_table or default_price_table()
-        limit = self.settings.llm_daily_cost_limit_usd
-        self.budget: Budget = budget or InMemoryBudget(limit, clock=self.clock)
-        self.cache = cache if self.settings.llm_enable_cache else None
-        self.router = router or ModelRouter(
-            self.price_table, clock=self.clock, reply_tokens=self.settings.llm_max_tokens_per_call
-        )
-        if default_model is not None:
-            self.router.default_model = default_model
-            self.price_table.get(default_model)
+        self.budget: Budget = budget or InMemoryBudget(self.options.daily_cost_limit, clock=self.clock)
+        self.cache = cache
+        if router is not None and default_model is not None and default_model != router.default_model:
+            raise SettingsError(
+                f"default_model={default_model!r} differs from the router's ({router.default_model!r}): "
+                "set the default model on the ModelRouter you pass"
+            )
+        if router is None:
+            router = ModelRouter(self.price_table, clock=self.clock, reply_tokens=self.options.max_tokens)
+            if default_model is not None:
+                self.price_table.get(default_model)
+                router.default_model = default_model
+        self.router = router
         self.monitor = monitor or PerformanceMonitor()
         self.monitor.subscribe(self.router.on_latency_alert)
         self.retry = retry or RetryPolicy()
@@ -160,6 +167,18 @@ class CostAwareLLMClient:
 
     def __repr__(self) -> str:
         return f"CostAwareLLMClient(base_url={self.base_url!r}, api_key={self._api_key!r})"
+
+    @classmethod
+    def from_env(cls, settings: Settings | None = None, **kwargs: Any) -> CostAwareLLMClient:
+        """The documented edge: options, HTTP limits and the API key (OXBOT_LLM_API_KEY, else
+        OPENAI_API_KEY) from the environment; every keyword given explicitly wins."""
+        from pytest_oxbot.settings import Settings
+
+        s = settings if settings is not None else Settings.from_env()
+        kwargs.setdefault("api_key", s.api_key())
+        kwargs.setdefault("options", s.llm())
+        kwargs.setdefault("http", s.http())
+        return cls(**kwargs)
 
     # -- lifecycle: the httpx client is made on first use, so construction binds to no event loop --
     async def __aenter__(self) -> CostAwareLLMClient:
@@ -178,13 +197,7 @@ class CostAwareLLMClient:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
-            s = self.settings
-            self._http = httpx.AsyncClient(
-                base_url=self.base_url,
-                timeout=httpx.Timeout(s.http_read_timeout, connect=s.http_connect_timeout),
-                limits=httpx.Limits(max_connections=s.http_max_connections),
-                transport=self._transport,
-            )
+            self._http = self.http.client(self.base_url, transport=self._transport)
         return self._http
 
     # -- public API --
@@ -209,8 +222,8 @@ class CostAwareLLMClient:
     ) -> Completion:
         """One chat completion through cache, budget, retries and pricing."""
         params: dict[str, Any] = {
-            "max_tokens": max_tokens if max_tokens is not None else self.settings.llm_max_tokens_per_call,
-            "temperature": temperature if temperature is not None else self.settings.llm_temperature_default,
+            "max_tokens": max_tokens if max_tokens is not None else self.options.max_tokens,
+            "temperature": temperature if temperature is not None else self.options.temperature,
             **(extra_params or {}),
         }
         key = self.cache_key(model, messages, params)
@@ -226,7 +239,7 @@ class CostAwareLLMClient:
             fresh.append(done)
             return _to_cache(done)
 
-        value = await self.cache.get_or_compute(key, load, ttl=self.settings.llm_cache_ttl_seconds)
+        value = await self.cache.get_or_compute(key, load, ttl=self.options.cache_ttl)
         if fresh:
             completion = fresh[0]
             self._record(completion, original_prompt_tokens)
@@ -317,7 +330,7 @@ class CostAwareLLMClient:
     def get_comprehensive_cost_report(self) -> dict[str, Any]:
         """Cache hit rate, spend by model and day, savings, projected monthly cost: from recorded calls."""
         report = self.ledger.report()
-        limit = self.settings.llm_daily_cost_limit_usd
+        limit = self.options.daily_cost_limit
         report["daily_limit_usd"] = None if limit is None else str(limit)
         report["monitor"] = self.monitor.snapshot()
         return report
@@ -461,15 +474,6 @@ class CostAwareLLMClient:
     def _redact(self, text: str) -> str:
         key = self._api_key.get()
         return text.replace(key, "***") if key else text
-
-
-def api_key_from_env() -> str | None:
-    """The first non-empty of OXBOT_LLM_API_KEY, OPENAI_API_KEY (read once, kept only by the client)."""
-    for name in API_KEY_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 def _canonical(obj: Any) -> str:

@@ -22,6 +22,7 @@ import httpx
 from pytest_oxbot.batcher import IntelligentBatcher
 from pytest_oxbot.cache.protocol import AsyncCache
 from pytest_oxbot.clock import Clock, SystemClock
+from pytest_oxbot.http import HttpOptions
 from pytest_oxbot.market.errors import (
     ExchangeAPIError,
     ExchangeUnavailableError,
@@ -40,7 +41,6 @@ from pytest_oxbot.market.models import (
 )
 from pytest_oxbot.market.symbols import to_exchange
 from pytest_oxbot.retry import RetryPolicy, parse_retry_after
-from pytest_oxbot.settings import Settings, get_settings
 
 __all__ = ["DEFAULT_BASE_URL", "KLINES", "TICKER_24HR", "CandleBatch", "MarketDataClient"]
 
@@ -81,15 +81,15 @@ def _unified(symbol: str) -> tuple[str, str]:
 
 
 class MarketDataClient:
-    """Async context manager over one `httpx.AsyncClient` with the settings' timeouts and limits."""
+    """Async context manager over one `httpx.AsyncClient` with explicit limits (`HttpOptions`)."""
 
     def __init__(
         self,
         base_url: str = DEFAULT_BASE_URL,
-        settings: Settings | None = None,
         cache: AsyncCache | None = None,
         clock: Clock | None = None,
         *,
+        http: HttpOptions | None = None,
         sleep: Sleep | None = None,
         rng: random.Random | None = None,
         retry: RetryPolicy | None = None,
@@ -101,7 +101,6 @@ class MarketDataClient:
     ) -> None:
         if not 1 <= max_symbols_per_call <= 100:
             raise ValueError("max_symbols_per_call must be within 1..100")
-        s = settings if settings is not None else get_settings()
         self.base_url = base_url.rstrip("/")
         self._cache = cache
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -111,20 +110,9 @@ class MarketDataClient:
         self.budget = budget if budget is not None else WeightBudget()
         self._candle_slots = max(1, candle_concurrency)
         self._candle_sem: asyncio.Semaphore | None = None  # created on first use (no loop binding here)
-        timeout = httpx.Timeout(
-            connect=s.http_connect_timeout,
-            read=s.http_read_timeout,
-            write=s.http_read_timeout,
-            pool=s.http_connect_timeout,
-        )
-        limits = httpx.Limits(
-            max_connections=s.http_max_connections,
-            max_keepalive_connections=min(20, s.http_max_connections),
-        )
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=timeout,
-            limits=limits,
+        self.http = http or HttpOptions()
+        self._http = self.http.client(
+            self.base_url,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": "pytest-oxbot"},
         )

@@ -1,7 +1,8 @@
-"""Technical indicators for the prompt (RSI 14, EMA 20/50, MACD 12/26/9, ATR 14, trend), cached per candle.
+"""Technical indicators for a prompt (RSI 7/14, EMA 20/50, MACD 12/26/9, ATR 3/14, trend), cached per candle.
 
 The arithmetic is talipp's: a maintained, pure-Python library (no TA-Lib C build to install), with the
-standard textbook formulas (Wilder smoothing for RSI and ATR, SMA-seeded EMAs) and typed results.
+standard textbook formulas (Wilder smoothing for RSI and ATR, SMA-seeded EMAs) and typed results. It is an
+optional dependency (`pip install 'pytest-oxbot[indicators]'`): only this module needs it.
 Indicators only change when a candle closes, so results are cached under (symbol, timeframe, close time
 of the last candle): every decision cycle inside one candle reuses them, and a new candle can never be
 served a stale value because it has a new key.
@@ -16,11 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final, Literal, Protocol
 
-from talipp.indicators import ATR, EMA, MACD, RSI
-from talipp.ohlcv import OHLCV
-
 from pytest_oxbot.cache.protocol import AsyncCache
-from pytest_oxbot.errors import MarketDataError
+from pytest_oxbot.errors import MarketDataError, require
 
 __all__ = [
     "MIN_CANDLES",
@@ -69,17 +67,20 @@ class Indicators:
     timeframe: str
     close_time: datetime
     close: float
+    rsi7: float
     rsi14: float
     ema20: float
     ema50: float
     macd: float
     macd_signal: float
     macd_histogram: float
+    atr3: float
     atr14: float
     trend: Trend
     recent_closes: tuple[float, ...] = ()
     recent_ema20: tuple[float, ...] = ()
     recent_macd: tuple[float, ...] = ()
+    recent_rsi7: tuple[float, ...] = ()
     recent_rsi14: tuple[float, ...] = ()
 
 
@@ -96,6 +97,10 @@ def compute(
     symbol: str, timeframe: str, candles: Sequence[CandleLike], *, window: int = DEFAULT_WINDOW
 ) -> Indicators:
     """Indicators at the last candle of `candles` (oldest first), from its last `window` candles."""
+    require("talipp", feature="technical indicators", extra="indicators")
+    from talipp.indicators import ATR, EMA, MACD, RSI
+    from talipp.ohlcv import OHLCV
+
     if len(candles) < MIN_CANDLES:
         raise NotEnoughCandles(f"{symbol} {timeframe}: {len(candles)} candles, need >= {MIN_CANDLES}")
     recent = candles[-max(window, MIN_CANDLES) :]
@@ -103,26 +108,31 @@ def compute(
     bars = [OHLCV(None, float(c.high), float(c.low), float(c.close), None) for c in recent]
     macd_values = list(MACD(12, 26, 9, closes))
     rsi_values, ema20_values = list(RSI(14, closes)), list(EMA(20, closes))
+    rsi7_values = list(RSI(7, closes))
     ema50, atr, macd = EMA(50, closes)[-1], ATR(14, bars)[-1], macd_values[-1]
-    rsi, ema20 = rsi_values[-1], ema20_values[-1]
-    if macd is None or macd.signal is None or None in (rsi, ema20, ema50, atr):
+    atr3 = ATR(3, bars)[-1]
+    rsi, ema20, rsi7 = rsi_values[-1], ema20_values[-1], rsi7_values[-1]
+    if macd is None or macd.signal is None or None in (rsi, rsi7, ema20, ema50, atr, atr3):
         raise NotEnoughCandles(f"{symbol} {timeframe}: indicators undefined on {len(recent)} candles")
     return Indicators(
         symbol=symbol,
         timeframe=timeframe,
         close_time=recent[-1].close_time,
         close=closes[-1],
+        rsi7=float(rsi7),
         rsi14=float(rsi),
         ema20=float(ema20),
         ema50=float(ema50),
         macd=float(macd.macd),
         macd_signal=float(macd.signal),
         macd_histogram=float(macd.histogram),
+        atr3=float(atr3),
         atr14=float(atr),
         trend=_trend(closes[-1], float(ema20), float(ema50)),
         recent_closes=tuple(closes[-TAIL:]),
         recent_ema20=_tail(ema20_values),
         recent_macd=_tail([None if m is None else m.macd for m in macd_values]),
+        recent_rsi7=_tail(rsi7_values),
         recent_rsi14=_tail(rsi_values),
     )
 

@@ -10,8 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_oxbot.batcher import BatcherClosedError, BatchResultError, IntelligentBatcher
-from pytest_oxbot.settings import get_settings
+from pytest_oxbot.batcher import (
+    DEFAULT_MAX_BATCH_SIZE,
+    BatcherClosedError,
+    BatchResultError,
+    IntelligentBatcher,
+)
 
 
 class Upstream:
@@ -282,7 +286,7 @@ async def test_stats_describe_the_traffic() -> None:
 
 
 def test_defaults_and_validation() -> None:
-    assert IntelligentBatcher(Upstream()).max_batch_size == get_settings().llm_batch_size
+    assert IntelligentBatcher(Upstream()).max_batch_size == DEFAULT_MAX_BATCH_SIZE == 5
     with pytest.raises(ValueError, match="window"):
         IntelligentBatcher(Upstream(), window=-1)
     with pytest.raises(ValueError, match="max_batch_size"):

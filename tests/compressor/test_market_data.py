@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pytest_oxbot.compressor import CompressedMarketData, load_candles
+from benchmarks.reference_bot.sample import recorded_candles
+from pytest_oxbot.compressor import CompressedMarketData
 
 finite = st.decimals(
     allow_nan=False, allow_infinity=False, min_value=Decimal("-1e12"), max_value=Decimal("1e12")
@@ -34,7 +35,7 @@ def test_floats_round_trip_to_the_same_float(prices: list[float]) -> None:
 
 
 def test_real_series_compresses_and_is_deterministic() -> None:
-    closes = [c.close for c in load_candles("BTC", "15m")]
+    closes = [c.close for c in recorded_candles("BTC/USDT", "15m", limit=1000)]
     a = CompressedMarketData.from_prices("BTC", closes)
     b = CompressedMarketData.from_prices("BTC", closes)
     assert a.payload == b.payload  # no timestamp in the gzip header

@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from pytest_oxbot.fakes.llm import FakeLLMProvider
 from pytest_oxbot.llm import BudgetExceeded, CostAwareLLMClient, RedisBudget
 from pytest_oxbot.pricing import PriceTable
-from pytest_oxbot.settings import load_settings
 
 
 async def main(url: str, prefix: str, limit: str, calls: int, answer: str) -> None:
@@ -30,11 +29,10 @@ async def main(url: str, prefix: str, limit: str, calls: int, answer: str) -> No
             raise SystemExit("the other worker never arrived")
         await asyncio.sleep(0.01)
     budget = RedisBudget(redis, Decimal(limit), prefix=prefix)
-    settings = load_settings(LLM_ENABLE_CACHE=False, LLM_MAX_TOKENS_PER_CALL=300)
     ok = refused = 0
     with FakeLLMProvider(answers=answer) as fake:
         async with CostAwareLLMClient(
-            **fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(), settings=settings
+            **fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped()
         ) as client:
             results = await asyncio.gather(
                 *(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(calls)),

@@ -19,7 +19,6 @@ from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.llm import FakeLLMProvider
 from pytest_oxbot.llm import BudgetExceeded, CostAwareLLMClient, InMemoryBudget, RedisBudget
 from pytest_oxbot.pricing import PriceTable
-from pytest_oxbot.settings import load_settings
 
 ANSWER = json.dumps({"BTC": {"signal": "hold", "confidence": 0.5, "justification": "range-bound"}})
 WORKER = Path(__file__).with_name("budget_worker.py")
@@ -60,7 +59,7 @@ async def test_no_send_at_the_limit_emergency_stop() -> None:
     budget = InMemoryBudget(Decimal(0))
     with FakeLLMProvider(answers=ANSWER) as fake:
         async with CostAwareLLMClient(
-            **fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped(), settings=load_settings()
+            **fake.client_kwargs(), budget=budget, price_table=PriceTable.shipped()
         ) as client:
             with pytest.raises(BudgetExceeded, match="emergency stop"):
                 await client.decide("BTC?", ["BTC"], model="gpt-4o-mini")
@@ -72,7 +71,6 @@ async def _one_call_cost() -> Decimal:
         async with CostAwareLLMClient(
             **fake.client_kwargs(),
             price_table=PriceTable.shipped(),
-            settings=load_settings(LLM_ENABLE_CACHE=False),
         ) as client:
             return (await client.decide("BTC decision", ["BTC"], model="gpt-4o-mini")).cost
 
@@ -86,7 +84,6 @@ async def test_fifty_concurrent_calls_against_a_budget_that_admits_ten_in_one_pr
             **fake.client_kwargs(),
             budget=budget,
             price_table=PriceTable.shipped(),
-            settings=load_settings(LLM_ENABLE_CACHE=False),
         ) as client:
             results = await asyncio.gather(
                 *(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(50)),
@@ -116,7 +113,6 @@ async def test_redis_budget_lua_script_on_fakeredis(fake_redis: Any) -> None:
             **fake.client_kwargs(),
             budget=budget,
             price_table=PriceTable.shipped(),
-            settings=load_settings(LLM_ENABLE_CACHE=False),
         ) as client:
             await asyncio.gather(
                 *(client.decide("BTC decision", ["BTC"], model="gpt-4o-mini") for _ in range(30)),

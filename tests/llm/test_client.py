@@ -25,10 +25,10 @@ from pytest_oxbot.llm import (
     ModelRouter,
     Signal,
 )
+from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.monitor import PerformanceMonitor
 from pytest_oxbot.pricing import PriceTable, TokenUsage
 from pytest_oxbot.retry import RetryPolicy
-from pytest_oxbot.settings import load_settings
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a1c"
@@ -66,7 +66,6 @@ async def client(fake: FakeLLMProvider, dict_cache: Any, sleeps: Any) -> AsyncIt
         **fake.client_kwargs(),
         cache=dict_cache,
         price_table=PRICES,
-        settings=load_settings(),
         retry=RetryPolicy(max_attempts=4, max_total=30),
         sleep=sleeps,
     ) as c:
@@ -268,13 +267,20 @@ async def test_api_key_never_in_repr_logs_errors_or_reports(
     assert all(SECRET not in t for t in texts)
 
 
-async def test_api_key_from_environment(monkeypatch: pytest.MonkeyPatch, fake: FakeLLMProvider) -> None:
+async def test_api_key_from_environment_only_through_from_env(
+    monkeypatch: pytest.MonkeyPatch, fake: FakeLLMProvider
+) -> None:
     monkeypatch.setenv("OXBOT_LLM_API_KEY", SECRET)
     kwargs = {k: v for k, v in fake.client_kwargs().items() if k != "api_key"}
-    async with CostAwareLLMClient(**kwargs, price_table=PRICES, settings=load_settings()) as c:
+    async with CostAwareLLMClient(**kwargs, price_table=PRICES) as plain:  # no ambient key
+        await plain.decide("x", SYMBOLS, model="gpt-4o-mini")
+    assert not fake.calls[0].authorized
+    async with CostAwareLLMClient.from_env(**kwargs, price_table=PRICES) as c:
         await c.decide("x", SYMBOLS, model="gpt-4o-mini")
         assert SECRET not in repr(c)
-    assert fake.calls[0].authorized
+    assert fake.calls[1].authorized
+    async with CostAwareLLMClient.from_env(**kwargs, api_key="explicit", price_table=PRICES) as c:
+        assert c._api_key.get() == "explicit"  # an explicit argument wins
 
 
 async def test_budget_limit_per_call_routes_to_a_cheaper_model_or_refuses(
@@ -313,7 +319,6 @@ async def test_latency_alert_switches_to_the_faster_model_and_back_after_cooldow
     async with CostAwareLLMClient(
         **fake.client_kwargs(),
         price_table=PRICES,
-        settings=load_settings(),
         router=router,
         monitor=monitor,
         cache=dict_cache,
@@ -348,16 +353,14 @@ async def test_comprehensive_cost_report_from_real_records(
 
 
 async def test_construction_binds_no_event_loop() -> None:
-    c = CostAwareLLMClient(
-        base_url="http://127.0.0.1:9/v1", api_key="k", price_table=PRICES, settings=load_settings()
-    )
+    c = CostAwareLLMClient(base_url="http://127.0.0.1:9/v1", api_key="k", price_table=PRICES)
     assert c._http is None
     await c.aclose()
 
 
 async def test_daily_limit_setting_builds_a_budget(fake: FakeLLMProvider) -> None:
-    settings = load_settings(LLM_DAILY_COST_LIMIT_USD="0")
-    async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PRICES, settings=settings) as c:
+    options = LLMOptions(daily_cost_limit=Decimal(0))
+    async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PRICES, options=options) as c:
         assert isinstance(c.budget, InMemoryBudget)
         with pytest.raises(BudgetExceeded):
             await c.decide("x", SYMBOLS, model="gpt-4o-mini")
@@ -367,9 +370,7 @@ async def test_works_with_the_hierarchical_cache(fake: FakeLLMProvider, clock: F
     from pytest_oxbot.cache import HierarchicalCache
 
     cache = HierarchicalCache(clock=clock)
-    async with CostAwareLLMClient(
-        **fake.client_kwargs(), cache=cache, price_table=PRICES, settings=load_settings()
-    ) as c:
+    async with CostAwareLLMClient(**fake.client_kwargs(), cache=cache, price_table=PRICES) as c:
         first = await c.decide("BTC 1", SYMBOLS, model="gpt-4o-mini")
         second = await c.decide("BTC 1", SYMBOLS, model="gpt-4o-mini")
     assert not first.cache_hit

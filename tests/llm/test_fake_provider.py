@@ -14,8 +14,8 @@ from pytest_oxbot.fakes.cassette import Cassette, RecordingTransport, request_ha
 from pytest_oxbot.fakes.latency import LATENCY_MODELS, LatencyModel, UnknownLatencyModel, latency_model_for
 from pytest_oxbot.fakes.llm import FakeLLMProvider, FakeRequest, Nof1Answers, load_reference_response
 from pytest_oxbot.llm import CostAwareLLMClient, Signal
+from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.pricing import PriceTable
-from pytest_oxbot.settings import load_settings
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 
 URL = "https://llm.oxbot.test/v1/chat/completions"
@@ -104,7 +104,7 @@ async def test_nof1_answers_with_reasoning_parse_through_the_client() -> None:
         async with CostAwareLLMClient(
             **fake.client_kwargs(),
             price_table=PriceTable.shipped(),
-            settings=load_settings(LLM_MAX_TOKENS_PER_CALL=4000),
+            options=LLMOptions(max_tokens=4000),
         ) as client:
             result = await client.decide("Decide for BTC ETH SOL", ["BTC", "ETH", "SOL"], model="gpt-4o-mini")
     assert fake.calls[0].finish_reason == "stop"
@@ -115,9 +115,7 @@ async def test_default_seed_max_tokens_cut_a_five_coin_nof1_answer() -> None:
     """A finding, kept as a test: 300 output tokens do not fit a full 5-coin nof1-style answer."""
     prompt = "Decide for BTC ETH SOL BNB XRP"
     with FakeLLMProvider() as fake:
-        async with CostAwareLLMClient(
-            **fake.client_kwargs(), price_table=PriceTable.shipped(), settings=load_settings()
-        ) as client:
+        async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PriceTable.shipped()) as client:
             result = await client.decide(prompt, ["BTC", "ETH", "SOL", "BNB", "XRP"], model="gpt-4o-mini")
     assert fake.calls[0].finish_reason == "length"
     assert fake.calls[0].completion_tokens == 300
@@ -134,13 +132,11 @@ async def test_cassette_records_through_the_transport_and_replays_offline(tmp_pa
 
     cassette = Cassette(path, secrets=[SECRET])
     transport = RecordingTransport(cassette, inner=httpx.MockTransport(upstream))
-    settings = load_settings(LLM_ENABLE_CACHE=False)
     async with CostAwareLLMClient(
         base_url="https://api.example.test/v1",
         api_key=SECRET,
         transport=transport,
         price_table=PriceTable.shipped(),
-        settings=settings,
     ) as client:
         recorded = await client.complete([{"role": "user", "content": "who are you"}], model="gpt-4o")
     cassette.save()
@@ -150,9 +146,7 @@ async def test_cassette_records_through_the_transport_and_replays_offline(tmp_pa
     replay = Cassette(path)
     assert len(replay.entries) == 1
     with FakeLLMProvider(cassette=replay, clock=FakeClock()) as fake:
-        async with CostAwareLLMClient(
-            **fake.client_kwargs(), price_table=PriceTable.shipped(), settings=settings
-        ) as client:
+        async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PriceTable.shipped()) as client:
             again = await client.complete([{"role": "user", "content": "who are you"}], model="gpt-4o")
             assert again.content == recorded.content
             assert again.usage == recorded.usage

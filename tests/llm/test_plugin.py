@@ -183,7 +183,6 @@ async def test_recorded_decisions_count_and_cache_hits_lower_the_mean_latency() 
     from pytest_oxbot.fakes.llm import FakeLLMProvider
     from pytest_oxbot.llm import CostAwareLLMClient
     from pytest_oxbot.pricing import PriceTable
-    from pytest_oxbot.settings import load_settings
 
     from .conftest import DictCache
 
@@ -192,7 +191,6 @@ async def test_recorded_decisions_count_and_cache_hits_lower_the_mean_latency() 
             **fake.client_kwargs(),
             cache=DictCache(),
             price_table=PriceTable.shipped(),
-            settings=load_settings(),
         ) as client:
             results = [await client.decide("BTC", ["BTC"], model="gpt-4o-mini") for _ in range(4)]
     for r in results:

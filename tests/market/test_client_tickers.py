@@ -249,7 +249,7 @@ async def test_base_url_is_configurable(clock: FakeClock) -> None:
 
 async def test_http_client_uses_the_settings_timeouts_and_limits() -> None:
     settings = load_settings(HTTP_CONNECT_TIMEOUT=1.5, HTTP_READ_TIMEOUT=4, HTTP_MAX_CONNECTIONS=7)
-    async with MarketDataClient(settings=settings) as client:
+    async with MarketDataClient(http=settings.http()) as client:
         timeout = client._http.timeout
         assert (timeout.connect, timeout.read) == (1.5, 4)
         pool = client._http._transport._pool  # type: ignore[attr-defined]

@@ -40,6 +40,8 @@ class CycleResult:
     demoted: int = 0
     opened: int = 0
     closed: int = 0
+    backend_errors: int = 0
+    """Cache tier failures during the replay (a figure measured on a failing backend is no figure)."""
     peak_memory_mb: float = 0.0
     wall_s: float = 0.0
     backends: dict[str, str] = field(default_factory=dict)

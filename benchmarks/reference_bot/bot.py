@@ -22,24 +22,18 @@ from typing import Any
 
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import Clock
-from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
-from pytest_oxbot.cycle.config import CycleConfig
-from pytest_oxbot.cycle.prompt import (
-    TEMPLATE_VERSION,
-    AccountView,
-    PositionView,
-    SymbolView,
-    TradeView,
-    render_prompt,
-)
-from pytest_oxbot.cycle.state import decision_key, quantised_state
-from pytest_oxbot.db import Decision as DecisionRow
-from pytest_oxbot.db import Position, TradingRepository
+from pytest_oxbot.compressor import AdaptivePromptCompressor
 from pytest_oxbot.llm import CostAwareLLMClient, Decision, DecisionResult, Signal
 from pytest_oxbot.market import Candle, MarketDataClient, Snapshot
 from pytest_oxbot.market.indicators import IndicatorEngine, compute
-from pytest_oxbot.settings import Settings, get_settings
 from pytest_oxbot.tokens import count_chat_tokens
+
+from .config import CycleConfig
+from .context import AccountView, SymbolView
+from .render import TEMPLATE_VERSION, render_prompt
+from .repository import TradingRepository
+from .state import decision_key, quantised_state
+from .tables import DecisionRecord, Position
 
 STARTING_CASH = Decimal(10_000)
 RECENT_TRADES = 5
@@ -98,7 +92,6 @@ class TradingBot:
         repository: TradingRepository,
         clock: Clock,
         cache: HierarchicalCache | None = None,
-        settings: Settings | None = None,
         before_llm_call: BeforeLLMCall | None = None,
     ) -> None:
         if (config.decision_cache or config.market_cache) and cache is None:
@@ -110,7 +103,6 @@ class TradingBot:
         self.repo = repository
         self.clock = clock
         self.cache = cache
-        self.settings = settings or get_settings()
         self.before_llm_call = before_llm_call
         self.compressor = AdaptivePromptCompressor(config.model) if config.compressor else None
         self.indicators = IndicatorEngine(cache, ttl=3600.0) if config.market_cache else None
@@ -188,22 +180,11 @@ class TradingBot:
         trades = await self.repo.recent_trades(self.bot_id, limit=RECENT_TRADES)
         t2 = time.perf_counter()
         outcome.db_query_s += [t1 - t0, t2 - t1]
-        prices = {v.symbol: v.price for v in views}
         account = AccountView(
             cash=self.cash,
-            positions=[
-                PositionView(
-                    p.symbol,
-                    p.side,
-                    p.quantity,
-                    p.entry_price,
-                    prices.get(p.symbol, p.current_price),
-                    p.stop_loss,
-                    p.take_profit,
-                )
-                for p in positions
-            ],
-            recent_trades=[TradeView(t.symbol, t.side, t.quantity, t.price, t.executed_at) for t in trades],
+            positions=positions,
+            recent_trades=trades,
+            prices={v.symbol: v.price for v in views},
         )
         return account, {p.symbol: p for p in positions}
 
@@ -244,8 +225,7 @@ class TradingBot:
                 if d.error is None and v.symbol in keys:  # a demoted (invalid) answer is never cached
                     fresh[keys[v.symbol]] = _decision_to_cache(d)
         if fresh and self.cache is not None:
-            ttl = cfg.decision_ttl if cfg.decision_ttl is not None else self.settings.llm_cache_ttl_seconds
-            await self.cache.set_many(fresh, ttl=ttl)
+            await self.cache.set_many(fresh, ttl=cfg.decision_ttl)
         return decided
 
     async def _ask(
@@ -260,7 +240,6 @@ class TradingBot:
             prompt = self.compressor.compress_by_context(full, cfg.compress_context).text
         messages = [{"role": "system", "content": self.llm.system_prompt}, {"role": "user", "content": full}]
         full_tokens = count_chat_tokens(messages, cfg.model)
-        per_symbol = self.settings.llm_max_tokens_per_call
         if self.before_llm_call is not None:
             self.before_llm_call(group, account)
         result = await self.llm.decide(
@@ -269,7 +248,9 @@ class TradingBot:
             model=cfg.model,
             prices={v.symbol: v.price for v in group},
             original_prompt_tokens=full_tokens,
-            max_tokens=cfg.max_tokens if cfg.max_tokens is not None else per_symbol * len(group),
+            max_tokens=cfg.max_tokens
+            if cfg.max_tokens is not None
+            else cfg.max_tokens_per_symbol * len(group),
         )
         outcome.calls.append(
             LLMCall(
@@ -293,7 +274,7 @@ class TradingBot:
     ) -> None:
         now = datetime.fromtimestamp(self.clock.time(), UTC)
         rows = [
-            DecisionRow(
+            DecisionRecord(
                 bot_id=self.bot_id,
                 symbol=v.symbol,
                 model=self.config.model,

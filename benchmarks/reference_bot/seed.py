@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Table, insert
 
-from pytest_oxbot.db.database import Database
-from pytest_oxbot.db.models import CLOSED, OPEN, Decision, Position, Trade
+from .database import Database
+from .tables import CLOSED, OPEN, DecisionRecord, Position, Trade
 
 DEFAULT_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT")
 
@@ -218,7 +218,7 @@ def _decision(rows: _Rows, bot: uuid.UUID, symbols: Sequence[str]) -> dict[str, 
 _TABLES: dict[str, Table] = {
     "positions": Position.__table__,  # type: ignore[dict-item]
     "trades": Trade.__table__,  # type: ignore[dict-item]
-    "decisions": Decision.__table__,  # type: ignore[dict-item]
+    "decisions": DecisionRecord.__table__,  # type: ignore[dict-item]
 }
 
 

@@ -6,8 +6,7 @@ import uuid
 
 import pytest
 
-from pytest_oxbot.cycle import CycleConfig, CycleResult, run_cycle
-from pytest_oxbot.db import Database, TradingRepository
+from benchmarks.reference_bot import CycleConfig, CycleResult, Database, TradingRepository, run_cycle
 from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 
 SHORT = 10  # two 15m candles: every figure's period, quickly
@@ -24,18 +23,18 @@ def _deterministic(result: CycleResult) -> dict[str, float]:
     return {k: v for k, v in result.kpis().items() if k in DETERMINISTIC}
 
 
-async def test_same_config_same_figures(db: Database) -> None:
+async def test_same_config_same_figures(sqlite_db: Database) -> None:
     config = CycleConfig.optimised(cycles=SHORT)
-    first = await run_cycle(config, db, uuid.uuid4())
-    again = await run_cycle(config, db, uuid.uuid4())
+    first = await run_cycle(config, sqlite_db, uuid.uuid4())
+    again = await run_cycle(config, sqlite_db, uuid.uuid4())
     assert _deterministic(first) == _deterministic(again)
     assert first.decision_latencies == again.decision_latencies
     assert first.prompt_tokens == again.prompt_tokens
 
 
-async def test_optimised_beats_naive_on_every_deterministic_kpi(db: Database) -> None:
-    naive = await run_cycle(CycleConfig.naive(cycles=SHORT), db, uuid.uuid4())
-    opt = await run_cycle(CycleConfig.optimised(cycles=SHORT), db, uuid.uuid4())
+async def test_optimised_beats_naive_on_every_deterministic_kpi(sqlite_db: Database) -> None:
+    naive = await run_cycle(CycleConfig.naive(cycles=SHORT), sqlite_db, uuid.uuid4())
+    opt = await run_cycle(CycleConfig.optimised(cycles=SHORT), sqlite_db, uuid.uuid4())
     assert naive.decisions == opt.decisions == SHORT * 5
     assert naive.api_calls_per_cycle == 5
     assert opt.api_calls_per_cycle == 1
@@ -61,32 +60,35 @@ async def test_optimised_beats_naive_on_every_deterministic_kpi(db: Database) ->
         ("batch_tickers", "api_calls_per_cycle"),
     ],
 )
-async def test_turning_one_switch_off_worsens_its_kpi(db: Database, switch: str, kpi: str) -> None:
+async def test_turning_one_switch_off_worsens_its_kpi(sqlite_db: Database, switch: str, kpi: str) -> None:
     base = CycleConfig.optimised(cycles=SHORT)
     worse = base.with_env({"OXBOT_CYCLE_OFF": switch})
-    good, bad = await run_cycle(base, db, uuid.uuid4()), await run_cycle(worse, db, uuid.uuid4())
+    good, bad = (
+        await run_cycle(base, sqlite_db, uuid.uuid4()),
+        await run_cycle(worse, sqlite_db, uuid.uuid4()),
+    )
     assert bad.kpis()[kpi] > good.kpis()[kpi]
 
 
-async def test_without_compressor_the_full_prompt_is_sent(db: Database) -> None:
-    result = await run_cycle(CycleConfig.optimised(cycles=3, compressor=False), db, uuid.uuid4())
+async def test_without_compressor_the_full_prompt_is_sent(sqlite_db: Database) -> None:
+    result = await run_cycle(CycleConfig.optimised(cycles=3, compressor=False), sqlite_db, uuid.uuid4())
     assert result.prompt_tokens == result.full_prompt_tokens
 
 
-async def test_market_cache_off_recomputes_indicators_every_cycle(db: Database) -> None:
-    off = await run_cycle(CycleConfig.optimised(cycles=SHORT, market_cache=False), db, uuid.uuid4())
-    on = await run_cycle(CycleConfig.optimised(cycles=SHORT), db, uuid.uuid4())
+async def test_market_cache_off_recomputes_indicators_every_cycle(sqlite_db: Database) -> None:
+    off = await run_cycle(CycleConfig.optimised(cycles=SHORT, market_cache=False), sqlite_db, uuid.uuid4())
+    on = await run_cycle(CycleConfig.optimised(cycles=SHORT), sqlite_db, uuid.uuid4())
     assert off.indicator_computations == SHORT * 5 * 2
     assert on.indicator_computations < off.indicator_computations / 2
 
 
-async def test_oversold_market_opens_positions_and_stores_fills(db: Database) -> None:
+async def test_oversold_market_opens_positions_and_stores_fills(sqlite_db: Database) -> None:
     """2026-01-29 02:30 UTC: BTC, ETH, SOL, XRP all fall below RSI 30 on 15m candles (real data)."""
     bot = uuid.uuid4()
     config = CycleConfig.optimised(cycles=12, start=DEFAULT_REPLAY_START + 394 * 900)
-    result = await run_cycle(config, db, bot)
+    result = await run_cycle(config, sqlite_db, bot)
     assert result.opened >= 1
-    repo = TradingRepository(db)
+    repo = TradingRepository(sqlite_db)
     positions = await repo.open_positions(bot)
     trades = await repo.recent_trades(bot, limit=100)
     assert len(positions) == result.opened - result.closed
@@ -121,9 +123,9 @@ def test_env_switches_and_errors() -> None:
     assert all(CycleConfig.optimised().switches().values())
 
 
-async def test_a_bot_with_cache_switches_needs_a_cache(db: Database) -> None:
+async def test_a_bot_with_cache_switches_needs_a_cache(sqlite_db: Database) -> None:
+    from benchmarks.reference_bot import TradingBot
     from pytest_oxbot.clock import FakeClock
-    from pytest_oxbot.cycle import TradingBot
     from pytest_oxbot.fakes.llm import FakeLLMProvider
     from pytest_oxbot.market import MarketDataClient
 
@@ -134,6 +136,6 @@ async def test_a_bot_with_cache_switches_needs_a_cache(db: Database) -> None:
                 bot_id=uuid.uuid4(),
                 market=market,
                 llm=FakeLLMProvider().client(),
-                repository=TradingRepository(db),
+                repository=TradingRepository(sqlite_db),
                 clock=FakeClock(),
             )

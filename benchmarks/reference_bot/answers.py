@@ -19,9 +19,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pytest_oxbot.cycle.prompt import PositionView, SymbolView, num
 from pytest_oxbot.fakes.llm import FakeRequest, load_nof1_conversations
 from pytest_oxbot.llm.decisions import base_asset
+
+from .context import SymbolView
+from .render import num
+from .tables import Position
 
 NOTIONAL = Decimal(1000)
 
@@ -39,7 +42,7 @@ class RuleAnswers:
     """`FakeLLMProvider(answers=RuleAnswers())`; the replay sets `market` before each call."""
 
     def __init__(self) -> None:
-        self.market: dict[str, tuple[SymbolView, PositionView | None]] = {}
+        self.market: dict[str, tuple[SymbolView, Position | None]] = {}
         self._templates = itertools.cycle(_templates())
 
     def __call__(self, request: FakeRequest) -> Mapping[str, Any]:
@@ -50,7 +53,7 @@ class RuleAnswers:
                 answer[coin] = self._decide(coin, view, position)
         return answer
 
-    def _decide(self, coin: str, view: SymbolView, position: PositionView | None) -> dict[str, Any]:
+    def _decide(self, coin: str, view: SymbolView, position: Position | None) -> dict[str, Any]:
         template = dict(next(self._templates))
         rsi, trend, atr = view.intraday.rsi14, view.context.trend, Decimal(repr(view.intraday.atr14))
         price = view.price

@@ -13,10 +13,11 @@ import json
 import math
 from typing import Any
 
-from pytest_oxbot.cycle.prompt import PositionView, SymbolView
+from .context import SymbolView
+from .tables import Position
 
 
-def quantised_state(view: SymbolView, position: PositionView | None, price_quantum: float) -> dict[str, Any]:
+def quantised_state(view: SymbolView, position: Position | None, price_quantum: float) -> dict[str, Any]:
     """The fields a cached decision must agree on, as plain JSON values."""
     i, c = view.intraday, view.context
     return {

@@ -1,4 +1,4 @@
-"""The trading tables, in the shapes 0xBot uses (positions, trades, LLM decisions), plus hot-query indexes.
+"""The reference bot's tables in 0xBot's shapes (positions, trades, LLM decisions), plus hot-query indexes.
 
 Differences from 0xBot, each on purpose: prices carry 10 decimal places (0xBot's NUMERIC(20, 2) rounds
 an XRP price of 0.5123 to 0.51); statuses and sides are checked strings rather than PostgreSQL ENUM types,
@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from pytest_oxbot.db.types import ExactDecimal, UTCDateTime
+from .column_types import ExactDecimal, UTCDateTime
 
 OPEN: Final = "open"
 CLOSED: Final = "closed"
@@ -82,6 +82,12 @@ class Position(Base):
     status: Mapped[str] = mapped_column(String(10), nullable=False, default=OPEN)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    invalidation: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    def pnl_at(self, price: Decimal) -> Decimal:
+        """Unrealised profit of the whole quantity if it were closed at `price` (before fees)."""
+        sign = 1 if self.side == "long" else -1
+        return (price - self.entry_price) * self.quantity * sign
 
 
 class Trade(Base):
@@ -107,8 +113,8 @@ class Trade(Base):
     executed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
-class Decision(Base):
-    """One trading decision with what it cost (0xBot `llm_decisions`, one row per symbol decided)."""
+class DecisionRecord(Base):
+    """One stored trading decision with what it cost (0xBot `llm_decisions`, one row per symbol decided)."""
 
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_bot_created", "bot_id", literal_column("created_at").desc()),)

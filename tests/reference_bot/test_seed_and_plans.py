@@ -10,8 +10,10 @@ from importlib import resources
 import pytest
 from sqlalchemy import func, select
 
-from pytest_oxbot.db import Database, Position, SeedSpec, Trade, explain, queries, seed_volume
-from pytest_oxbot.db.seed import build_rows
+from benchmarks.reference_bot import Database, SeedSpec, queries, seed_volume
+from benchmarks.reference_bot.seed import build_rows
+from benchmarks.reference_bot.tables import Position, Trade
+from pytest_oxbot.db import explain
 
 
 def test_rows_are_deterministic_counted_and_priced_from_real_candles() -> None:

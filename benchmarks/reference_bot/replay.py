@@ -15,18 +15,19 @@ from collections.abc import Sequence
 
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.cycle.answers import RuleAnswers
-from pytest_oxbot.cycle.bot import CycleOutcome, TradingBot
-from pytest_oxbot.cycle.config import CycleConfig
-from pytest_oxbot.cycle.memory import PeakRss
-from pytest_oxbot.cycle.prompt import AccountView, SymbolView
-from pytest_oxbot.cycle.result import CycleResult
-from pytest_oxbot.db import Database, TradingRepository
 from pytest_oxbot.fakes.exchange import TICKER_24HR, FakeExchange
 from pytest_oxbot.fakes.llm import FakeLLMProvider
 from pytest_oxbot.market import MarketDataClient
 from pytest_oxbot.market.models import INTERVAL_SECONDS
-from pytest_oxbot.settings import Settings, get_settings
+
+from .answers import RuleAnswers
+from .bot import CycleOutcome, TradingBot
+from .config import CycleConfig
+from .context import AccountView, SymbolView
+from .database import Database
+from .memory import PeakRss
+from .repository import TradingRepository
+from .result import CycleResult
 
 
 async def run_cycle(
@@ -35,21 +36,19 @@ async def run_cycle(
     bot_id: uuid.UUID,
     *,
     redis_url: str | None = None,
-    settings: Settings | None = None,
 ) -> CycleResult:
     """Replay `config` for `bot_id` on `db` (tables created) and return what it measured.
 
     With `redis_url` the cache's L2 is that Redis, under a fresh namespace whose keys are removed at the
     end; without, fakeredis.
     """
-    settings = settings or get_settings()
     clock = FakeClock(config.start)
     result = CycleResult(config.name, config.switches())
     cache = await _make_cache(config, clock, redis_url, result) if _needs_cache(config) else None
     started = time.perf_counter()
     try:
         with PeakRss() as peak:
-            await _replay(config, db, bot_id, clock, cache, settings, result)
+            await _replay(config, db, bot_id, clock, cache, result)
         result.peak_memory_mb = peak.megabytes
         result.backends["database"] = db.dialect
     finally:
@@ -85,7 +84,6 @@ async def _replay(
     bot_id: uuid.UUID,
     clock: FakeClock,
     cache: HierarchicalCache | None,
-    settings: Settings,
     result: CycleResult,
 ) -> None:
     answers = RuleAnswers()
@@ -99,7 +97,6 @@ async def _replay(
     with exchange, provider:
         market = MarketDataClient(
             exchange.base_url,
-            settings=settings,
             cache=cache if config.market_cache else None,
             clock=clock,
             sleep=exchange.sleep,
@@ -116,7 +113,6 @@ async def _replay(
                 repository=TradingRepository(db),
                 clock=clock,
                 cache=cache,
-                settings=settings,
                 before_llm_call=show_model,
             )
             if cache is not None:
@@ -131,6 +127,7 @@ async def _replay(
     if cache is not None:
         stats = cache.stats()
         result.cache_lookups, result.cache_hits = stats.lookups, stats.hits
+        result.backend_errors = sum(tier.errors for tier in stats.tiers.values())
 
 
 def _add(result: CycleResult, outcome: CycleOutcome) -> None:

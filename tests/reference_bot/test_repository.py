@@ -9,7 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from pytest_oxbot.db import Database, Decision, PositionAlreadyClosed, Trade, TradingRepository
+from benchmarks.reference_bot import Database, PositionAlreadyClosed, TradingRepository
+from benchmarks.reference_bot.tables import DecisionRecord, Trade
 
 T0 = datetime(2026, 2, 1, 10, 0, tzinfo=UTC)
 
@@ -81,7 +82,7 @@ async def test_decisions_keep_tokens_cost_and_latency(db: Database) -> None:
     bot = uuid.uuid4()
     await repo.add_all(
         [
-            Decision(
+            DecisionRecord(
                 bot_id=bot,
                 symbol="BTC/USDT",
                 model="gpt-4o-mini",
@@ -93,7 +94,7 @@ async def test_decisions_keep_tokens_cost_and_latency(db: Database) -> None:
                 cache_hit=False,
                 created_at=T0,
             ),
-            Decision(
+            DecisionRecord(
                 bot_id=bot,
                 symbol="ETH/USDT",
                 model="gpt-4o-mini",

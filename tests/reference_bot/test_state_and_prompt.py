@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
 
-from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
-from pytest_oxbot.compressor.facts import check_fidelity
-from pytest_oxbot.cycle.memory import PeakRss
-from pytest_oxbot.cycle.prompt import AccountView, PositionView, SymbolView, TradeView, num, render_prompt
-from pytest_oxbot.cycle.state import decision_key, quantised_state
+from benchmarks.reference_bot.context import AccountView, SymbolView
+from benchmarks.reference_bot.memory import PeakRss
+from benchmarks.reference_bot.render import num, render_prompt
+from benchmarks.reference_bot.state import decision_key, quantised_state
+from benchmarks.reference_bot.tables import OPEN, Position, Trade
+from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.market.indicators import compute
 
 
@@ -47,14 +49,19 @@ def _view(coin: str) -> SymbolView:
     )
 
 
-POSITION = PositionView(
-    "XRP/USDT",
-    "long",
-    Decimal("500"),
-    Decimal("1.9884"),
-    Decimal("1.9905"),
-    Decimal("1.9287"),
-    Decimal("2.0877"),
+POSITION = Position(
+    id=uuid.UUID(int=1),
+    bot_id=uuid.UUID(int=0),
+    symbol="XRP/USDT",
+    side="long",
+    quantity=Decimal("500"),
+    entry_price=Decimal("1.9884"),
+    current_price=Decimal("1.9905"),
+    stop_loss=Decimal("1.9287"),
+    take_profit=Decimal("2.0877"),
+    leverage=Decimal(1),
+    status=OPEN,
+    opened_at=datetime(2026, 1, 28, tzinfo=UTC),
 )
 
 
@@ -78,7 +85,14 @@ def test_key_is_exact_on_what_matters_and_blind_to_what_does_not() -> None:
 
 def test_prompt_states_each_symbol_and_position_and_compression_keeps_them() -> None:
     views = [_view(c) for c in ("BTC", "ETH", "XRP")]
-    trade = TradeView("XRP/USDT", "buy", Decimal("500"), Decimal("1.9884"), datetime(2026, 1, 28, tzinfo=UTC))
+    trade = Trade(
+        bot_id=uuid.UUID(int=0),
+        symbol="XRP/USDT",
+        side="buy",
+        quantity=Decimal("500"),
+        price=Decimal("1.9884"),
+        executed_at=datetime(2026, 1, 28, tzinfo=UTC),
+    )
     account = AccountView(Decimal("10000"), [POSITION], [trade])
     full = render_prompt(
         views, account, now=datetime(2026, 1, 28, 12, tzinfo=UTC), intraday="15m", context="1h"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from pytest_oxbot.db.database import Database
+from .database import Database
 
 HOT_INDEXES = ("ix_positions_bot_open", "ix_trades_bot_executed", "ix_decisions_bot_created")
 

@@ -1,4 +1,4 @@
-"""A fresh trading database per test: SQLite always, the real PostgreSQL when OXBOT_DATABASE_URL is set."""
+"""The reference bot's tables per test: SQLite always, the real PostgreSQL when OXBOT_DATABASE_URL is set."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import make_url
 
+from benchmarks.reference_bot import Database
 from pytest_oxbot._plugin.backends import configured_database_url, unavailable
-from pytest_oxbot.db import Database, probe, unique_schema_name
+from pytest_oxbot.connections import probe_database, unique_schema_name
 
 
 async def real_database_url(config: pytest.Config) -> str:
@@ -20,7 +21,7 @@ async def real_database_url(config: pytest.Config) -> str:
         unavailable("PostgreSQL", "OXBOT_DATABASE_URL is not set")
     if make_url(url).get_backend_name() != "postgresql":
         unavailable("PostgreSQL", "OXBOT_DATABASE_URL is not a PostgreSQL URL")
-    problem = await probe(url)
+    problem = await probe_database(url)
     if problem is not None:
         unavailable("PostgreSQL", problem)
     return url
@@ -38,4 +39,15 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         yield database
     finally:
         await database.drop()
+        await database.dispose()
+
+
+@pytest_asyncio.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    """One SQLite database for replay tests (the cycle's PostgreSQL path runs in benchmarks)."""
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'cycle.db'}")
+    await database.create_tables()
+    try:
+        yield database
+    finally:
         await database.dispose()
