@@ -138,6 +138,7 @@ def build_rows(spec: SeedSpec) -> tuple[SeedResult, dict[str, list[dict[str, Any
                     "status": OPEN if is_open else CLOSED,
                     "opened_at": opened_at,
                     "closed_at": closed_at,
+                    "invalidation": None,
                 }
             )
             entry_side = "buy" if side == "long" else "sell"

@@ -19,43 +19,34 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import respx
 
 from pytest_oxbot.clock import Clock, FakeClock
+from pytest_oxbot.errors import FakeError
 from pytest_oxbot.fakes.exchange_data import MarketData
+from pytest_oxbot.fakes.faults import Fault, FaultQueue, PendingFault
 from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.market.limits import klines_weight, ticker_24hr_weight
 
-__all__ = ["DEFAULT_REPLAY_START", "FakeExchange", "Fault", "InjectedFault"]
+__all__ = ["DEFAULT_REPLAY_START", "EXCHANGE_FAULTS", "FakeExchange", "Fault"]
 
 TICKER_24HR = "/api/v3/ticker/24hr"
 KLINES = "/api/v3/klines"
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1m"
 
-Fault = Literal["unknown_symbol", "rate_limit", "ban", "server_error", "timeout", "malformed"]
-_QUEUED: frozenset[str] = frozenset({"rate_limit", "ban", "server_error", "timeout", "malformed"})
+EXCHANGE_FAULTS = frozenset(
+    {Fault.UNKNOWN_SYMBOL, Fault.RATE_LIMIT, Fault.BAN, Fault.SERVER_ERROR, Fault.TIMEOUT, Fault.MALFORMED}
+)
 
 # Binance's own validation pattern for the `symbols` parameter (error -1100 when it does not match).
 _SYMBOLS_RE = re.compile(r'^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}")*)?\]$')
 _SYMBOLS_RULE = r"^\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\"){0,}){0,1}\]$"
-
-
-@dataclass
-class InjectedFault:
-    """A fault waiting for its next `times` requests (on `endpoint`, or any endpoint when None)."""
-
-    kind: str
-    endpoint: str | None
-    times: int
-    retry_after: float | None
-    status: int
 
 
 class FakeExchange:
@@ -82,7 +73,7 @@ class FakeExchange:
         self.delisted: set[str] = set()
         self.kpi_endpoint: str | None = TICKER_24HR
         """The endpoint whose calls per cycle make the `api_calls_per_cycle` KPI (None: all endpoints)."""
-        self._faults: deque[InjectedFault] = deque()
+        self._faults = FaultQueue()
         self._minute = -1
         self._minute_weight = 0
         self._router = respx.MockRouter(base_url=self.base_url, assert_all_called=False)
@@ -149,7 +140,7 @@ class FakeExchange:
 
     def inject(
         self,
-        fault: Fault,
+        fault: Fault | str,
         *,
         endpoint: str | None = None,
         times: int = 1,
@@ -163,33 +154,21 @@ class FakeExchange:
         minute); `server_error` answers `status` (5xx); `timeout` raises httpx.ReadTimeout; `malformed`
         answers 200 with a truncated JSON body.
         """
-        if fault == "unknown_symbol":
+        kind = Fault.parse(fault, EXCHANGE_FAULTS)
+        if kind is Fault.UNKNOWN_SYMBOL:
             if not symbol:
-                raise ValueError("inject('unknown_symbol') needs symbol='BTC/USDT' (or 'BTCUSDT')")
+                raise FakeError("inject('unknown_symbol') needs symbol='BTC/USDT' (or 'BTCUSDT')")
             self.delisted.add(symbol.replace("/", "").upper())
             return
-        if fault not in _QUEUED:
-            raise ValueError(
-                f"unknown fault {fault!r}; expected one of {sorted(_QUEUED | {'unknown_symbol'})}"
-            )
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        if fault == "server_error" and not 500 <= status <= 599:
-            raise ValueError(f"server_error needs a 5xx status, got {status}")
-        self._faults.append(InjectedFault(fault, endpoint, times, retry_after, status))
+        if kind is Fault.SERVER_ERROR and not 500 <= status <= 599:
+            raise FakeError(f"server_error needs a 5xx status, got {status}")
+        self._faults.add(
+            PendingFault(kind, times=times, endpoint=endpoint, retry_after=retry_after, status=status)
+        )
 
-    def pending_faults(self) -> list[InjectedFault]:
+    def pending_faults(self) -> list[PendingFault]:
         """Injected faults no request has triggered yet (a test that injects one expects it to fire)."""
-        return list(self._faults)
-
-    def _take_fault(self, path: str) -> InjectedFault | None:
-        for fault in self._faults:
-            if fault.endpoint is None or fault.endpoint == path:
-                fault.times -= 1
-                if fault.times == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
+        return self._faults.pending()
 
     # -- mounting ---------------------------------------------------------------------------------
 
@@ -217,7 +196,7 @@ class FakeExchange:
         path = request.url.path
         self.requests.append(request)
         self.calls[path] += 1
-        fault = self._take_fault(path)
+        fault = self._faults.take(path)
         if fault is not None:
             return self._fault_response(fault, request)
         if path == TICKER_24HR:
@@ -248,7 +227,7 @@ class FakeExchange:
             )
         return headers
 
-    def _fault_response(self, fault: InjectedFault, request: httpx.Request) -> httpx.Response:
+    def _fault_response(self, fault: PendingFault, request: httpx.Request) -> httpx.Response:
         if fault.kind == "timeout":
             raise httpx.ReadTimeout("fake exchange: injected read timeout", request=request)
         retry_after = fault.retry_after if fault.retry_after is not None else 60 - int(self.clock.time() % 60)

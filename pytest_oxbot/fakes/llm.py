@@ -16,11 +16,9 @@ import copy
 import itertools
 import json
 import re
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from functools import cache
 from importlib import resources
 from types import TracebackType
@@ -30,7 +28,9 @@ import httpx
 import respx
 
 from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.errors import FakeError
 from pytest_oxbot.fakes.cassette import Cassette, CassetteMiss, RecordingTransport, request_hash
+from pytest_oxbot.fakes.faults import Fault, FaultQueue, PendingFault
 from pytest_oxbot.fakes.latency import LatencyModel, latency_model_for
 from pytest_oxbot.llm.client import CostAwareLLMClient, DecisionResult
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
@@ -50,15 +50,17 @@ DEFAULT_BASE_URL = "https://llm.oxbot.test/v1"
 MODELLED_LATENCY_HEADER = "x-oxbot-modelled-latency-s"
 
 
-class Fault(StrEnum):
-    """What the next call(s) should suffer."""
-
-    RATE_LIMIT = "429"
-    SERVER_ERROR = "500"
-    TIMEOUT = "timeout"
-    MALFORMED_JSON = "malformed_json"  # the model's content is cut mid-JSON
-    MISSING_SYMBOL = "missing_symbol"  # one coin dropped from the answer
-    INVALID_BODY = "invalid_body"  # HTTP 200 whose body is not JSON
+LLM_FAULTS = frozenset(
+    {
+        Fault.RATE_LIMIT,
+        Fault.SERVER_ERROR,
+        Fault.TIMEOUT,
+        Fault.MALFORMED,
+        Fault.MISSING_SYMBOL,
+        Fault.INVALID_BODY,
+    }
+)
+"""What the fake provider can suffer: MALFORMED cuts the model's content mid-JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +96,6 @@ class FakeCall:
 
 Answer = str | Mapping[str, Any]
 AnswerSource = Answer | Sequence[Answer] | Callable[[FakeRequest], Answer]
-
-
-@dataclass(slots=True)
-class _PendingFault:
-    kind: Fault
-    retry_after: float | None = None
-    symbol: str | None = None
 
 
 @cache
@@ -171,7 +166,7 @@ class FakeLLMProvider:
         self.api_key = api_key
         self.calls: list[FakeCall] = []
         self.modelled_latencies: list[float] = []
-        self._faults: deque[_PendingFault] = deque()
+        self._faults = FaultQueue()
         self._answer = _answer_fn(answers if answers is not None else Nof1Answers())
         self._router: respx.MockRouter | None = None
         self._index = 0
@@ -215,9 +210,8 @@ class FakeLLMProvider:
         self, kind: Fault | str, *, times: int = 1, retry_after: float | None = 1.0, symbol: str | None = None
     ) -> None:
         """Make the next `times` calls suffer `kind` (429 carries `Retry-After: retry_after`)."""
-        fault = Fault(kind)
-        for _ in range(times):
-            self._faults.append(_PendingFault(fault, retry_after, symbol))
+        fault = Fault.parse(kind, LLM_FAULTS)
+        self._faults.add(PendingFault(fault, times=times, retry_after=retry_after, symbol=symbol))
 
     @property
     def successful_calls(self) -> list[FakeCall]:
@@ -248,7 +242,7 @@ class FakeLLMProvider:
         self.decisions.append(result)
 
     def pending_faults(self) -> list[str]:
-        return [f.kind.value for f in self._faults]
+        return [f.kind.value for f in self._faults.pending() for _ in range(f.times)]
 
     # -- the endpoint --
     async def _handle(self, request: httpx.Request) -> httpx.Response:
@@ -256,7 +250,7 @@ class FakeLLMProvider:
         model = str(payload.get("model", ""))
         messages = list(payload.get("messages") or [])
         authorized = request.headers.get("authorization", "").startswith("Bearer ")
-        fault = self._faults.popleft() if self._faults else None
+        fault = self._faults.take()
         index = self._index
         self._index += 1
         if fault is not None and fault.kind in (Fault.RATE_LIMIT, Fault.SERVER_ERROR, Fault.TIMEOUT):
@@ -304,24 +298,24 @@ class FakeLLMProvider:
             return httpx.Response(200, headers=headers, text="<html>upstream proxy error</html>")
         return httpx.Response(200, headers=headers, json=body)
 
-    def _content(self, req: FakeRequest, fault: _PendingFault | None) -> str:
+    def _content(self, req: FakeRequest, fault: PendingFault | None) -> str:
         answer = self._answer(req)
         if fault is not None and fault.kind is Fault.MISSING_SYMBOL:
             if not isinstance(answer, Mapping) or not answer:
-                raise ValueError(
+                raise FakeError(
                     "Fault.MISSING_SYMBOL needs an answer given as a mapping of symbol -> decision"
                 )
             drop = fault.symbol or next(iter(answer))
             answer = {k: v for k, v in answer.items() if k != drop}
         text = answer if isinstance(answer, str) else json.dumps(answer, separators=(",", ":"), default=str)
-        if fault is not None and fault.kind is Fault.MALFORMED_JSON:
+        if fault is not None and fault.kind is Fault.MALFORMED:
             text = text[: max(1, len(text) // 2)]
         return text
 
     def _fail(
         self,
         request: httpx.Request,
-        fault: _PendingFault,
+        fault: PendingFault,
         model: str,
         messages: list[dict[str, Any]],
         auth: bool,

@@ -211,7 +211,7 @@ async def test_other_4xx_is_not_retried_and_raises_a_clear_error(
 async def test_malformed_and_missing_answers_become_hold(
     client: CostAwareLLMClient, fake: FakeLLMProvider
 ) -> None:
-    fake.inject(Fault.MALFORMED_JSON)
+    fake.inject(Fault.MALFORMED)
     broken = await client.decide("a", SYMBOLS, model="gpt-4o-mini")
     assert broken.trades == []
     assert all(d.error for d in broken.decisions.values())

@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from pytest_oxbot.clock import FakeClock, SystemClock
+from pytest_oxbot.errors import FakeError
 from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, KLINES, TICKER_24HR, FakeExchange
 from pytest_oxbot.fakes.exchange_data import MarketData
+from pytest_oxbot.fakes.faults import Fault
 
 BASE = "https://api.binance.com"
 FIVE = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
@@ -140,12 +142,16 @@ def test_injected_timeout_and_endpoint_filter(exchange: FakeExchange) -> None:
 
 
 def test_inject_validates_its_arguments(exchange: FakeExchange) -> None:
-    with pytest.raises(ValueError, match="unknown fault"):
-        exchange.inject("meteor")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="symbol"):
+    with pytest.raises(FakeError, match="unknown fault 'meteor'"):
+        exchange.inject("meteor")
+    with pytest.raises(FakeError, match="unknown fault 'missing_symbol'; this fake supports"):
+        exchange.inject(Fault.MISSING_SYMBOL)  # the LLM fake's fault, not the exchange's
+    with pytest.raises(FakeError, match="symbol"):
         exchange.inject("unknown_symbol")
-    with pytest.raises(ValueError, match="5xx"):
+    with pytest.raises(FakeError, match="5xx"):
         exchange.inject("server_error", status=404)
+    with pytest.raises(FakeError, match="times"):
+        exchange.inject("timeout", times=0)
 
 
 def test_cycles_count_calls_per_cycle(exchange: FakeExchange) -> None:
