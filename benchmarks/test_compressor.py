@@ -1,6 +1,6 @@
 """AdaptivePromptCompressor on our 5-symbol "before" prompt and on the 12 real nof1 prompts.
 
-Targets (issue 4): standard mode brings the "before" prompt to <= 2,500 tokens (>= 69 % fewer) and
+Targets: standard mode brings the "before" prompt to <= 2,500 tokens (>= 69 % fewer) and
 the real nof1 prompts to >= 50 % fewer, with zero changed numbers and zero missing required facts,
 in <= 2 ms per prompt including both token counts. Counts are exact o200k_base (gpt-4o) BPE.
 Timing: the minimum of repeated runs is the estimator (noise only adds time); medians are printed.

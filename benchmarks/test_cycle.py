@@ -36,8 +36,8 @@ from pytest_oxbot.connections import unique_schema_name
 from pytest_oxbot.kpi.catalogue import CATALOGUE
 from pytest_oxbot.kpi.measure import KpiRecorder
 
-# Where the seed's target cannot be met honestly, the gate holds the achieved value (a regression
-# fails) and the table shows the seed's figure as the goal. Why each is missed:
+# Where 0xBot's target cannot be met honestly, the gate holds the achieved value (a regression
+# fails) and the table shows 0xBot's figure as the goal. Why each is missed:
 # - llm_response_time: a decision that misses the cache waits for gpt-4o-mini's modelled 0.40 s to
 #   first token + ~100 output tokens at 140 tokens/s (fakes/latency.py, cited) = ~1.1 s; only a hit
 #   is free, and decisions live LLM_CACHE_TTL_SECONDS = 300 s while the replay decides every 180 s.
@@ -178,7 +178,7 @@ _ROWS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
 
 
 def render_table(naive: CycleResult, opt: CycleResult) -> str:
-    """The seed's table, every cell measured in this run."""
+    """0xBot's table, every cell measured in this run."""
     head = ("KPI", "naive", "optimised", "target", "verdict")
     rows = []
     n, o = naive.kpis(), opt.kpis()

@@ -36,7 +36,7 @@ __all__ = [
 
 
 DEFAULT_MAX_BATCH_SIZE = 5
-"""The seed's LLM_BATCH_SIZE: five symbols per upstream call."""
+"""0xBot's LLM_BATCH_SIZE: five symbols per upstream call."""
 
 
 class BatcherClosedError(BatcherError, RuntimeError):
@@ -184,7 +184,7 @@ class IntelligentBatcher(Generic[Req, Res]):
         return waiter
 
     add_request = submit
-    """The seed's name for `submit`."""
+    """0xBot's name for `submit`."""
 
     def _join(self, batch: _Batch, key: Hashable, waiter: asyncio.Future[Res]) -> asyncio.Future[Res]:
         """An identical request: wait for the same upstream item (with a future of its own)."""

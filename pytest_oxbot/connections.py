@@ -1,7 +1,7 @@
 """The one place that builds Redis clients and SQL engines, for the cache, the budget, the plugin and users.
 
 Why one place: a Redis client for a cache must fail fast (redis-py's defaults retry for seconds while a
-server is down) and never error for want of a connection; an engine needs the seed's pool settings, the
+server is down) and never error for want of a connection; an engine needs 0xBot's pool settings, the
 async driver, WAL on SQLite and schema isolation on a shared PostgreSQL. Written three times, those rules
 drifted apart; here they are written once. Nothing connects at construction: a client or engine made
 outside an event loop binds to none.
@@ -47,7 +47,7 @@ _CLUSTER_MAX_CONNECTIONS: Final = 2**31  # no cap: see make_redis_client
 
 
 class PoolSettings:
-    """The seed's database pool (DB_POOL_SIZE=20, DB_MAX_OVERFLOW=30, DB_POOL_TIMEOUT=30)."""
+    """0xBot's database pool (DB_POOL_SIZE=20, DB_MAX_OVERFLOW=30, DB_POOL_TIMEOUT=30)."""
 
     __slots__ = ("max_overflow", "pool_size", "pool_timeout")
 

@@ -1,6 +1,6 @@
 """HTTP client options shared by every client the toolkit builds (market data, LLM), as one value.
 
-Why one place: the seed's HTTP_CONNECT_TIMEOUT / HTTP_READ_TIMEOUT / HTTP_MAX_CONNECTIONS apply to every
+Why one place: 0xBot's HTTP_CONNECT_TIMEOUT / HTTP_READ_TIMEOUT / HTTP_MAX_CONNECTIONS apply to every
 outgoing connection, and a client must never wait without bound. The values are explicit arguments;
 `Settings.http()` builds them from the environment at the edges.
 """

@@ -1,4 +1,4 @@
-"""The seed's environment variables, validated once, with errors that name the variable: the edge.
+"""0xBot's environment variables, validated once, with errors that name the variable: the edge.
 
 Read from the process environment and an optional `.env` file (pydantic-settings does the parsing, so
 booleans and numbers follow its well-known rules instead of ours). Only the edges read it: the pytest
@@ -25,7 +25,7 @@ __all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
-    """Runtime configuration shared by every component (defaults are the seed's)."""
+    """Runtime configuration shared by every component (defaults are 0xBot's)."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 

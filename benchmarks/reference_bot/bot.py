@@ -1,4 +1,4 @@
-"""The reference trading bot: one decision cycle of DESIGN.md, from the toolkit's public API only.
+"""The reference trading bot: one decision cycle (docs/cycle.md), from the toolkit's public API only.
 
 This is the part to copy. It knows nothing of fakes or replays: give it a `MarketDataClient`, a
 `CostAwareLLMClient`, a `TradingRepository`, a clock and (optionally) a `HierarchicalCache`, and call

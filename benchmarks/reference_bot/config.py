@@ -16,7 +16,7 @@ from pytest_oxbot.settings import Settings
 
 SYMBOLS: Final = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT")
 CYCLE_SECONDS: Final = 180.0
-"""A decision every 3 minutes of market time (the seed's cadence)."""
+"""A decision every 3 minutes of market time (0xBot's cadence)."""
 
 DEFAULT_CYCLES: Final = 120
 """6 hours of market time: 24 closes of 15m candles and 6 of 1h candles. The figures' period is one 15m
@@ -56,9 +56,9 @@ class CycleConfig:
     max_tokens: int | None = None
     """max_tokens per LLM call; None: `max_tokens_per_symbol` per symbol the call decides."""
     max_tokens_per_symbol: int = 300
-    """The seed's LLM_MAX_TOKENS_PER_CALL."""
+    """0xBot's LLM_MAX_TOKENS_PER_CALL."""
     decision_ttl: float = 300.0
-    """Seconds a cached decision lives (the seed's LLM_CACHE_TTL_SECONDS)."""
+    """Seconds a cached decision lives (0xBot's LLM_CACHE_TTL_SECONDS)."""
     price_quantum: float = 0.001
     """Relative price step of the quantised state (0.1 %, Binance's spot taker fee: smaller moves are
     not tradeable at a profit, so they should not change a decision)."""
@@ -80,17 +80,17 @@ class CycleConfig:
         return cls(**overrides)  # type: ignore[arg-type]
 
     def with_env(self, environ: dict[str, str] | None = None) -> CycleConfig:
-        """The reference bot's edge: the seed's LLM_CACHE_TTL_SECONDS and LLM_MAX_TOKENS_PER_CALL, and
+        """The reference bot's edge: 0xBot's LLM_CACHE_TTL_SECONDS and LLM_MAX_TOKENS_PER_CALL, and
         `OXBOT_CYCLE_OFF` (switches to turn off), `OXBOT_CYCLE_CYCLES`, `OXBOT_CYCLE_MAX_TOKENS`."""
         env = os.environ if environ is None else environ
         given = {k: env[k] for k in ("LLM_CACHE_TTL_SECONDS", "LLM_MAX_TOKENS_PER_CALL") if env.get(k)}
         changes: dict[str, object] = {}
-        if given:  # validated by the seed's settings, errors naming the variable
-            seed = Settings.from_env(_env_file=None, **given)
+        if given:  # validated by 0xBot's settings, errors naming the variable
+            settings = Settings.from_env(_env_file=None, **given)
             if "LLM_CACHE_TTL_SECONDS" in given:
-                changes["decision_ttl"] = float(seed.llm_cache_ttl_seconds)
+                changes["decision_ttl"] = float(settings.llm_cache_ttl_seconds)
             if "LLM_MAX_TOKENS_PER_CALL" in given:
-                changes["max_tokens_per_symbol"] = seed.llm_max_tokens_per_call
+                changes["max_tokens_per_symbol"] = settings.llm_max_tokens_per_call
         for switch in filter(None, (s.strip() for s in env.get("OXBOT_CYCLE_OFF", "").split(","))):
             if switch not in SWITCHES:
                 raise ValueError(f"OXBOT_CYCLE_OFF: unknown switch {switch!r}; expected some of {SWITCHES}")

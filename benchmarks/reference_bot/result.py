@@ -13,7 +13,7 @@ def _mean(values: list[float] | list[int]) -> float:
 
 @dataclass
 class CycleResult:
-    """Counters and samples of one replay; the properties are the seed's KPIs."""
+    """Counters and samples of one replay; the properties are 0xBot's KPIs."""
 
     name: str
     switches: dict[str, bool]

@@ -7,7 +7,7 @@ so the partial index predicate `status = 'open'` reads the same on SQLite and Po
 Indexes, one per hot query:
 - `ix_positions_bot_open`: open positions of a bot, a partial index `(bot_id) WHERE status = 'open'`
   (closed positions pile up forever; the open ones stay a handful).
-- `ix_trades_bot_executed`: a bot's recent trades, `(bot_id, executed_at DESC)`. The seed wanted a
+- `ix_trades_bot_executed`: a bot's recent trades, `(bot_id, executed_at DESC)`. 0xBot's guide wanted a
   partial index `WHERE executed_at > NOW() - INTERVAL '7 days'`; PostgreSQL refuses it (functions in an
   index predicate must be IMMUTABLE, and a predicate fixed at creation time would go stale anyway). The
   composite index serves "recent" as a range scan: `bot_id = ? AND executed_at >= ?` with the cut-off

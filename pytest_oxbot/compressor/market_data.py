@@ -1,6 +1,6 @@
 """CompressedMarketData: the last N prices of a symbol, gzip-packed, restored exactly.
 
-The seed kept the last 100 prices per symbol gzip-compressed in memory; this keeps that contract
+0xBot kept the last 100 prices per symbol gzip-compressed in memory; this keeps that contract
 with a lossless round trip: prices are stored as their decimal text (never floats), the gzip header
 carries no timestamp (same input, same bytes), and decoding refuses oversized payloads.
 No pickle: the payload is JSON text, safe to share between processes.

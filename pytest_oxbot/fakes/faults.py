@@ -37,7 +37,9 @@ class Fault(StrEnum):
         except ValueError:
             fault = None
         if fault is None or fault not in allowed:
-            raise FakeError(f"unknown fault {str(value)!r}; this fake supports {sorted(f.value for f in allowed)}")
+            raise FakeError(
+                f"unknown fault {str(value)!r}; this fake supports {sorted(f.value for f in allowed)}"
+            )
         return fault
 
 

@@ -1,4 +1,4 @@
-"""The KPI catalogue: fixed names, units, direction and the seed's targets (DESIGN.md).
+"""The KPI catalogue: fixed names, units, direction and 0xBot's targets as defaults.
 
 Components report under these names; anything else must be a free-form wall-clock latency whose name
 ends in `_time` or `_latency` (seconds, lower is better, noisy, no default target). Every other name is

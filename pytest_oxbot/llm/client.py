@@ -308,7 +308,7 @@ class CostAwareLLMClient:
         budget_limit: Decimal | float | str | None = None,
         symbols: Sequence[str] | None = None,
     ) -> dict[str, Any]:
-        """The seed's entry point: route, budget-check, call (or hit the cache) and say what it cost."""
+        """0xBot's entry point: route, budget-check, call (or hit the cache) and say what it cost."""
         messages = self._messages(prompt)
         limit = None if budget_limit is None else Decimal(str(budget_limit))
         chosen = model or self.router.select_optimal_model(

@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -271,8 +271,3 @@ def _dec(value: Any, name: str = "value") -> Decimal:
     if not d.is_finite():
         raise ValueError(f"{name} is not finite: {value!r}")
     return d
-
-
-def demote(decision: Decision, reason: str) -> Decision:
-    """HOLD with a reason (used by callers that apply extra risk rules)."""
-    return replace(decision, signal=Signal.HOLD, error=reason)

@@ -39,7 +39,7 @@ class LLMResponseError(LLMError):
 
 
 class BudgetExceeded(LLMError):
-    """The seed's emergency stop: this call could push spend past a limit, so it is not sent."""
+    """0xBot's emergency stop: this call could push spend past a limit, so it is not sent."""
 
     def __init__(self, scope: str, limit: Decimal, committed: Decimal, requested: Decimal) -> None:
         super().__init__(

@@ -1,4 +1,4 @@
-"""The LLM client's tunables as one explicit value (the seed's defaults), so nothing reads the environment.
+"""The LLM client's tunables as one explicit value (0xBot's defaults), so nothing reads the environment.
 
 `Settings.llm()` builds it from LLM_MAX_TOKENS_PER_CALL, LLM_TEMPERATURE_DEFAULT, LLM_CACHE_TTL_SECONDS and
 LLM_DAILY_COST_LIMIT_USD at the edges (the plugin, CLIs, `CostAwareLLMClient.from_env()`).

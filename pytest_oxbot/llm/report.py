@@ -1,6 +1,6 @@
 """The cost ledger behind `get_comprehensive_cost_report()`: every figure comes from recorded calls.
 
-Why a ledger and not counters: the seed's report showed placeholder savings. Here each request (cache
+Why a ledger and not counters: 0xBot's report showed placeholder savings. Here each request (cache
 hit or provider call) is one record with its real usage-priced cost, so hit rate, spend by model and by
 day, savings and the monthly projection can be recomputed and checked in a test.
 """

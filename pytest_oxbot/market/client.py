@@ -1,4 +1,4 @@
-"""MarketDataClient (the seed's OptimizedNetworkClient): batched tickers, cached candles, polite retries.
+"""MarketDataClient (0xBot's OptimizedNetworkClient): batched tickers, cached candles, polite retries.
 
 - Tickers: every symbol any caller asks for within `batch_window` goes through one IntelligentBatcher,
   so 5 symbols (or 50 concurrent cycles asking for them) cost one `GET /api/v3/ticker/24hr?symbols=[...]`.

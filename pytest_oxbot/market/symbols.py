@@ -1,4 +1,4 @@
-"""Unified symbols (`BTC/USDT`, the seed's and ccxt's spelling) at the API surface, Binance's inside."""
+"""Unified symbols (`BTC/USDT`, 0xBot's and ccxt's spelling) at the API surface, Binance's inside."""
 
 from __future__ import annotations
 
