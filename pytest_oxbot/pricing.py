@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-PRICES_FILE_ENV = "OXBOT_LLM_PRICES_FILE"
 # Gateways put these in front of a model name; they do not change its price.
 _ROUTE_PREFIXES = ("openai/", "deepseek/", "anthropic/", "gemini/", "openrouter/", "litellm/", "azure/")
 
@@ -274,9 +273,8 @@ def default_price_table(
         lite = PriceTable.from_litellm()
         if lite is not None:
             table = table.merged(lite)
-    path = user_file if user_file is not None else os.environ.get(PRICES_FILE_ENV)
-    if path:
-        table = table.merged(PriceTable.from_file(path))
+    if user_file:
+        table = table.merged(PriceTable.from_file(user_file))
     return table
 
 

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     http_max_connections: int = Field(default=100, gt=0, alias="HTTP_MAX_CONNECTIONS")
     redis_url: str | None = Field(default=None, alias="OXBOT_REDIS_URL")
     database_url: str | None = Field(default=None, alias="OXBOT_DATABASE_URL")
+    llm_prices_file: str | None = Field(default=None, alias="OXBOT_LLM_PRICES_FILE")
     llm_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OXBOT_LLM_API_KEY", "OPENAI_API_KEY")
     )

@@ -202,7 +202,7 @@ def _build_state(config: pytest.Config) -> _State:
         json=_path(config, "oxbot_json"),
         markdown=_path(config, "oxbot_markdown"),
         html=_path(config, "oxbot_html"),
-        step_summary=step_summary_path(),
+        step_summary=step_summary_path(os.environ),
         history_of=save_path or compare_path or default,
     )
     meta = {

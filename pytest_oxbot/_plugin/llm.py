@@ -97,8 +97,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 def oxbot_price_table(pytestconfig: pytest.Config) -> PriceTable:
     """Prices for cost KPIs: shipped table < litellm's map (if installed) < --oxbot-prices file."""
     from pytest_oxbot.pricing import default_price_table
+    from pytest_oxbot.settings import Settings
 
-    return default_price_table(pytestconfig.getoption("--oxbot-prices"))
+    path = pytestconfig.getoption("--oxbot-prices") or Settings.from_env().llm_prices_file
+    return default_price_table(path)
 
 
 @pytest.fixture

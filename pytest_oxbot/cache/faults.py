@@ -12,10 +12,11 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import CacheError
 from .hierarchical import HierarchicalCache
 
 
-class TierDown(ConnectionError):
+class TierDown(CacheError, ConnectionError):
     """Raised by a tier that a test took down."""
 
 

@@ -6,7 +6,6 @@ calls `finish()` once on the controller.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +100,7 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def step_summary_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+def step_summary_path(environ: Mapping[str, str]) -> Path | None:
     """GitHub Actions' job summary file, when running there."""
     value = environ.get("GITHUB_STEP_SUMMARY")
     return Path(value) if value else None

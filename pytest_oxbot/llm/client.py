@@ -178,6 +178,8 @@ class CostAwareLLMClient:
         kwargs.setdefault("api_key", s.api_key())
         kwargs.setdefault("options", s.llm())
         kwargs.setdefault("http", s.http())
+        if "price_table" not in kwargs and s.llm_prices_file:
+            kwargs["price_table"] = default_price_table(s.llm_prices_file)
         return cls(**kwargs)
 
     # -- lifecycle: the httpx client is made on first use, so construction binds to no event loop --

@@ -178,3 +178,17 @@ async def test_local_lru_is_bounded() -> None:
     assert engine.computed == 7
     await engine.indicators("XRP/USDT", "15m", bars[:105])
     assert engine.reused == 1
+
+
+def test_without_talipp_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from pytest_oxbot.errors import MissingExtraError
+    from pytest_oxbot.market.indicators import compute
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "talipp" else real(name, *a)
+    )
+    with pytest.raises(MissingExtraError, match=r"pip install 'pytest-oxbot\[indicators\]'"):
+        compute("BTC/USDT", "1h", [])
