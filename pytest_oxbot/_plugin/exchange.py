@@ -133,14 +133,20 @@ BatcherFactory = Callable[..., "IntelligentBatcher[Any, Any]"]
 
 @pytest_asyncio.fixture
 async def oxbot_batcher() -> AsyncIterator[BatcherFactory]:
-    """`oxbot_batcher(batch_fn, window=..., max_batch_size=..., key=..., group=...)`; closed at teardown."""
+    """`oxbot_batcher(batch_fn, window=..., max_batch_size=..., key=..., group=...)`; closed at teardown.
+
+    `max_batch_size` defaults to LLM_BATCH_SIZE (5) read at this edge; an explicit argument wins.
+    """
     from pytest_oxbot.batcher import IntelligentBatcher
+    from pytest_oxbot.settings import Settings
 
     made: list[IntelligentBatcher[Any, Any]] = []
+    default_size = Settings.from_env().llm_batch_size
 
     def factory(
         batch_fn: Callable[[list[Any]], Awaitable[Any]], **kwargs: Any
     ) -> IntelligentBatcher[Any, Any]:
+        kwargs.setdefault("max_batch_size", default_size)
         batcher: IntelligentBatcher[Any, Any] = IntelligentBatcher(batch_fn, **kwargs)
         made.append(batcher)
         return batcher
