@@ -2,7 +2,14 @@
 
 from pytest_oxbot.llm.budget import Budget, InMemoryBudget, RedisBudget, Reservation, UnlimitedBudget
 from pytest_oxbot.llm.client import Completion, CostAwareLLMClient, DecisionResult
-from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, Signal, base_asset, parse_decisions
+from pytest_oxbot.llm.decisions import (
+    Decision,
+    DecisionLimits,
+    ParsedDecisions,
+    Signal,
+    base_asset,
+    parse_decisions,
+)
 from pytest_oxbot.llm.errors import (
     BudgetExceeded,
     LLMError,
@@ -22,6 +29,7 @@ __all__ = [
     "CostAwareLLMClient",
     "CostLedger",
     "Decision",
+    "DecisionLimits",
     "DecisionResult",
     "InMemoryBudget",
     "LLMError",

@@ -28,7 +28,13 @@ from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.errors import SettingsError
 from pytest_oxbot.http import HttpOptions
 from pytest_oxbot.llm.budget import Budget, InMemoryBudget, Reservation
-from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, parse_decisions
+from pytest_oxbot.llm.decisions import (
+    DEFAULT_LIMITS,
+    Decision,
+    DecisionLimits,
+    ParsedDecisions,
+    parse_decisions,
+)
 from pytest_oxbot.llm.errors import (
     BudgetExceeded,
     LLMHTTPError,
@@ -135,6 +141,7 @@ class CostAwareLLMClient:
         template_version: str = TEMPLATE_VERSION,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        decision_limits: DecisionLimits = DEFAULT_LIMITS,
     ) -> None:
         self.options = options or LLMOptions()
         self.http = http or HttpOptions()
@@ -160,6 +167,7 @@ class CostAwareLLMClient:
         self.retry = retry or RetryPolicy()
         self.template_version = template_version
         self.system_prompt = system_prompt
+        self.decision_limits = decision_limits
         self.ledger = CostLedger()
         self._transport = transport
         self._sleep = sleep
@@ -287,7 +295,9 @@ class CostAwareLLMClient:
             original_prompt_tokens=original_prompt_tokens,
             max_tokens=max_tokens,
         )
-        parsed: ParsedDecisions = parse_decisions(completion.content, symbols, prices)
+        parsed: ParsedDecisions = parse_decisions(
+            completion.content, symbols, prices, limits=self.decision_limits
+        )
         for d in parsed.decisions.values():
             if d.error:
                 log.warning("decision for %s demoted to HOLD: %s", d.symbol, d.error)
@@ -326,7 +336,9 @@ class CostAwareLLMClient:
             "usage": completion.usage.to_dict(),
         }
         if symbols:
-            result["decisions"] = parse_decisions(completion.content, symbols).decisions
+            result["decisions"] = parse_decisions(
+                completion.content, symbols, limits=self.decision_limits
+            ).decisions
         return result
 
     def get_comprehensive_cost_report(self) -> dict[str, Any]:
