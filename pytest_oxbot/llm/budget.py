@@ -33,12 +33,15 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.errors import SettingsError
 from pytest_oxbot.llm.errors import BudgetExceeded, BudgetServerUnsafe, BudgetUnavailable
 from pytest_oxbot.pricing import to_units
+
+if TYPE_CHECKING:
+    from pytest_oxbot.settings import Settings
 
 __all__ = [
     "UNIT",
@@ -396,6 +399,26 @@ class RedisBudget(_Limits):
         # EVALSHA with a transparent reload: the scripts are sent once per connection, not per call.
         self._reserve = redis.register_script(_RESERVE)
         self._settle = redis.register_script(_SETTLE)
+
+    @classmethod
+    def from_env(cls, settings: Settings | None = None, **kwargs: Any) -> RedisBudget:
+        """The documented edge: the budget's own Redis (OXBOT_BUDGET_REDIS_URL, else OXBOT_REDIS_URL),
+        the daily limit (LLM_DAILY_COST_LIMIT_USD) and the eviction opt-in (OXBOT_BUDGET_ALLOW_EVICTION);
+        every keyword given explicitly wins."""
+        from pytest_oxbot.connections import make_redis_client
+        from pytest_oxbot.settings import Settings
+
+        s = settings if settings is not None else Settings.from_env()
+        if "redis" not in kwargs:
+            url = s.budget_url()
+            if url is None:
+                raise SettingsError(
+                    "RedisBudget.from_env needs OXBOT_BUDGET_REDIS_URL or OXBOT_REDIS_URL (or redis=...)"
+                )
+            kwargs["redis"] = make_redis_client(url)
+        kwargs.setdefault("daily_limit", s.llm_daily_cost_limit_usd)
+        kwargs.setdefault("allow_evicting_server", s.budget_allow_eviction)
+        return cls(**kwargs)
 
     # -- public ---------------------------------------------------------------------------------------
 
