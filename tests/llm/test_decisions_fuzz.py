@@ -18,7 +18,7 @@ from pytest_oxbot.llm.decisions import DEFAULT_LIMITS, Decision, DecisionLimits,
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 PRICES = {"BTC/USDT": Decimal("97000"), "ETH/USDT": Decimal("3500")}
-FUZZ = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 numbers = st.one_of(
     st.integers(-10, 300_000),
