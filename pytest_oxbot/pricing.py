@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,16 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
+# No model costs anything near $1 per token (the dearest ones are ~$0.0006): a larger "price" is a
+# misplaced per-million figure or junk, and would blow up every budget computed from it.
+MAX_PRICE_PER_TOKEN = Decimal(1)
+_PRICE_FIELDS = (
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "cache_read_input_token_cost",
+    "cache_creation_input_token_cost",
+)
+_ASCII_NUMBER = re.compile(r"\A[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 # Gateways put these in front of a model name; they do not change its price.
 _ROUTE_PREFIXES = ("openai/", "deepseek/", "anthropic/", "gemini/", "openrouter/", "litellm/", "azure/")
 
@@ -61,22 +72,28 @@ class ModelPrice:
 
     @classmethod
     def from_entry(cls, model: str, entry: Mapping[str, Any]) -> ModelPrice:
-        try:
-            inp = _money(entry["input_cost_per_token"])
-            out = _money(entry["output_cost_per_token"])
-        except KeyError as exc:
-            raise PricingError(f"price entry {model!r} lacks {exc.args[0]!r}") from None
+        """One litellm-format entry; a bad field is a `PricingError` naming the model and the field."""
+        for name in ("input_cost_per_token", "output_cost_per_token"):
+            if name not in entry:
+                raise PricingError(f"price entry {model!r} lacks {name!r}")
+        inp = _money(entry["input_cost_per_token"], model, "input_cost_per_token")
+        out = _money(entry["output_cost_per_token"], model, "output_cost_per_token")
         read = entry.get("cache_read_input_token_cost")
         write = entry.get("cache_creation_input_token_cost")
+        provider = entry.get("litellm_provider")
         return cls(
             model=model,
             input_cost_per_token=inp,
             output_cost_per_token=out,
-            cache_read_input_token_cost=inp if read is None else _money(read),
-            cache_creation_input_token_cost=inp if write is None else _money(write),
-            max_input_tokens=_opt_int(entry.get("max_input_tokens")),
-            max_output_tokens=_opt_int(entry.get("max_output_tokens")),
-            provider=entry.get("litellm_provider"),
+            cache_read_input_token_cost=inp
+            if read is None
+            else _money(read, model, "cache_read_input_token_cost"),
+            cache_creation_input_token_cost=(
+                inp if write is None else _money(write, model, "cache_creation_input_token_cost")
+            ),
+            max_input_tokens=_opt_int(entry.get("max_input_tokens"), model, "max_input_tokens"),
+            max_output_tokens=_opt_int(entry.get("max_output_tokens"), model, "max_output_tokens"),
+            provider=provider if isinstance(provider, str) else None,
         )
 
 
@@ -168,13 +185,22 @@ class PriceTable:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], source: str = "mapping") -> PriceTable:
+        """Chat prices from litellm's format; anything else (images, embeddings, `null` costs) is skipped.
+
+        A chat entry with a bad value is a `PricingError` naming `source`, the model and the field.
+        """
         prices: dict[str, ModelPrice] = {}
         for model, entry in data.items():
-            if model.startswith("_") or model == "sample_spec" or not isinstance(entry, Mapping):
+            if not isinstance(model, str) or model.startswith("_") or model == "sample_spec":
                 continue
-            if "input_cost_per_token" not in entry or "output_cost_per_token" not in entry:
-                continue  # images, embeddings, audio: not chat prices
-            prices[model] = ModelPrice.from_entry(model, entry)
+            if not isinstance(entry, Mapping):
+                continue
+            if entry.get("input_cost_per_token") is None or entry.get("output_cost_per_token") is None:
+                continue  # images, embeddings, audio, unpriced: not chat prices
+            try:
+                prices[model] = ModelPrice.from_entry(model, entry)
+            except PricingError as exc:
+                raise PricingError(f"price file {source}: {exc}") from None
         return cls(prices, (source,))
 
     @classmethod
@@ -182,6 +208,10 @@ class PriceTable:
         try:
             data = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
+            raise PricingError(f"price file {source}: invalid JSON ({exc})") from None
+        except RecursionError:
+            raise PricingError(f"price file {source}: nested too deeply to be a price table") from None
+        except ValueError as exc:  # e.g. an integer longer than Python's digit limit
             raise PricingError(f"price file {source}: invalid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise PricingError(f"price file {source}: expected an object of model -> prices")
@@ -193,7 +223,9 @@ class PriceTable:
         try:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise PricingError(f"cannot read price file {p}: {exc.strerror}") from None
+            raise PricingError(f"cannot read price file {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise PricingError(f"price file {p}: not UTF-8 text") from None
         return cls.from_json_text(text, str(p))
 
     @classmethod
@@ -283,12 +315,24 @@ def to_units(amount: Decimal, unit: Decimal) -> int:
     return int((amount / unit).to_integral_value(rounding=ROUND_CEILING))
 
 
-def _money(value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise PricingError(f"a price cannot be a boolean: {value!r}")
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
+def _money(value: Any, model: str = "?", field: str = "price") -> Decimal:
+    """A per-token USD price: a finite number within 0..MAX_PRICE_PER_TOKEN, never a guess."""
+    where = f"model {model!r}: {field}"
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise PricingError(f"{where} must be a number, got {type(value).__name__} {_short(value)}")
+    if isinstance(value, str) and not _ASCII_NUMBER.match(value.strip()):
+        raise PricingError(f"{where} must be a number, got {_short(value)}")
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise PricingError(f"{where} must be a number, got {_short(value)}") from None
     if not d.is_finite() or d < 0:
-        raise PricingError(f"a price must be a finite, non-negative number: {value!r}")
+        raise PricingError(f"{where} must be a finite, non-negative number, got {_short(value)}")
+    if d > MAX_PRICE_PER_TOKEN:
+        raise PricingError(
+            f"{where} is ${d} per token, over ${MAX_PRICE_PER_TOKEN}: litellm's format is USD per token, "
+            "not per million"
+        )
     return d
 
 
@@ -300,5 +344,23 @@ def _int(value: Any) -> int:
     return int(value)
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _opt_int(value: Any, model: str = "?", field: str = "value") -> int | None:
+    """An optional positive whole number of tokens (`128000`, `128000.0` or `"128000"`)."""
+    if value is None:
+        return None
+    where = f"model {model!r}: {field}"
+    number: Decimal | None = None
+    if isinstance(value, int | Decimal | float) and not isinstance(value, bool):
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = Decimal(value.strip())
+    if number is None or not number.is_finite() or number != number.to_integral_value() or number < 1:
+        raise PricingError(f"{where} must be a whole number of tokens >= 1, got {_short(value)}")
+    if number > 10**12:
+        raise PricingError(f"{where} is implausibly large: {_short(value)}")
+    return int(number)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pytest_oxbot._urls import redact_url
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     http_read_timeout: float = Field(default=10, gt=0, alias="HTTP_READ_TIMEOUT")
     http_max_connections: int = Field(default=100, gt=0, alias="HTTP_MAX_CONNECTIONS")
     redis_url: str | None = Field(default=None, alias="OXBOT_REDIS_URL")
+    budget_redis_url: str | None = Field(default=None, alias="OXBOT_BUDGET_REDIS_URL")
+    budget_allow_eviction: bool = Field(default=False, alias="OXBOT_BUDGET_ALLOW_EVICTION")
     database_url: str | None = Field(default=None, alias="OXBOT_DATABASE_URL")
     llm_prices_file: str | None = Field(default=None, alias="OXBOT_LLM_PRICES_FILE")
     llm_api_key: SecretStr | None = Field(
@@ -62,10 +66,32 @@ class Settings(BaseSettings):
             raise ValueError("must be a finite amount of USD")
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "budget_redis_url")
     @classmethod
-    def _redis_url(cls, value: str | None) -> str | None:
-        return check_redis_url(value, name="OXBOT_REDIS_URL") if value else None
+    def _redis_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value:
+            return None
+        name = "OXBOT_BUDGET_REDIS_URL" if info.field_name == "budget_redis_url" else "OXBOT_REDIS_URL"
+        check_redis_url(value, name=name)
+        if not value.lower().startswith("unix://"):
+            _check_host_and_port(value, name)
+        return value
+
+    @field_validator("llm_prices_file")
+    @classmethod
+    def _prices_file(cls, value: str | None) -> str | None:
+        """Read and checked at start-up, so a bad file names this variable now, not a fixture later."""
+        if not value:
+            return None
+        from pytest_oxbot.pricing import PriceTable, PricingError
+
+        if not Path(value).is_file():
+            raise ValueError("no such file")
+        try:
+            PriceTable.from_file(value)
+        except PricingError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -91,14 +117,19 @@ class Settings(BaseSettings):
     def pool(self) -> PoolSettings:
         return PoolSettings(self.db_pool_size, self.db_max_overflow, self.db_pool_timeout)
 
+    def budget_url(self) -> str | None:
+        """The budget's own Redis (OXBOT_BUDGET_REDIS_URL), else the shared one (OXBOT_REDIS_URL)."""
+        return self.budget_redis_url or self.redis_url
+
     def api_key(self) -> str | None:
         return None if self.llm_api_key is None else self.llm_api_key.get_secret_value() or None
 
     def __repr__(self) -> str:
         # URLs may carry passwords and the API key is a secret: never print them.
-        hidden = {"redis_url", "database_url", "llm_api_key"}
+        hidden = {"redis_url", "budget_redis_url", "database_url", "llm_api_key"}
         shown = {k: v for k, v in self.model_dump().items() if k not in hidden}
         shown["redis_url"] = redact_url(self.redis_url)
+        shown["budget_redis_url"] = redact_url(self.budget_redis_url)
         shown["database_url"] = redact_url(self.database_url)
         shown["llm_api_key"] = None if self.llm_api_key is None else "***"
         return f"Settings({shown})"
@@ -122,6 +153,19 @@ def load_settings(**overrides: Any) -> Settings:
                 message if message.startswith(f"{env_name}=") else f"{env_name}={shown}: {message}"
             )
         raise SettingsError("invalid setting(s): " + "; ".join(problems)) from None
+
+
+def _check_host_and_port(url: str, name: str) -> None:
+    """A host and a port within 1..65535 (redis-py would fail later with a message naming neither)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{name}={redact_url(url)!r}: the port is not a number within 1..65535") from None
+    if not parts.hostname:
+        raise ValueError(f"{name}={redact_url(url)!r}: no host")
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError(f"{name}={redact_url(url)!r}: port {port} is not within 1..65535")
 
 
 def _shown(name: str, value: Any) -> str:

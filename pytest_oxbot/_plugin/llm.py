@@ -71,6 +71,13 @@ def pytest_configure(config: pytest.Config) -> None:
     cassette = config.getoption("--oxbot-llm-cassette")
     if cassette and not config.getoption("--oxbot-llm-record") and not Path(cassette).is_file():
         raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
+    if cassette and Path(cassette).is_file():
+        from pytest_oxbot.fakes.cassette import Cassette, CassetteError
+
+        try:
+            Cassette(cassette)  # a tampered file is a usage error now, not a fixture error later
+        except CassetteError as exc:
+            raise pytest.UsageError(f"--oxbot-llm-cassette: {exc}") from None
     prices = config.getoption("--oxbot-prices")
     if prices:
         from pytest_oxbot.pricing import PriceTable, PricingError

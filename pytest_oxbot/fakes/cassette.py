@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -22,7 +23,14 @@ import httpx
 
 from pytest_oxbot.errors import FakeError
 
-__all__ = ["Cassette", "CassetteEntry", "CassetteMiss", "RecordingTransport", "request_hash"]
+__all__ = [
+    "Cassette",
+    "CassetteEntry",
+    "CassetteError",
+    "CassetteMiss",
+    "RecordingTransport",
+    "request_hash",
+]
 
 _VERSION = 1
 _WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
@@ -30,6 +38,10 @@ _WIRE_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 
 class CassetteMiss(FakeError, LookupError):
     """Replay found no recorded answer for a request."""
+
+
+class CassetteError(FakeError, ValueError):
+    """A cassette file that cannot be replayed (unreadable, not JSON, wrong shape); names file and field."""
 
 
 def request_hash(payload: Mapping[str, Any]) -> str:
@@ -67,13 +79,29 @@ class Cassette:
         return f"Cassette({str(self.path)!r}, entries={len(self.entries)})"
 
     def _load(self) -> None:
-        data = json.loads(self.path.read_text(encoding="utf-8"))
+        """Read and check every entry: a tampered file is a `CassetteError` naming file and field."""
+        where = f"cassette {self.path}"
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise CassetteError(f"{where}: cannot be read ({exc.strerror or exc})") from None
+        except UnicodeDecodeError:
+            raise CassetteError(f"{where}: not UTF-8 text") from None
+        except RecursionError:
+            raise CassetteError(f"{where}: nested too deeply to be a cassette") from None
+        except ValueError as exc:
+            raise CassetteError(f"{where}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CassetteError(f"{where}: expected an object with 'version' and 'entries'")
         if data.get("version") != _VERSION:
-            raise ValueError(f"cassette {self.path}: unsupported version {data.get('version')!r}")
-        for key, e in data.get("entries", {}).items():
-            self.entries[key] = CassetteEntry(
-                e["model"], e["response"], float(e["latency_s"]), e["recorded_at"]
+            raise CassetteError(
+                f"{where}: field 'version' is {data.get('version')!r:.40}, expected {_VERSION}"
             )
+        entries = data.get("entries", {})
+        if not isinstance(entries, dict):
+            raise CassetteError(f"{where}: field 'entries' must be an object of request hash -> entry")
+        for key, e in entries.items():
+            self.entries[key] = _entry(where, key, e)
 
     def get(self, key: str) -> CassetteEntry:
         try:
@@ -88,7 +116,9 @@ class Cassette:
         text = json.dumps(entry.response)
         for secret in self._secrets:
             if secret in text or secret in entry.model:
-                raise ValueError("refusing to record: the answer contains a secret")
+                raise CassetteError(
+                    f"cassette {self.path}: refusing to record an answer that contains a secret"
+                )
         self.entries[key] = entry
 
     def save(self) -> None:
@@ -110,6 +140,29 @@ class Cassette:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
         os.replace(tmp, self.path)
+
+
+def _entry(where: str, key: str, e: Any) -> CassetteEntry:
+    at = f"{where}: entry {key[:16]!r}"
+    if not isinstance(e, dict):
+        raise CassetteError(f"{at} must be an object, got {type(e).__name__}")
+    for name in ("model", "response", "latency_s", "recorded_at"):
+        if name not in e:
+            raise CassetteError(f"{at} lacks field {name!r}")
+    model, response, latency, recorded = e["model"], e["response"], e["latency_s"], e["recorded_at"]
+    if not isinstance(model, str):
+        raise CassetteError(f"{at}: field 'model' must be a string, got {type(model).__name__}")
+    if not isinstance(response, dict):
+        raise CassetteError(f"{at}: field 'response' must be the provider's JSON object")
+    for name, value in (("latency_s", latency), ("recorded_at", recorded)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise CassetteError(f"{at}: field {name!r} must be a finite number >= 0, got {value!r:.40}")
+    return CassetteEntry(model, response, float(latency), float(recorded))
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):

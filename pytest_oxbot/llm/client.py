@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,10 +28,17 @@ from pytest_oxbot.cache.protocol import AsyncCache
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.errors import SettingsError
 from pytest_oxbot.http import HttpOptions
-from pytest_oxbot.llm.budget import Budget, InMemoryBudget, Reservation
-from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, parse_decisions
+from pytest_oxbot.llm.budget import Budget, BudgetOvershoot, InMemoryBudget, Reservation
+from pytest_oxbot.llm.decisions import (
+    DEFAULT_LIMITS,
+    Decision,
+    DecisionLimits,
+    ParsedDecisions,
+    parse_decisions,
+)
 from pytest_oxbot.llm.errors import (
     BudgetExceeded,
+    LLMDeadlineExceeded,
     LLMHTTPError,
     LLMResponseError,
     LLMRetriesExhausted,
@@ -39,7 +47,13 @@ from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.llm.report import CallRecord, CostLedger
 from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.monitor.performance import PerformanceMonitor
-from pytest_oxbot.pricing import PriceTable, TokenUsage, default_price_table, usage_from_response
+from pytest_oxbot.pricing import (
+    ModelPrice,
+    PriceTable,
+    TokenUsage,
+    default_price_table,
+    usage_from_response,
+)
 from pytest_oxbot.retry import RetryPolicy, is_retryable_status, parse_retry_after
 from pytest_oxbot.tokens import count_chat_tokens, is_exact
 
@@ -57,6 +71,11 @@ log = logging.getLogger(__name__)
 TEMPLATE_VERSION = "decisions-v1"
 # Non-OpenAI prompts are counted with o200k_base (see tokens.py); providers' own BPEs can count more.
 APPROXIMATE_TOKEN_MARGIN = 1.25
+# Byte-level BPEs (OpenAI, Llama, DeepSeek, Qwen) and byte-fallback SentencePiece make at most one token
+# per UTF-8 byte; chat formats add a few tokens per message. No honest bill has more prompt tokens.
+_TOKENS_PER_MESSAGE_BOUND = 16
+_MIN_SECRET_LEN = 8  # a shorter "key" would blank ordinary words: it is not scrubbed (nor a real key)
+_DATED_VERSION = r"-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4})"  # gpt-4o-2024-08-06, claude-...-20241022
 DEFAULT_SYSTEM_PROMPT = (
     "You are a disciplined crypto trading assistant. Answer with one JSON object mapping each requested "
     'coin to {"signal": "hold"|"buy_to_enter"|"sell_to_enter"|"close", "confidence": 0..1, '
@@ -93,6 +112,7 @@ class Completion:
     cache_hit: bool
     cache_key: str
     response_id: str | None = None
+    overshoot: BudgetOvershoot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +127,7 @@ class DecisionResult:
     latency_s: float
     cache_hit: bool
     raw_content: str = field(repr=False, default="")
+    overshoot: BudgetOvershoot | None = None
 
     @property
     def trades(self) -> list[Decision]:
@@ -135,6 +156,8 @@ class CostAwareLLMClient:
         template_version: str = TEMPLATE_VERSION,
         system_prompt: str = DEFAULT_SYSTEM_PROMPT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        decision_limits: DecisionLimits = DEFAULT_LIMITS,
+        billable_as: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.options = options or LLMOptions()
         self.http = http or HttpOptions()
@@ -160,6 +183,14 @@ class CostAwareLLMClient:
         self.retry = retry or RetryPolicy()
         self.template_version = template_version
         self.system_prompt = system_prompt
+        self.decision_limits = decision_limits
+        self.billable_as = {k: tuple(v) for k, v in (billable_as or {}).items()}
+        for substitutes in self.billable_as.values():
+            for name in substitutes:
+                self.price_table.get(name)  # an unpriced substitute is a configuration error: say so now
+        self.overshoots: list[BudgetOvershoot] = []
+        """Calls whose bill did not fit their reservation or whose provider claimed more than allowed."""
+        self._unsettled: list[tuple[Reservation, Decimal]] = []
         self.ledger = CostLedger()
         self._transport = transport
         self._sleep = sleep
@@ -287,7 +318,9 @@ class CostAwareLLMClient:
             original_prompt_tokens=original_prompt_tokens,
             max_tokens=max_tokens,
         )
-        parsed: ParsedDecisions = parse_decisions(completion.content, symbols, prices)
+        parsed: ParsedDecisions = parse_decisions(
+            completion.content, symbols, prices, limits=self.decision_limits
+        )
         for d in parsed.decisions.values():
             if d.error:
                 log.warning("decision for %s demoted to HOLD: %s", d.symbol, d.error)
@@ -300,6 +333,7 @@ class CostAwareLLMClient:
             latency_s=completion.latency_s,
             cache_hit=completion.cache_hit,
             raw_content=completion.content,
+            overshoot=completion.overshoot,
         )
 
     async def analyze_with_cost_optimization(
@@ -326,7 +360,9 @@ class CostAwareLLMClient:
             "usage": completion.usage.to_dict(),
         }
         if symbols:
-            result["decisions"] = parse_decisions(completion.content, symbols).decisions
+            result["decisions"] = parse_decisions(
+                completion.content, symbols, limits=self.decision_limits
+            ).decisions
         return result
 
     def get_comprehensive_cost_report(self) -> dict[str, Any]:
@@ -334,6 +370,9 @@ class CostAwareLLMClient:
         report = self.ledger.report()
         limit = self.options.daily_cost_limit
         report["daily_limit_usd"] = None if limit is None else str(limit)
+        report["budget_overshoots"] = len(self.overshoots)
+        report["budget_overshoot_excess_usd"] = str(sum((o.excess for o in self.overshoots), Decimal(0)))
+        report["budget_degraded"] = getattr(self.budget, "degraded", None)
         report["monitor"] = self.monitor.snapshot()
         return report
 
@@ -361,6 +400,21 @@ class CostAwareLLMClient:
         )
         self.monitor.record_llm_call(c.model, c.latency_s, c.cost)
 
+    def billable_models(self, model: str) -> dict[str, ModelPrice]:
+        """The prices a call for `model` can be billed at: the model, its dated versions in the price table
+        (`gpt-4o` -> `gpt-4o-2024-08-06`) and the substitutes declared in `billable_as` (e.g. a gateway's
+        fallback models). The reservation covers the dearest of them."""
+        requested = self.price_table.get(model)
+        out = {requested.model: requested}
+        versions = re.compile(re.escape(requested.model) + _DATED_VERSION)
+        for name in self.price_table.models():
+            if versions.fullmatch(name):
+                out[name] = self.price_table.get(name)
+        for name in self.billable_as.get(model, ()) + self.billable_as.get(requested.model, ()):
+            price = self.price_table.get(name)
+            out[price.model] = price
+        return out
+
     async def _call(
         self,
         model: str,
@@ -369,11 +423,12 @@ class CostAwareLLMClient:
         key: str,
         max_cost: Decimal | None,
     ) -> Completion:
-        self.price_table.get(model)  # an unpriced model is refused before anything else
+        billable = self.billable_models(model)  # an unpriced model is refused before anything else
         prompt_tokens = count_chat_tokens(messages, model)
         if not is_exact(model):  # counted with a stand-in BPE: reserve with a margin for the real tokenizer
             prompt_tokens = math.ceil(prompt_tokens * APPROXIMATE_TOKEN_MARGIN)
-        worst = self.price_table.max_cost(model, prompt_tokens, int(params["max_tokens"]))
+        max_out = int(params["max_tokens"])
+        worst, dearest = max((self.price_table.max_cost(m, prompt_tokens, max_out), m) for m in billable)
         if max_cost is not None and worst > max_cost:
             raise BudgetExceeded("call", max_cost, Decimal(0), worst)
         payload = {"model": model, "messages": list(messages), **params}
@@ -383,99 +438,228 @@ class CostAwareLLMClient:
         try:
             body = response.json()
             content = body["choices"][0]["message"].get("content") or ""
+            if not isinstance(content, str):
+                raise TypeError(f"content is {type(content).__name__}, not text")
             usage = usage_from_response(body["usage"])
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            await self.budget.settle(reservation, reservation.amount)  # usage unknown: charge the maximum
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+            await self._settle(reservation, reservation.amount)  # usage unknown: charge the maximum
             raise LLMResponseError(
-                f"answer from {self.base_url} is not a chat completion ({exc!r})"
+                f"answer from {self.base_url} is not a chat completion ({self._redact(repr(exc))[:300]})"
             ) from None
-        served = body.get("model")
-        billed = served if isinstance(served, str) and served in self.price_table else model
-        cost = self.price_table.cost(billed, usage).total
-        if cost > reservation.amount:
+        cost, overshoot = self._bill(
+            model, billable, billable[dearest], body.get("model"), usage, messages, max_out, reservation
+        )
+        await self._settle(reservation, cost)
+        if overshoot is not None:
+            self.overshoots.append(overshoot)
             log.warning(
-                "call cost $%s exceeded its reservation $%s (usage above the local token count)",
-                cost,
-                reservation.amount,
+                "LLM call to %s: bill $%s against a reservation of $%s (provider's claim $%s): %s",
+                model,
+                overshoot.charged,
+                overshoot.reserved,
+                overshoot.claimed,
+                "; ".join(overshoot.reasons),
             )
-        await self.budget.settle(reservation, cost)
+        response_id = body.get("id")
         return Completion(
-            content=content,
+            content=self._redact(content),
             model=model,
             usage=usage,
             cost=cost,
             latency_s=latency,
             cache_hit=False,
             cache_key=key,
-            response_id=body.get("id"),
+            response_id=self._redact(response_id) if isinstance(response_id, str) else None,
+            overshoot=overshoot,
         )
+
+    def _bill(
+        self,
+        model: str,
+        billable: Mapping[str, ModelPrice],
+        dearest: ModelPrice,
+        served: Any,
+        usage: TokenUsage,
+        messages: Sequence[Mapping[str, Any]],
+        max_out: int,
+        reservation: Reservation,
+    ) -> tuple[Decimal, BudgetOvershoot | None]:
+        """What the call is charged: its real cost within the bounds the request allows.
+
+        Priced as the model the answer names when that model is billable for this call, else as the
+        dearest billable one. A provider cannot bill more output tokens than `max_tokens` or more prompt
+        tokens than the prompt has bytes (+ a per-message overhead): a `usage` claiming more is cut to
+        those bounds and reported, so one answer can never commit more than the call could cost.
+        """
+        reasons: list[str] = []
+        served_price = None
+        if isinstance(served, str) and served in self.price_table:
+            served_price = self.price_table.get(served)
+        if served_price is not None and served_price.model in billable:
+            billed = served_price
+        else:
+            billed = dearest
+            if isinstance(served, str) and served != model:
+                reasons.append(
+                    f"the answer names model {self._redact(served)[:80]!r}, which is not billable for a "
+                    f"{model!r} call: charged as {billed.model!r}"
+                )
+        claimed_price = served_price if served_price is not None else billed
+        claimed = self.price_table.cost(claimed_price.model, usage).total
+        prompt_bound = (
+            sum(len(str(m.get("content") or "").encode()) + _TOKENS_PER_MESSAGE_BOUND for m in messages)
+            + _TOKENS_PER_MESSAGE_BOUND
+        )
+        if usage.output_tokens > max_out:
+            reasons.append(f"usage claims {usage.output_tokens} completion tokens, max_tokens was {max_out}")
+        if usage.prompt_tokens > prompt_bound:
+            reasons.append(
+                f"usage claims {usage.prompt_tokens} prompt tokens, over the prompt's bound of {prompt_bound}"
+            )
+        bounded = TokenUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=min(usage.output_tokens, max_out),
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+        cap = self.price_table.max_cost(billed.model, prompt_bound, max_out)
+        cost = min(self.price_table.cost(billed.model, bounded).total, cap)
+        if cost > reservation.amount:
+            reasons.append(
+                f"the prompt billed more tokens than counted locally (${cost} against ${reservation.amount})"
+            )
+        if not reasons:
+            return cost, None
+        return cost, BudgetOvershoot(
+            day=reservation.day,
+            model=billed.model,
+            reserved=reservation.amount,
+            charged=cost,
+            claimed=claimed,
+            reasons=tuple(reasons),
+        )
+
+    async def _settle(self, reservation: Reservation, actual: Decimal) -> None:
+        """Settle, never losing a paid answer to a failing budget: a failed settlement is kept and retried
+        before the next reservation (RedisBudget keeps its own; this covers any `Budget`)."""
+        try:
+            await self.budget.settle(reservation, actual)
+        except Exception as exc:
+            self._unsettled.append((reservation, actual))
+            log.error("budget settlement kept for a retry: %s", self._redact(f"{type(exc).__name__}: {exc}"))
+
+    async def _retry_unsettled(self) -> None:
+        while self._unsettled:
+            reservation, actual = self._unsettled[0]
+            try:
+                await self.budget.settle(reservation, actual)
+            except Exception:
+                return
+            self._unsettled.pop(0)
+
+    async def _reserve(self, amount: Decimal) -> Reservation:
+        await self._retry_unsettled()
+        return await self.budget.reserve(amount)
 
     async def _send(
         self, payload: Mapping[str, Any], model: str, worst: Decimal
     ) -> tuple[httpx.Response, Reservation]:
-        """POST with retries; holds a budget reservation for the attempt in flight."""
+        """POST with retries, all within the policy's total deadline (`max_total`), holding a reservation.
+
+        The deadline is enforced around the whole call (`asyncio.timeout`), so a server that drips one
+        byte at a time cannot hold it past `max_total`, whatever the per-read timeouts. A call cut while
+        a request was in flight is charged its reservation (the provider may have billed it).
+        """
         client = self._client()
         headers = {"Authorization": f"Bearer {self._api_key.get()}"} if self._api_key.get() else {}
-        reservation: Reservation | None = await self.budget.reserve(worst)
+        reservation: Reservation | None = await self._reserve(worst)
         waited = 0.0
         attempt = 0
+        in_flight = False
         began = self.clock.monotonic()
         try:
-            while True:
-                attempt += 1
-                retry_after: float | None = None
-                if reservation is None:
-                    reservation = await self.budget.reserve(worst)
-                try:
-                    response = await client.post("/chat/completions", json=payload, headers=headers)
-                except httpx.TimeoutException:
-                    # The provider may have processed (and billed) it: keep the reservation as spent.
-                    await self.budget.settle(reservation, reservation.amount)
-                    self.ledger.add(
-                        CallRecord(
-                            timestamp=self.clock.time(),
-                            model=model,
-                            cache_hit=False,
-                            cost=reservation.amount,
-                            prompt_tokens=0,
-                            cached_prompt_tokens=0,
-                            completion_tokens=0,
-                            latency_s=0.0,
-                            estimated=True,
+            async with asyncio.timeout(self.retry.max_total):
+                while True:
+                    attempt += 1
+                    retry_after: float | None = None
+                    if reservation is None:
+                        reservation = await self._reserve(worst)
+                    try:
+                        in_flight = True
+                        response = await client.post("/chat/completions", json=payload, headers=headers)
+                        in_flight = False
+                    except httpx.TimeoutException:
+                        in_flight = False
+                        # The provider may have processed (and billed) it: keep the reservation as spent.
+                        self._charge_estimated(model, reservation)
+                        await self._settle(reservation, reservation.amount)
+                        reservation = None
+                        last = "timeout"
+                    except httpx.NetworkError as exc:
+                        in_flight = False
+                        last = f"network error {type(exc).__name__}"
+                    else:
+                        if response.status_code == 200:
+                            return response, reservation
+                        detail = self._redact(response.text[:300])
+                        if not is_retryable_status(response.status_code):
+                            raise LLMHTTPError(response.status_code, detail)
+                        last = f"HTTP {response.status_code}: {detail}"
+                        retry_after = parse_retry_after(response.headers, self.clock.time())
+                        if retry_after is None and response.status_code == 429:
+                            # No usable Retry-After (absent, `nan`, `inf`, `1e9`): never retry at once.
+                            retry_after = self.retry.base_delay * 2.0 ** min(attempt - 1, 16)
+                    if attempt >= self.retry.max_attempts:
+                        raise LLMRetriesExhausted(attempt, last)
+                    delay = self.retry.delay(attempt, retry_after)
+                    spent = max(self.clock.monotonic() - began, waited)  # waited: when sleep moves no clock
+                    if spent + delay > self.retry.max_total:
+                        raise LLMRetriesExhausted(
+                            attempt,
+                            f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total}s)",
                         )
-                    )
-                    reservation = None
-                    last = "timeout"
-                except httpx.NetworkError as exc:
-                    last = f"network error {type(exc).__name__}"
-                else:
-                    if response.status_code == 200:
-                        return response, reservation
-                    detail = self._redact(response.text[:300])
-                    if not is_retryable_status(response.status_code):
-                        raise LLMHTTPError(response.status_code, detail)
-                    last = f"HTTP {response.status_code}: {detail}"
-                    retry_after = parse_retry_after(response.headers, self.clock.time())
-                if attempt >= self.retry.max_attempts:
-                    raise LLMRetriesExhausted(attempt, last)
-                delay = self.retry.delay(attempt, retry_after)
-                spent = max(self.clock.monotonic() - began, waited)  # waited: when sleep moves no clock
-                if spent + delay > self.retry.max_total:
-                    raise LLMRetriesExhausted(
-                        attempt,
-                        f"{last} (waiting {delay:.1f}s more would pass {self.retry.max_total}s)",
-                    )
-                waited += delay
-                log.info("LLM call to %s: %s, retrying in %.2fs", model, last, delay)
-                await self._sleep(delay)
+                    waited += delay
+                    log.info("LLM call to %s: %s, retrying in %.2fs", model, last, delay)
+                    await self._sleep(delay)
+        except TimeoutError:
+            await self._release(model, reservation, in_flight)
+            raise LLMDeadlineExceeded(attempt, self.retry.max_total, in_flight) from None
         except BaseException:
-            if reservation is not None:
-                await self.budget.settle(reservation, Decimal(0))  # not sent or refused: nothing billed
+            await self._release(model, reservation, in_flight)
             raise
 
+    async def _release(self, model: str, reservation: Reservation | None, in_flight: bool) -> None:
+        """End a reservation of a call that failed: charged in full if a request was in flight (the
+        provider may have billed it), else nothing (not sent, or refused)."""
+        if reservation is None:
+            return
+        if in_flight:
+            self._charge_estimated(model, reservation)
+            await self._settle(reservation, reservation.amount)
+        else:
+            await self._settle(reservation, Decimal(0))
+
+    def _charge_estimated(self, model: str, reservation: Reservation) -> None:
+        self.ledger.add(
+            CallRecord(
+                timestamp=self.clock.time(),
+                model=model,
+                cache_hit=False,
+                cost=reservation.amount,
+                prompt_tokens=0,
+                cached_prompt_tokens=0,
+                completion_tokens=0,
+                latency_s=0.0,
+                estimated=True,
+            )
+        )
+
     def _redact(self, text: str) -> str:
+        """The text with the API key blanked (a provider may echo it in an error or an answer)."""
         key = self._api_key.get()
-        return text.replace(key, "***") if key else text
+        if not key or len(key) < _MIN_SECRET_LEN:
+            return text
+        return text.replace(key, "***")
 
 
 def _canonical(obj: Any) -> str:

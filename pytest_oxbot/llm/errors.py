@@ -7,7 +7,11 @@ from decimal import Decimal
 from pytest_oxbot.errors import LLMError
 
 __all__ = [
+    "BudgetError",
     "BudgetExceeded",
+    "BudgetServerUnsafe",
+    "BudgetUnavailable",
+    "LLMDeadlineExceeded",
     "LLMError",
     "LLMHTTPError",
     "LLMResponseError",
@@ -34,11 +38,33 @@ class LLMRetriesExhausted(LLMError):
         self.last_error = last_error
 
 
+class LLMDeadlineExceeded(LLMRetriesExhausted):
+    """The whole call (every attempt and wait) passed its total deadline (`RetryPolicy.max_total`)."""
+
+    def __init__(self, attempts: int, deadline_s: float, in_flight: bool) -> None:
+        where = "while waiting for the provider's answer" if in_flight else "between attempts"
+        super().__init__(attempts, f"no complete answer within the {deadline_s:g} s deadline ({where})")
+        self.deadline_s = deadline_s
+        self.in_flight = in_flight
+
+
 class LLMResponseError(LLMError):
     """A 200 answer whose body is not a chat completion (not JSON, no choices, no usage)."""
 
 
-class BudgetExceeded(LLMError):
+class BudgetError(LLMError):
+    """The spend budget: a limit reached, its shared counter unusable, or its server unsafe."""
+
+
+class BudgetUnavailable(BudgetError):
+    """The shared budget counter cannot be reached or trusted, and the policy is to refuse: nothing sent."""
+
+
+class BudgetServerUnsafe(BudgetError):
+    """The budget's Redis may evict its counters (`maxmemory-policy allkeys-*`) and nobody opted in."""
+
+
+class BudgetExceeded(BudgetError):
     """0xBot's emergency stop: this call could push spend past a limit, so it is not sent."""
 
     def __init__(self, scope: str, limit: Decimal, committed: Decimal, requested: Decimal) -> None:

@@ -2,6 +2,7 @@
 
 from pytest_oxbot.market.client import CandleBatch, MarketDataClient
 from pytest_oxbot.market.errors import (
+    DeadlineExceededError,
     ExchangeAPIError,
     ExchangeUnavailableError,
     IpBannedError,
@@ -18,6 +19,7 @@ from pytest_oxbot.market.symbols import from_exchange, to_exchange
 __all__ = [
     "Candle",
     "CandleBatch",
+    "DeadlineExceededError",
     "ExchangeAPIError",
     "ExchangeUnavailableError",
     "IpBannedError",

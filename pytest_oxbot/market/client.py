@@ -6,6 +6,10 @@
   closes (the key holds the interval bucket, so a slow TTL can never serve the previous candle set).
 - Faults: -1121 drops the unknown symbol and retries the rest; 429 waits `Retry-After`; 418 stops all
   requests until the ban ends; 5xx and timeouts back off exponentially with jitter, bounded.
+- Deadlines: every public call ends within `RetryPolicy.max_total` (attempts, waits and slow bodies
+  together), enforced around the whole call, so a server dripping one byte at a time cannot hold it.
+- Junk: a ticker with impossible prices (negative, zero, ask below bid, high below low, non-ASCII
+  digits) or listed twice is that symbol's `None` with the reason, never a snapshot.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pytest_oxbot.cache.protocol import AsyncCache
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.http import HttpOptions
 from pytest_oxbot.market.errors import (
+    DeadlineExceededError,
     ExchangeAPIError,
     ExchangeUnavailableError,
     IpBannedError,
@@ -49,6 +54,7 @@ TICKER_24HR = "/api/v3/ticker/24hr"
 KLINES = "/api/v3/klines"
 UNKNOWN_SYMBOL = -1121
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1m"
+MIN_BAN_S = 120.0  # Binance's shortest IP ban: a 418 whose Retry-After is unusable bans at least this
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -164,7 +170,11 @@ class MarketDataClient:
                 failures[symbol] = SymbolFailure("unknown or delisted symbol (-1121, seen earlier)", -1121)
             else:
                 waiting[symbol] = self._tickers.submit(unified)
-        answers = await asyncio.gather(*waiting.values(), return_exceptions=True)
+        try:
+            async with asyncio.timeout(self.retry.max_total):
+                answers = await asyncio.gather(*waiting.values(), return_exceptions=True)
+        except TimeoutError:
+            raise DeadlineExceededError(0, self.retry.max_total, f"{TICKER_24HR} batch") from None
         fatal = next((a for a in answers if isinstance(a, BaseException)), None)
         if fatal is not None:
             raise fatal
@@ -206,17 +216,24 @@ class MarketDataClient:
         if not isinstance(data, list):
             raise MalformedResponseError(f"{TICKER_24HR} answered {type(data).__name__}, expected an array")
         by_symbol: dict[str, Any] = {}
+        twice: set[str] = set()
         for raw in data:
             if not isinstance(raw, dict) or not isinstance(raw.get("symbol"), str):
                 raise MalformedResponseError(f"{TICKER_24HR} element is not a ticker object: {raw!r:.200}")
+            if raw["symbol"] in by_symbol:
+                twice.add(raw["symbol"])
             by_symbol[raw["symbol"]] = raw
         for u, e in zip(unified, exchange, strict=True):
             raw = by_symbol.get(e)
-            out[u] = (
-                Snapshot.from_binance(u, raw)
-                if raw is not None
-                else SymbolFailure("the exchange's answer has no ticker for this symbol")
-            )
+            if raw is None:
+                out[u] = SymbolFailure("the exchange's answer has no ticker for this symbol")
+            elif e in twice:
+                out[u] = SymbolFailure(f"the exchange's answer lists {e} more than once: no reading trusted")
+            else:
+                try:
+                    out[u] = Snapshot.from_binance(u, raw)
+                except MalformedResponseError as exc:  # junk for this symbol only: the others stand
+                    out[u] = SymbolFailure(f"junk ticker: {exc}")
 
     # -- candles ----------------------------------------------------------------------------------
 
@@ -229,6 +246,15 @@ class MarketDataClient:
         the next candle closes; `closed_only=False` adds the forming candle and bypasses the cache.
         """
         unified, exchange = _unified(symbol)
+        try:
+            async with asyncio.timeout(self.retry.max_total):
+                return await self._candles(unified, exchange, interval, limit, closed_only)
+        except TimeoutError:
+            raise DeadlineExceededError(0, self.retry.max_total, f"{KLINES} for {unified}") from None
+
+    async def _candles(
+        self, unified: str, exchange: str, interval: str, limit: int, closed_only: bool
+    ) -> list[Candle]:
         step = INTERVAL_SECONDS.get(interval)
         if step is None:
             raise ValueError(f"interval {interval!r} is not one of {sorted(INTERVAL_SECONDS)}")
@@ -267,9 +293,15 @@ class MarketDataClient:
         wanted = list(dict.fromkeys(symbols))
         for symbol in wanted:
             _unified(symbol)  # fail fast on a malformed name, before any request
-        answers = await asyncio.gather(
-            *(self.fetch_candles(s, interval, limit) for s in wanted), return_exceptions=True
-        )
+        try:
+            async with asyncio.timeout(self.retry.max_total):
+                answers = await asyncio.gather(
+                    *(self.fetch_candles(s, interval, limit) for s in wanted), return_exceptions=True
+                )
+        except TimeoutError:
+            raise DeadlineExceededError(
+                0, self.retry.max_total, f"{KLINES} for {len(wanted)} symbols"
+            ) from None
         out = CandleBatch()
         for symbol, answer in zip(wanted, answers, strict=True):
             if isinstance(answer, UnknownSymbolError):
@@ -304,11 +336,29 @@ class MarketDataClient:
     # -- transport --------------------------------------------------------------------------------
 
     async def _get(self, path: str, params: dict[str, str], weight: int) -> Any:
-        """One logical GET with the weight budget, Retry-After and bounded backoff applied."""
+        """One logical GET with the weight budget, Retry-After and bounded backoff, within `max_total`.
+
+        The deadline holds on the real clock (`asyncio.timeout` around every attempt and wait, so a
+        server that drips bytes is cut) and on the client's clock (a wait that would pass it is not
+        started, which keeps tests on a fake clock exact).
+        """
+        policy = self.retry
+        began = self._clock.monotonic()
+        state = {"attempt": 0}
+        try:
+            async with asyncio.timeout(policy.max_total):
+                return await self._attempts(path, params, weight, began, state)
+        except TimeoutError:
+            raise DeadlineExceededError(state["attempt"], policy.max_total, path) from None
+
+    async def _attempts(
+        self, path: str, params: dict[str, str], weight: int, began: float, state: dict[str, int]
+    ) -> Any:
         policy = self.retry
         last = "no attempt"
         for attempt in range(1, policy.max_attempts + 1):
-            await self._wait_for_budget(weight)
+            state["attempt"] = attempt
+            await self._wait_for_budget(weight, began)
             self.budget.reserve(weight, self._clock.time())
             self.calls[path] += 1
             try:
@@ -324,27 +374,39 @@ class MarketDataClient:
                     return _json(response, path)
                 if status in (418, 429):
                     now = self._clock.time()
-                    retry_after = _retry_after(response, now)
+                    retry_after = _retry_after(response, now, policy.base_delay)
                     if status == 418:
-                        self.budget.banned_until = max(self.budget.banned_until, now + retry_after)
-                        raise IpBannedError(retry_after, f"(HTTP 418 on {path})")
+                        ban = retry_after if _has_retry_after(response, now) else max(retry_after, MIN_BAN_S)
+                        self.budget.banned_until = max(self.budget.banned_until, now + ban)
+                        raise IpBannedError(ban, f"(HTTP 418 on {path})")
                     self.budget.paused_until = max(self.budget.paused_until, now + retry_after)
-                    if retry_after > policy.max_retry_after or attempt == policy.max_attempts:
+                    if (
+                        retry_after > policy.max_retry_after
+                        or attempt == policy.max_attempts
+                        or self._clock.monotonic() - began + retry_after > policy.max_total
+                    ):
                         raise RateLimitedError(retry_after, f"(HTTP 429 on {path})")
                     continue  # _wait_for_budget sleeps until paused_until
                 if status < 500:
                     raise _api_error(response)
                 last = f"HTTP {status}"
             if attempt < policy.max_attempts:
-                await self._sleep(policy.backoff(attempt, self._rng))
+                delay = policy.backoff(attempt, self._rng)
+                if self._clock.monotonic() - began + delay > policy.max_total:
+                    raise DeadlineExceededError(attempt, policy.max_total, f"{last} on {path}")
+                await self._sleep(delay)
         raise ExchangeUnavailableError(policy.max_attempts, f"{last} on {path}")
 
-    async def _wait_for_budget(self, weight: int) -> None:
+    async def _wait_for_budget(self, weight: int, began: float) -> None:
         now = self._clock.time()
         if self.budget.banned_until > now:
             raise IpBannedError(self.budget.banned_until - now, "(ban still running; nothing sent)")
         delay = self.budget.delay_before(weight, now)
         if delay > 0:
+            if self._clock.monotonic() - began + delay > self.retry.max_total:
+                raise RateLimitedError(
+                    delay, f"(waiting {delay:g} s would pass the {self.retry.max_total:g} s deadline)"
+                )
             await self._sleep(delay)
 
     def _observe_weight(self, response: httpx.Response) -> None:
@@ -367,10 +429,15 @@ def _json(response: httpx.Response, path: str) -> Any:
         raise MalformedResponseError(f"{path} answered 200 with a body that is not JSON") from None
 
 
-def _retry_after(response: httpx.Response, now: float) -> float:
-    """`Retry-After` in seconds; when absent or malformed, the rest of the current weight minute."""
+def _retry_after(response: httpx.Response, now: float, floor: float) -> float:
+    """`Retry-After` in seconds; when absent or malformed (`inf`, `nan`, `1e9`...), the rest of the
+    current weight minute, and never less than `floor` (a 429 is never retried at once)."""
     value = parse_retry_after(response.headers, now)
-    return 60 - (now % 60) if value is None else value
+    return max(60 - (now % 60), floor) if value is None else value
+
+
+def _has_retry_after(response: httpx.Response, now: float) -> bool:
+    return parse_retry_after(response.headers, now) is not None
 
 
 def _api_error(response: httpx.Response) -> ExchangeAPIError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pytest_oxbot.errors import MarketDataError
 
 __all__ = [
+    "DeadlineExceededError",
     "ExchangeAPIError",
     "ExchangeUnavailableError",
     "IpBannedError",
@@ -57,6 +58,14 @@ class ExchangeUnavailableError(MarketDataError):
         super().__init__(f"exchange unavailable after {attempts} attempt(s): {last}")
         self.attempts = attempts
         self.last = last
+
+
+class DeadlineExceededError(ExchangeUnavailableError):
+    """The call (every attempt and wait) did not complete within its total deadline (`max_total`)."""
+
+    def __init__(self, attempts: int, deadline_s: float, what: str) -> None:
+        super().__init__(attempts, f"no complete answer within the {deadline_s:g} s deadline ({what})")
+        self.deadline_s = deadline_s
 
 
 class MalformedResponseError(MarketDataError):

@@ -6,6 +6,7 @@ A float never touches a price here: a number that arrives as a JSON float instea
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,21 +26,65 @@ INTERVAL_SECONDS: dict[str, int] = {
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# Binance's number strings: ASCII digits, an optional sign and fraction. Python's Decimal would also take
+# "١٢٣" (Arabic-Indic digits), "1e9", "Infinity" and "1_000"; none of them is a price the exchange sends.
+_DECIMAL = re.compile(r"\A-?[0-9]{1,30}(?:\.[0-9]{1,30})?\Z")
 
 
 def parse_decimal(value: Any, field: str) -> Decimal:
     """A price or quantity string to Decimal, exactly; floats and junk are malformed answers."""
     if not isinstance(value, str):
         raise MalformedResponseError(
-            f"{field} must be a decimal string, got {type(value).__name__} {value!r}"
+            f"{field} must be a decimal string, got {type(value).__name__} {value!r:.60}"
         )
+    if not _DECIMAL.match(value):
+        raise MalformedResponseError(f"{field} is not a plain decimal number: {value!r:.60}")
     try:
-        parsed = Decimal(value)
-    except InvalidOperation:
-        raise MalformedResponseError(f"{field} is not a decimal number: {value!r}") from None
-    if not parsed.is_finite():
-        raise MalformedResponseError(f"{field} is not finite: {value!r}")
-    return parsed
+        return Decimal(value)
+    except InvalidOperation:  # unreachable after the pattern, kept as a guard
+        raise MalformedResponseError(f"{field} is not a decimal number: {value!r:.60}") from None
+
+
+def _check_ticker(s: Snapshot) -> None:
+    """Prices a real order book and a 24 h window cannot have; each one fails this symbol only."""
+    for name in ("last_price", "high_price", "low_price"):
+        if getattr(s, name) <= 0:
+            raise MalformedResponseError(f"{_camel(name)} must be positive, got {getattr(s, name)}")
+    for name in ("open_price", "prev_close_price", "weighted_avg_price", "volume", "quote_volume"):
+        if getattr(s, name) < 0:
+            raise MalformedResponseError(f"{_camel(name)} must not be negative, got {getattr(s, name)}")
+    if s.bid_price <= 0 or s.ask_price <= 0:
+        raise MalformedResponseError(
+            f"no order book: bidPrice {s.bid_price}, askPrice {s.ask_price} (both must be positive)"
+        )
+    if s.ask_price < s.bid_price:
+        raise MalformedResponseError(f"crossed book: askPrice {s.ask_price} below bidPrice {s.bid_price}")
+    if s.high_price < s.low_price:
+        raise MalformedResponseError(f"highPrice {s.high_price} below lowPrice {s.low_price}")
+    if not s.low_price <= s.last_price <= s.high_price:
+        raise MalformedResponseError(
+            f"lastPrice {s.last_price} outside the 24 h range {s.low_price}..{s.high_price}"
+        )
+    if s.trade_count < 0:
+        raise MalformedResponseError(f"count must not be negative, got {s.trade_count}")
+    if s.close_time < s.open_time:
+        raise MalformedResponseError("closeTime before openTime")
+
+
+def _check_candle(c: Candle) -> None:
+    if min(c.open, c.high, c.low, c.close) <= 0:
+        raise MalformedResponseError(f"kline for {c.symbol} at {c.open_time} has a non-positive price")
+    if not (c.low <= min(c.open, c.close) and max(c.open, c.close) <= c.high):
+        raise MalformedResponseError(
+            f"kline for {c.symbol} at {c.open_time}: open/close outside low..high ({c.low}..{c.high})"
+        )
+    if c.volume < 0 or c.quote_volume < 0 or c.trades < 0:
+        raise MalformedResponseError(f"kline for {c.symbol} at {c.open_time} has a negative volume or count")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _ms_to_dt(value: Any, field: str) -> datetime:
@@ -79,9 +124,9 @@ class Snapshot:
         """Build from one element of the REST answer; `symbol` is the caller's unified name."""
         try:
             count = raw["count"]
-            if not isinstance(count, int):
-                raise MalformedResponseError(f"count must be an integer, got {count!r}")
-            return cls(
+            if not isinstance(count, int) or isinstance(count, bool):
+                raise MalformedResponseError(f"count must be an integer, got {count!r:.60}")
+            snapshot = cls(
                 symbol=symbol,
                 exchange_symbol=str(raw["symbol"]),
                 last_price=parse_decimal(raw["lastPrice"], "lastPrice"),
@@ -104,6 +149,8 @@ class Snapshot:
             raise MalformedResponseError(f"ticker for {symbol} lacks field {exc.args[0]!r}") from None
         except TypeError as exc:
             raise MalformedResponseError(f"ticker for {symbol} is not an object: {exc}") from None
+        _check_ticker(snapshot)
+        return snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +187,9 @@ class Candle:
         if not isinstance(row, Sequence) or isinstance(row, str) or len(row) < 9:
             raise MalformedResponseError(f"kline row for {symbol} is not a 12-field array: {row!r}")
         trades = row[8]
-        if not isinstance(trades, int):
-            raise MalformedResponseError(f"kline trade count must be an integer, got {trades!r}")
-        return cls(
+        if not isinstance(trades, int) or isinstance(trades, bool):
+            raise MalformedResponseError(f"kline trade count must be an integer, got {trades!r:.60}")
+        candle = cls(
             symbol=symbol,
             interval=interval,
             open_time=_ms_to_dt(row[0], "openTime"),
@@ -155,6 +202,8 @@ class Candle:
             quote_volume=parse_decimal(row[7], "quoteVolume"),
             trades=trades,
         )
+        _check_candle(candle)
+        return candle
 
 
 @dataclass(frozen=True, slots=True)
