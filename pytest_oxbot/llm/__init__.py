@@ -5,6 +5,7 @@ from pytest_oxbot.llm.client import Completion, CostAwareLLMClient, DecisionResu
 from pytest_oxbot.llm.decisions import Decision, ParsedDecisions, Signal, base_asset, parse_decisions
 from pytest_oxbot.llm.errors import (
     BudgetExceeded,
+    EmergencyStop,
     LLMError,
     LLMHTTPError,
     LLMResponseError,
@@ -17,6 +18,7 @@ from pytest_oxbot.llm.routing import ModelRouter
 __all__ = [
     "Budget",
     "BudgetExceeded",
+    "EmergencyStop",
     "CallRecord",
     "Completion",
     "CostAwareLLMClient",
