@@ -129,6 +129,10 @@ class BotTargets:
             parts.append(f"{name}: L1 {old[0]:g}->{new[0]:g} s, L2 {old[1]:g}->{new[1]:g} s")
         return "; ".join(parts)
 
+    @property
+    def ttl_changed(self) -> bool:
+        return bool(self._ttl_origin)
+
     def restore_ttl(self) -> str:
         parts = []
         for name, (l1, l2, l3) in self._ttl_origin.items():
@@ -195,6 +199,8 @@ class ActionApplier:
             for order in list(self.applied.values()):
                 done += self._undo(order, reset=True)
             self.applied.clear()
+            if self.targets.ttl_changed:  # raised by an alert that has cleared since: a reset undoes it too
+                done.append(self._run("monitor", "increase_ttl", self.targets.restore_ttl, undo=True))
         self.epoch = board.epoch
         if self.flush_seq is None:
             self.flush_seq = board.flush_seq  # never replay a flush issued before this process joined
@@ -235,7 +241,7 @@ class ActionApplier:
             return [self._run(order.alert, order.action, lambda: t.switch_model(None), undo=True)]
         if order.action == "emergency_stop":
             return [self._run(order.alert, order.action, lambda: t.emergency_stop(None), undo=True)]
-        if order.action == "increase_ttl" and reset:
+        if order.action == "increase_ttl" and reset and t.ttl_changed:
             return [self._run(order.alert, order.action, t.restore_ttl, undo=True)]
         return []
 

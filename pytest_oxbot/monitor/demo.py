@@ -21,7 +21,7 @@ from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
 from pytest_oxbot.fakes.exchange import FakeExchange
 from pytest_oxbot.fakes.latency import LatencyModel
-from pytest_oxbot.fakes.llm import FakeLLMProvider
+from pytest_oxbot.fakes.llm import FakeLLMProvider, FakeRequest
 from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.llm.budget import InMemoryBudget
 from pytest_oxbot.llm.client import CostAwareLLMClient
@@ -39,6 +39,12 @@ _RULES = (
     "## Instructions\nDecide for each coin: hold, buy_to_enter, sell_to_enter or close. Keep risk per trade "
     "under 2 % of the account; set stop_loss and profit_target for every entry.\n"
 )
+
+
+def _hold_all(request: FakeRequest) -> dict[str, Any]:
+    """A complete, valid answer: HOLD for every coin the prompt names (no parsing noise in the logs)."""
+    coins = [s.split("/")[0] for s in DEMO_SYMBOLS if s.split("/")[0] in request.prompt]
+    return {c: {"signal": "hold", "confidence": 0.5, "justification": "no edge this cycle"} for c in coins}
 
 
 class DemoBot:
@@ -65,7 +71,9 @@ class DemoBot:
         self.cycle_s = cycle_s
         self.prompt_budget_tokens = prompt_budget_tokens
         self.exchange = FakeExchange(self.clock)
-        self.provider = FakeLLMProvider(clock=self.llm_clock, latency_models=dict(latency_models or {}))
+        self.provider = FakeLLMProvider(
+            answers=_hold_all, clock=self.llm_clock, latency_models=dict(latency_models or {})
+        )
         prices = default_price_table()
         # Explicit settings (model_construct reads no environment): the limit is the budget's, below.
         settings = Settings.model_construct(llm_daily_cost_limit_usd=daily_limit_usd)
