@@ -112,7 +112,10 @@ class Monitor:
             await asyncio.sleep(self.config.sample_interval_s)
 
     def _check_actions(self) -> None:
-        for rule in self.config.alerts:
+        self._check_actions_for(self.config)
+
+    def _check_actions_for(self, config: MonitorConfig) -> None:
+        for rule in config.alerts:
             for reporter in self.reporters.values():
                 for name, client in reporter.targets.llm_clients.items():
                     if rule.action == "switch_to_faster_model":
@@ -128,6 +131,21 @@ class Monitor:
                             f"alert {rule.name}: the budget of {name} ({type(client.budget).__name__}) "
                             "has no emergency_stop()"
                         )
+
+    def reconfigure(self, config: MonitorConfig) -> None:
+        """Swap in a new configuration (e.g. an edited alert file): unchanged rules keep their state; a rule
+        that was removed or changed withdraws its order (a held action is undone at the next sample)."""
+        self._check_actions_for(config)
+        states = {}
+        for rule in config.alerts:
+            old = self.states.get(rule.name)
+            states[rule.name] = old if old is not None and old.rule == rule else AlertState(rule)
+        for name in list(self.board.orders):
+            if states.get(name) is not self.states.get(name):
+                del self.board.orders[name]
+        self.config, self.states = config, states
+        self._keep_s = max([r.window_s for r in config.alerts] + [config.history_resolution_s]) * 1.5
+        log.info("PERFORMANCE monitor reconfigured: %s", ", ".join(states) or "no alert")
 
     # -- one sample --------------------------------------------------------------------------------
     async def tick(self) -> list[AlertEvent]:

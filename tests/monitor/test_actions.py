@@ -135,12 +135,9 @@ async def test_daily_cost_stops_every_call_until_reset(oxbot_monitor: Any, demo_
 async def test_high_memory_clears_l1(oxbot_monitor: Any, demo_bot: DemoBot) -> None:
     rss_mb = process_memory()[0] / 2**20
     threshold = rss_mb + 150  # relative to this process: other tests leave it at different sizes
-    oxbot_monitor.monitor.states.clear()
-    from pytest_oxbot.monitor.alerts import AlertState
-
     mem_rule = rule("memory_usage_high", "memory_mb", "above", threshold, clear_at=threshold - 50, window_s=60,
                     action="cleanup_cache")
-    oxbot_monitor.monitor.states[mem_rule.name] = AlertState(mem_rule)
+    oxbot_monitor.monitor.reconfigure(config(mem_rule))
     await run_cycles(demo_bot, oxbot_monitor, 2)
     memory = demo_bot.cache.memory
     assert memory is not None
