@@ -98,8 +98,9 @@ def line_chart(
         if len(finite) == 1:  # one point draws no line: show it as a dot
             x, y = coords.split(",")
             parts.append(f'<circle class="dot s{i}" cx="{x}" cy="{y}" r="2.5"/>')
-        parts.append(f'<text x="{legend_x}" y="{PAD_T + 12}" class="legend s{i}">{_e(label)}: {_e(last)}</text>')
-        legend_x += 105
+        text = f"{label}: {last}"
+        parts.append(f'<text x="{legend_x}" y="{PAD_T + 12}" class="legend s{i}">{_e(text)}</text>')
+        legend_x += max(70, int(len(text) * 5.6) + 14)
     parts.append("</svg>")
     return "".join(parts)
 

@@ -8,6 +8,7 @@ and SQLite settings are the toolkit's.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -79,13 +80,16 @@ class HistoryStore:
             Column("detail", Text, nullable=False, default=""),
         )
         self._meta = meta
+        # One statement at a time: an in-memory SQLite shares one connection between all callers, and the
+        # dashboard reads while the sampler writes. The monitor's few queries a minute never queue long.
+        self._lock = asyncio.Lock()
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> HistoryStore:
         return cls(make_engine(url), owns_engine=True, **kwargs)
 
     async def create(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self._lock, self.engine.begin() as conn:
             await conn.run_sync(self._meta.create_all)
 
     async def aclose(self) -> None:
@@ -94,7 +98,7 @@ class HistoryStore:
 
     async def write_points(self, t: float, rows: Sequence[tuple[str, str, float]], *, keep_after: float) -> None:
         """Store one bucket of (metric, process, value) rows and drop rows older than `keep_after`."""
-        async with self.engine.begin() as conn:
+        async with self._lock, self.engine.begin() as conn:
             if rows:
                 await conn.execute(
                     insert(self.points),
@@ -113,7 +117,7 @@ class HistoryStore:
             .where(p.c.metric == metric, p.c.process == process, p.c.t >= since)
             .order_by(p.c.t)
         )
-        async with self.engine.connect() as conn:
+        async with self._lock, self.engine.connect() as conn:
             rows = [(float(t), float(v)) for t, v in (await conn.execute(query)).all()]
         if len(rows) <= max_points:
             return rows
@@ -127,17 +131,17 @@ class HistoryStore:
     async def processes(self, *, since: float) -> list[str]:
         p = self.points
         query = select(p.c.process).where(p.c.t >= since).distinct()
-        async with self.engine.connect() as conn:
+        async with self._lock, self.engine.connect() as conn:
             return sorted(str(r[0]) for r in (await conn.execute(query)).all())
 
     async def add_alert(self, record: AlertRecord) -> None:
-        async with self.engine.begin() as conn:
+        async with self._lock, self.engine.begin() as conn:
             await conn.execute(insert(self.alerts), [record.as_dict()])
 
     async def alert_history(self, *, since: float, limit: int = 200) -> list[AlertRecord]:
         a = self.alerts
         query = select(a).where(a.c.t >= since).order_by(a.c.t.desc(), a.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._lock, self.engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [
             AlertRecord(
@@ -153,6 +157,6 @@ class HistoryStore:
         ]
 
     async def clear(self) -> None:
-        async with self.engine.begin() as conn:
+        async with self._lock, self.engine.begin() as conn:
             await conn.execute(delete(self.points))
             await conn.execute(delete(self.alerts))
