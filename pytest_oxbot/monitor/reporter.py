@@ -90,7 +90,7 @@ class _LlmWatch:
         self.ledger = client.ledger
         self.cursor = 0
         self.models: dict[str, _ModelStats] = {}
-        self.cost_by_day: dict[str, Decimal] = {}
+        self.cost_by_day: dict[int, Decimal] = {}  # UTC day number (epoch // 86400): no datetime per record
 
     def consume(self) -> None:
         ledger = self.client.ledger
@@ -102,7 +102,8 @@ class _LlmWatch:
             if m is None:
                 m = self.models[r.model] = _ModelStats()
             m.cost += r.cost
-            self.cost_by_day[r.day] = self.cost_by_day.get(r.day, Decimal(0)) + r.cost
+            day = int(r.timestamp // 86_400)
+            self.cost_by_day[day] = self.cost_by_day.get(day, Decimal(0)) + r.cost
             if r.estimated:  # a timed-out attempt charged at its reservation: money, not a request
                 m.estimated += 1
                 continue
@@ -121,13 +122,14 @@ class _LlmWatch:
     def snapshot(self) -> dict[str, Any]:
         self.consume()
         client = self.client
-        today = dt.datetime.fromtimestamp(client.clock.time(), tz=dt.UTC).date().isoformat()
+        now = client.clock.time()
+        today = int(now // 86_400)
         budget = client.budget
         limit = getattr(budget, "daily_limit", None)
         router = client.router
         return {
             "models": {name: m.as_dict() for name, m in self.models.items()},
-            "day": today,
+            "day": dt.datetime.fromtimestamp(now, tz=dt.UTC).date().isoformat(),
             "cost_today": str(self.cost_by_day.get(today, Decimal(0))),
             "budget_limit": None if limit is None else str(limit),
             "stopped": getattr(budget, "stopped", None),
