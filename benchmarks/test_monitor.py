@@ -89,9 +89,21 @@ SCRIPT = textwrap.dedent(
 def _instructions(script: Path, mode: str) -> int:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-         "--callgrind-out-file=/dev/null", sys.executable, str(script), mode, str(N)],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--collect-atstart=no",
+            "--toggle-collect=functools_reduce",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(script),
+            mode,
+            str(N),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     match = re.search(r"Collected : (\d+)", result.stderr)
@@ -118,17 +130,23 @@ def test_push_hook_costs_fewer_instructions_than_prometheus_counters(
 ) -> None:
     hook, prom = per_event["hook"], per_event["prometheus"]
     with capsys.disabled():
-        print(f"\n  observe_compression: {hook:,.0f} instructions/event; the same 3 prometheus_client "
-              f"Counter.inc: {prom:,.0f} (ratio {hook / prom:.2f})")
+        print(
+            f"\n  observe_compression: {hook:,.0f} instructions/event; the same 3 prometheus_client "
+            f"Counter.inc: {prom:,.0f} (ratio {hook / prom:.2f})"
+        )
     assert 0 < hook <= MAX_HOOK_INSTRUCTIONS
     assert hook < prom
 
 
-def test_pull_cost_per_llm_call_recorded(per_event: dict[str, float], capsys: pytest.CaptureFixture[str]) -> None:
+def test_pull_cost_per_llm_call_recorded(
+    per_event: dict[str, float], capsys: pytest.CaptureFixture[str]
+) -> None:
     record = per_event["ledger"]
     with capsys.disabled():
-        print(f"\n  ledger record consumed at snapshot: {record:,.0f} instructions (once per LLM call, "
-              "off the call path)")
+        print(
+            f"\n  ledger record consumed at snapshot: {record:,.0f} instructions (once per LLM call, "
+            "off the call path)"
+        )
     assert 0 < record <= MAX_RECORD_INSTRUCTIONS
 
 
@@ -138,7 +156,9 @@ def test_l1_hit_path_is_unchanged_by_the_monitor(
     plain, watched = per_event["l1_plain"], per_event["l1_watched"]
     one_counter = per_event["prometheus"] / 3
     with capsys.disabled():
-        print(f"\n  L1 hit: {plain:,.0f} instructions plain, {watched:,.0f} watched by a reporter "
-              f"({watched / plain - 1:+.2%}); one prometheus counter per hit would add {one_counter:,.0f} "
-              f"({one_counter / plain:+.0%})")
+        print(
+            f"\n  L1 hit: {plain:,.0f} instructions plain, {watched:,.0f} watched by a reporter "
+            f"({watched / plain - 1:+.2%}); one prometheus counter per hit would add {one_counter:,.0f} "
+            f"({one_counter / plain:+.0%})"
+        )
     assert abs(watched / plain - 1) <= L1_SAME_WITHIN

@@ -37,8 +37,11 @@ MARKER = "oxbot_monitor"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("oxbot-monitor", "pytest-oxbot: live monitor")
-    group.addoption("--oxbot-monitor-config", metavar="PATH",
-                    help="alert configuration the oxbot_monitor fixture uses (default: built-in defaults)")
+    group.addoption(
+        "--oxbot-monitor-config",
+        metavar="PATH",
+        help="alert configuration the oxbot_monitor fixture uses (default: built-in defaults)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,7 +65,10 @@ class MonitorHarness:
         self.token = secrets.token_urlsafe(24)
         self.reporter: MetricsReporter = MetricsReporter(process, clock=clock)
         self.monitor: Monitor = Monitor(
-            config, reporters=[self.reporter], history=HistoryStore.from_url("sqlite+aiosqlite://"), clock=clock
+            config,
+            reporters=[self.reporter],
+            history=HistoryStore.from_url("sqlite+aiosqlite://"),
+            clock=clock,
         )
         self._app: Any = None
 
@@ -89,8 +95,9 @@ class MonitorHarness:
         import httpx
 
         headers = {"Authorization": f"Bearer {self.token}"} if authorized else {}
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://oxbot-monitor",
-                                 headers=headers)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://oxbot-monitor", headers=headers
+        )
 
     def active(self) -> list[str]:
         return sorted(name for name, state in self.monitor.states.items() if state.active)
@@ -112,7 +119,9 @@ def _config(request: pytest.FixtureRequest) -> MonitorConfig:
 
 
 @pytest_asyncio.fixture
-async def oxbot_monitor(request: pytest.FixtureRequest, oxbot_clock: FakeClock) -> AsyncIterator[MonitorHarness]:
+async def oxbot_monitor(
+    request: pytest.FixtureRequest, oxbot_clock: FakeClock
+) -> AsyncIterator[MonitorHarness]:
     """A live monitor on this test's components (watch them with `oxbot_monitor.reporter.watch_*`)."""
     name = "".join(c if c.isalnum() or c in "-_." else "-" for c in request.node.name)[:60] or "test"
     harness = MonitorHarness(_config(request), oxbot_clock, name)

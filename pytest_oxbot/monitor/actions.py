@@ -259,7 +259,9 @@ class ActionApplier:
             return self._record(alert, action, f"failed: {type(exc).__name__}: {exc}", ok=False)
         return self._record(alert, action, detail)
 
-    def _record(self, alert: str, action: str, detail: str, *, ok: bool = True, undo: bool = False) -> AppliedAction:
+    def _record(
+        self, alert: str, action: str, detail: str, *, ok: bool = True, undo: bool = False
+    ) -> AppliedAction:
         entry = AppliedAction(self._time(), alert, action, detail, ok, undo)
         self.log.append(entry)
         verb = "undone" if undo else "applied"

@@ -64,8 +64,16 @@ def flatten(snap: Mapping[str, Any], now: float) -> FlatPoint:
                 _add(c, f"tier.{tier}.errors", ts.get("errors"))
     for llm in (snap.get("llm") or {}).values():
         for m in (llm.get("models") or {}).values():
-            for key in ("requests", "hits", "calls", "estimated", "prompt_tokens", "completion_tokens",
-                        "lat_sum", "lat_n"):
+            for key in (
+                "requests",
+                "hits",
+                "calls",
+                "estimated",
+                "prompt_tokens",
+                "completion_tokens",
+                "lat_sum",
+                "lat_n",
+            ):
                 _add(c, f"llm.{key}", m.get(key))
             _add(c, "llm.cost", m.get("cost"))
             for i, n in enumerate(m.get("buckets") or []):

@@ -15,7 +15,7 @@ import secrets
 import socket
 from collections.abc import Callable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,18 +33,21 @@ if TYPE_CHECKING:
 __all__ = ["TOKEN_ENV", "check_bind", "create_app", "is_loopback", "serve"]
 
 log = logging.getLogger("pytest_oxbot.monitor")
-TOKEN_ENV = "OXBOT_MONITOR_TOKEN"
+TOKEN_ENV = "OXBOT_MONITOR_TOKEN"  # noqa: S105 (the variable's name, not a token)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MetricName = Enum("MetricName", {m.replace(".", "_"): m for m in METRICS}, type=str)  # type: ignore[misc]
+_DEFAULT_METRIC = MetricName("cache_hit_rate")
 
 
 class FlushRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     reason: str | None = Field(default=None, max_length=200)
 
+
 class ResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     history: bool = False
+
 
 class MetricsOut(BaseModel):
     t: float
@@ -54,12 +57,14 @@ class MetricsOut(BaseModel):
     processes: dict[str, dict[str, float | None]]
     units: dict[str, str]
 
+
 class AlertsOut(BaseModel):
     active: list[dict[str, Any]]
     rules: list[dict[str, Any]]
     orders: dict[str, dict[str, Any]]
     applied: dict[str, list[Any]]
     history: list[dict[str, Any]]
+
 
 class HistoryOut(BaseModel):
     metric: str
@@ -70,16 +75,19 @@ class HistoryOut(BaseModel):
     resolution_s: float
     points: list[tuple[float, float]]
 
+
 class HealthOut(BaseModel):
     status: str
     processes: int
     active_alerts: list[str]
     last_error: str | None
 
+
 class FlushOut(BaseModel):
     flush_seq: int
     local: list[str]
     remote_processes: list[str]
+
 
 class ResetOut(BaseModel):
     epoch: int
@@ -122,8 +130,8 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
     app = FastAPI(
         title="pytest-oxbot live performance monitor",
         version="1",
-        description="Metrics, alerts and history of a fleet of LLM trading bots. POST endpoints need a bearer "
-        "token.",
+        description="Metrics, alerts and history of a fleet of LLM trading bots. POST endpoints need a "
+        "bearer token.",
         docs_url=None,  # Swagger UI loads from a CDN: the page must work offline
         redoc_url=None,
         openapi_url="/performance/openapi.json",
@@ -135,8 +143,12 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
             header = request.headers.get("authorization", "")
             scheme, _, given = header.partition(" ")
             if token is None:
-                return _unauthorized(f"mutating endpoints are disabled: start the monitor with {TOKEN_ENV} set")
-            if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), token.encode()):
+                return _unauthorized(
+                    f"mutating endpoints are disabled: start the monitor with {TOKEN_ENV} set"
+                )
+            if scheme.lower() != "bearer" or not secrets.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
                 return _unauthorized("missing or wrong bearer token")
         response: Response = await call_next(request)
         return response
@@ -148,9 +160,7 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         malformed = any(e.get("type") == "json_invalid" for e in errors)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors)
         return JSONResponse(
             {"error": ("malformed JSON body: " if malformed else "invalid request: ") + problems},
             status_code=400 if malformed else 422,
@@ -160,10 +170,12 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
         return min(value, monitor.config.history_hours)
 
     @app.get("/performance", response_class=HTMLResponse, tags=["dashboard"])
-    async def dashboard(hours: float = Query(1.0, gt=0, allow_inf_nan=False)) -> HTMLResponse:
+    async def dashboard(hours: Annotated[float, Query(gt=0, allow_inf_nan=False)] = 1.0) -> HTMLResponse:
         return HTMLResponse(
             page(refresh_ms=int(refresh_s * 1000), hours=_hours(hours)),
-            headers={"Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; img-src 'self'"},
+            headers={
+                "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; img-src 'self'"
+            },
         )
 
     @app.get("/performance/dashboard.js", include_in_schema=False)
@@ -171,15 +183,23 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
         return Response(DASHBOARD_JS, media_type="text/javascript")
 
     @app.get("/performance/panels", response_class=HTMLResponse, tags=["dashboard"])
-    async def dashboard_panels(hours: float = Query(1.0, gt=0, allow_inf_nan=False)) -> HTMLResponse:
+    async def dashboard_panels(
+        hours: Annotated[float, Query(gt=0, allow_inf_nan=False)] = 1.0,
+    ) -> HTMLResponse:
         span = _hours(hours)
         series = {}
         for metric in chart_metrics():
             view = await monitor.history_view(metric, span)
             series[metric] = [(t, v) for t, v in view["points"]]
         history = await monitor.alert_history(span)
-        body = panels(series, monitor.alerts_view(), history, monitor.status_view(),
-                      now=monitor.clock.time(), hours=span)
+        body = panels(
+            series,
+            monitor.alerts_view(),
+            history,
+            monitor.status_view(),
+            now=monitor.clock.time(),
+            hours=span,
+        )
         return HTMLResponse(body)
 
     @app.get("/performance/metrics", response_model=MetricsOut, tags=["json"])
@@ -187,16 +207,20 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
         return _finite(monitor.metrics_view())
 
     @app.get("/performance/alerts", response_model=AlertsOut, tags=["json"])
-    async def alerts(hours: float = Query(24.0, gt=0, allow_inf_nan=False)) -> dict[str, Any]:
+    async def alerts(hours: Annotated[float, Query(gt=0, allow_inf_nan=False)] = 24.0) -> dict[str, Any]:
         view = monitor.alerts_view()
         view["history"] = await monitor.alert_history(_hours(hours))
         return _finite(view)
 
     @app.get("/performance/history", response_model=HistoryOut, tags=["json"])
     async def history(
-        metric: MetricName = Query(MetricName("cache_hit_rate"), description="one of the monitor's metrics"),
-        hours: float = Query(24.0, gt=0, allow_inf_nan=False, description="bounded by the retention"),
-        process: str = Query(FLEET, min_length=1, max_length=128, description="a process name, or * for all"),
+        metric: Annotated[MetricName, Query(description="one of the monitor's metrics")] = _DEFAULT_METRIC,
+        hours: Annotated[
+            float, Query(gt=0, allow_inf_nan=False, description="capped at the retention")
+        ] = 24.0,
+        process: Annotated[
+            str, Query(min_length=1, max_length=128, description="a process, or * for all")
+        ] = FLEET,
     ) -> dict[str, Any]:
         view = await monitor.history_view(metric.value, _hours(hours), process)
         view["requested_hours"] = hours
@@ -211,17 +235,19 @@ def create_app(monitor: "Monitor", *, token: str | None = None, refresh_s: float
         code, body = monitor.health_view()
         return JSONResponse(body, status_code=code)
 
-    @app.post("/performance/cache/flush", response_model=FlushOut, tags=["json"],
-              dependencies=[_security(bearer)])
-    async def flush(body: FlushRequest | None = Body(default=None)) -> dict[str, Any]:
+    @app.post(
+        "/performance/cache/flush", response_model=FlushOut, tags=["json"], dependencies=[_security(bearer)]
+    )
+    async def flush(body: Annotated[FlushRequest | None, Body()] = None) -> dict[str, Any]:
         result = await monitor.flush_caches()
         if body is not None and body.reason:
             log.warning("PERFORMANCE cache flush reason: %s", body.reason)
         return result
 
-    @app.post("/performance/metrics/reset", response_model=ResetOut, tags=["json"],
-              dependencies=[_security(bearer)])
-    async def reset(body: ResetRequest | None = Body(default=None)) -> dict[str, Any]:
+    @app.post(
+        "/performance/metrics/reset", response_model=ResetOut, tags=["json"], dependencies=[_security(bearer)]
+    )
+    async def reset(body: Annotated[ResetRequest | None, Body()] = None) -> dict[str, Any]:
         return await monitor.reset(history=bool(body and body.history))
 
     @app.get("/metrics", tags=["prometheus"], response_class=PlainTextResponse)
@@ -240,14 +266,18 @@ def _security(bearer: Any) -> Any:
     return Security(bearer)
 
 
-def _finite(obj: Any) -> Any:
+def _finite(view: dict[str, Any]) -> dict[str, Any]:
     """JSON has no NaN/Infinity: such floats become null."""
+    return {k: _clean(v) for k, v in view.items()}
+
+
+def _clean(obj: Any) -> Any:
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: _clean(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [_clean(v) for v in obj]
     return obj
 
 
@@ -292,7 +322,8 @@ async def serve(
     sampler = asyncio.create_task(monitor.run() if sample else asyncio.Event().wait())
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started and not serving.done():
+        # uvicorn exposes a flag, not an event
+        while not server.started and not serving.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if serving.done():
             await serving

@@ -37,26 +37,54 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     mode = p.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--dashboard", action="store_true", help="serve the dashboard, the JSON API and /metrics")
-    mode.add_argument("--setup-alerts", nargs="?", const=str(DEFAULT_CONFIG_PATH), metavar="PATH",
-                      help=f"write the default alert configuration (.yaml or .toml; default {DEFAULT_CONFIG_PATH})")
-    mode.add_argument("--benchmark", action="store_true",
-                      help="run `pytest --benchmark` in the working directory and print its KPI table")
-    mode.add_argument("--test", action="store_true",
-                      help="self-test: the monitor on a free port, a replay on the fakes, every endpoint")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (a non-loopback one needs a token)")
+    mode.add_argument(
+        "--dashboard", action="store_true", help="serve the dashboard, the JSON API and /metrics"
+    )
+    mode.add_argument(
+        "--setup-alerts",
+        nargs="?",
+        const=str(DEFAULT_CONFIG_PATH),
+        metavar="PATH",
+        help=f"write the default alert configuration (.yaml or .toml; default {DEFAULT_CONFIG_PATH})",
+    )
+    mode.add_argument(
+        "--benchmark",
+        action="store_true",
+        help="run `pytest --benchmark` in the working directory and print its KPI table",
+    )
+    mode.add_argument(
+        "--test",
+        action="store_true",
+        help="self-test: the monitor on a free port, a replay on the fakes, every endpoint",
+    )
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (a non-loopback one needs a token)"
+    )
     p.add_argument("--port", type=int, default=8080, help="port to listen on")
-    p.add_argument("--config", type=Path, default=None,
-                   help=f"alert configuration file (default: {DEFAULT_CONFIG_PATH} if it exists, else built-in)")
-    p.add_argument("--redis-url", default=os.environ.get("OXBOT_REDIS_URL"),
-                   help="Redis the bots report into (default: $OXBOT_REDIS_URL)")
-    p.add_argument("--database-url", default=os.environ.get("OXBOT_DATABASE_URL") or DEFAULT_HISTORY_URL,
-                   help="SQL database for the 24 h history (default: $OXBOT_DATABASE_URL, else a SQLite file)")
-    p.add_argument("--prefix", default="oxbot:monitor", help="Redis key prefix shared with the bots' reporters")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"alert configuration file (default: {DEFAULT_CONFIG_PATH} if it exists, else built-in)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=os.environ.get("OXBOT_REDIS_URL"),
+        help="Redis the bots report into (default: $OXBOT_REDIS_URL)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("OXBOT_DATABASE_URL") or DEFAULT_HISTORY_URL,
+        help="SQL database for the 24 h history (default: $OXBOT_DATABASE_URL, else a SQLite file)",
+    )
+    p.add_argument(
+        "--prefix", default="oxbot:monitor", help="Redis key prefix shared with the bots' reporters"
+    )
     p.add_argument("--refresh", type=float, default=5.0, help="dashboard refresh interval in seconds")
     p.add_argument("--force", action="store_true", help="with --setup-alerts: overwrite an existing file")
     p.add_argument("-v", "--verbose", action="store_true", help="log every PERF_METRIC line")
-    p.epilog = f"Token for POST endpoints: $OXBOT_MONITOR_TOKEN (set: {'yes' if os.environ.get('OXBOT_MONITOR_TOKEN') else 'no'})."
+    token_set = "yes" if os.environ.get("OXBOT_MONITOR_TOKEN") else "no"
+    p.epilog = f"Token for POST endpoints: $OXBOT_MONITOR_TOKEN (set: {token_set})."
     return p
 
 
@@ -65,8 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not args.benchmark:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
     try:
         if args.setup_alerts is not None:
             return _setup_alerts(Path(args.setup_alerts), force=args.force)
@@ -94,10 +124,13 @@ def _setup_alerts(path: Path, *, force: bool) -> int:
 def _benchmark(extra: Sequence[str]) -> int:
     command = [sys.executable, "-m", "pytest", "--benchmark", "-p", "no:cacheprovider", *extra]
     print("running: " + " ".join(command[2:]), flush=True)
-    status = subprocess.call(command, cwd=Path.cwd())
+    status = subprocess.call(command, cwd=Path.cwd())  # noqa: S603 (this interpreter, fixed arguments)
     if status == 5:
-        print("error: no performance test collected in this directory (see [tool.pytest_oxbot] "
-              "performance_paths)", file=sys.stderr)
+        print(
+            "error: no performance test collected in this directory (see [tool.pytest_oxbot] "
+            "performance_paths)",
+            file=sys.stderr,
+        )
     return status
 
 
@@ -126,7 +159,11 @@ def _dashboard(args: argparse.Namespace) -> int:
         raise _usage(f"--port {args.port} is not a port number")
     token = os.environ.get(TOKEN_ENV) or None
     check_bind(args.host, token)
-    path = args.config if args.config is not None else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    path = (
+        args.config
+        if args.config is not None
+        else (DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None)
+    )
     config = load_config(path) if path is not None else default_config()
     check_database_url(args.database_url, name="--database-url")
     fleet = None
@@ -134,19 +171,25 @@ def _dashboard(args: argparse.Namespace) -> int:
         check_redis_url(args.redis_url, name="--redis-url")
         fleet = RedisFleet(make_redis_client(args.redis_url), prefix=args.prefix)
     else:
-        print("warning: no --redis-url / OXBOT_REDIS_URL: no bot process can report to this monitor",
-              file=sys.stderr)
+        print(
+            "warning: no --redis-url / OXBOT_REDIS_URL: no bot process can report to this monitor",
+            file=sys.stderr,
+        )
     monitor = Monitor(config, fleet=fleet, history=HistoryStore.from_url(args.database_url))
 
     def ready(port: int) -> None:
-        print(f"PERFORMANCE dashboard: http://{args.host}:{port}/performance "
-              f"(config: {path or 'built-in defaults'}; POST endpoints {'enabled' if token else 'disabled: no token'})",
-              flush=True)
+        print(
+            f"PERFORMANCE dashboard: http://{args.host}:{port}/performance "
+            f"(config: {path or 'built-in defaults'}; "
+            f"POST endpoints {'enabled' if token else 'disabled: no token'})",
+            flush=True,
+        )
 
     async def run() -> None:
         try:
-            await serve(monitor, host=args.host, port=args.port, token=token, refresh_s=args.refresh,
-                        on_ready=ready)
+            await serve(
+                monitor, host=args.host, port=args.port, token=token, refresh_s=args.refresh, on_ready=ready
+            )
         finally:
             await monitor.aclose()
             if fleet is not None:

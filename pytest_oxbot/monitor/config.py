@@ -40,7 +40,7 @@ _MAX_HISTORY_HOURS = 24 * 31
 
 
 class AlertRule(BaseModel):
-    """One alert: fire when `metric` passes `threshold` (for `for_s`), clear past `clear_at` (for `clear_for_s`)."""
+    """Fire when `metric` is past `threshold` for `for_s`; clear past `clear_at` for `clear_for_s`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -112,8 +112,12 @@ class AlertRule(BaseModel):
 def _check_params(action: str | None, params: dict[str, Any]) -> None:
     allowed: dict[str | None, dict[str, type | tuple[type, ...]]] = {
         None: {},
-        "increase_ttl": {"factor": (int, float), "l1_max_s": (int, float), "l2_max_s": (int, float),
-                         "l3_max_s": (int, float)},
+        "increase_ttl": {
+            "factor": (int, float),
+            "l1_max_s": (int, float),
+            "l2_max_s": (int, float),
+            "l3_max_s": (int, float),
+        },
         "switch_to_faster_model": {"model": str},
         "emergency_stop": {"reason": str},
         "cleanup_cache": {},
@@ -162,23 +166,46 @@ class MonitorConfig(BaseModel):
 # The guide's four alerts. Windows, bands and dwell times are ours (the guide gives only thresholds).
 _DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "cache_hit_rate_low": {
-        "metric": "cache_hit_rate", "when": "below", "threshold": 0.7, "clear_at": 0.75,
-        "window_s": 300, "for_s": 60, "clear_for_s": 120, "min_samples": 20,
-        "action": "increase_ttl", "params": {"factor": 2.0, "l1_max_s": 300, "l2_max_s": 3600},
+        "metric": "cache_hit_rate",
+        "when": "below",
+        "threshold": 0.7,
+        "clear_at": 0.75,
+        "window_s": 300,
+        "for_s": 60,
+        "clear_for_s": 120,
+        "min_samples": 20,
+        "action": "increase_ttl",
+        "params": {"factor": 2.0, "l1_max_s": 300, "l2_max_s": 3600},
         "repeat_s": 600,
     },
     "llm_response_time_high": {
-        "metric": "llm_response_time", "when": "above", "threshold": 1.0, "clear_at": 0.8,
-        "window_s": 300, "for_s": 0, "clear_for_s": 300, "min_samples": 3,
-        "action": "switch_to_faster_model", "params": {"model": "gpt-4.1-nano"},
+        "metric": "llm_response_time",
+        "when": "above",
+        "threshold": 1.0,
+        "clear_at": 0.8,
+        "window_s": 300,
+        "for_s": 0,
+        "clear_for_s": 300,
+        "min_samples": 3,
+        "action": "switch_to_faster_model",
+        "params": {"model": "gpt-4.1-nano"},
     },
     "cost_daily_limit": {
-        "metric": "cost_today_usd", "when": "above", "threshold": 10.0,
-        "window_s": 60, "action": "emergency_stop",
+        "metric": "cost_today_usd",
+        "when": "above",
+        "threshold": 10.0,
+        "window_s": 60,
+        "action": "emergency_stop",
     },
     "memory_usage_high": {
-        "metric": "memory_mb", "when": "above", "threshold": 1024, "clear_at": 900,
-        "window_s": 60, "for_s": 30, "action": "cleanup_cache", "repeat_s": 300,
+        "metric": "memory_mb",
+        "when": "above",
+        "threshold": 1024,
+        "clear_at": 900,
+        "window_s": 60,
+        "for_s": 30,
+        "action": "cleanup_cache",
+        "repeat_s": 300,
     },
 }
 
@@ -206,7 +233,8 @@ def default_config_text(fmt: Literal["yaml", "toml"] = "yaml") -> str:
     """The default configuration as a commented file (written without needing a YAML/TOML writer)."""
     base = MonitorConfig()
     head = (
-        "# pytest-oxbot live monitor: alert rules (written by `python -m pytest_oxbot.monitor --setup-alerts`).\n"
+        "# pytest-oxbot live monitor: alert rules\n"
+        "# (written by `python -m pytest_oxbot.monitor --setup-alerts`).\n"
         "# Each alert fires when `metric` is past `threshold` for `for_s` seconds (rates over `window_s`,\n"
         "# after `min_samples` events) and clears past `clear_at` for `clear_for_s` seconds. Metrics and\n"
         "# actions: docs/monitor.md.\n"
@@ -296,7 +324,9 @@ def config_from_mapping(raw: Any, *, origin: str = "configuration") -> MonitorCo
         raise MonitorConfigError(f"{origin}: the top level must be a mapping with 'monitor' and 'alerts'")
     unknown = sorted(set(raw) - {"monitor", "alerts"})
     if unknown:
-        raise MonitorConfigError(f"{origin}: unknown top-level key(s) {unknown}; expected 'monitor', 'alerts'")
+        raise MonitorConfigError(
+            f"{origin}: unknown top-level key(s) {unknown}; expected 'monitor', 'alerts'"
+        )
     settings = raw.get("monitor") or {}
     alerts = raw.get("alerts") or {}
     if not isinstance(settings, dict) or not isinstance(alerts, dict):

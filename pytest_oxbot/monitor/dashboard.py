@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_oxbot.monitor.metrics import TIERS
@@ -23,13 +23,28 @@ W, H, PAD_L, PAD_R, PAD_T, PAD_B = 460, 190, 52, 12, 28, 26
 
 # (panel id, title, unit, [(metric, label)], y range floor/ceiling or None)
 CHARTS: tuple[tuple[str, str, str, tuple[tuple[str, str], ...], tuple[float, float] | None], ...] = (
-    ("hit-rate", "Cache hit rate per tier", "ratio",
-     (("cache_hit_rate", "all"), *((f"cache_hit_rate.{t}", t.upper()) for t in TIERS)), (0.0, 1.0)),
-    ("llm-latency", "LLM latency percentiles", "s",
-     (("llm_latency_p50", "p50"), ("llm_latency_p95", "p95"), ("llm_latency_p99", "p99")), None),
+    (
+        "hit-rate",
+        "Cache hit rate per tier",
+        "ratio",
+        (("cache_hit_rate", "all"), *((f"cache_hit_rate.{t}", t.upper()) for t in TIERS)),
+        (0.0, 1.0),
+    ),
+    (
+        "llm-latency",
+        "LLM latency percentiles",
+        "s",
+        (("llm_latency_p50", "p50"), ("llm_latency_p95", "p95"), ("llm_latency_p99", "p99")),
+        None,
+    ),
     ("cost-decision", "Cost per decision", "USD", (("cost_per_decision_usd", "per decision"),), None),
-    ("cost-day", "Cost today vs budget", "USD",
-     (("cost_today_usd", "spent today"), ("budget_daily_usd", "daily budget")), None),
+    (
+        "cost-day",
+        "Cost today vs budget",
+        "USD",
+        (("cost_today_usd", "spent today"), ("budget_daily_usd", "daily budget")),
+        None,
+    ),
     ("tokens", "Prompt tokens per LLM call", "tokens", (("tokens_per_call", "tokens/call"),), None),
     ("api-calls", "Exchange API calls per cycle", "calls", (("api_calls_per_cycle", "calls/cycle"),), None),
     ("memory", "Memory (largest process)", "MB", (("memory_mb", "RSS"),), None),
@@ -62,7 +77,7 @@ def line_chart(
     now = time.time() if now is None else now
     x0 = now - span_s
     values = [v for _, pts in series for _, v in pts if math.isfinite(v)]
-    lo, hi = (y_range if y_range is not None else (0.0, max(values) * 1.15 if values else 1.0))
+    lo, hi = y_range if y_range is not None else (0.0, max(values) * 1.15 if values else 1.0)
     if hi <= lo:
         hi = lo + 1.0
     iw, ih = W - PAD_L - PAD_R, H - PAD_T - PAD_B
@@ -83,7 +98,9 @@ def line_chart(
         v = lo + (hi - lo) * frac
         y = sy(v)
         parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_nice(v)}</text>')
+        parts.append(
+            f'<text x="{PAD_L - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_nice(v)}</text>'
+        )
     parts.append(f'<text x="{PAD_L}" y="{H - 8}" class="axis">-{_nice(span_s / 60)} min</text>')
     parts.append(f'<text x="{W - PAD_R}" y="{H - 8}" class="axis" text-anchor="end">now</text>')
     legend_x = PAD_L + 8
@@ -96,8 +113,8 @@ def line_chart(
             f'points="{coords}"/>'
         )
         if len(finite) == 1:  # one point draws no line: show it as a dot
-            x, y = coords.split(",")
-            parts.append(f'<circle class="dot s{i}" cx="{x}" cy="{y}" r="2.5"/>')
+            cx, cy = coords.split(",")
+            parts.append(f'<circle class="dot s{i}" cx="{cx}" cy="{cy}" r="2.5"/>')
         text = f"{label}: {last}"
         parts.append(f'<text x="{legend_x}" y="{PAD_T + 12}" class="legend s{i}">{_e(text)}</text>')
         legend_x += max(70, int(len(text) * 5.6) + 14)
@@ -112,7 +129,7 @@ def _alerts_html(alerts: dict[str, Any], history: Sequence[dict[str, Any]]) -> s
         value = "-" if a.get("value") is None else f"{a['value']:.4g}"
         rows.append(
             f'<li class="alert active" data-alert="{_e(a["name"])}"><b>{_e(a["name"])}</b> '
-            f'{_e(a["condition"])}: now {_e(value)}; action <code>{_e(a.get("action") or "none")}</code></li>'
+            f"{_e(a['condition'])}: now {_e(value)}; action <code>{_e(a.get('action') or 'none')}</code></li>"
         )
     if not rows:
         rows.append('<li class="none">No active alert.</li>')
@@ -123,12 +140,12 @@ def _alerts_html(alerts: dict[str, Any], history: Sequence[dict[str, Any]]) -> s
                 mark = "ok" if entry.get("ok") else "failed"
                 applied.append(
                     f'<li class="applied {mark}">{_e(process)}: {_e(entry.get("action"))} '
-                    f'{"undone" if entry.get("undo") else "applied"} ({_e(entry.get("alert"))}): '
-                    f'{_e(entry.get("detail"))}</li>'
+                    f"{'undone' if entry.get('undo') else 'applied'} ({_e(entry.get('alert'))}): "
+                    f"{_e(entry.get('detail'))}</li>"
                 )
     events = [
         f'<li class="event {_e(h["event"])}">{_e(time.strftime("%H:%M:%S", time.gmtime(h["t"])))} '
-        f'<b>{_e(h["alert"])}</b> {_e(h["event"])}: {_e(h.get("detail", ""))}</li>'
+        f"<b>{_e(h['alert'])}</b> {_e(h['event'])}: {_e(h.get('detail', ''))}</li>"
         for h in history[:20]
     ]
     return (
@@ -140,7 +157,7 @@ def _alerts_html(alerts: dict[str, Any], history: Sequence[dict[str, Any]]) -> s
 
 
 def panels(
-    series: dict[str, Sequence[tuple[float, float]]],
+    series: Mapping[str, Sequence[tuple[float, float]]],
     alerts: dict[str, Any],
     history: Sequence[dict[str, Any]],
     status: dict[str, Any],
@@ -153,12 +170,19 @@ def panels(
     head = (
         f'<p class="status" id="status" data-processes="{len(procs)}">'
         f"{len(procs)} process(es): {_e(', '.join(p['process'] for p in procs) or 'none reporting')}"
-        f' &middot; sample every {_e(status.get("sample_interval_s"))} s'
-        f'{" &middot; EMERGENCY STOP in force" if status.get("emergency_stop") else ""}</p>'
+        f" &middot; sample every {_e(status.get('sample_interval_s'))} s"
+        f"{' &middot; EMERGENCY STOP in force' if status.get('emergency_stop') else ''}</p>"
     )
     charts = [
-        line_chart(cid, title, unit, [(label, series.get(metric, [])) for metric, label in metrics],
-                   y_range=y_range, now=now, span_s=hours * 3600)
+        line_chart(
+            cid,
+            title,
+            unit,
+            [(label, series.get(metric, [])) for metric, label in metrics],
+            y_range=y_range,
+            now=now,
+            span_s=hours * 3600,
+        )
         for cid, title, unit, metrics, y_range in CHARTS
     ]
     return head + '<div class="grid">' + "".join(charts) + "</div>" + _alerts_html(alerts, history)
@@ -205,11 +229,10 @@ def page(*, refresh_ms: int, hours: float, base: str = "/performance") -> str:
     """The page shell; its panels come from `{base}/panels` (nothing loaded from another origin)."""
     source = f"{base}/panels?hours={hours:g}"
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>pytest-oxbot performance</title>"
         f"<style>{_CSS}</style></head><body>"
-        "<h1>pytest-oxbot: live performance</h1><div id=\"state\">loading...</div>"
+        '<h1>pytest-oxbot: live performance</h1><div id="state">loading...</div>'
         f'<main id="panels" data-refresh-ms="{refresh_ms}" data-source="{_e(source)}"></main>'
         f'<script src="{base}/dashboard.js"></script></body></html>'
     )
-

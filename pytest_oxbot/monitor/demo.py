@@ -78,13 +78,21 @@ class DemoBot:
         # Explicit settings (model_construct reads no environment): the limit is the budget's, below.
         settings = Settings.model_construct(llm_daily_cost_limit_usd=daily_limit_usd)
         self.market = MarketDataClient(
-            self.exchange.base_url, settings=settings, cache=cache, clock=self.clock,
-            sleep=self.exchange.sleep, batch_window=0.0,
+            self.exchange.base_url,
+            settings=settings,
+            cache=cache,
+            clock=self.clock,
+            sleep=self.exchange.sleep,
+            batch_window=0.0,
         )
         self.budget = InMemoryBudget(daily_limit_usd, clock=self.llm_clock)
         router = ModelRouter(prices, default_model=model, fallback_model=fallback_model, clock=self.llm_clock)
         self.llm: CostAwareLLMClient = self.provider.client(
-            cache=cache, price_table=prices, budget=self.budget, router=router, settings=settings,
+            cache=cache,
+            price_table=prices,
+            budget=self.budget,
+            router=router,
+            settings=settings,
             default_model=model,
         )
         self.compressor = AdaptivePromptCompressor(model)
@@ -134,7 +142,8 @@ class DemoBot:
         outcome: dict[str, Any] = {"refused": False, "model": None, "cache_hit": None}
         try:
             result = await self.llm.decide(
-                compressed.text, [s.split("/")[0] for s in DEMO_SYMBOLS],
+                compressed.text,
+                [s.split("/")[0] for s in DEMO_SYMBOLS],
                 original_prompt_tokens=compressed.original_tokens,
             )
         except BudgetExceeded as exc:

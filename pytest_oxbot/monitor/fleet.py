@@ -19,8 +19,14 @@ from pytest_oxbot.monitor.actions import ActionBoard, AppliedAction
 from pytest_oxbot.monitor.errors import SnapshotError
 from pytest_oxbot.monitor.reporter import SNAPSHOT_VERSION, MetricsReporter
 
-__all__ = ["DEFAULT_PREFIX", "MAX_PROCESSES", "MAX_SNAPSHOT_BYTES", "RedisFleet", "RedisReporterLink",
-           "parse_snapshot"]
+__all__ = [
+    "DEFAULT_PREFIX",
+    "MAX_PROCESSES",
+    "MAX_SNAPSHOT_BYTES",
+    "RedisFleet",
+    "RedisReporterLink",
+    "parse_snapshot",
+]
 
 log = logging.getLogger("pytest_oxbot.monitor")
 DEFAULT_PREFIX = "oxbot:monitor"

@@ -50,7 +50,9 @@ class AlertRecord:
 class HistoryStore:
     """Metric points and alert events in two tables (`<prefix>_points`, `<prefix>_alerts`)."""
 
-    def __init__(self, engine: AsyncEngine, *, table_prefix: str = "oxbot_monitor", owns_engine: bool = False):
+    def __init__(
+        self, engine: AsyncEngine, *, table_prefix: str = "oxbot_monitor", owns_engine: bool = False
+    ):
         if not table_prefix.replace("_", "").isalnum():
             raise ValueError(f"table_prefix must be letters, digits and '_', got {table_prefix!r}")
         self.engine = engine
@@ -96,7 +98,9 @@ class HistoryStore:
         if self._owns:
             await self.engine.dispose()
 
-    async def write_points(self, t: float, rows: Sequence[tuple[str, str, float]], *, keep_after: float) -> None:
+    async def write_points(
+        self, t: float, rows: Sequence[tuple[str, str, float]], *, keep_after: float
+    ) -> None:
         """Store one bucket of (metric, process, value) rows and drop rows older than `keep_after`."""
         async with self._lock, self.engine.begin() as conn:
             if rows:

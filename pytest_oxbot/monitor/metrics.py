@@ -29,7 +29,9 @@ METRICS: Mapping[str, MetricSpec] = {
         f"cache_hit_rate.{t}": MetricSpec("ratio", f"{t.upper()} hits / {t.upper()} lookups over the window")
         for t in TIERS
     },
-    "llm_response_time": MetricSpec("s", "mean latency of the LLM provider calls (cache misses) in the window"),
+    "llm_response_time": MetricSpec(
+        "s", "mean latency of the LLM provider calls (cache misses) in the window"
+    ),
     "llm_latency_p50": MetricSpec("s", "median provider-call latency (histogram estimate)"),
     "llm_latency_p95": MetricSpec("s", "95th percentile provider-call latency (histogram estimate)"),
     "llm_latency_p99": MetricSpec("s", "99th percentile provider-call latency (histogram estimate)"),

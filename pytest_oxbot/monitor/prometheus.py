@@ -31,40 +31,71 @@ def _collector(monitor: Monitor) -> Any:
         def collect(self) -> Iterator[Metric]:
             snaps = monitor.snapshots
             P = ["process"]
-            lookups = CounterMetricFamily("oxbot_cache_lookups", "Cache lookups (all tiers)", labels=[*P, "cache"])
+            lookups = CounterMetricFamily(
+                "oxbot_cache_lookups", "Cache lookups (all tiers)", labels=[*P, "cache"]
+            )
             hits = CounterMetricFamily("oxbot_cache_hits", "Cache hits at any tier", labels=[*P, "cache"])
-            t_hits = CounterMetricFamily("oxbot_cache_tier_hits", "Hits per tier", labels=[*P, "cache", "tier"])
-            t_miss = CounterMetricFamily("oxbot_cache_tier_misses", "Misses per tier",
-                                         labels=[*P, "cache", "tier"])
-            t_err = CounterMetricFamily("oxbot_cache_tier_errors", "Tier faults", labels=[*P, "cache", "tier"])
-            t_up = GaugeMetricFamily("oxbot_cache_tier_up", "1 if the tier is in use", labels=[*P, "cache", "tier"])
-            ttl = GaugeMetricFamily("oxbot_cache_ttl_seconds", "Current TTL per tier", labels=[*P, "cache", "tier"])
+            t_hits = CounterMetricFamily(
+                "oxbot_cache_tier_hits", "Hits per tier", labels=[*P, "cache", "tier"]
+            )
+            t_miss = CounterMetricFamily(
+                "oxbot_cache_tier_misses", "Misses per tier", labels=[*P, "cache", "tier"]
+            )
+            t_err = CounterMetricFamily(
+                "oxbot_cache_tier_errors", "Tier faults", labels=[*P, "cache", "tier"]
+            )
+            t_up = GaugeMetricFamily(
+                "oxbot_cache_tier_up", "1 if the tier is in use", labels=[*P, "cache", "tier"]
+            )
+            ttl = GaugeMetricFamily(
+                "oxbot_cache_ttl_seconds", "Current TTL per tier", labels=[*P, "cache", "tier"]
+            )
             l1_entries = GaugeMetricFamily("oxbot_cache_l1_entries", "Entries in L1", labels=[*P, "cache"])
-            l1_bytes = GaugeMetricFamily("oxbot_cache_l1_bytes", "Bytes accounted to L1", labels=[*P, "cache"])
-            lat = HistogramMetricFamily("oxbot_llm_request_duration_seconds",
-                                        "Latency of LLM provider calls (cache misses)", labels=[*P, "model"])
-            req = CounterMetricFamily("oxbot_llm_requests", "LLM requests (decisions)",
-                                      labels=[*P, "model", "cache"])
+            l1_bytes = GaugeMetricFamily(
+                "oxbot_cache_l1_bytes", "Bytes accounted to L1", labels=[*P, "cache"]
+            )
+            lat = HistogramMetricFamily(
+                "oxbot_llm_request_duration_seconds",
+                "Latency of LLM provider calls (cache misses)",
+                labels=[*P, "model"],
+            )
+            req = CounterMetricFamily(
+                "oxbot_llm_requests", "LLM requests (decisions)", labels=[*P, "model", "cache"]
+            )
             cost = CounterMetricFamily("oxbot_llm_cost_usd", "LLM spend in USD", labels=[*P, "model"])
-            tokens = CounterMetricFamily("oxbot_llm_tokens", "Tokens of provider calls",
-                                         labels=[*P, "model", "kind"])
+            tokens = CounterMetricFamily(
+                "oxbot_llm_tokens", "Tokens of provider calls", labels=[*P, "model", "kind"]
+            )
             today = GaugeMetricFamily("oxbot_llm_cost_today_usd", "Spend of the current UTC day", labels=P)
             budget = GaugeMetricFamily("oxbot_llm_budget_daily_usd", "Daily budget limit", labels=P)
-            stopped = GaugeMetricFamily("oxbot_llm_emergency_stop", "1 while the budget refuses calls", labels=P)
-            b_batches = CounterMetricFamily("oxbot_batcher_batches", "Upstream batches", labels=[*P, "batcher"])
-            b_items = CounterMetricFamily("oxbot_batcher_items", "Items sent upstream", labels=[*P, "batcher"])
-            b_coal = CounterMetricFamily("oxbot_batcher_coalesced", "Requests joined to an identical one",
-                                         labels=[*P, "batcher"])
-            m_req = CounterMetricFamily("oxbot_market_requests", "Exchange HTTP requests",
-                                        labels=[*P, "client", "endpoint"])
-            m_weight = GaugeMetricFamily("oxbot_market_used_weight", "Request weight used this minute",
-                                         labels=[*P, "client"])
+            stopped = GaugeMetricFamily(
+                "oxbot_llm_emergency_stop", "1 while the budget refuses calls", labels=P
+            )
+            b_batches = CounterMetricFamily(
+                "oxbot_batcher_batches", "Upstream batches", labels=[*P, "batcher"]
+            )
+            b_items = CounterMetricFamily(
+                "oxbot_batcher_items", "Items sent upstream", labels=[*P, "batcher"]
+            )
+            b_coal = CounterMetricFamily(
+                "oxbot_batcher_coalesced", "Requests joined to an identical one", labels=[*P, "batcher"]
+            )
+            m_req = CounterMetricFamily(
+                "oxbot_market_requests", "Exchange HTTP requests", labels=[*P, "client", "endpoint"]
+            )
+            m_weight = GaugeMetricFamily(
+                "oxbot_market_used_weight", "Request weight used this minute", labels=[*P, "client"]
+            )
             db_st = CounterMetricFamily("oxbot_db_statements", "SQL statements executed", labels=[*P, "db"])
-            db_s = CounterMetricFamily("oxbot_db_statement_seconds", "Time in SQL statements", labels=[*P, "db"])
-            comp_in = CounterMetricFamily("oxbot_compressor_original_tokens", "Prompt tokens before compression",
-                                          labels=P)
-            comp_out = CounterMetricFamily("oxbot_compressor_tokens", "Prompt tokens after compression",
-                                           labels=P)
+            db_s = CounterMetricFamily(
+                "oxbot_db_statement_seconds", "Time in SQL statements", labels=[*P, "db"]
+            )
+            comp_in = CounterMetricFamily(
+                "oxbot_compressor_original_tokens", "Prompt tokens before compression", labels=P
+            )
+            comp_out = CounterMetricFamily(
+                "oxbot_compressor_tokens", "Prompt tokens after compression", labels=P
+            )
             cycles = CounterMetricFamily("oxbot_bot_cycles", "Decision cycles completed", labels=P)
             rss = GaugeMetricFamily("oxbot_process_resident_memory_bytes", "Resident memory", labels=P)
             for proc, s in sorted(snaps.items()):
@@ -94,8 +125,11 @@ def _collector(monitor: Monitor) -> Any:
                         if len(counts) == len(LATENCY_BUCKETS_S) + 1:
                             cumulative = list(accumulate(counts))
                             bounds = [*(repr(b) for b in LATENCY_BUCKETS_S), "+Inf"]
-                            lat.add_metric([proc, model], list(zip(bounds, cumulative, strict=True)),
-                                           _f(m.get("lat_sum")))
+                            lat.add_metric(
+                                [proc, model],
+                                list(zip(bounds, cumulative, strict=True)),
+                                _f(m.get("lat_sum")),
+                            )
                         req.add_metric([proc, model, "hit"], _f(m.get("hits")))
                         req.add_metric([proc, model, "miss"], _f(m.get("requests")) - _f(m.get("hits")))
                         cost.add_metric([proc, model], _f(m.get("cost")))
@@ -122,9 +156,35 @@ def _collector(monitor: Monitor) -> Any:
                 comp_out.add_metric([proc], _f(comp.get("compressed_tokens")))
                 cycles.add_metric([proc], _f(s.get("cycles")))
                 rss.add_metric([proc], _f((s.get("memory") or {}).get("rss_bytes")))
-            yield from (lookups, hits, t_hits, t_miss, t_err, t_up, ttl, l1_entries, l1_bytes, lat, req, cost,
-                        tokens, today, budget, stopped, b_batches, b_items, b_coal, m_req, m_weight, db_st,
-                        db_s, comp_in, comp_out, cycles, rss)
+            yield from (
+                lookups,
+                hits,
+                t_hits,
+                t_miss,
+                t_err,
+                t_up,
+                ttl,
+                l1_entries,
+                l1_bytes,
+                lat,
+                req,
+                cost,
+                tokens,
+                today,
+                budget,
+                stopped,
+                b_batches,
+                b_items,
+                b_coal,
+                m_req,
+                m_weight,
+                db_st,
+                db_s,
+                comp_in,
+                comp_out,
+                cycles,
+                rss,
+            )
             active = GaugeMetricFamily("oxbot_alert_active", "1 while the alert is firing", labels=["alert"])
             firings = CounterMetricFamily("oxbot_alert_firings", "Times the alert fired", labels=["alert"])
             for name, state in sorted(monitor.states.items()):
@@ -135,8 +195,9 @@ def _collector(monitor: Monitor) -> Any:
             yield GaugeMetricFamily("oxbot_monitor_processes", "Processes reporting", value=float(len(snaps)))
             hit_rate = monitor.current.values.get("cache_hit_rate")
             if hit_rate is not None:
-                yield GaugeMetricFamily("oxbot_cache_hit_ratio", "Fleet cache hit ratio over the monitor window",
-                                        value=hit_rate)
+                yield GaugeMetricFamily(
+                    "oxbot_cache_hit_ratio", "Fleet cache hit ratio over the monitor window", value=hit_rate
+                )
 
     return FleetCollector()
 

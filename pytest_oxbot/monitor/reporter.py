@@ -32,7 +32,7 @@ from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.monitor.actions import ActionApplier, ActionBoard, AppliedAction, BotTargets
 from pytest_oxbot.monitor.metrics import LATENCY_BUCKETS_S
 
-__all__ = ["SNAPSHOT_VERSION", "MetricsReporter", "MemoryProbe", "process_memory"]
+__all__ = ["SNAPSHOT_VERSION", "MemoryProbe", "MetricsReporter", "process_memory"]
 
 log = logging.getLogger("pytest_oxbot.monitor")
 SNAPSHOT_VERSION = 1
@@ -57,8 +57,18 @@ def process_memory() -> tuple[int, int]:
 
 
 class _ModelStats:
-    __slots__ = ("buckets", "calls", "completion_tokens", "cost", "estimated", "hits", "lat_n", "lat_sum",
-                 "prompt_tokens", "requests")
+    __slots__ = (
+        "buckets",
+        "calls",
+        "completion_tokens",
+        "cost",
+        "estimated",
+        "hits",
+        "lat_n",
+        "lat_sum",
+        "prompt_tokens",
+        "requests",
+    )
 
     def __init__(self) -> None:
         self.requests = self.hits = self.calls = self.estimated = 0
@@ -168,8 +178,11 @@ class _EngineWatch:
         from sqlalchemy import event
 
         sync = self.engine.sync_engine
-        for name, fn in (("before_cursor_execute", self._before), ("after_cursor_execute", self._after),
-                         ("handle_error", self._error)):
+        for name, fn in (
+            ("before_cursor_execute", self._before),
+            ("after_cursor_execute", self._after),
+            ("handle_error", self._error),
+        ):
             with contextlib.suppress(Exception):
                 event.remove(sync, name, fn)
 

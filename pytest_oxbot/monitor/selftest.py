@@ -1,4 +1,4 @@
-"""`python -m pytest_oxbot.monitor --test`: the monitor on a free loopback port, a short replay, every endpoint.
+"""`python -m pytest_oxbot.monitor --test`: the monitor on a free loopback port, a replay, every endpoint.
 
 The bot is `DemoBot` on the fakes (FakeExchange, FakeLLMProvider) with an embedded cache; the monitor
 samples it on the replay's clock. Halfway through, the provider gets slow: the latency alert must fire
@@ -32,11 +32,25 @@ def selftest_config() -> MonitorConfig:
         sample_interval_s=180,
         history_resolution_s=180,
         alerts=(
-            AlertRule(name="llm_response_time_high", metric="llm_response_time", when="above", threshold=1.0,
-                      clear_at=0.8, window_s=540, min_samples=2, clear_for_s=3600, action="switch_to_faster_model",
-                      params={"model": "gpt-4.1-nano"}),
-            AlertRule(name="cost_daily_limit", metric="cost_today_usd", when="above", threshold=10.0,
-                      action="emergency_stop"),
+            AlertRule(
+                name="llm_response_time_high",
+                metric="llm_response_time",
+                when="above",
+                threshold=1.0,
+                clear_at=0.8,
+                window_s=540,
+                min_samples=2,
+                clear_for_s=3600,
+                action="switch_to_faster_model",
+                params={"model": "gpt-4.1-nano"},
+            ),
+            AlertRule(
+                name="cost_daily_limit",
+                metric="cost_today_usd",
+                when="above",
+                threshold=10.0,
+                action="emergency_stop",
+            ),
         ),
     )
 
@@ -64,12 +78,10 @@ async def run_selftest(out: Callable[[str], None] = print, *, cycles: int = 24) 
         history = HistoryStore.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'history.sqlite3'}")
         monitor = Monitor(selftest_config(), reporters=[reporter], history=history, clock=clock)
         port: list[int] = []
-        server = asyncio.create_task(
-            serve(monitor, port=0, token=token, on_ready=port.append, sample=False)
-        )
+        server = asyncio.create_task(serve(monitor, port=0, token=token, on_ready=port.append, sample=False))
         try:
             async with bot:
-                while not port and not server.done():
+                while not port and not server.done():  # noqa: ASYNC110 (serve reports through a callback)
                     await asyncio.sleep(0.02)
                 if server.done():
                     await server
@@ -81,9 +93,16 @@ async def run_selftest(out: Callable[[str], None] = print, *, cycles: int = 24) 
                         bot.set_latency("gpt-4o-mini", 2.5)  # the provider degrades
                     await bot.cycle()
                     await monitor.tick()
-                check("replay", bot.cycles == cycles, f"{bot.cycles} cycles, models {sorted(set(bot.models_used))}")
-                check("latency alert switched the model", bot.llm.router.forced_model == "gpt-4.1-nano",
-                      f"router forced to {bot.llm.router.forced_model}")
+                check(
+                    "replay",
+                    bot.cycles == cycles,
+                    f"{bot.cycles} cycles, models {sorted(set(bot.models_used))}",
+                )
+                check(
+                    "latency alert switched the model",
+                    bot.llm.router.forced_model == "gpt-4.1-nano",
+                    f"router forced to {bot.llm.router.forced_model}",
+                )
             # After the fakes are unmounted: respx would intercept this client's loopback requests too.
             base = f"http://127.0.0.1:{port[0]}"
             async with httpx.AsyncClient(base_url=base, timeout=10) as http:
@@ -107,8 +126,11 @@ async def _check_endpoints(http: Any, token: str, check: Callable[..., None], pa
     check("GET /performance/panels", r.status_code == 200 and r.text.count("<svg") >= 7, str(r.status_code))
     r = await http.get("/performance/metrics")
     fleet = r.json().get("fleet", {}) if r.status_code == 200 else {}
-    check("GET /performance/metrics", fleet.get("cache_hit_rate") is not None,
-          f"hit rate {fleet.get('cache_hit_rate')}, latency {fleet.get('llm_response_time')}")
+    check(
+        "GET /performance/metrics",
+        fleet.get("cache_hit_rate") is not None,
+        f"hit rate {fleet.get('cache_hit_rate')}, latency {fleet.get('llm_response_time')}",
+    )
     r = await http.get("/performance/alerts")
     active = [a["name"] for a in r.json().get("active", [])] if r.status_code == 200 else []
     check("GET /performance/alerts", "llm_response_time_high" in active, f"active {active}")
@@ -116,7 +138,11 @@ async def _check_endpoints(http: Any, token: str, check: Callable[..., None], pa
     points = r.json().get("points", []) if r.status_code == 200 else []
     check("GET /performance/history", len(points) >= 5, f"{len(points)} points")
     r = await http.get("/performance/history", params={"metric": "cache_hit_rate", "hours": 1e9})
-    check("history range is bounded", r.status_code == 200 and r.json()["hours"] <= 24, str(r.json().get("hours")))
+    check(
+        "history range is bounded",
+        r.status_code == 200 and r.json()["hours"] <= 24,
+        str(r.json().get("hours")),
+    )
     r = await http.get("/performance/status")
     check("GET /performance/status", r.status_code == 200 and len(r.json()["processes"]) == 1)
     r = await http.get("/health/performance")
@@ -129,11 +155,15 @@ async def _check_endpoints(http: Any, token: str, check: Callable[..., None], pa
     r = await http.post("/performance/cache/flush")
     check("POST without token is refused", r.status_code == 401, str(r.status_code))
     auth = {"Authorization": f"Bearer {token}"}
-    r = await http.post("/performance/cache/flush", headers={**auth, "Content-Type": "application/json"},
-                        content=b"{not json")
+    r = await http.post(
+        "/performance/cache/flush", headers={**auth, "Content-Type": "application/json"}, content=b"{not json"
+    )
     check("malformed JSON is a 400", r.status_code == 400, str(r.status_code))
     r = await http.post("/performance/cache/flush", headers=auth, json={"reason": "self-test"})
     check("POST /performance/cache/flush", r.status_code == 200 and r.json()["local"], r.text[:100])
     r = await http.post("/performance/metrics/reset", headers=auth, json={})
-    check("POST /performance/metrics/reset", r.status_code == 200 and "llm_response_time_high" in r.json()["withdrawn"],
-          r.text[:100])
+    check(
+        "POST /performance/metrics/reset",
+        r.status_code == 200 and "llm_response_time_high" in r.json()["withdrawn"],
+        r.text[:100],
+    )

@@ -90,8 +90,12 @@ class Monitor:
         for reporter in self.reporters.values():
             await reporter.apply(self.board)
         self._started = True
-        log.info("PERFORMANCE monitor started: %d alert rule(s), %d local reporter(s), redis fleet: %s",
-                 len(self.states), len(self.reporters), self.fleet is not None)
+        log.info(
+            "PERFORMANCE monitor started: %d alert rule(s), %d local reporter(s), redis fleet: %s",
+            len(self.states),
+            len(self.reporters),
+            self.fleet is not None,
+        )
         return self
 
     async def aclose(self) -> None:
@@ -182,9 +186,7 @@ class Monitor:
                 events.append(event)
                 await self._on_event(event)
         self.current = self.window(self.config.history_resolution_s)
-        self.per_process = {
-            name: self.window(self.config.history_resolution_s, only=name) for name in flats
-        }
+        self.per_process = {name: self.window(self.config.history_resolution_s, only=name) for name in flats}
         await self._publish_board()
         if self._last_history is None or now - self._last_history >= self.config.history_resolution_s:
             self._last_history = now
@@ -240,8 +242,9 @@ class Monitor:
                     if order.held:
                         detail += f"; {rule.action} undone"
         log.warning("PERF_ALERT %s %s (%s)", rule.name, event.event, detail)
-        await self._record(AlertRecord(event.t, rule.name, event.event, event.value, rule.threshold,
-                                       rule.action, detail))
+        await self._record(
+            AlertRecord(event.t, rule.name, event.event, event.value, rule.threshold, rule.action, detail)
+        )
 
     async def _record(self, record: AlertRecord) -> None:
         self.events.append(record)
@@ -292,8 +295,17 @@ class Monitor:
             self.board.flush_seq += 1
             done = await self._publish_board()
             remote = [p for p in self.snapshots if p not in self.reporters]
-            await self._record(AlertRecord(self.clock.time(), "cache_flush", "operator", None, None,
-                                           "flush", f"requested; {len(remote)} remote process(es)"))
+            await self._record(
+                AlertRecord(
+                    self.clock.time(),
+                    "cache_flush",
+                    "operator",
+                    None,
+                    None,
+                    "flush",
+                    f"requested; {len(remote)} remote process(es)",
+                )
+            )
             log.warning("PERFORMANCE cache flush requested (board flush #%d)", self.board.flush_seq)
             return {
                 "flush_seq": self.board.flush_seq,
@@ -315,11 +327,24 @@ class Monitor:
             if history and self.history is not None:
                 await self.history.clear()
                 self.events.clear()
-            await self._record(AlertRecord(self.clock.time(), "monitor", "reset", None, None, None,
-                                           f"withdrawn: {', '.join(withdrawn) or 'nothing'}"))
+            await self._record(
+                AlertRecord(
+                    self.clock.time(),
+                    "monitor",
+                    "reset",
+                    None,
+                    None,
+                    None,
+                    f"withdrawn: {', '.join(withdrawn) or 'nothing'}",
+                )
+            )
             log.warning("PERF_ALERT reset: withdrawn %s", withdrawn or "nothing")
-            return {"epoch": self.board.epoch, "withdrawn": withdrawn, "local": [a.detail for a in done],
-                    "history_cleared": bool(history and self.history is not None)}
+            return {
+                "epoch": self.board.epoch,
+                "withdrawn": withdrawn,
+                "local": [a.detail for a in done],
+                "history_cleared": bool(history and self.history is not None),
+            }
 
     # -- views -----------------------------------------------------------------------------------
     def metrics_view(self) -> dict[str, Any]:
@@ -337,11 +362,19 @@ class Monitor:
             "active": [s.as_dict() for s in self.states.values() if s.active],
             "rules": [s.as_dict() for s in self.states.values()],
             "orders": {
-                n: {"action": o.action, "params": o.params, "seq": o.seq, "since": o.since, "cleared": o.cleared}
+                n: {
+                    "action": o.action,
+                    "params": o.params,
+                    "seq": o.seq,
+                    "since": o.since,
+                    "cleared": o.cleared,
+                }
                 for n, o in self.board.orders.items()
             },
             "applied": {
-                p: s.get("actions", []) for p, s in self.snapshots.items() if isinstance(s.get("actions"), list)
+                p: s.get("actions", [])
+                for p, s in self.snapshots.items()
+                if isinstance(s.get("actions"), list)
             },
         }
 

@@ -17,8 +17,18 @@ from pytest_oxbot.monitor.reporter import process_memory
 from .conftest import config, rule, run_cycles
 
 HIT_RATE = config(
-    rule("cache_hit_rate_low", "cache_hit_rate", "below", 0.5, clear_at=0.6, window_s=540, min_samples=10,
-         action="increase_ttl", params={"factor": 2.0, "l1_max_s": 100, "l2_max_s": 1200}, repeat_s=360)
+    rule(
+        "cache_hit_rate_low",
+        "cache_hit_rate",
+        "below",
+        0.5,
+        clear_at=0.6,
+        window_s=540,
+        min_samples=10,
+        action="increase_ttl",
+        params={"factor": 2.0, "l1_max_s": 100, "l2_max_s": 1200},
+        repeat_s=360,
+    )
 )
 
 
@@ -48,7 +58,8 @@ async def test_low_hit_rate_raises_the_ttls_up_to_the_cap_and_a_reset_restores_t
     assert oxbot_monitor.active() == []  # cleared once the noise stopped
     assert (cache.l1_ttl, cache.l2_ttl) == (100.0, 1200.0)  # not reverted on clear (it would re-fire)
     history = [(r.alert, r.event) for r in oxbot_monitor.monitor.events]
-    assert ("cache_hit_rate_low", "fired") in history and ("cache_hit_rate_low", "cleared") in history
+    assert ("cache_hit_rate_low", "fired") in history
+    assert ("cache_hit_rate_low", "cleared") in history
     assert any("PERF_ALERT cache_hit_rate_low fired" in m for m in caplog.messages)
     assert any("PERF_ALERT cache_hit_rate_low cleared" in m for m in caplog.messages)
 
@@ -57,8 +68,16 @@ async def test_low_hit_rate_raises_the_ttls_up_to_the_cap_and_a_reset_restores_t
 
 
 LATENCY = config(
-    rule("llm_response_time_high", "llm_response_time", "above", 1.0, clear_at=0.8, window_s=540,
-         action="switch_to_faster_model", params={"model": "gpt-4.1-nano"})
+    rule(
+        "llm_response_time_high",
+        "llm_response_time",
+        "above",
+        1.0,
+        clear_at=0.8,
+        window_s=540,
+        action="switch_to_faster_model",
+        params={"model": "gpt-4.1-nano"},
+    )
 )
 
 
@@ -95,7 +114,9 @@ async def _cycles_until(bot: DemoBot, monitor: Any, condition: Any, limit: int) 
     return False
 
 
-COST = config(rule("cost_daily_limit", "cost_today_usd", "above", 0.001, window_s=60, action="emergency_stop"))
+COST = config(
+    rule("cost_daily_limit", "cost_today_usd", "above", 0.001, window_s=60, action="emergency_stop")
+)
 
 
 @pytest.mark.oxbot_monitor(config=COST)
@@ -135,21 +156,31 @@ async def test_daily_cost_stops_every_call_until_reset(oxbot_monitor: Any, demo_
 async def test_high_memory_clears_l1(oxbot_monitor: Any, demo_bot: DemoBot) -> None:
     rss_mb = process_memory()[0] / 2**20
     threshold = rss_mb + 150  # relative to this process: other tests leave it at different sizes
-    mem_rule = rule("memory_usage_high", "memory_mb", "above", threshold, clear_at=threshold - 50, window_s=60,
-                    action="cleanup_cache")
+    mem_rule = rule(
+        "memory_usage_high",
+        "memory_mb",
+        "above",
+        threshold,
+        clear_at=threshold - 50,
+        window_s=60,
+        action="cleanup_cache",
+    )
     oxbot_monitor.monitor.reconfigure(config(mem_rule))
     await run_cycles(demo_bot, oxbot_monitor, 2)
     memory = demo_bot.cache.memory
     assert memory is not None
     entries = len(memory)
-    assert entries > 0 and oxbot_monitor.active() == []
+    assert entries > 0
+    assert oxbot_monitor.active() == []
 
     demo_bot.hold_memory(300)
     await oxbot_monitor.tick(advance=60)
     assert oxbot_monitor.active() == ["memory_usage_high"]
-    assert len(memory) == 0 and memory.nbytes == 0  # L1 of the running cache emptied
+    assert len(memory) == 0
+    assert memory.nbytes == 0
     applied = oxbot_monitor.reporter.actions.log[-1]
-    assert applied.action == "cleanup_cache" and f"{entries} entries" in applied.detail
+    assert applied.action == "cleanup_cache"
+    assert f"{entries} entries" in applied.detail
 
     demo_bot.hold_memory(0)
     await oxbot_monitor.tick(advance=60)

@@ -23,7 +23,8 @@ POSTS = ("/performance/cache/flush", "/performance/metrics/reset")
 async def test_mutating_endpoints_need_the_token(oxbot_monitor: Any, path: str) -> None:
     async with oxbot_monitor.http(authorized=False) as http:
         r = await http.post(path)
-        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert r.status_code == 401
+        assert r.headers["www-authenticate"] == "Bearer"
         assert "token" in r.json()["error"]
         r = await http.post(path, headers={"Authorization": "Bearer " + "x" * 32})
         assert r.status_code == 401
@@ -38,7 +39,8 @@ async def test_without_a_configured_token_mutating_endpoints_are_disabled() -> N
     app = create_app(Monitor(default_config()), token=None)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://m") as http:
         r = await http.post("/performance/metrics/reset", headers={"Authorization": "Bearer anything"})
-    assert r.status_code == 401 and "OXBOT_MONITOR_TOKEN" in r.json()["error"]
+    assert r.status_code == 401
+    assert "OXBOT_MONITOR_TOKEN" in r.json()["error"]
 
 
 @pytest.mark.parametrize(
@@ -87,21 +89,27 @@ async def test_history_is_bounded_and_served_from_sql(oxbot_monitor: Any, demo_b
         r = await http.get("/performance/history", params={"metric": "cache_hit_rate", "hours": 1e12})
         body = r.json()
         assert r.status_code == 200
-        assert body["hours"] == oxbot_monitor.config.history_hours and body["requested_hours"] == 1e12
+        assert body["hours"] == oxbot_monitor.config.history_hours
+        assert body["requested_hours"] == 1e12
         times = [t for t, _ in body["points"]]
         # One point per sample after the first (the first has nothing to difference against).
-        assert len(times) == 5 and times == sorted(times)
+        assert len(times) == 5
+        assert times == sorted(times)
         assert all(0.0 <= v <= 1.0 for _, v in body["points"])
-        r = await http.get("/performance/history", params={"metric": "memory_mb", "hours": 0.1,
-                                                          "process": oxbot_monitor.reporter.process})
-        assert r.status_code == 200 and r.json()["points"]  # per-process series too
+        r = await http.get(
+            "/performance/history",
+            params={"metric": "memory_mb", "hours": 0.1, "process": oxbot_monitor.reporter.process},
+        )
+        assert r.status_code == 200
+        assert r.json()["points"]
 
 
 async def test_metrics_parse_with_prometheus_client(oxbot_monitor: Any, demo_bot: DemoBot) -> None:
     await run_cycles(demo_bot, oxbot_monitor, 5)
     async with oxbot_monitor.http() as http:
         r = await http.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
     latency = families["oxbot_llm_request_duration_seconds"]
     assert latency.type == "histogram"
@@ -116,18 +124,31 @@ async def test_metrics_parse_with_prometheus_client(oxbot_monitor: Any, demo_bot
     hits = sum(s.value for s in families["oxbot_cache_hits"].samples if s.name.endswith("_total"))
     assert hits == demo_bot.cache.stats().hits
     labels = {k for f in families.values() for s in f.samples for k in s.labels}
-    assert labels <= {"process", "cache", "tier", "model", "kind", "batcher", "client", "endpoint", "db", "alert",
-                      "le"}
+    assert labels <= {
+        "process",
+        "cache",
+        "tier",
+        "model",
+        "kind",
+        "batcher",
+        "client",
+        "endpoint",
+        "db",
+        "alert",
+        "le",
+    }
     assert families["oxbot_process_resident_memory_bytes"].samples[0].value > 1e6
 
 
 async def test_json_endpoints_and_openapi(oxbot_monitor: Any, demo_bot: DemoBot) -> None:
     async with oxbot_monitor.http() as http:
         r = await http.get("/health/performance")
-        assert r.status_code == 503 and r.json()["status"] == "no_data"
+        assert r.status_code == 503
+        assert r.json()["status"] == "no_data"
         await run_cycles(demo_bot, oxbot_monitor, 3)
         r = await http.get("/health/performance")
-        assert r.status_code == 200 and r.json()["status"] == "ok"
+        assert r.status_code == 200
+        assert r.json()["status"] == "ok"
         metrics = (await http.get("/performance/metrics")).json()
         assert metrics["fleet"]["api_calls_per_cycle"] == 1.0  # five tickers, one batched request
         assert metrics["units"]["llm_response_time"] == "s"
@@ -137,8 +158,15 @@ async def test_json_endpoints_and_openapi(oxbot_monitor: Any, demo_bot: DemoBot)
         assert [p["process"] for p in status["processes"]] == [oxbot_monitor.reporter.process]
         spec = (await http.get("/performance/openapi.json")).json()
     paths = spec["paths"]
-    for path in ("/performance/metrics", "/performance/alerts", "/performance/history", "/performance/status",
-                 "/health/performance", "/performance/cache/flush", "/performance/metrics/reset"):
+    for path in (
+        "/performance/metrics",
+        "/performance/alerts",
+        "/performance/history",
+        "/performance/status",
+        "/health/performance",
+        "/performance/cache/flush",
+        "/performance/metrics/reset",
+    ):
         assert path in paths
     history_params = {p["name"] for p in paths["/performance/history"]["get"]["parameters"]}
     assert history_params == {"metric", "hours", "process"}
@@ -151,7 +179,8 @@ async def test_flush_clears_every_tier_of_the_running_cache(oxbot_monitor: Any, 
     await oxbot_monitor.tick()
     async with oxbot_monitor.http() as http:
         r = await http.post("/performance/cache/flush", json={"reason": "test"})
-    assert r.status_code == 200 and r.json()["local"]
+    assert r.status_code == 200
+    assert r.json()["local"]
     assert await demo_bot.cache.get("k") is None
     assert demo_bot.cache.stats().tiers["l2"].hits == 0
 

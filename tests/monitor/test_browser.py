@@ -20,12 +20,26 @@ from pytest_oxbot.monitor.demo import DemoBot
 from .conftest import config, rule, run_cycles
 
 BROWSER_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 LATENCY = config(
-    rule("llm_response_time_high", "llm_response_time", "above", 1.0, clear_at=0.8, window_s=540,
-         action="switch_to_faster_model", params={"model": "gpt-4.1-nano"})
+    rule(
+        "llm_response_time_high",
+        "llm_response_time",
+        "above",
+        1.0,
+        clear_at=0.8,
+        window_s=540,
+        action="switch_to_faster_model",
+        params={"model": "gpt-4.1-nano"},
+    )
 )
 
 
@@ -57,10 +71,11 @@ async def test_dashboard_draws_charts_and_shows_a_firing_alert(
     monitor = oxbot_monitor.monitor
     await run_cycles(demo_bot, oxbot_monitor, 8)
     ports: list[int] = []
-    server = asyncio.create_task(serve(monitor, port=0, token="t" * 24, refresh_s=0.3, on_ready=ports.append,
-                                       sample=False))
+    server = asyncio.create_task(
+        serve(monitor, port=0, token="t" * 24, refresh_s=0.3, on_ready=ports.append, sample=False)
+    )
     artifacts = Path(os.environ.get("OXBOT_ARTIFACTS_DIR") or tmp_path)
-    artifacts.mkdir(parents=True, exist_ok=True)
+    artifacts.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (once, before the loop has work)
     try:
         while not ports:
             assert not server.done(), server
@@ -81,8 +96,15 @@ async def test_dashboard_draws_charts_and_shows_a_firing_alert(
                     " Math.max(0, ...[...svg.querySelectorAll('polyline.series')].map("
                     "p => parseInt(p.dataset.points, 10)))]))"
                 )
-                for chart in ("hit-rate", "llm-latency", "cost-decision", "cost-day", "tokens", "api-calls",
-                              "memory"):
+                for chart in (
+                    "hit-rate",
+                    "llm-latency",
+                    "cost-decision",
+                    "cost-day",
+                    "tokens",
+                    "api-calls",
+                    "memory",
+                ):
                     assert drawn[f"chart-{chart}"] >= 2, (chart, drawn)  # a line, from the stored history
                 assert await page.locator("#active-alerts li.alert").count() == 0
 

@@ -68,8 +68,15 @@ async def fleet(oxbot_real_redis: Any, oxbot_redis_url: str, oxbot_key_prefix: s
     await f.set_phase(noise=0)
     procs = [
         await asyncio.create_subprocess_exec(
-            sys.executable, str(SCRIPT), oxbot_redis_url, prefix, control, name,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ},
+            sys.executable,
+            str(SCRIPT),
+            oxbot_redis_url,
+            prefix,
+            control,
+            name,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ},
         )
         for name in NAMES
     ]
@@ -97,7 +104,9 @@ async def _baseline_memory_mb(fleet: Fleet, redis_fleet: RedisFleet) -> float:
     return max(s["memory"]["rss_bytes"] for s in snaps.values()) / 2**20
 
 
-async def test_two_bot_processes_one_monitor_every_alert_acts_and_clears(fleet: Fleet, oxbot_real_redis: Any) -> None:
+async def test_two_bot_processes_one_monitor_every_alert_acts_and_clears(
+    fleet: Fleet, oxbot_real_redis: Any
+) -> None:
     redis_fleet = RedisFleet(oxbot_real_redis, prefix=fleet.prefix)
     memory_threshold = await _baseline_memory_mb(fleet, redis_fleet) + 200
     monitor = Monitor(_config(memory_threshold, cost_threshold=None), fleet=redis_fleet)
@@ -112,16 +121,50 @@ async def test_two_bot_processes_one_monitor_every_alert_acts_and_clears(fleet: 
 
 def _config(memory_threshold: float, cost_threshold: float | None) -> MonitorConfig:
     rules = [
-        rule("cache_hit_rate_low", "cache_hit_rate", "below", 0.5, clear_at=0.6, window_s=2, min_samples=20,
-             action="increase_ttl", params={"factor": 2.0, "l1_max_s": 60, "l2_max_s": 600}),
-        rule("llm_response_time_high", "llm_response_time", "above", 1.0, clear_at=0.8, window_s=2,
-             min_samples=3, clear_for_s=2, action="switch_to_faster_model", params={"model": "gpt-4.1-nano"}),
-        rule("memory_usage_high", "memory_mb", "above", memory_threshold, clear_at=memory_threshold - 50,
-             window_s=1, action="cleanup_cache"),
+        rule(
+            "cache_hit_rate_low",
+            "cache_hit_rate",
+            "below",
+            0.5,
+            clear_at=0.6,
+            window_s=2,
+            min_samples=20,
+            action="increase_ttl",
+            params={"factor": 2.0, "l1_max_s": 60, "l2_max_s": 600},
+        ),
+        rule(
+            "llm_response_time_high",
+            "llm_response_time",
+            "above",
+            1.0,
+            clear_at=0.8,
+            window_s=2,
+            min_samples=3,
+            clear_for_s=2,
+            action="switch_to_faster_model",
+            params={"model": "gpt-4.1-nano"},
+        ),
+        rule(
+            "memory_usage_high",
+            "memory_mb",
+            "above",
+            memory_threshold,
+            clear_at=memory_threshold - 50,
+            window_s=1,
+            action="cleanup_cache",
+        ),
     ]
     if cost_threshold is not None:  # armed last: the bots' spend grows all along
-        rules.append(rule("cost_daily_limit", "cost_today_usd", "above", cost_threshold, window_s=1,
-                          action="emergency_stop"))
+        rules.append(
+            rule(
+                "cost_daily_limit",
+                "cost_today_usd",
+                "above",
+                cost_threshold,
+                window_s=1,
+                action="emergency_stop",
+            )
+        )
     return MonitorConfig(sample_interval_s=0.2, history_resolution_s=1.0, alerts=tuple(rules))
 
 
@@ -134,19 +177,27 @@ async def _exercise(fleet: Fleet, monitor: Monitor) -> None:
 
     # 1. cache_hit_rate_low -> increase_ttl in both processes, then cleared.
     await fleet.set_phase(noise=60)
-    await fleet.until("TTLs raised in both bots", lambda s: all(v["ttl"] == [60.0, 600.0] for v in s.values()))
+    await fleet.until(
+        "TTLs raised in both bots", lambda s: all(v["ttl"] == [60.0, 600.0] for v in s.values())
+    )
     assert "cache_hit_rate_low" in active()
     await fleet.set_phase(noise=0)
     await fleet.until("hit rate alert cleared", lambda s: "cache_hit_rate_low" not in active())
 
     # 2. llm_response_time_high -> both route to the faster model, and back once it clears.
     await fleet.set_phase(latency={"gpt-4o-mini": 2.5})
-    await fleet.until("both bots switched", lambda s: all(
-        v["forced"] == "gpt-4.1-nano" and v["last_model"] == "gpt-4.1-nano" for v in s.values()))
+    await fleet.until(
+        "both bots switched",
+        lambda s: all(
+            v["forced"] == "gpt-4.1-nano" and v["last_model"] == "gpt-4.1-nano" for v in s.values()
+        ),
+    )
     assert "llm_response_time_high" in active()
     await fleet.set_phase(latency={"gpt-4o-mini": 0.6})
-    await fleet.until("both bots back on their model", lambda s: all(
-        v["forced"] is None and v["last_model"] == "gpt-4o-mini" for v in s.values()))
+    await fleet.until(
+        "both bots back on their model",
+        lambda s: all(v["forced"] is None and v["last_model"] == "gpt-4o-mini" for v in s.values()),
+    )
     assert "llm_response_time_high" not in active()
 
     # 3. memory_usage_high (one bot holds 300 MB) -> L1 cleared in the bots, then cleared.
@@ -174,11 +225,14 @@ async def _exercise(fleet: Fleet, monitor: Monitor) -> None:
     await monitor.reset()
     await fleet.until("calls flow again", lambda s: all(not v["stopped"] for v in s.values()))
     resumed = await fleet.status()
-    await fleet.until("new provider calls", lambda s: all(
-        s[n]["provider_calls"] > resumed[n]["provider_calls"] for n in NAMES))
+    await fleet.until(
+        "new provider calls",
+        lambda s: all(s[n]["provider_calls"] > resumed[n]["provider_calls"] for n in NAMES),
+    )
 
     kinds = {(r.alert, r.event) for r in monitor.events}
     for name in ("cache_hit_rate_low", "llm_response_time_high", "memory_usage_high", "cost_daily_limit"):
-        assert (name, "fired") in kinds and (name, "cleared") in kinds
+        assert (name, "fired") in kinds
+        assert (name, "cleared") in kinds
     applied = {a["action"] for s in monitor.snapshots.values() for a in s["actions"]}
     assert {"increase_ttl", "switch_to_faster_model", "cleanup_cache", "emergency_stop"} <= applied

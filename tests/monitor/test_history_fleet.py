@@ -21,9 +21,12 @@ from pytest_oxbot.monitor.service import Monitor
 from .conftest import rule
 
 
-async def test_history_survives_a_monitor_restart_and_is_trimmed(oxbot_db: AsyncEngine, oxbot_clock: FakeClock) -> None:
-    config = MonitorConfig(history_hours=1, history_resolution_s=60,
-                           alerts=(rule("m", "memory_mb", "above", 1e9),))
+async def test_history_survives_a_monitor_restart_and_is_trimmed(
+    oxbot_db: AsyncEngine, oxbot_clock: FakeClock
+) -> None:
+    config = MonitorConfig(
+        history_hours=1, history_resolution_s=60, alerts=(rule("m", "memory_mb", "above", 1e9),)
+    )
     reporter = MetricsReporter("bot-1", clock=oxbot_clock)
     first = Monitor(config, reporters=[reporter], history=HistoryStore(oxbot_db), clock=oxbot_clock)
     for _ in range(90):  # 90 minutes: the first half hour falls out of the 1 h retention
@@ -35,7 +38,8 @@ async def test_history_survives_a_monitor_restart_and_is_trimmed(oxbot_db: Async
     await second.start()  # a fresh process: nothing in memory
     view = await second.history_view("memory_mb", hours=1)
     times = [t for t, _ in view["points"]]
-    assert len(times) == 60 and times[0] >= oxbot_clock.time() - 3600  # one a minute, the last hour
+    assert len(times) == 60
+    assert times[0] >= oxbot_clock.time() - 3600
     assert all(v > 1 for _, v in view["points"])
     assert [r["event"] for r in await second.alert_history(1)] == ["fired"]
     assert await second.history.processes(since=0) == ["*", "bot-1"]
@@ -43,10 +47,14 @@ async def test_history_survives_a_monitor_restart_and_is_trimmed(oxbot_db: Async
     assert len(downsampled) == 10
 
 
-async def test_fleet_snapshots_are_json_and_summed_over_processes(oxbot_redis: Any, oxbot_key_prefix: str) -> None:
+async def test_fleet_snapshots_are_json_and_summed_over_processes(
+    oxbot_redis: Any, oxbot_key_prefix: str
+) -> None:
     clock = FakeClock()
-    reporters = [MetricsReporter(f"bot-{i}", clock=clock, memory_probe=lambda i=i: ((i + 1) * 2**20, 0))
-                 for i in range(2)]
+    reporters = [
+        MetricsReporter(f"bot-{i}", clock=clock, memory_probe=lambda i=i: ((i + 1) * 2**20, 0))
+        for i in range(2)
+    ]
     for i, r in enumerate(reporters):
         r.record_cycle(i + 1)
     links = [RedisReporterLink(oxbot_redis, prefix=oxbot_key_prefix, ttl_s=30) for _ in reporters]
@@ -92,7 +100,9 @@ def test_snapshot_shape_is_checked(raw: bytes, words: str) -> None:
 def test_board_round_trips_and_rejects_garbage() -> None:
     from pytest_oxbot.monitor.actions import ActionOrder
 
-    board = ActionBoard({"x": ActionOrder("x", "emergency_stop", {"reason": "r"}, 3, 1.0)}, epoch=2, flush_seq=1)
+    board = ActionBoard(
+        {"x": ActionOrder("x", "emergency_stop", {"reason": "r"}, 3, 1.0)}, epoch=2, flush_seq=1
+    )
     assert ActionBoard.from_hash({k.encode(): v.encode() for k, v in board.to_hash().items()}) == board
     with pytest.raises(SnapshotError, match="malformed"):
         ActionBoard.from_hash({"x": "{not json"})
