@@ -63,7 +63,9 @@ def test_help_names_every_option_and_its_default() -> None:
     ],
 )
 def test_errors_are_one_line_and_non_zero(args: list[str], words: str, tmp_path: Path) -> None:
-    result = _run(*args, cwd=tmp_path, env={"OXBOT_MONITOR_TOKEN": "", "OXBOT_REDIS_URL": ""})
+    result = _run(
+        *args, cwd=tmp_path, env={"OXBOT_MONITOR_TOKEN": "", "OXBOT_REDIS_URL": "", "OXBOT_DATABASE_URL": ""}
+    )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("usage")]
     assert len(lines) == 1, result.stderr
@@ -95,7 +97,7 @@ def test_dashboard_serves_on_loopback_and_refuses_a_taken_port(tmp_path: Path) -
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"OXBOT_MONITOR_TOKEN": "", "OXBOT_REDIS_URL": ""}
+    env = {"OXBOT_MONITOR_TOKEN": "", "OXBOT_REDIS_URL": "", "OXBOT_DATABASE_URL": ""}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest_oxbot.monitor", "--dashboard", "--port", str(port)],
         cwd=tmp_path,
