@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_oxbot.monitor.actions import ActionBoard, AppliedAction
 from pytest_oxbot.monitor.errors import SnapshotError
-from pytest_oxbot.monitor.reporter import SNAPSHOT_VERSION, MetricsReporter
+from pytest_oxbot.monitor.reporter import PROCESS_NAME, SNAPSHOT_VERSION, MetricsReporter
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -66,7 +66,9 @@ def parse_snapshot(raw: str | bytes, *, process: str | None = None) -> dict[str,
     if not isinstance(data, dict) or data.get("v") != SNAPSHOT_VERSION:
         raise SnapshotError(f"snapshot is not a version-{SNAPSHOT_VERSION} object")
     name = data.get("process")
-    if not isinstance(name, str) or (process is not None and name != process):
+    if not isinstance(name, str) or not PROCESS_NAME.fullmatch(name):
+        raise SnapshotError(f"snapshot names an invalid process {str(name)[:40]!r}")
+    if process is not None and name != process:
         raise SnapshotError(f"snapshot names process {name!r}, expected {process!r}")
     for key in ("t", "started"):
         value = data.get(key)

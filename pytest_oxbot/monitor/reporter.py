@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import resource
 import socket
 import time
@@ -32,10 +33,11 @@ from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.monitor.actions import ActionApplier, ActionBoard, AppliedAction, BotTargets
 from pytest_oxbot.monitor.metrics import LATENCY_BUCKETS_S
 
-__all__ = ["SNAPSHOT_VERSION", "MemoryProbe", "MetricsReporter", "process_memory"]
+__all__ = ["PROCESS_NAME", "SNAPSHOT_VERSION", "MemoryProbe", "MetricsReporter", "process_memory"]
 
 log = logging.getLogger("pytest_oxbot.monitor")
 SNAPSHOT_VERSION = 1
+PROCESS_NAME = re.compile(r"[A-Za-z0-9_.:@/-]{1,120}")
 MemoryProbe = Callable[[], tuple[int, int]]
 """Returns (resident bytes now, peak resident bytes)."""
 
@@ -215,8 +217,10 @@ class MetricsReporter:
         memory_probe: MemoryProbe | None = None,
     ) -> None:
         self.process = process or f"{socket.gethostname()}:{os.getpid()}"
-        if not self.process or len(self.process) > 120 or any(c.isspace() for c in self.process):
-            raise ValueError(f"process must be a short name without spaces, got {self.process!r}")
+        if not PROCESS_NAME.fullmatch(self.process):
+            raise ValueError(
+                f"process must be 1-120 of letters, digits and _.:@/- (a label value), got {self.process!r}"
+            )
         self.clock: Clock = clock or SystemClock()
         self.started = self.clock.time()
         self._memory = memory_probe or process_memory
