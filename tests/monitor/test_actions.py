@@ -62,6 +62,8 @@ async def test_low_hit_rate_raises_the_ttls_up_to_the_cap_and_a_reset_restores_t
     assert ("cache_hit_rate_low", "cleared") in history
     assert any("PERF_ALERT cache_hit_rate_low fired" in m for m in caplog.messages)
     assert any("PERF_ALERT cache_hit_rate_low cleared" in m for m in caplog.messages)
+    assert any(m.startswith("PERF_METRIC processes=1 cache_hit_rate=") for m in caplog.messages)
+    assert any("PERF_ALERT action increase_ttl applied" in m for m in caplog.messages)
 
     await oxbot_monitor.monitor.reset()
     assert (cache.l1_ttl, cache.l2_ttl) == (30.0, 300.0)

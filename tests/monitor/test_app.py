@@ -194,3 +194,16 @@ def test_non_loopback_address_needs_a_token() -> None:
     check_bind("127.0.0.1", None)
     check_bind("::1", None)
     check_bind("localhost", None)
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from pytest_oxbot.errors import MissingExtraError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "fastapi" else real(name, *a)
+    )
+    with pytest.raises(MissingExtraError, match=r"pytest-oxbot\[monitor\]"):
+        create_app(Monitor(default_config()))
