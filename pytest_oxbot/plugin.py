@@ -10,4 +10,5 @@ pytest_plugins = [
     "pytest_oxbot._plugin.compressor",
     "pytest_oxbot._plugin.llm",
     "pytest_oxbot._plugin.kpi",
+    "pytest_oxbot._plugin.monitor",
 ]

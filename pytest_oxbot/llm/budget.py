@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.errors import SettingsError
-from pytest_oxbot.llm.errors import BudgetExceeded, BudgetServerUnsafe, BudgetUnavailable
+from pytest_oxbot.llm.errors import BudgetExceeded, BudgetServerUnsafe, BudgetUnavailable, EmergencyStop
 from pytest_oxbot.pricing import to_units
 
 if TYPE_CHECKING:
@@ -197,8 +197,23 @@ class _Limits:
         self.daily_limit = daily_limit
         self.per_call_limit = per_call_limit
         self.clock: Clock = clock or SystemClock()
+        self._stopped: str | None = None
+
+    @property
+    def stopped(self) -> str | None:
+        """Why every call is refused (None: not stopped)."""
+        return self._stopped
+
+    def emergency_stop(self, reason: str) -> None:
+        """Refuse every reservation (raising `EmergencyStop`) until `resume()`; calls in flight settle."""
+        self._stopped = reason or "emergency stop"
+
+    def resume(self) -> None:
+        self._stopped = None
 
     def _check_per_call(self, amount: Decimal, units: int) -> None:
+        if self._stopped is not None:
+            raise EmergencyStop(self._stopped, amount)
         if self.per_call_limit is not None and units > to_units(self.per_call_limit, UNIT):
             raise BudgetExceeded("per-call", self.per_call_limit, Decimal(0), amount)
 

@@ -12,6 +12,7 @@ __all__ = [
     "BudgetServerUnsafe",
     "BudgetUnavailable",
     "LLMDeadlineExceeded",
+    "EmergencyStop",
     "LLMError",
     "LLMHTTPError",
     "LLMResponseError",
@@ -76,6 +77,21 @@ class BudgetExceeded(BudgetError):
         self.limit = limit
         self.committed = committed
         self.requested = requested
+
+
+class EmergencyStop(BudgetExceeded):
+    """The budget was stopped (by an operator or the live monitor's `emergency_stop` action): no call
+    is sent until it is resumed. A `BudgetExceeded`, so a bot's existing handling applies."""
+
+    def __init__(self, reason: str, requested: Decimal) -> None:
+        LLMError.__init__(
+            self, f"LLM budget stopped ({reason}); refusing a call of up to ${requested} until resumed"
+        )
+        self.scope = "emergency-stop"
+        self.limit = Decimal(0)
+        self.committed = Decimal(0)
+        self.requested = requested
+        self.reason = reason
 
 
 class NoModelFits(LLMError):

@@ -49,12 +49,24 @@ class ModelRouter:
         self.cooldown_s = cooldown_s
         self.clock: Clock = clock or SystemClock()
         self._slow_until: dict[str, float] = {}
+        self._forced: str | None = None
         for model in {
             default_model,
             *self.context_models.values(),
             *([fallback_model] if fallback_model else []),
         }:
             price_table.get(model)  # an unpriced model is a configuration error: say so now
+
+    @property
+    def forced_model(self) -> str | None:
+        """The model every selection tries first while an operator (or the live monitor) forces one."""
+        return self._forced
+
+    def force_model(self, model: str | None) -> None:
+        """Route every selection to `model` first (None: back to the normal rules); it must be priced."""
+        if model is not None:
+            self.price_table.get(model)
+        self._forced = model
 
     def on_latency_alert(self, alert: LatencyAlert) -> None:
         if alert.active:
@@ -91,6 +103,8 @@ class ModelRouter:
         if order[0] and self.is_degraded(order[0]) and self.fallback_model:
             order.remove(self.fallback_model)
             order.insert(0, self.fallback_model)
+        if self._forced is not None:
+            order = [self._forced, *(m for m in order if m != self._forced)]
         for model in order:
             price = self.price_table.get(model)
             if (
