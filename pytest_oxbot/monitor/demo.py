@@ -26,11 +26,11 @@ from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.llm.budget import InMemoryBudget
 from pytest_oxbot.llm.client import CostAwareLLMClient
 from pytest_oxbot.llm.errors import BudgetExceeded
+from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.market.client import MarketDataClient
 from pytest_oxbot.monitor.reporter import MetricsReporter
 from pytest_oxbot.pricing import default_price_table
-from pytest_oxbot.settings import Settings
 
 __all__ = ["DEMO_SYMBOLS", "DemoBot"]
 
@@ -75,11 +75,8 @@ class DemoBot:
             answers=_hold_all, clock=self.llm_clock, latency_models=dict(latency_models or {})
         )
         prices = default_price_table()
-        # Explicit settings (model_construct reads no environment): the limit is the budget's, below.
-        settings = Settings.model_construct(llm_daily_cost_limit_usd=daily_limit_usd)
         self.market = MarketDataClient(
             self.exchange.base_url,
-            settings=settings,
             cache=cache,
             clock=self.clock,
             sleep=self.exchange.sleep,
@@ -92,7 +89,7 @@ class DemoBot:
             price_table=prices,
             budget=self.budget,
             router=router,
-            settings=settings,
+            options=LLMOptions(daily_cost_limit=daily_limit_usd),
             default_model=model,
         )
         self.compressor = AdaptivePromptCompressor(model)
