@@ -39,6 +39,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "quantity": ("quantity", "qty", "size"),
     "justification": ("justification", "reasoning", "reason", "rationale"),
 }
+_KNOWN_KEYS = frozenset({"symbol", "coin", *(alias for aliases in _ALIASES.values() for alias in aliases)})
 
 
 class Signal(StrEnum):
@@ -64,6 +65,8 @@ class Decision:
     quantity: Decimal | None = None
     justification: str = ""
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Every other field of the answer, as given (`invalidation_condition`, `risk_usd`, ...)."""
 
     @property
     def is_trade(self) -> bool:
@@ -71,8 +74,8 @@ class Decision:
         return self.error is None and self.signal is not Signal.HOLD
 
     @classmethod
-    def hold(cls, symbol: str, error: str | None = None) -> Decision:
-        return cls(symbol=symbol, error=error)
+    def hold(cls, symbol: str, error: str | None = None, extra: Mapping[str, Any] | None = None) -> Decision:
+        return cls(symbol=symbol, error=error, extra=dict(extra or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +202,15 @@ def _validate(symbol: str, item: Any, ref_price: Decimal | None) -> Decision:
         decision = _build(symbol, item)
         _check(decision, ref_price)
     except ValueError as exc:
-        return Decision.hold(symbol, f"invalid decision: {exc}")
+        return Decision.hold(symbol, f"invalid decision: {exc}", _extra(item))
     return decision
+
+
+def _extra(item: Any) -> dict[str, Any]:
+    """The answer's fields the Decision has no attribute for, kept as given (a bot may pass them on)."""
+    if not isinstance(item, Mapping):
+        return {}
+    return {str(k): v for k, v in item.items() if k not in _KNOWN_KEYS}
 
 
 def _build(symbol: str, item: Any) -> Decision:
@@ -226,6 +236,7 @@ def _build(symbol: str, item: Any) -> Decision:
         leverage=_opt_dec(item, "leverage"),
         quantity=_opt_dec(item, "quantity"),
         justification=justification if isinstance(justification, str) else "",
+        extra=_extra(item),
     )
 
 
