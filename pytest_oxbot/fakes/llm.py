@@ -24,7 +24,7 @@ import itertools
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -385,7 +385,13 @@ class FakeLLMProvider:
         return sum((c.cost for c in self.calls if c.cost is not None), Decimal(0))
 
     # -- the endpoint --
-    async def _handle(self, request: httpx.Request) -> httpx.Response:
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (respx and the loopback server call this, from any thread).
+
+        The answer is a response that can also be awaited: awaited (respx's async path, the server), it
+        first waits the modelled latency when `sleep=True`, so concurrent calls wait concurrently; a
+        synchronous httpx client through respx gets it at once.
+        """
         path = request.url.path
         if request.method == "GET" and path.endswith("/models"):
             return self._models()
@@ -400,10 +406,8 @@ class FakeLLMProvider:
         if not isinstance(payload, Mapping):
             return _openai_error(400, "the request body must be a JSON object", "invalid_request_error")
         with self._lock:
-            response, latency = self._answer_locked(request, payload)
-        if latency:
-            await self._pass_time(latency)
-        return response
+            response, wait = self._answer_locked(request, payload)
+        return _SleptResponse.wrap(response, wait, request)
 
     def _answer_locked(
         self, request: httpx.Request, payload: Mapping[str, Any]
@@ -576,12 +580,31 @@ class FakeLLMProvider:
         )
         return response, entry.latency_s if self.sleep else 0.0
 
-    async def _pass_time(self, seconds: float) -> None:
-        """Really wait the modelled latency (`sleep=True`), outside the lock, on the serving loop."""
-        await asyncio.sleep(seconds)
-
     def total_modelled_latency(self) -> Decimal:
         return sum((Decimal(repr(x)) for x in self.modelled_latencies), Decimal(0))
+
+
+class _SleptResponse(httpx.Response):
+    """A response that, awaited, really waits `wait` seconds first (`sleep=True`), outside any lock."""
+
+    wait: float = 0.0
+
+    @classmethod
+    def wrap(cls, response: httpx.Response, wait: float, request: httpx.Request) -> _SleptResponse:
+        # bound to its request, so respx hands it on as it is (it clones unbound responses)
+        slept = cls(response.status_code, headers=response.headers, content=response.content, request=request)
+        slept.wait = wait
+        return slept
+
+    def __await__(self) -> Generator[Any, None, httpx.Response]:
+        return self._after_wait().__await__()
+
+    async def _after_wait(self) -> httpx.Response:
+        if self.wait > 0:
+            await asyncio.sleep(self.wait)
+        return httpx.Response(
+            self.status_code, headers=self.headers, content=self.content, request=self.request
+        )
 
 
 def _text(content: Any) -> str:
