@@ -121,8 +121,10 @@ def test_funding_rate_over_requests_is_a_404_with_a_reason_never_a_value(exchang
         assert answer.status_code == 404
         assert answer.headers[NOT_RECORDED_HEADER] == path
         body = answer.json()
-        assert body["code"] == -1 and body["msg"].startswith("not recorded:")
-        assert "lastFundingRate" not in body and "openInterest" not in body
+        assert body["code"] == -1
+        assert body["msg"].startswith("not recorded:")
+        assert "lastFundingRate" not in body
+        assert "openInterest" not in body
 
 
 def test_ccxt_sync_client_on_requests(exchange: FakeExchange) -> None:
@@ -133,10 +135,11 @@ def test_ccxt_sync_client_on_requests(exchange: FakeExchange) -> None:
 
 
 async def test_aiohttp_and_requests_see_binance_validation_and_weight(exchange: FakeExchange) -> None:
-    bad = requests.get(
+    bad = requests.get(  # noqa: ASYNC210 - a blocking client in an async test: the server has its own loop
         exchange.base_url + TICKER_24HR, params={"symbols": '["BTCUSDT", "ETHUSDT"]'}, timeout=5
     )
-    assert bad.status_code == 400 and bad.json()["code"] == -1100  # a space in symbols, as Binance says
+    assert bad.status_code == 400
+    assert bad.json()["code"] == -1100
     async with aiohttp.ClientSession() as session:
         params = {"symbols": json.dumps(["BTCUSDT", "ETHUSDT"], separators=(",", ":"))}
         async with session.get(exchange.base_url + TICKER_24HR, params=params) as answer:
@@ -147,10 +150,11 @@ async def test_aiohttp_and_requests_see_binance_validation_and_weight(exchange: 
 
 async def test_respx_and_loopback_share_one_state(exchange: FakeExchange) -> None:
     exchange.inject("rate_limit", retry_after=7)
-    over_socket = requests.get(
+    over_socket = requests.get(  # noqa: ASYNC210 - the server answers from its own thread
         exchange.base_url + KLINES, params={"symbol": "BTCUSDT", "interval": "1h"}, timeout=5
     )
-    assert over_socket.status_code == 429 and over_socket.headers["Retry-After"] == "7"
+    assert over_socket.status_code == 429
+    assert over_socket.headers["Retry-After"] == "7"
     async with httpx.AsyncClient() as http:
         in_process = await http.get(
             exchange.public_url + KLINES, params={"symbol": "BTCUSDT", "interval": "1h"}
@@ -186,7 +190,8 @@ def test_exchange_info_and_price_tickers(exchange: FakeExchange) -> None:
     full = requests.get(exchange.base_url + TICKER_24HR, params={"symbol": "BTCUSDT"}, timeout=5).json()
     assert prices == {"symbol": "BTCUSDT", "price": full["lastPrice"]}
     futures = requests.get(exchange.base_url + "/fapi/v1/exchangeInfo", timeout=5)
-    assert futures.json()["symbols"] == [] and futures.headers[NOT_RECORDED_HEADER] == "futures markets"
+    assert futures.json()["symbols"] == []
+    assert futures.headers[NOT_RECORDED_HEADER] == "futures markets"
 
 
 def test_an_interval_missing_at_the_replay_time_says_where_it_is_recorded(exchange: FakeExchange) -> None:

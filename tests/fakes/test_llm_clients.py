@@ -42,14 +42,17 @@ def test_openai_sdk_sync_gets_the_real_shape_real_usage_and_a_priced_call(fake: 
     assert reply.usage.prompt_tokens == count_chat_tokens(MESSAGES, "gpt-4o-mini")
     assert reply.usage.completion_tokens == count_tokens(text, "gpt-4o-mini")
     call = fake.calls[-1]
-    assert call.authorized and call.path == "/v1/chat/completions"
+    assert call.authorized
+    assert call.path == "/v1/chat/completions"
     expected = PriceTable.shipped().cost("gpt-4o-mini", usage_from_response(reply.usage.model_dump())).total
-    assert call.cost == expected and isinstance(call.cost, Decimal)
+    assert call.cost == expected
+    assert isinstance(call.cost, Decimal)
     model = LATENCY_MODELS["gpt-4o-mini"]
     assert call.modelled_latency_s == pytest.approx(
         model.ttft_s + call.completion_tokens / model.tokens_per_s
     )
-    assert fake.clock is not None and fake.clock.monotonic() == pytest.approx(call.modelled_latency_s)
+    assert fake.clock is not None
+    assert fake.clock.monotonic() == pytest.approx(call.modelled_latency_s)
 
 
 async def test_openai_sdk_async_and_max_tokens_cut(fake: FakeLLMProvider) -> None:
@@ -72,7 +75,8 @@ def test_openai_sdk_streaming_with_usage(fake: FakeLLMProvider) -> None:
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == json.dumps(ANSWER, separators=(",", ":"))
     usage = chunks[-1].usage
-    assert usage is not None and usage.completion_tokens == fake.calls[-1].completion_tokens
+    assert usage is not None
+    assert usage.completion_tokens == fake.calls[-1].completion_tokens
     assert fake.calls[-1].stream
 
 
@@ -126,7 +130,8 @@ def test_a_priced_model_without_latency_figures_is_answered_and_flagged() -> Non
             timeout=5,
         )
         assert reply.status_code == 200
-    assert fake.calls[0].modelled_latency_s is None and fake.unknown_latency == {"house-llama-70b"}
+    assert fake.calls[0].modelled_latency_s is None
+    assert fake.unknown_latency == {"house-llama-70b"}
     assert fake.modelled_latencies == []
     timed = LatencyModel(0.2, 100.0, "our own measurement")
     with FakeLLMProvider(
@@ -145,7 +150,8 @@ async def test_aiohttp_and_faults_over_loopback(fake: FakeLLMProvider) -> None:
         url = fake.base_url + "/chat/completions"
         body = {"model": "gpt-4o-mini", "messages": MESSAGES}
         async with session.post(url, json=body) as limited:
-            assert limited.status == 429 and limited.headers["retry-after"] == "2"
+            assert limited.status == 429
+            assert limited.headers["retry-after"] == "2"
         async with session.post(url, json=body) as failed:
             assert failed.status == 500
         async with session.post(url, json=body) as ok:

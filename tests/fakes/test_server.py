@@ -66,7 +66,7 @@ async def test_an_async_handler_is_awaited_and_a_blocked_test_loop_does_not_bloc
 
     with LoopbackServer(slow) as server:
         # a synchronous client inside an async test blocks this loop; the server has its own
-        assert requests.get(server.url, timeout=5).status_code == 201
+        assert requests.get(server.url, timeout=5).status_code == 201  # noqa: ASYNC210 - the point
 
 
 def test_a_handler_error_is_a_500_kept_for_the_test() -> None:
