@@ -187,8 +187,8 @@ class LoopbackServer:
                 response = await self._answer(request, bytes(body), reader)
                 if response is None:
                     return  # a modelled timeout: the client got no answer and the connection is dropped
+                self.requests_served += 1  # before the answer leaves: a client that got it sees the count
                 await _send(conn, writer, response)
-                self.requests_served += 1
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
