@@ -39,7 +39,7 @@ from pytest_oxbot.errors import FakeError
 from pytest_oxbot.fakes.exchange_data import MarketArchive, MarketData
 from pytest_oxbot.fakes.faults import Fault, FaultQueue, PendingFault
 from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
-from pytest_oxbot.fakes.server import LoopbackServer
+from pytest_oxbot.fakes.server import LoopbackServer, pass_through_to_loopback
 from pytest_oxbot.market.limits import klines_weight, ticker_24hr_weight
 from pytest_oxbot.market.models import INTERVAL_SECONDS
 
@@ -123,6 +123,7 @@ class FakeExchange:
             self._router.route(url__startswith=url + "/", name=f"oxbot-fake-exchange {url}").mock(
                 side_effect=self.handle
             )
+        self._router.route(scheme="http").mock(side_effect=pass_through_to_loopback)
 
     def __repr__(self) -> str:
         where = self._server.url if self._server.running else self.public_url
@@ -142,7 +143,6 @@ class FakeExchange:
             raise FakeError("start the fake exchange first (`with FakeExchange(...) as ex:` or the fixture)")
         if not self._server.running:
             self._server.start()
-            self._router.route(scheme="http", host=self._server.host, port=self._server.port).pass_through()
         return self._server.url
 
     @property

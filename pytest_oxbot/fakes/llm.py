@@ -49,7 +49,7 @@ from pytest_oxbot.fakes.records import (
     price,
     usage_from_counts,
 )
-from pytest_oxbot.fakes.server import LoopbackServer
+from pytest_oxbot.fakes.server import LoopbackServer, pass_through_to_loopback
 from pytest_oxbot.llm.client import CostAwareLLMClient
 from pytest_oxbot.pricing import MalformedUsageError, PriceTable, usage_from_response
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
@@ -245,10 +245,6 @@ class FakeLLMProvider:
             )
         if not self._server.running:
             self._server.start()
-            if self._router is not None:
-                self._router.route(
-                    scheme="http", host=self._server.host, port=self._server.port
-                ).pass_through()
         return self._server.url + self._prefix
 
     @property
@@ -272,6 +268,7 @@ class FakeLLMProvider:
         if parts.port is not None:
             origin["port"] = parts.port
         router.route(**origin).mock(side_effect=self._handle)
+        router.route(scheme="http").mock(side_effect=pass_through_to_loopback)
         router.start()
         self._router = router
         return self

@@ -30,7 +30,7 @@ import httpx
 
 from pytest_oxbot.errors import FakeError
 
-__all__ = ["Handler", "LoopbackServer", "ServerError"]
+__all__ = ["Handler", "LoopbackServer", "ServerError", "pass_through_to_loopback"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,21 @@ MAX_BODY = 16 * 1024 * 1024
 """Largest request body accepted (a 16 MiB prompt is far beyond any model's context)."""
 
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "content-encoding"}
+
+
+_RUNNING: set[tuple[str, int]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def pass_through_to_loopback(request: httpx.Request) -> httpx.Request | None:
+    """A respx side effect: let a request to any running fake's loopback server through, match nothing else.
+
+    respx patches httpx globally, so while one fake is mounted, an httpx client aimed at another fake's
+    loopback server would be refused as "not mocked"; every fake's router carries this route.
+    """
+    with _RUNNING_LOCK:
+        ours = (request.url.host, request.url.port or 80) in _RUNNING
+    return request if ours else None
 
 
 class ServerError(FakeError):
@@ -126,6 +141,8 @@ class LoopbackServer:
                 thread.join(timeout)
                 raise ServerError(f"{self.name}: cannot serve on {self.host}: {failure[0]}") from failure[0]
             self._loop, self._thread = loop, thread
+            with _RUNNING_LOCK:
+                _RUNNING.add((self.host, self.port or 0))
             return self.url
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -134,6 +151,8 @@ class LoopbackServer:
             loop, thread = self._loop, self._thread
             if loop is None or thread is None:
                 return
+            with _RUNNING_LOCK:
+                _RUNNING.discard((self.host, self.port or 0))
             with contextlib.suppress(RuntimeError):  # the loop may already be gone
                 asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
                 loop.call_soon_threadsafe(loop.stop)
@@ -223,7 +242,8 @@ class LoopbackServer:
         except Exception as exc:
             message = f"{type(exc).__name__}: {exc}"
             self.errors.append(message)
-            log.warning("%s: the fake failed on %s %s: %s", self.name, request.method, target, message)
+            method = request.method.decode("ascii", "replace")
+            log.warning("%s: the fake failed on %s %s: %s", self.name, method, target, message)
             body_json = {"error": {"message": message, "type": "oxbot_fake_error"}}
             return httpx.Response(500, json=body_json)
 
