@@ -25,9 +25,8 @@ from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.compat.market import OptimizedNetworkClient
 from pytest_oxbot.compressor import AdaptivePromptCompressor
-from pytest_oxbot.fakes.exchange import TICKER_24HR, FakeExchange
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, TICKER_24HR, FakeExchange
 from pytest_oxbot.fakes.llm import load_nof1_conversations
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.market.models import INTERVAL_SECONDS
 from pytest_oxbot.tokens import count_tokens
 
