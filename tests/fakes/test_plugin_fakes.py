@@ -192,6 +192,7 @@ def test_loopback_mode_for_the_whole_run(project: pytest.Pytester) -> None:
 
 
 def test_help_says_what_each_option_does_and_its_default(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI)
     result = pytester.runpytest("--help")
     text = " ".join(result.stdout.str().split())
     for option, default in (
