@@ -402,6 +402,9 @@ class FakeLLMProvider:
             return _openai_error(400, "the request body is not JSON", "invalid_request_error")
         if not isinstance(payload, Mapping):
             return _openai_error(400, "the request body must be a JSON object", "invalid_request_error")
+        messages = payload.get("messages") or []
+        if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
+            return _openai_error(400, "messages must be a list of message objects", "invalid_request_error")
         with self._lock:
             response, wait = self._answer_locked(request, payload)
         return _SleptResponse.wrap(response, wait, request)
@@ -425,7 +428,7 @@ class FakeLLMProvider:
         if self.cassette is not None:
             return self._replay(payload, model, messages, authorized, path)
         try:
-            prompt_tokens = count_chat_tokens(messages, model)
+            prompt_tokens = count_chat_tokens(_countable(messages), model)
             content = self._content(FakeRequest(model, messages, _max_tokens(payload), index), fault)
             completion_tokens = count_tokens(content, model)
         except UnknownModelError as exc:
@@ -602,6 +605,14 @@ class _SleptResponse(httpx.Response):
         return httpx.Response(
             self.status_code, headers=self.headers, content=self.content, request=self.request
         )
+
+
+def _countable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Messages whose multi-part content (`[{"type": "text", "text": ...}]`) is counted as its text."""
+    return [
+        {**m, "content": _text(m.get("content"))} if isinstance(m.get("content"), list) else m
+        for m in messages
+    ]
 
 
 def _text(content: Any) -> str:

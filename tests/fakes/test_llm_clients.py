@@ -186,3 +186,20 @@ def test_server_url_before_start_and_a_bad_base_url_are_clear_errors() -> None:
         _ = FakeLLMProvider(serve=True).base_url
     with pytest.raises(FakeError, match="must be an http"):
         FakeLLMProvider("api.deepseek.com/v1")
+
+
+def test_multi_part_content_is_counted_and_a_hostile_body_is_a_400(fake: FakeLLMProvider) -> None:
+    parts = [{"role": "user", "content": [{"type": "text", "text": "BTC at 64,000. Decide."}]}]
+    client = openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    reply = client.chat.completions.create(model="gpt-4o-mini", messages=parts)
+    plain = [{"role": "user", "content": "BTC at 64,000. Decide."}]
+    assert reply.usage.prompt_tokens == count_chat_tokens(plain, "gpt-4o-mini")
+    for body in (
+        {"model": "gpt-4o-mini", "messages": "hi"},
+        {"model": "gpt-4o-mini", "messages": [1, 2]},
+        [1],
+    ):
+        answer = requests.post(fake.base_url + "/chat/completions", json=body, timeout=5)
+        assert answer.status_code == 400
+    assert requests.post(fake.base_url + "/chat/completions", data=b"{not json", timeout=5).status_code == 400
+    assert fake.server_errors == []
