@@ -198,6 +198,7 @@ class LoopbackServer:
                         body += event.data
                         if len(body) > MAX_BODY:
                             await _send(conn, writer, _plain(413, f"request body over {MAX_BODY} bytes"))
+                            await _linger(reader)  # let the client finish sending, so it reads the 413
                             return
                     elif isinstance(event, h11.EndOfMessage):
                         break
@@ -207,14 +208,14 @@ class LoopbackServer:
                 if response is None:
                     return  # a modelled timeout: the client got no answer and the connection is dropped
                 self.requests_served += 1  # before the answer leaves: a client that got it sees the count
-                await _send(conn, writer, response)
+                await _send(conn, writer, response, head=request.method == b"HEAD")
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()
         except h11.RemoteProtocolError as exc:
             with contextlib.suppress(h11.LocalProtocolError, ConnectionError):
                 await _send(conn, writer, _plain(exc.error_status_hint, f"bad request: {exc}"))
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, h11.LocalProtocolError):
             pass
         except asyncio.CancelledError:
             pass
@@ -257,7 +258,10 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader) -> h11
         conn.receive_data(data)  # b"" marks the end of the stream
 
 
-async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: httpx.Response) -> None:
+async def _send(
+    conn: h11.Connection, writer: asyncio.StreamWriter, response: httpx.Response, *, head: bool = False
+) -> None:
+    """The response; for HEAD its headers only (the length of the body a GET would get)."""
     body = response.content
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_HEADERS]
     headers.append(("content-length", str(len(body))))
@@ -268,7 +272,7 @@ async def _send(conn: h11.Connection, writer: asyncio.StreamWriter, response: ht
     writer.write(
         conn.send(h11.Response(status_code=response.status_code, headers=headers, reason=reason.encode()))
     )
-    if body:
+    if body and not head:
         writer.write(conn.send(h11.Data(data=body)))
     writer.write(conn.send(h11.EndOfMessage()))
     await writer.drain()
@@ -280,6 +284,15 @@ async def _hold(reader: asyncio.StreamReader, seconds: float) -> None:
         async with asyncio.timeout(seconds):
             while await reader.read(65536):
                 pass
+
+
+async def _linger(reader: asyncio.StreamReader, limit: int = 2 * MAX_BODY, seconds: float = 5.0) -> None:
+    """Discard what the client still sends (bounded in bytes and time) before closing, as servers do."""
+    dropped = 0
+    with contextlib.suppress(TimeoutError, ConnectionError):
+        async with asyncio.timeout(seconds):
+            while dropped < limit and (chunk := await reader.read(65536)):
+                dropped += len(chunk)
 
 
 def _plain(status: int, message: str) -> httpx.Response:

@@ -110,3 +110,14 @@ def test_url_before_start_is_a_clear_error_and_start_stop_are_idempotent() -> No
     server.stop()
     server.stop()
     assert not server.running
+
+
+def test_head_oversized_headers_and_bodies_are_answered_by_the_rules() -> None:
+    with LoopbackServer(echo) as server:
+        head = requests.head(server.url + "/x", timeout=5)
+        assert head.status_code == 200
+        assert int(head.headers["content-length"]) > 0  # the GET's length, no body sent
+        assert requests.get(server.url, headers={"X-Big": "a" * 70_000}, timeout=5).status_code == 431
+        assert requests.post(server.url, data=b"x" * (17 * 1024 * 1024), timeout=30).status_code == 413
+        assert requests.get(server.url + "/after", timeout=5).json()["path"] == "/after"
+        assert server.errors == []
