@@ -13,7 +13,7 @@ import asyncio
 import secrets
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_oxbot.errors import SettingsError
+from pytest_oxbot.errors import SettingsError, require
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -181,6 +181,8 @@ def make_engine(
         engine = create_async_engine(parsed, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
+    if parsed.drivername == "postgresql+asyncpg":
+        require("asyncpg", feature="PostgreSQL engines", extra="postgres")  # names the extra to install
     options: dict[str, Any] = {
         "pool_size": pool.pool_size,
         "max_overflow": pool.max_overflow,

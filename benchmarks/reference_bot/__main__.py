@@ -49,7 +49,8 @@ async def replay_once(
     if redis_url and (problem := await probe_redis(redis_url)):
         problems.append(f"Redis {problem}")
     if problems:
-        raise BackendFailed("; ".join(problems))
+        hint = "start it, or leave its URL out to use the embedded default (fakeredis, an SQLite file)"
+        raise BackendFailed(f"{'; '.join(problems)} ({hint})")
     if database_url:
         db = Database(database_url, schema=unique_schema_name(f"oxbot_cycle_cli_{config.name}"))
     else:

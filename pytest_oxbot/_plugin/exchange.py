@@ -1,15 +1,19 @@
 """pytest wiring for the exchange component: the fake exchange, a client wired to it, a batcher factory.
 
 Fixtures
-- `oxbot_exchange`: a mounted `FakeExchange` on its own FakeClock (the replay clock). At teardown it
-  reports `api_calls_per_cycle` (mean of `calls_per_cycle()`, samples per cycle) only if the test
-  marked cycles with `with oxbot_exchange.cycle():`, and fails the test if an injected fault never fired.
+- `oxbot_exchange`: a `FakeExchange` on its own FakeClock (the replay clock), for any client:
+  `oxbot_exchange.base_url` is a real loopback server (`http://127.0.0.1:<port>`, started on first use)
+  for ccxt (`oxbot_exchange.ccxt_urls(...)`), `requests`, aiohttp; httpx clients aimed at the public URL
+  (default `https://api.binance.com`) are answered in-process by respx. At teardown it reports
+  `api_calls_per_cycle` (mean of `calls_per_cycle()`, samples per cycle) only if the test marked cycles
+  with `with oxbot_exchange.cycle():`, and fails the test if an injected fault never fired or the fake
+  could not answer a request.
 - `oxbot_market`: a `MarketDataClient` on that fake: same clock, sleeps that move the replay clock
   (instant, deterministic backoff), seeded jitter, candles cached in `HierarchicalCache.in_memory`.
 - `oxbot_batcher`: a factory `oxbot_batcher(batch_fn, **kwargs)`; every batcher made is closed at teardown.
 
-Marker `oxbot_exchange(start=..., base_url=..., strict_faults=True)` and ini option `oxbot_replay_start`
-(epoch seconds or ISO-8601 UTC) configure the replay start.
+Marker `oxbot_exchange(start=..., base_url=..., mode=..., strict_faults=True)`, ini `oxbot_replay_start`
+(epoch seconds or ISO-8601 UTC) and `--oxbot-fakes` (shared with `oxbot_llm`) configure it.
 """
 
 from __future__ import annotations
@@ -35,23 +39,51 @@ if TYPE_CHECKING:
     from pytest_oxbot.market.client import MarketDataClient
 
 MARKER = "oxbot_exchange"
+MARKER_ARGS = ("start", "base_url", "mode", "strict_faults")
+FAKES_MODES = ("respx", "loopback")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "oxbot_replay_start",
-        "replay start of the fake exchange (epoch seconds or ISO-8601 UTC); default 2026-01-25T00:00:00Z",
+        "replay start of the fake exchange (epoch seconds or ISO-8601 UTC); default 2026-01-25T00:00:00Z "
+        "(recorded 15m and 1h candles; 2021-04-25T12:00:00Z .. 2021-05-13T12:00:00Z has 5m, 15m, 1h, 4h)",
         default=None,
     )
+    group = parser.getgroup("oxbot-fakes", "pytest-oxbot: fake exchange and LLM provider")
+    group.addoption(
+        "--oxbot-fakes",
+        choices=FAKES_MODES,
+        default=None,
+        help="how the fakes are reached. respx: httpx clients aimed at the impersonated URL are answered "
+        "in-process, every other client uses the fixture's base_url (a loopback server started on first "
+        "use); loopback: nothing is mocked, every client, the toolkit's own included, goes over real "
+        "sockets to 127.0.0.1 (default: ini oxbot_fakes, else respx)",
+    )
+    parser.addini("oxbot_fakes", "default of --oxbot-fakes (respx or loopback)", default=None)
+
+
+def fakes_mode(config: pytest.Config, marker_value: object, marker: str) -> str:
+    """The fakes' mode for one test: its marker's `mode`, else --oxbot-fakes, else ini, else respx."""
+    value = marker_value or config.getoption("--oxbot-fakes") or config.getini("oxbot_fakes") or "respx"
+    if value not in FAKES_MODES:
+        raise pytest.UsageError(
+            f"@pytest.mark.{marker}(mode=...) / oxbot_fakes must be one of {FAKES_MODES}, not {value!r}"
+        )
+    return str(value)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(start=None, base_url=None, strict_faults=True): configure the oxbot_exchange fixture "
-        "(replay start in epoch seconds or ISO-8601 UTC, Binance-compatible base URL, whether an injected "
-        "fault that never fired fails the test)",
+        f"{MARKER}(start=None, base_url=None, mode=None, strict_faults=True): configure the "
+        "oxbot_exchange fixture (replay start in epoch seconds or ISO-8601 UTC, the Binance-compatible URL "
+        "it impersonates for httpx clients, the fakes' mode (respx or loopback; default --oxbot-fakes), "
+        "whether an injected fault that never fired fails the test)",
     )
+    value = config.getini("oxbot_fakes")
+    if value and value not in FAKES_MODES:
+        raise pytest.UsageError(f"ini oxbot_fakes must be one of {FAKES_MODES}, not {value!r}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -82,27 +114,39 @@ def parse_replay_start(value: object) -> float:
 
 @pytest.fixture
 def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
-    """The respx-mounted fake Binance exchange on real recorded candles, at a replay time you control."""
+    """The fake Binance exchange on real recorded candles, at a replay time you control, for any client."""
     marker = request.node.get_closest_marker(MARKER)
     options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    start_value = (
-        options.pop("start", None) or request.config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START
-    )
-    strict = bool(options.pop("strict_faults", True))
-    base_url = options.pop("base_url", None)
-    if options:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    unknown = sorted(set(options) - set(MARKER_ARGS))
+    if marker is not None and marker.args:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(MARKER_ARGS)})"
+        )
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} got unknown argument(s): {unknown} (known: {', '.join(MARKER_ARGS)})"
+        )
+    start_value = options.get("start") or request.config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START
+    strict = bool(options.get("strict_faults", True))
+    base_url = options.get("base_url")
+    mode = fakes_mode(request.config, options.get("mode"), MARKER)
     from pytest_oxbot.clock import FakeClock
     from pytest_oxbot.fakes.exchange import FakeExchange
 
     exchange = FakeExchange(
-        FakeClock(parse_replay_start(start_value)), **({"base_url": base_url} if base_url else {})
+        FakeClock(parse_replay_start(start_value)),
+        mount=mode == "respx",
+        serve=True,
+        **({"base_url": base_url} if base_url else {}),
     )
     with exchange:
         yield exchange
     if exchange.cycles:
         per_cycle = exchange.calls_per_cycle(exchange.kpi_endpoint)
         report(request.node, "api_calls_per_cycle", fmean(per_cycle), samples=per_cycle, source="exchange")
+    problems = exchange.server_errors
+    if problems:
+        pytest.fail(f"oxbot_exchange: the fake could not answer: {'; '.join(problems)}", pytrace=False)
     unfired = exchange.pending_faults()
     if strict and unfired:
         pytest.fail(f"oxbot_exchange: injected fault(s) never fired: {unfired}", pytrace=False)
@@ -118,7 +162,7 @@ async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketData
     async with (
         HierarchicalCache.in_memory(clock=oxbot_exchange.clock) as cache,
         MarketDataClient(
-            base_url=oxbot_exchange.base_url,
+            base_url=oxbot_exchange.httpx_url,
             cache=cache,
             clock=oxbot_exchange.clock,
             sleep=oxbot_exchange.sleep,

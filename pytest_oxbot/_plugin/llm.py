@@ -2,23 +2,27 @@
 
 Fixtures
 - `oxbot_llm`: a started `FakeLLMProvider` on its own `FakeClock` (modelled latency advances it; nothing
-  sleeps unless `--oxbot-llm-sleep`). Build clients with `oxbot_llm.client(...)`. At teardown it reports
-  `llm_response_time` = sum of modelled latencies / decisions (a cache hit adds a decision and ~0 s)
-  and `cost_per_decision` = spend / decisions, where decisions are the requests made through clients
-  from `oxbot_llm.client()` plus any `oxbot_llm.record_decision(result)`; with no decision counted but
-  calls made, `llm_response_time` is the mean modelled latency per call. An injected fault that never
-  fired fails the test.
+  sleeps unless `--oxbot-llm-sleep`). Any client can use it: `oxbot_llm.base_url` is a real loopback
+  server (`http://127.0.0.1:<port>/v1`, started on first use) for the `openai` SDK, `requests`, aiohttp;
+  httpx clients aimed at the marker's `base_url` (default `https://llm.oxbot.test/v1`) are answered
+  in-process by respx; `oxbot_llm.client(...)` builds the toolkit's own client.
+  At teardown it reports, from what happened:
+  `cost_per_decision` = spend / decisions and `llm_response_time` = modelled latency / decisions, where
+  decisions are those counted by hand (`record_decision(result)`, `record_usage(model, usage)`) plus the
+  calls of clients from `oxbot_llm.client()`; when nothing was counted by hand, each answered call is a
+  decision priced from its own usage (so a bot on its own client is gated too). `prompt_tokens` = the
+  largest prompt the fake received (unless the test uses `oxbot_compressor`, which reports it).
+  The test fails if an injected fault never fired or the fake could not answer a request.
 - `oxbot_price_table`: the shipped table + litellm's map (if installed) + `--oxbot-prices FILE`.
 
-Options: `--oxbot-llm-sleep`, `--oxbot-llm-cassette PATH` (replay recorded answers offline),
-`--oxbot-llm-record` with `--oxbot-llm-upstream URL` (record real calls into the cassette; needs
-OXBOT_LLM_API_KEY or OPENAI_API_KEY), `--oxbot-prices PATH`.
-Marker `oxbot_llm(answers=..., strict_faults=True)`.
+Options: see `pytest --help` (group "oxbot-llm"). Marker: `oxbot_llm(answers=..., base_url=...,
+mode=..., latency_models=..., strict_faults=True)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from statistics import fmean
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_oxbot._plugin.exchange import FAKES_MODES, fakes_mode
 from pytest_oxbot._plugin.kpi_sink import report
 
 # The fake provider, the LLM client (httpx, pydantic settings) and the price table are imported by the
@@ -35,31 +40,58 @@ if TYPE_CHECKING:
     from pytest_oxbot.pricing import PriceTable
 
 MARKER = "oxbot_llm"
+MARKER_ARGS = ("answers", "base_url", "mode", "latency_models", "strict_faults")
+DEFAULT_UPSTREAM = "https://api.openai.com/v1"
+
+
+class OxbotLatencyWarning(pytest.PytestWarning):
+    """A model has no published latency figures: `llm_response_time` was not measured for the test."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("oxbot-llm", "pytest-oxbot: fake LLM provider and prices")
-    group.addoption("--oxbot-llm-sleep", action="store_true", help="really sleep the modelled LLM latency")
-    group.addoption("--oxbot-llm-cassette", metavar="PATH", help="replay (or record into) this LLM cassette")
+    group.addoption(
+        "--oxbot-llm-sleep",
+        action="store_true",
+        help="really wait each answer's modelled latency (default: off, the latency is only recorded "
+        "and advances the fake's clock, so tests stay fast and deterministic)",
+    )
+    group.addoption(
+        "--oxbot-llm-cassette",
+        metavar="PATH",
+        help="answer from the real answers recorded in this cassette (JSON) instead of scripted ones; "
+        "with --oxbot-llm-record, record into it (default: none, scripted answers)",
+    )
     group.addoption(
         "--oxbot-llm-record",
         action="store_true",
-        help="record real LLM calls into --oxbot-llm-cassette (needs an API key in the environment)",
+        help="send calls to the real provider (--oxbot-llm-upstream) and record them into "
+        "--oxbot-llm-cassette; needs OXBOT_LLM_API_KEY or OPENAI_API_KEY (default: off)",
     )
     group.addoption(
         "--oxbot-llm-upstream",
         metavar="URL",
-        default="https://api.openai.com/v1",
+        default=DEFAULT_UPSTREAM,
         help="the real OpenAI-compatible base URL used when recording (default: %(default)s)",
     )
-    group.addoption("--oxbot-prices", metavar="PATH", help="a price file in litellm's JSON format")
+    group.addoption(
+        "--oxbot-prices",
+        metavar="PATH",
+        help="a price file in litellm's JSON format, merged over the shipped table and litellm's map; "
+        "every cost KPI uses it (default: $OXBOT_LLM_PRICES_FILE, else none)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(answers=None, strict_faults=True): scripted answers of the oxbot_llm fake (a string, a "
-        "mapping, a sequence or a function of the request) and whether an unfired fault fails the test",
+        f"{MARKER}(answers=None, base_url=None, mode=None, latency_models=None, strict_faults=True): "
+        "configure the oxbot_llm fake: scripted answers (a string, a mapping, a sequence or a function of "
+        "the request), the provider URL it impersonates for httpx clients (default "
+        "https://llm.oxbot.test/v1; oxbot_llm.base_url is always a loopback URL with the same path), "
+        f"the fakes' mode ({' or '.join(FAKES_MODES)}; default --oxbot-fakes), latency figures "
+        "({model: LatencyModel}) for models without published ones, and whether an unfired fault fails "
+        "the test",
     )
     if config.getoption("--oxbot-llm-record"):
         if not config.getoption("--oxbot-llm-cassette"):
@@ -112,39 +144,81 @@ def oxbot_price_table(pytestconfig: pytest.Config) -> PriceTable:
 
 @pytest.fixture
 def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> Iterator[FakeLLMProvider]:
-    """The respx fake LLM provider (or replay/record of a cassette); reports LLM KPIs at teardown."""
+    """The fake LLM provider for any client (respx in-process + a loopback server); LLM KPIs at teardown."""
     from pytest_oxbot.clock import FakeClock
+    from pytest_oxbot.errors import FakeError
     from pytest_oxbot.fakes.cassette import Cassette
-    from pytest_oxbot.fakes.llm import FakeLLMProvider
+    from pytest_oxbot.fakes.llm import DEFAULT_BASE_URL, FakeLLMProvider
 
-    marker = request.node.get_closest_marker(MARKER)
-    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    strict = bool(options.pop("strict_faults", True))
-    answers = options.pop("answers", None)
-    if options:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    options = _marker_options(request.node)
+    strict = bool(options.get("strict_faults", True))
+    mode = fakes_mode(request.config, options.get("mode"), MARKER)
     config = request.config
     cassette_path = config.getoption("--oxbot-llm-cassette")
     recording = bool(config.getoption("--oxbot-llm-record"))
     key = _api_key()
     cassette = Cassette(cassette_path, secrets=[key] if key else []) if cassette_path else None
-    fake = FakeLLMProvider(
-        answers=answers,
-        clock=FakeClock(),
-        sleep=bool(config.getoption("--oxbot-llm-sleep")),
-        cassette=cassette,
-        record_upstream=config.getoption("--oxbot-llm-upstream") if recording else None,
-        client_defaults={"price_table": oxbot_price_table, **({"api_key": key} if recording and key else {})},
-    )
+    try:
+        fake = FakeLLMProvider(
+            options.get("base_url") or DEFAULT_BASE_URL,
+            answers=options.get("answers"),
+            clock=FakeClock(),
+            sleep=bool(config.getoption("--oxbot-llm-sleep")),
+            latency_models=_latency_models(options.get("latency_models")),
+            cassette=cassette,
+            record_upstream=config.getoption("--oxbot-llm-upstream") if recording else None,
+            client_defaults={
+                "price_table": oxbot_price_table,
+                **({"api_key": key} if recording and key else {}),
+            },
+            price_table=oxbot_price_table,
+            mount=mode == "respx",
+            serve=True,
+        )
+    except (FakeError, ValueError) as exc:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER}: {exc}") from None
     with fake:
         yield fake
-    _report_kpis(request.node, fake)
+    _report_kpis(request.node, fake, prompt_tokens="oxbot_compressor" not in request.fixturenames)
+    problems = [*fake.errors, *fake.server_errors]
+    if problems:
+        pytest.fail(f"oxbot_llm: the fake could not answer: {'; '.join(problems)}", pytrace=False)
     unfired = fake.pending_faults()
     if strict and unfired:
         pytest.fail(f"oxbot_llm: injected fault(s) never fired: {unfired}", pytrace=False)
 
 
-def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
+def _marker_options(node: pytest.Item) -> dict[str, Any]:
+    marker = node.get_closest_marker(MARKER)
+    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    if marker is not None and marker.args:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(MARKER_ARGS)})"
+        )
+    unknown = sorted(set(options) - set(MARKER_ARGS))
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER} got unknown argument(s): {unknown} (known: {', '.join(MARKER_ARGS)})"
+        )
+    return options
+
+
+def _latency_models(value: object) -> dict[str, Any] | None:
+    from pytest_oxbot.fakes.latency import LatencyModel
+
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, LatencyModel) for k, v in value.items()
+    ):
+        raise pytest.UsageError(
+            f"@pytest.mark.{MARKER}(latency_models=...) takes {{model: LatencyModel(ttft_s, tokens_per_s, "
+            f"source)}}, not {value!r}"
+        )
+    return dict(value)
+
+
+def _report_kpis(node: pytest.Item, fake: FakeLLMProvider, *, prompt_tokens: bool = True) -> None:
     latencies = list(fake.modelled_latencies)  # measured ones when recording
     decisions = len(fake.decisions)
     spend = sum((r.cost for r in fake.decisions), Decimal(0))
@@ -152,11 +226,39 @@ def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
         records = client.ledger.records
         decisions += sum(1 for r in records if not r.estimated)
         spend += sum((r.cost for r in records), Decimal(0))
+    answered = fake.successful_calls
+    timed = not fake.unknown_latency
+    if not timed:
+        warnings.warn(
+            OxbotLatencyWarning(
+                f"oxbot_llm: no published latency figures for {sorted(fake.unknown_latency)}: "
+                f"llm_response_time not measured; pass @pytest.mark.{MARKER}(latency_models={{...}})"
+            ),
+            stacklevel=1,
+        )
     if decisions:
-        report(node, "llm_response_time", sum(latencies) / decisions, samples=latencies, source="llm")
+        if timed:
+            report(node, "llm_response_time", sum(latencies) / decisions, samples=latencies, source="llm")
         report(node, "cost_per_decision", float(spend / decisions), source="llm")
-    elif latencies:
+    elif answered:
+        # Nothing counted by hand: each answered call is one decision, priced from its own usage.
+        costs = [c.cost for c in answered if c.cost is not None]
+        if timed and latencies:
+            report(node, "llm_response_time", fmean(latencies), samples=latencies, source="llm calls")
+        if len(costs) == len(answered):
+            total = sum(costs, Decimal(0))
+            report(
+                node,
+                "cost_per_decision",
+                float(total / len(costs)),
+                samples=[float(c) for c in costs],
+                source="llm calls",
+            )
+    elif latencies and timed:
         report(node, "llm_response_time", fmean(latencies), samples=latencies, source="llm")
+    if prompt_tokens and answered:
+        counts = [c.prompt_tokens for c in answered]
+        report(node, "prompt_tokens", max(counts), samples=counts, source="llm calls")
 
 
 def _api_key() -> str | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pytest_oxbot.kpi.catalogue import canonical_name
 from pytest_oxbot.kpi.errors import BaselineError
 
 FORMAT = "pytest-oxbot-baseline/1"
@@ -94,7 +95,9 @@ def from_json(text: str, source: str = "<baseline>") -> Baseline:
     for test_id, kpis in tests.items():
         if not isinstance(kpis, dict):
             raise BaselineError(f"baseline {source} is corrupt at {test_id!r}: expected an object of KPIs")
-        parsed[test_id] = {name: _entry(raw, source, test_id, name) for name, raw in kpis.items()}
+        parsed[test_id] = {
+            canonical_name(name): _entry(raw, source, test_id, name) for name, raw in kpis.items()
+        }
     return Baseline({str(k): str(v) for k, v in env.items()}, parsed, str(data.get("saved_at", "")))
 
 

@@ -109,14 +109,26 @@ CATALOGUE: dict[str, KpiSpec] = {
 }
 
 
+ALIASES: dict[str, str] = {
+    "cache_efficiency": "cache_hit_rate",
+    "database_query_time": "db_query_time",
+}
+"""The 0xBot guide's names for catalogue KPIs (its `performance_targets`), accepted wherever a name is."""
+
+
+def canonical_name(name: str) -> str:
+    """The catalogue name of `name` (an alias from the guide, or the name itself)."""
+    return ALIASES.get(name, name)
+
+
 def is_free_form(name: str) -> bool:
     """Free-form wall-clock latencies are named `<what>_time` or `<what>_latency`."""
     return name.isidentifier() and name.islower() and name.endswith(FREE_FORM_SUFFIXES)
 
 
 def spec_for(name: str) -> KpiSpec:
-    """The spec of a catalogue KPI or of a free-form latency; any other name is a usage error."""
-    spec = CATALOGUE.get(name)
+    """The spec of a catalogue KPI (or its alias) or of a free-form latency; any other name is an error."""
+    spec = CATALOGUE.get(canonical_name(name))
     if spec is not None:
         return spec
     if is_free_form(name):

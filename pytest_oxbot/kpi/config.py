@@ -27,7 +27,8 @@ def parse_targets(raw: Mapping[str, object], origin: str) -> dict[str, float]:
     parsed: dict[str, float] = {}
     for name, value in raw.items():
         try:
-            parsed[name] = parse_quantity(spec_for(name), value)
+            spec = spec_for(name)
+            parsed[spec.name] = parse_quantity(spec, value)  # an alias lands on its catalogue name
         except KpiUsageError as exc:
             raise KpiUsageError(f"{origin}: {exc}") from None
     return parsed

@@ -65,7 +65,7 @@ class KpiRecorder:
         self, name: str, value: SupportsFloat, *, samples: Sequence[float] = (), source: str = "explicit"
     ) -> None:
         """Record one KPI value (with the samples it was computed from, for noise-aware comparison)."""
-        spec_for(name)
+        name = spec_for(name).name  # a guide alias is recorded under its catalogue name
         if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars welcome
             raise KpiUsageError(f"{name}: a KPI value must be a number, not {type(value).__name__}")
         self._sink(name, float(value), tuple(float(s) for s in samples), source)

@@ -83,6 +83,16 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 
 
+class _ClientDefault:
+    """The default of a `system_prompt` argument: the client's own (None means "no system prompt")."""
+
+    def __repr__(self) -> str:
+        return "<the client's system prompt>"
+
+
+CLIENT_SYSTEM_PROMPT = _ClientDefault()
+
+
 class _Secret:
     """Holds the API key; its repr and str never show it."""
 
@@ -343,14 +353,25 @@ class CostAwareLLMClient:
         context_type: str = "routine",
         budget_limit: Decimal | float | str | None = None,
         symbols: Sequence[str] | None = None,
+        max_tokens: int | None = None,
+        system_prompt: str | _ClientDefault | None = CLIENT_SYSTEM_PROMPT,
     ) -> dict[str, Any]:
-        """0xBot's entry point: route, budget-check, call (or hit the cache) and say what it cost."""
-        messages = self._messages(prompt)
+        """0xBot's entry point: route, budget-check, call (or hit the cache) and say what it cost.
+
+        `max_tokens` caps the reply (default: the client's options); `system_prompt` replaces the
+        client's own, and None sends the user's prompt alone (as a bot with its own prompt wants).
+        """
+        if isinstance(system_prompt, _ClientDefault):
+            messages = self._messages(prompt)
+        elif system_prompt is None:
+            messages = [{"role": "user", "content": prompt}]
+        else:
+            messages = [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
         limit = None if budget_limit is None else Decimal(str(budget_limit))
         chosen = model or self.router.select_optimal_model(
             count_chat_tokens(messages, self.router.default_model), context_type, max_cost=limit
         )
-        completion = await self.complete(messages, model=chosen, max_cost=limit)
+        completion = await self.complete(messages, model=chosen, max_cost=limit, max_tokens=max_tokens)
         result: dict[str, Any] = {
             "response": completion.content,
             "model": completion.model,

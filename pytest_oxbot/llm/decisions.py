@@ -58,6 +58,7 @@ _FINAL_MARKER = re.compile(r"\bfinal\b", re.I)
 _MAX_WRAPPER_DEPTH = 4  # {"decisions": {"decisions": ...}} deeper than this is not a decision map
 _MAX_DECODE_ATTEMPTS = 5_000  # failed `{`/`[` starts tried per answer: bounds the scan on hostile text
 _MAX_TOO_DEEP = 8  # starts nested past the recursion limit before the rest of the answer is given up
+_KNOWN_KEYS = frozenset({"symbol", "coin", *(alias for aliases in _ALIASES.values() for alias in aliases)})
 
 
 class Signal(StrEnum):
@@ -127,6 +128,8 @@ class Decision:
     quantity: Decimal | None = None
     justification: str = ""
     error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    """Every other field of the answer, as given (`invalidation_condition`, `risk_usd`, ...)."""
 
     @property
     def is_trade(self) -> bool:
@@ -134,8 +137,8 @@ class Decision:
         return self.error is None and self.signal is not Signal.HOLD
 
     @classmethod
-    def hold(cls, symbol: str, error: str | None = None) -> Decision:
-        return cls(symbol=symbol, error=error)
+    def hold(cls, symbol: str, error: str | None = None, extra: Mapping[str, Any] | None = None) -> Decision:
+        return cls(symbol=symbol, error=error, extra=dict(extra or {}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,10 +434,17 @@ def _validate(symbol: str, item: Any, price: _Price | None, limits: DecisionLimi
         decision = _build(symbol, item)
         _check(decision, price, limits)
     except (ValueError, ArithmeticError) as exc:
-        return Decision.hold(symbol, f"invalid decision: {exc}")
+        return Decision.hold(symbol, f"invalid decision: {exc}", _extra(item))
     except RecursionError:  # comparing hostile, deeply nested duplicate values
-        return Decision.hold(symbol, "invalid decision: nested too deeply")
+        return Decision.hold(symbol, "invalid decision: nested too deeply", _extra(item))
     return decision
+
+
+def _extra(item: Any) -> dict[str, Any]:
+    """The answer's fields the Decision has no attribute for, kept as given (a bot may pass them on)."""
+    if not isinstance(item, Mapping):
+        return {}
+    return {str(k): v for k, v in item.items() if k not in _KNOWN_KEYS}
 
 
 def _build(symbol: str, item: Any) -> Decision:
@@ -462,6 +472,7 @@ def _build(symbol: str, item: Any) -> Decision:
         leverage=_opt_dec(item, "leverage"),
         quantity=_opt_dec(item, "quantity"),
         justification=justification if isinstance(justification, str) else "",
+        extra=_extra(item),
     )
 
 

@@ -65,7 +65,8 @@ def test_fixture_reports_latency_and_cost_per_decision(pytester: pytest.Pytester
     kpis = _kpis(pytester)
     assert kpis["test_cycle"]["llm_response_time"] == pytest.approx(latency)
     assert kpis["test_cycle"]["cost_per_decision"] == pytest.approx(cost)
-    assert set(kpis["test_no_decisions"]) == {"llm_response_time"}
+    # A raw client of its own: each answered call is a decision priced from its usage.
+    assert set(kpis["test_no_decisions"]) == {"llm_response_time", "cost_per_decision", "prompt_tokens"}
 
 
 def test_an_injected_fault_that_never_fired_fails_the_test(pytester: pytest.Pytester) -> None:

@@ -179,7 +179,7 @@ def test_replay_clock_is_controlled_by_the_test() -> None:
 
 def test_replay_outside_the_recording_is_a_clear_error(exchange: FakeExchange) -> None:
     exchange.replay_time = datetime(2026, 3, 1, tzinfo=UTC).timestamp()
-    with pytest.raises(LookupError, match="no recorded BTCUSDT candles"):
+    with pytest.raises(LookupError, match=r"no recorded candles around replay time 2026-03-01T00:00:00Z"):
         get_tickers('["BTCUSDT"]')
 
 
