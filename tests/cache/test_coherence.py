@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_oxbot.cache import HierarchicalCache
+from pytest_oxbot.cache import FaultPolicy, HierarchicalCache
 from pytest_oxbot.cache.faults import TcpProxy
 from pytest_oxbot.clock import FakeClock
 
@@ -60,11 +60,10 @@ async def test_an_invalidation_before_the_get_reply_leaves_no_stale_value(
     a, b = oxbot_cache_factory(), oxbot_cache_factory()
     await a.set("k", "old")
     assert a.memory is not None
-    a.memory.clear()  # A must go to L2
+    a.memory.flush()  # A must go to L2
 
-    l2 = a._l2
-    assert l2 is not None
-    client = l2.client  # A's reads go through this client's GET
+    client = a.redis  # A's reads go through this client's GET
+    assert client is not None
     real_get = client.get
     reply_ready, release = asyncio.Event(), asyncio.Event()
 
@@ -94,7 +93,7 @@ async def test_fakeredis_connection_loss_clears_and_bypasses_l1(
 
     server = FakeServer()
     client = FakeRedis(server=server)
-    a = oxbot_cache_factory(redis=client, retry_interval=0)
+    a = oxbot_cache_factory(redis=client, faults=FaultPolicy(retry_interval=0))
     await a.set("k", 1)
     assert a.l1_live
     assert a.memory is not None
@@ -124,7 +123,11 @@ async def test_real_redis_cut_clears_l1_then_recovers(
     db = oxbot_redis_url.rsplit("/", 1)[-1] if oxbot_redis_url.rsplit("/", 1)[-1].isdigit() else "0"
     client = make_redis_client(f"redis://127.0.0.1:{proxy.port}/{db}", socket_timeout=1.0)
     cache = HierarchicalCache(
-        client, oxbot_db, clock=oxbot_clock, namespace=oxbot_key_prefix, retry_interval=0
+        client,
+        oxbot_db,
+        clock=oxbot_clock,
+        namespace=oxbot_key_prefix,
+        faults=FaultPolicy(retry_interval=0),
     )
     try:
         await cache.set("k", "v")
