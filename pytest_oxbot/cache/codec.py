@@ -172,7 +172,7 @@ class Codec:
 _DECODERS: dict[str, Callable[[Codec, Any], Any]] = {
     "map": lambda c, v: {c._dec(k): c._dec(x) for k, x in v},
     "tup": lambda c, v: tuple(c._dec(x) for x in v),
-    "b": lambda c, v: base64.b64decode(v),
+    "b": lambda c, v: base64.b64decode(v, validate=True),
     "dec": lambda c, v: Decimal(v),
     "dt": lambda c, v: dt.datetime.fromisoformat(v),
     "d": lambda c, v: dt.date.fromisoformat(v),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,8 @@ class TierDown(ConnectionError):
 class FaultyTier:
     """Wraps a shared tier; while `down`, every operation raises `TierDown`.
 
-    The `Tier` protocol's methods are wrapped explicitly; a tier's own extras (L2's `get`, `publish`,
-    `lock`, ...) through `__getattr__`. The Redis client itself (`client`) is not wrapped.
+    The `Tier` protocol's methods are wrapped explicitly; a tier's own round trips (L2's `fetch`,
+    `publish`, `lock`, ...) through `__getattr__`. The Redis client itself (`client`) is not wrapped.
     """
 
     def __init__(self, tier: Any) -> None:
@@ -62,21 +63,26 @@ class FaultyTier:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.inner, name)
-        if not callable(attr) or name.startswith("_") or name == "client":
+        if name.startswith("_") or name == "client" or not callable(attr):
             return attr
-        if name == "lock":  # builds a lock object; its acquire/release talk to Redis
+        if inspect.iscoroutinefunction(attr):
 
-            def lock(*args: Any, **kwargs: Any) -> Any:
+            async def guarded(*args: Any, **kwargs: Any) -> Any:
+                self._check()
+                return await attr(*args, **kwargs)
+
+            return guarded
+        if name in _SYNC_ROUND_TRIPS:  # hand back an awaitable or a lock that talks to the server
+
+            def checked(*args: Any, **kwargs: Any) -> Any:
                 self._check()
                 return attr(*args, **kwargs)
 
-            return lock
+            return checked
+        return attr  # a local helper (e.g. `unpack`)
 
-        async def guarded(*args: Any, **kwargs: Any) -> Any:
-            self._check()
-            return await attr(*args, **kwargs)
 
-        return guarded
+_SYNC_ROUND_TRIPS = frozenset({"fetch", "lock"})
 
 
 def faulty(cache: HierarchicalCache, tier: str) -> FaultyTier:

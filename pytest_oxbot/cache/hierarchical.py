@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..clock import Clock, SystemClock
 from ..connections import eviction_policy, make_engine, make_fake_redis, make_redis_client
 from .codec import DEFAULT_CODEC, Codec
-from .coherence import CoherencePolicy, L1Coherence
+from .coherence import CoherencePolicy, L1Coherence, PromotionFence
 from .errors import CacheUsageError, CodecError
 from .guard import FaultPolicy, TierGuard
 from .invalidation import encode_message
@@ -208,10 +208,9 @@ class HierarchicalCache:
         """The cached value, or `default` on a miss (in every tier, or every reachable one)."""
         fk = self.prefix + key
         value = self._l1_hit(fk)
-        if value is not _MISSING:
-            return value
-        found = await self._lookup([fk], skip_l1=self._l1_live)
-        return found.get(fk, default)
+        if value is _MISSING:
+            value = await self._read_one(fk)
+        return default if value is _MISSING else value
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The found keys and their values; one round trip per tier for all of them."""
@@ -304,9 +303,9 @@ class HierarchicalCache:
             self._stats.lookups += 1
             self._l1_stats.misses += self._l1_live
         else:
-            found = await self._lookup([fk], skip_l1=self._l1_live)
-            if fk in found:
-                return found[fk]  # type: ignore[no-any-return]
+            value = await self._read_one(fk)
+            if value is not _MISSING:
+                return value  # type: ignore[no-any-return]
         return await self._flight.run(fk, lambda: self._load(fk, key, loader, ttl), self._coalesced)
 
     @property
@@ -418,8 +417,71 @@ class HierarchicalCache:
         await self.aclose()
 
     # ------------------------------------------------------------------ read path
+    async def _read_one(self, fk: str) -> Any:
+        """One key below L1 (the caller looked there), or `_MISSING`: an L2 hit is one GET, one decode.
+
+        The common read, so the GET is awaited here rather than in `_lookup` (each level of an await
+        chain is resumed again every time the read suspends) and a plain hit skips `_take`'s
+        bookkeeping. Anything else (a miss, a tombstone, an undecodable entry, a failure) goes
+        through the same helpers as the batch path.
+        """
+        l2 = self._l2
+        if l2 is None or not l2.up or self._loop is not asyncio.get_running_loop():
+            looked_up = await self._lookup([fk], skip_l1=self._l1_live)
+            return looked_up.get(fk, _MISSING)
+        stats = self._stats
+        stats.lookups += 1
+        fence = None
+        if self._l1_live:
+            self._l1_stats.misses += 1
+            fence = self._coherence.fence  # type: ignore[union-attr]
+        start = 0 if fence is None else fence.begin()
+        try:
+            now = self.clock.time()
+            t0 = time.perf_counter()
+            try:
+                raw = await l2.tier.fetch(fk)
+            except Exception as exc:
+                l2.failed(exc)  # counted, circuit opened; raises in strict mode
+                entries = None
+            else:
+                l2.observe(time.perf_counter() - t0)
+                if raw is None:
+                    entries = {}
+                else:
+                    entry = l2.tier.unpack(raw)
+                    payload, deadline = entry
+                    if deadline > now and payload:
+                        try:
+                            value = self.codec.loads(payload)
+                        except CodecError:
+                            pass  # `_take` below counts and logs it
+                        else:
+                            l2.stats.hits += 1
+                            stats.hits += 1
+                            if fence is not None and self._l1_live and fence.allows(fk, start):
+                                d1 = min(now + self.l1_ttl, deadline)
+                                self._l1.set(fk, value, d1, len(payload), now)  # type: ignore[union-attr]
+                            return value
+                    entries = {fk: entry}
+            found: dict[str, Any] = {}
+            promote_l1: _PromoteL1 | None = None if fence is None else []
+            dead: builtins.set[str] = builtins.set()
+            missing = [fk]
+            if entries is not None:
+                missing = self._take(l2.stats, missing, entries, found, promote_l1, dead, now, None)
+            if missing and self._l3 is not None:
+                await self._read_l3(self._l3, missing, found, promote_l1, dead, now)
+            if promote_l1:
+                self._promote_l1(promote_l1, fence, start, now)
+        finally:
+            if fence is not None:
+                fence.end()
+        stats.hits += len(found)
+        return found.get(fk, _MISSING)
+
     async def _lookup(self, fks: list[str], *, skip_l1: bool = False, count: bool = True) -> dict[str, Any]:
-        """Look keys up tier by tier, promoting what lower tiers hold (the hot path: kept flat)."""
+        """Look keys up tier by tier (one round trip per tier), promoting what lower tiers hold."""
         if self._loop is not asyncio.get_running_loop():
             await self._ensure_started()
         now = self.clock.time()
@@ -447,16 +509,16 @@ class HierarchicalCache:
             start = 0 if fence is None else fence.begin()
             promote_l1: _PromoteL1 | None = None if fence is None else []
             try:
-                dead_in_l2: builtins.set[str] = builtins.set()
+                dead: builtins.set[str] = builtins.set()
                 l2 = self._l2
                 if l2 is not None:
-                    missing = await self._read_l2(l2, missing, found, promote_l1, dead_in_l2, now)
+                    ok, entries = await l2.call(l2.tier.get_many, missing)
+                    if ok:
+                        missing = self._take(l2.stats, missing, entries, found, promote_l1, dead, now, None)
                 if self._l3 is not None and missing:
-                    await self._read_l3(self._l3, missing, found, promote_l1, dead_in_l2, now)
-                if promote_l1 and fence is not None and self._l1_live:
-                    for fk, value, deadline, size in promote_l1:
-                        if fence.allows(fk, start):
-                            l1.set(fk, value, deadline, size, now)  # type: ignore[union-attr]
+                    await self._read_l3(self._l3, missing, found, promote_l1, dead, now)
+                if promote_l1:
+                    self._promote_l1(promote_l1, fence, start, now)
             finally:
                 if fence is not None:
                     fence.end()
@@ -465,30 +527,14 @@ class HierarchicalCache:
             self._stats.hits += len(found)
         return found
 
-    async def _read_l2(
-        self,
-        l2: TierGuard[RedisTier],
-        missing: list[str],
-        found: dict[str, Any],
-        promote_l1: _PromoteL1 | None,
-        dead: builtins.set[str],
-        now: float,
-    ) -> list[str]:
-        """Look `missing` up in L2; returns the keys still missing."""
-        if len(missing) == 1 and l2.up:  # one GET, without the batching wrapper: the common read
-            t0 = time.perf_counter()
-            try:
-                entry = await l2.tier.get(missing[0])
-            except Exception as exc:
-                l2.failed(exc)  # counted, circuit opened; raises in strict mode
-                return missing
-            l2.observe(time.perf_counter() - t0)
-            entries = {} if entry is None else {missing[0]: entry}
-        else:
-            ok, entries = await l2.call(l2.tier.get_many, missing)
-            if not ok:
-                return missing
-        return self._take(l2.stats, missing, entries, found, promote_l1, dead, now, None)
+    def _promote_l1(self, items: _PromoteL1, fence: PromotionFence | None, start: int, now: float) -> None:
+        """Copy values read below into L1, unless their key was written or invalidated meanwhile."""
+        l1 = self._l1
+        if fence is None or l1 is None or not self._l1_live:
+            return
+        for fk, value, deadline, size in items:
+            if fence.allows(fk, start):
+                l1.set(fk, value, deadline, size, now)
 
     async def _read_l3(
         self,
@@ -521,8 +567,9 @@ class HierarchicalCache:
     ) -> list[str]:
         """Decode what a tier returned into `found`; returns the keys still missing.
 
-        `dead` collects keys the tier holds but that are no use (expired on our clock, undecodable):
-        a later promotion may overwrite them. `promote_l2` collects (from L3) the entries to copy up.
+        For L2 (the tier with tombstones), `dead` collects keys it holds that are no use (expired on
+        our clock, undecodable): the promotion from L3 may overwrite them. For L3, `promote_l2`
+        collects the entries to copy up into L2.
         """
         still: list[str] = []
         for fk in missing:
@@ -538,7 +585,7 @@ class HierarchicalCache:
                 if dead is not None:
                     dead.add(fk)
                 continue
-            if not payload:  # a tombstone: deleted moments ago, an authoritative miss
+            if not payload and dead is not None:  # an L2 tombstone: deleted moments ago, a sure miss
                 stats.misses += 1
                 continue
             try:

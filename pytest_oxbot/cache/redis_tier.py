@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
@@ -64,10 +64,15 @@ class RedisTier:
                 "the cache needs a Redis client with decode_responses=False (values are bytes)"
             )
 
-    async def get(self, key: str) -> Stored | None:
-        """One key, one GET: the single-key read path."""
-        raw = await self.client.get(key)
-        return None if raw is None else unpack(raw)  # type: ignore[arg-type]
+    def fetch(self, key: str) -> Awaitable[bytes | None]:
+        """One key's raw bytes (one GET), for `unpack`: the single-key read path.
+
+        A plain method handing back redis-py's awaitable, not a coroutine of its own: every level of
+        an await chain is resumed again each time the read suspends, and this is the hottest read.
+        """
+        return self.client.get(key)  # type: ignore[return-value]
+
+    unpack = staticmethod(unpack)
 
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
         if len(keys) == 1:

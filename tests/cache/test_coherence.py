@@ -148,3 +148,35 @@ async def test_real_redis_cut_clears_l1_then_recovers(
         await cache.aclose()
         await client.aclose()
         await proxy.down()
+
+
+STRAY_MESSAGES = [
+    b"not json",
+    b"\xff\xfe",
+    b"[1, 2]",
+    b'"a string"',
+    b'{"k": 5}',  # keys that are not a list: this one used to look like a lost connection
+    b'{"o": "x", "k": [1, 2]}',
+    b'{"o": "x", "p": ["unhashable"]}',
+    b'{"o": "x", "f": "yes"}',
+    b"[" * 100_000,  # nesting deeper than the JSON parser's recursion limit
+]
+
+
+async def test_a_stray_message_on_the_channel_is_ignored_not_a_lost_connection(
+    oxbot_cache_factory: Factory, oxbot_redis: Any
+) -> None:
+    cache = oxbot_cache_factory()
+    await cache.set("k", "v")
+    assert cache.l1_live
+    for message in STRAY_MESSAGES:
+        await oxbot_redis.publish(cache.channel, message)
+    assert await cache.sync_invalidations()  # everything published before was handled
+    stats = cache.stats()
+    assert stats.stray_messages == len(STRAY_MESSAGES)
+    assert stats.l1_flushes == 0  # not treated as a lost connection: no flush, no resubscription
+    assert cache.l1_live
+    assert cache.memory is not None
+    assert len(cache.memory) == 1  # L1 kept its entry
+    assert await cache.get("k") == "v"
+    assert cache.stats().tiers["l1"].hits == 1
