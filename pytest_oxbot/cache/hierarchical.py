@@ -38,16 +38,16 @@ from .errors import CacheUsageError, CodecError
 from .guard import FaultPolicy, TierGuard
 from .invalidation import encode_message
 from .memory import MemoryTier
+from .reads import Findings, copy_into_l2
 from .redis_tier import RedisTier
 from .singleflight import LockPolicy, RedisLocks, SingleFlight
 from .sql_tier import DEFAULT_TABLE, SqlTier
 from .stats import CacheStats, TierStats
-from .tiers import NO_DEADLINE, UNREADABLE, Stored
+from .tiers import NO_DEADLINE, Stored
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 _MISSING: Any = object()
-_PromoteL1 = list[tuple[str, Any, float, int]]  # (full key, value, L1 deadline, encoded size)
 
 
 def _is_fake_redis(client: Any) -> bool:
@@ -421,9 +421,8 @@ class HierarchicalCache:
         """One key below L1 (the caller looked there), or `_MISSING`: an L2 hit is one GET, one decode.
 
         The common read, so the GET is awaited here rather than in `_lookup` (each level of an await
-        chain is resumed again every time the read suspends) and a plain hit skips `_take`'s
-        bookkeeping. Anything else (a miss, a tombstone, an undecodable entry, a failure) goes
-        through the same helpers as the batch path.
+        chain is resumed again every time the read suspends) and a plain hit skips the bookkeeping of
+        `Findings`. Anything else (a miss, a tombstone, junk, a failure) goes the batch path's way.
         """
         l2 = self._l2
         if l2 is None or not l2.up or self._loop is not asyncio.get_running_loop():
@@ -455,7 +454,7 @@ class HierarchicalCache:
                         try:
                             value = self.codec.loads(payload)
                         except CodecError:
-                            pass  # `_take` below counts and logs it
+                            pass  # `Findings.take` below counts and logs it
                         else:
                             l2.stats.hits += 1
                             stats.hits += 1
@@ -464,21 +463,18 @@ class HierarchicalCache:
                                 self._l1.set(fk, value, d1, len(payload), now)  # type: ignore[union-attr]
                             return value
                     entries = {fk: entry}
-            found: dict[str, Any] = {}
-            promote_l1: _PromoteL1 | None = None if fence is None else []
-            dead: builtins.set[str] = builtins.set()
+            findings = self._findings(now, into_l1=fence is not None)
             missing = [fk]
             if entries is not None:
-                missing = self._take(l2.stats, missing, entries, found, promote_l1, dead, now, None)
+                missing = findings.take(l2.stats, missing, entries, l2=True)
             if missing and self._l3 is not None:
-                await self._read_l3(self._l3, missing, found, promote_l1, dead, now)
-            if promote_l1:
-                self._promote_l1(promote_l1, fence, start, now)
+                await self._read_l3(self._l3, missing, findings)
+            self._promote_l1(findings, fence, start)
         finally:
             if fence is not None:
                 fence.end()
-        stats.hits += len(found)
-        return found.get(fk, _MISSING)
+        stats.hits += len(findings.found)
+        return findings.found.get(fk, _MISSING)
 
     async def _lookup(self, fks: list[str], *, skip_l1: bool = False, count: bool = True) -> dict[str, Any]:
         """Look keys up tier by tier (one round trip per tier), promoting what lower tiers hold."""
@@ -507,18 +503,17 @@ class HierarchicalCache:
             # or invalidation touched meanwhile.
             fence = self._coherence.fence if self._coherence is not None and self._l1_live else None
             start = 0 if fence is None else fence.begin()
-            promote_l1: _PromoteL1 | None = None if fence is None else []
+            findings = self._findings(now, into_l1=fence is not None)
+            findings.found = found
             try:
-                dead: builtins.set[str] = builtins.set()
                 l2 = self._l2
                 if l2 is not None:
                     ok, entries = await l2.call(l2.tier.get_many, missing)
                     if ok:
-                        missing = self._take(l2.stats, missing, entries, found, promote_l1, dead, now, None)
+                        missing = findings.take(l2.stats, missing, entries, l2=True)
                 if self._l3 is not None and missing:
-                    await self._read_l3(self._l3, missing, found, promote_l1, dead, now)
-                if promote_l1:
-                    self._promote_l1(promote_l1, fence, start, now)
+                    await self._read_l3(self._l3, missing, findings)
+                self._promote_l1(findings, fence, start)
             finally:
                 if fence is not None:
                     fence.end()
@@ -527,120 +522,39 @@ class HierarchicalCache:
             self._stats.hits += len(found)
         return found
 
-    def _promote_l1(self, items: _PromoteL1, fence: PromotionFence | None, start: int, now: float) -> None:
-        """Copy values read below into L1, unless their key was written or invalidated meanwhile."""
-        l1 = self._l1
-        if fence is None or l1 is None or not self._l1_live:
-            return
-        for fk, value, deadline, size in items:
-            if fence.allows(fk, start):
-                l1.set(fk, value, deadline, size, now)
+    def _findings(self, now: float, *, into_l1: bool) -> Findings:
+        return Findings(
+            self.codec,
+            now,
+            l1_ttl=self.l1_ttl,
+            l2_ttl=self.l2_ttl,
+            into_l1=into_l1,
+            into_l2=self._l2 is not None,
+        )
 
-    async def _read_l3(
-        self,
-        l3: TierGuard[SqlTier],
-        missing: list[str],
-        found: dict[str, Any],
-        promote_l1: _PromoteL1 | None,
-        dead_in_l2: builtins.set[str],
-        now: float,
-    ) -> None:
-        """Look `missing` up in L3 and copy what it holds into L2 (checked against L3 afterwards)."""
+    async def _read_l3(self, l3: TierGuard[SqlTier], missing: list[str], findings: Findings) -> None:
+        """Look `missing` up in L3, and copy what it holds into L2 (checked against L3 afterwards)."""
         ok, entries = await l3.call(l3.tier.get_many, missing)
         if not ok:
             return
-        promote_l2: list[tuple[str, Stored]] | None = [] if self._l2 is not None else None
-        self._take(l3.stats, missing, entries, found, promote_l1, None, now, promote_l2)
-        if promote_l2:
-            await self._promote_into_l2(promote_l2, dead_in_l2, promote_l1)
+        findings.take(l3.stats, missing, entries, l2=False)
+        if findings.promote_l2 and self._l2 is not None:
+            undone = await copy_into_l2(
+                self._l2, l3, findings.promote_l2, overwrite=findings.dead_in_l2, message=self._message
+            )
+            if undone:
+                self._stats.promotions_reverted += len(undone)
+                findings.forget(undone)
 
-    def _take(
-        self,
-        stats: TierStats,
-        missing: list[str],
-        entries: dict[str, Stored],
-        found: dict[str, Any],
-        promote_l1: _PromoteL1 | None,
-        dead: builtins.set[str] | None,
-        now: float,
-        promote_l2: list[tuple[str, Stored]] | None,
-    ) -> list[str]:
-        """Decode what a tier returned into `found`; returns the keys still missing.
-
-        For L2 (the tier with tombstones), `dead` collects keys it holds that are no use (expired on
-        our clock, undecodable): the promotion from L3 may overwrite them. For L3, `promote_l2`
-        collects the entries to copy up into L2.
-        """
-        still: list[str] = []
-        for fk in missing:
-            entry = entries.get(fk)
-            if entry is None:
-                still.append(fk)
-                continue
-            payload, deadline = entry
-            if deadline <= now:
-                still.append(fk)
-                if entry is UNREADABLE:
-                    self._undecodable(stats, "too short for its header")
-                if dead is not None:
-                    dead.add(fk)
-                continue
-            if not payload and dead is not None:  # an L2 tombstone: deleted moments ago, a sure miss
-                stats.misses += 1
-                continue
-            try:
-                value = self.codec.loads(payload)
-            except CodecError as exc:
-                self._undecodable(stats, str(exc))
-                still.append(fk)
-                if dead is not None:
-                    dead.add(fk)
-                continue
-            found[fk] = value
-            stats.hits += 1
-            if promote_l1 is not None:
-                promote_l1.append((fk, value, min(now + self.l1_ttl, deadline), len(payload)))
-            if promote_l2 is not None:
-                promote_l2.append((fk, Stored(payload, min(now + self.l2_ttl, deadline))))
-        stats.misses += len(still)
-        return still
-
-    def _undecodable(self, stats: TierStats, why: str) -> None:
-        stats.undecodable += 1
-        # Once per tier at warning level: a neighbour writing junk must not flood the log.
-        level = logging.WARNING if stats.undecodable == 1 else logging.DEBUG
-        log.log(level, "undecodable cache entry in %s (%s); treated as a miss", stats.name, why[:200])
-
-    async def _promote_into_l2(
-        self, items: list[tuple[str, Stored]], dead_in_l2: builtins.set[str], promote_l1: _PromoteL1 | None
-    ) -> None:
-        """Copy L3 hits into L2, then undo every copy whose L3 row changed meanwhile.
-
-        The copy is SET NX, so it never overwrites a newer value or a delete's tombstone still in L2.
-        But a tombstone can be evicted (an `allkeys-*` Redis) or expire before a slow read ends; the
-        re-read of L3 catches both: a delete or overwrite in L3 since our read removes the copy again
-        (and tells the other processes' L1s), so the old value is never served from L2.
-        """
-        l2, l3 = self._l2, self._l3
-        assert l2 is not None
-        assert l3 is not None
-        ok, written = await l2.call(l2.tier.promote_many, items, overwrite=dead_in_l2)
-        if not ok or not written:
+    def _promote_l1(self, findings: Findings, fence: PromotionFence | None, start: int) -> None:
+        """Copy values read below into L1, unless their key was written or invalidated meanwhile."""
+        l1 = self._l1
+        if not findings.promote_l1 or fence is None or l1 is None or not self._l1_live:
             return
-        sent = dict(items)
-        ok, now_in_l3 = await l3.call(l3.tier.get_many, written)
-        stale = [
-            fk
-            for fk in written
-            if not ok or (row := now_in_l3.get(fk)) is None or row.payload != sent[fk].payload
-        ]
-        if not stale:
-            return
-        self._stats.promotions_reverted += len(stale)
-        await l2.write(stale, l2.tier.delete_many, stale, publish=self._message(stale))
-        if promote_l1:
-            gone = builtins.set(stale)
-            promote_l1[:] = [p for p in promote_l1 if p[0] not in gone]
+        now = findings.now
+        for fk, value, deadline, size in findings.promote_l1:
+            if fence.allows(fk, start):
+                l1.set(fk, value, deadline, size, now)
 
     # ------------------------------------------------------------------ loads
     def _coalesced(self) -> None:
