@@ -208,8 +208,9 @@ class HierarchicalCache:
         """The cached value, or `default` on a miss (in every tier, or every reachable one)."""
         fk = self.prefix + key
         value = self._l1_hit(fk)
-        if value is _MISSING:
-            value = await self._read_one(fk)
+        if value is not _MISSING:
+            return value
+        value = await self._read_one(fk)
         return default if value is _MISSING else value
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
