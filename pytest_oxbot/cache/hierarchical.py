@@ -102,6 +102,8 @@ class HierarchicalCache:
 
         self._stats = CacheStats()
         self._l1_stats = TierStats("l1")
+        self._l1_fast_hits = 0  # L1 hits of `get`/`get_or_compute`, folded into the stats when read
+        self._time = time.time if type(self.clock) is SystemClock else self.clock.time
         self._l1 = (
             MemoryTier(max_entries=l1_max_entries, max_bytes=l1_max_bytes, clock=self.clock.time)
             if l1
@@ -194,14 +196,16 @@ class HierarchicalCache:
 
     # ------------------------------------------------------------------ public API
     def _l1_hit(self, fk: str) -> Any:
-        """The L1 value of a full key counted as a hit, or `_MISSING` (the hot path: no await)."""
+        """The L1 value of a full key counted as a hit, or `_MISSING` (the hot path: no await).
+
+        One counter for the hit (added to lookups, hits and L1's hits when stats are read) and the
+        clock read without a Python frame when it is the system's: this path is ~150 ns in all.
+        """
         if not self._l1_live:
             return _MISSING
-        value = self._l1.get(fk, self.clock.time(), _MISSING)  # type: ignore[union-attr]
+        value = self._l1.get(fk, self._time(), _MISSING)  # type: ignore[union-attr]
         if value is not _MISSING:
-            self._stats.lookups += 1
-            self._stats.hits += 1
-            self._l1_stats.hits += 1
+            self._l1_fast_hits += 1
         return value
 
     async def get(self, key: str, default: Any = None) -> Any:
@@ -232,7 +236,7 @@ class HierarchicalCache:
             return
         await self._ensure_started()
         cap = math.inf if ttl is None else ttl
-        now = self.clock.time()
+        now = self._time()
         encoded = [(self.prefix + k, v, self.codec.dumps(v)) for k, v in mapping.items()]
         fks = [fk for fk, _, _ in encoded]
         if self._coherence is not None:
@@ -274,7 +278,7 @@ class HierarchicalCache:
             # A tombstone, not a DEL: a reader that fetched the old value from L3 just before cannot
             # promote it back into L2 (promotion never overwrites).
             l2 = self._l2
-            until = self.clock.time() + self.coherence.tombstone_ttl
+            until = self._time() + self.coherence.tombstone_ttl
             await l2.write(fks, l2.tier.delete_many, fks, tombstone_until=until, publish=self._message(fks))
 
     async def clear(self) -> None:
@@ -312,16 +316,21 @@ class HierarchicalCache:
     @property
     def hit_rate(self) -> float:
         """Overall hits / lookups (the `cache_hit_rate` KPI)."""
-        return self._stats.hit_rate
+        hits = self._l1_fast_hits
+        lookups = self._stats.lookups + hits
+        return (self._stats.hits + hits) / lookups if lookups else 0.0
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters (overall and per tier)."""
+        fast = self._l1_fast_hits
         tiers: dict[str, TierStats] = {}
         if self._l1 is not None:
-            tiers["l1"] = replace(self._l1_stats)
+            tiers["l1"] = replace(self._l1_stats, hits=self._l1_stats.hits + fast)
         for guard in self._guards():
             tiers[guard.name] = replace(guard.stats, up=guard.up)
-        snap = replace(self._stats, tiers=tiers)
+        snap = replace(
+            self._stats, tiers=tiers, lookups=self._stats.lookups + fast, hits=self._stats.hits + fast
+        )
         snap.eviction_policy = self._eviction_policy
         if self._locks is not None:
             snap.lock_lost = self._locks.lost
@@ -341,6 +350,7 @@ class HierarchicalCache:
         warnings = self._stats.eviction_warnings
         self._stats = CacheStats(eviction_warnings=warnings)
         self._l1_stats = TierStats("l1")
+        self._l1_fast_hits = 0
         for guard in self._guards():
             guard.stats = TierStats(guard.name)
         if self._coherence is not None:
@@ -389,7 +399,7 @@ class HierarchicalCache:
         """Delete expired rows of this namespace from L3 (Redis expires keys itself)."""
         if self._l3 is None:
             return 0
-        ok, n = await self._l3.call(self._l3.tier.purge_expired, self.clock.time())
+        ok, n = await self._l3.call(self._l3.tier.purge_expired, self._time())
         return int(n) if ok else 0
 
     async def aclose(self) -> None:
@@ -437,7 +447,7 @@ class HierarchicalCache:
             fence = self._coherence.fence  # type: ignore[union-attr]
         start = 0 if fence is None else fence.begin()
         try:
-            now = self.clock.time()
+            now = self._time()
             t0 = time.perf_counter()
             try:
                 raw = await l2.tier.fetch(fk)
@@ -481,7 +491,7 @@ class HierarchicalCache:
         """Look keys up tier by tier (one round trip per tier), promoting what lower tiers hold."""
         if self._loop is not asyncio.get_running_loop():
             await self._ensure_started()
-        now = self.clock.time()
+        now = self._time()
         found: dict[str, Any] = {}
         missing = fks
         l1 = self._l1
