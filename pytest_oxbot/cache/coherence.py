@@ -125,6 +125,7 @@ class L1Coherence:
                 on_state=self._on_channel_state,
                 heartbeat_interval=policy.heartbeat_interval,
                 heartbeat_timeout=policy.heartbeat_timeout,
+                subscribe_timeout=policy.subscribe_timeout,
             )
         self._loop: asyncio.AbstractEventLoop | None = None
         self.trusted = self._trusted_offline()

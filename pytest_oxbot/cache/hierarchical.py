@@ -105,15 +105,13 @@ class HierarchicalCache:
         self._l1_fast_hits = 0  # L1 hits of `get`/`get_or_compute`, folded into the stats when read
         self._time = time.time if type(self.clock) is SystemClock else self.clock.time
         self._l1 = (
-            MemoryTier(max_entries=l1_max_entries, max_bytes=l1_max_bytes, clock=self.clock.time)
-            if l1
-            else None
+            MemoryTier(max_entries=l1_max_entries, max_bytes=l1_max_bytes, clock=self._time) if l1 else None
         )
         self._l2: TierGuard[RedisTier] | None = None
         self._l3: TierGuard[SqlTier] | None = None
         if redis is not None:
             self._l2 = TierGuard(
-                RedisTier(redis, prefix=self.prefix, clock_time=self.clock.time),
+                RedisTier(redis, prefix=self.prefix, clock_time=self._time),
                 stats=TierStats("l2"),
                 clock=self.clock,
                 policy=self.faults,

@@ -8,9 +8,9 @@ missed in between.
 
 A connection can also go quiet without failing: a frozen server (SIGSTOP, a VM paused, a half-open TCP
 link) delivers nothing and reports nothing. So the listener proves the channel alive: it sends a PING
-on the subscribed connection every `heartbeat_interval` seconds, and when the answer (or the first
-subscription's confirmation) has not come back within `heartbeat_timeout`, it treats the channel as
-lost. L1 is therefore trusted at most `heartbeat_interval + heartbeat_timeout` seconds after the last
+on the subscribed connection every `heartbeat_interval` seconds, and when the answer has not come
+back within `heartbeat_timeout` (or a subscription's confirmation within `subscribe_timeout`), it
+treats the channel as lost. L1 is therefore trusted at most `heartbeat_interval + heartbeat_timeout` seconds after the last
 moment the channel was known to deliver.
 
 A message that is not one of ours (not JSON, not the expected shape) is counted and ignored: a stray
@@ -89,6 +89,7 @@ class InvalidationListener:
         on_state: Callable[[bool], None],
         heartbeat_interval: float = 1.0,
         heartbeat_timeout: float = 1.0,
+        subscribe_timeout: float = 2.0,
         reconnect_delay: float = 0.05,
         max_reconnect_delay: float = 1.0,
     ) -> None:
@@ -100,6 +101,7 @@ class InvalidationListener:
         self._on_state = on_state
         self._interval = heartbeat_interval
         self._timeout = heartbeat_timeout
+        self._subscribe_timeout = subscribe_timeout
         self._delay = reconnect_delay
         self._max_delay = max_reconnect_delay
         self.live = False
@@ -162,25 +164,24 @@ class InvalidationListener:
     async def _listen(self, pubsub: Any) -> None:
         """Handle messages; every `heartbeat_interval` ask for a PONG, due within `heartbeat_timeout`.
 
-        The subscription we just asked for is the first thing due back.
+        The subscription we just asked for is the first thing due back (within `subscribe_timeout`).
         """
         loop = asyncio.get_running_loop()
-        awaiting_since: float | None = loop.time()
+        due: float | None = loop.time() + self._subscribe_timeout  # when the awaited answer is late
         next_ping = 0.0
         while True:
             now = loop.time()
-            if awaiting_since is None:
+            if due is None:
                 wait = next_ping - now
                 if wait <= 0:
                     await pubsub.ping()
-                    awaiting_since = now
+                    due = now + self._timeout
                     continue
             else:
-                wait = awaiting_since + self._timeout - now
+                wait = due - now
                 if wait <= 0:
                     raise HeartbeatMissedError(
-                        f"no answer within {self._timeout:g} s"
-                        + ("" if self.live else " to the subscription")
+                        "no answer to the heartbeat in time" if self.live else "no subscription in time"
                     )
             message = await pubsub.get_message(ignore_subscribe_messages=False, timeout=min(wait, 1.0))
             if message is None:
@@ -189,7 +190,7 @@ class InvalidationListener:
             if kind == "message":
                 self._handle(message["data"])
             elif kind in ("pong", "subscribe"):
-                awaiting_since = None
+                due = None
                 next_ping = loop.time() + self._interval
                 if kind == "subscribe":
                     self._set_live(True, force=True)  # every (re)subscription starts from an empty L1
