@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
@@ -44,6 +44,9 @@ from .singleflight import LockPolicy, RedisLocks, SingleFlight
 from .sql_tier import DEFAULT_TABLE, SqlTier
 from .stats import CacheStats, TierStats
 from .tiers import NO_DEADLINE, Stored
+
+if TYPE_CHECKING:
+    from .protocol import AsyncCache
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -645,3 +648,9 @@ class HierarchicalCache:
                 "degrade safely (see docs/cache.md, Eviction)",
                 policy,
             )
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_protocol(cache: HierarchicalCache) -> AsyncCache:
+        return cache

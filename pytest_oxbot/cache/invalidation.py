@@ -10,8 +10,8 @@ A connection can also go quiet without failing: a frozen server (SIGSTOP, a VM p
 link) delivers nothing and reports nothing. So the listener proves the channel alive: it sends a PING
 on the subscribed connection every `heartbeat_interval` seconds, and when the answer has not come
 back within `heartbeat_timeout` (or a subscription's confirmation within `subscribe_timeout`), it
-treats the channel as lost. L1 is therefore trusted at most `heartbeat_interval + heartbeat_timeout` seconds after the last
-moment the channel was known to deliver.
+treats the channel as lost. L1 is therefore trusted at most `heartbeat_interval + heartbeat_timeout`
+seconds after the last moment the channel was known to deliver.
 
 A message that is not one of ours (not JSON, not the expected shape) is counted and ignored: a stray
 PUBLISH on the channel must not look like a lost connection.
