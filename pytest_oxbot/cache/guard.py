@@ -84,7 +84,7 @@ class TierGuard(Generic[T]):
         self._retry_at = 0.0
         self._dirty: set[str] = set()
         self._overflow = False
-        self._repairing = False
+        self._repairing: asyncio.Future[bool] | None = None  # the repair in flight, for others to await
         self._repairer: asyncio.Task[None] | None = None
 
     @property
@@ -182,27 +182,38 @@ class TierGuard(Generic[T]):
         return await self._repair()
 
     async def _repair(self) -> bool:
-        if self._repairing:  # one repair at a time; meanwhile the tier counts as down
-            return False
-        self._repairing = True
+        """Repair (or probe) the tier; a caller arriving while a repair runs waits for its outcome."""
+        loop = asyncio.get_running_loop()
+        running = self._repairing
+        if running is not None and not running.done() and running.get_loop() is loop:
+            return await asyncio.shield(running)
+        done: asyncio.Future[bool] = loop.create_future()
+        self._repairing = done
+        ok = False
         try:
-            while True:
-                overflow, dirty = self._overflow, self._dirty
-                self._overflow, self._dirty = False, set()
-                try:
-                    await self._bounded(self._repair_once(overflow, dirty))
-                except Exception as exc:
-                    if overflow:
-                        self._overflow = True
-                        self._dirty.clear()
-                    elif dirty:
-                        self._dirty |= dirty
-                    self._fault(exc)
-                    return False
-                if not self.pending_repair:  # nothing missed while this repair ran
-                    break
+            ok = await self._repair_now()
         finally:
-            self._repairing = False
+            done.set_result(ok)  # also when cancelled: the others see "not repaired", not our cancel
+            if self._repairing is done:
+                self._repairing = None
+        return ok
+
+    async def _repair_now(self) -> bool:
+        while True:
+            overflow, dirty = self._overflow, self._dirty
+            self._overflow, self._dirty = False, set()
+            try:
+                await self._bounded(self._repair_once(overflow, dirty))
+            except Exception as exc:
+                if overflow:
+                    self._overflow = True
+                    self._dirty.clear()
+                elif dirty:
+                    self._dirty |= dirty
+                self._fault(exc)
+                return False
+            if not self.pending_repair:  # nothing missed while this repair ran
+                break
         self.up = True
         log.info("cache tier %s is back", self.name)
         return True

@@ -90,7 +90,7 @@ async def test_missed_writes_are_repaired_in_the_background_without_further_call
     await guard.aclose()
 
 
-async def test_keys_missed_while_a_repair_runs_are_repaired_too() -> None:
+async def test_calls_during_a_repair_wait_for_it_and_keys_missed_meanwhile_are_repaired_too() -> None:
     tier, clock = DictTier(), FakeClock()
     guard = guard_on(tier, clock, retry_interval=0)
     tier.failing = True
@@ -99,10 +99,14 @@ async def test_keys_missed_while_a_repair_runs_are_repaired_too() -> None:
     tier.stall = asyncio.Event()
     repair = asyncio.create_task(guard.recover())
     await asyncio.sleep(0.01)  # the repair of "a" is in flight
-    assert await guard.write(["b"], tier.set_many, [("b", Stored(b"1", 1e12))]) is False  # still down
+    guard.missed(["b"])  # a write that started before the repair failed meanwhile
+    read = asyncio.create_task(guard.call(tier.get_many, ["c"]))  # a read arriving now waits for it
+    await asyncio.sleep(0.01)
+    assert not read.done()
     tier.stall.set()
     assert await repair
-    assert tier.deletes == [["a"], ["b"]]  # "b" was not lost when the first repair finished
+    assert await read == (True, {})  # served once the tier was repaired, not skipped as down
+    assert tier.deletes == [["a"], ["b"]]  # "b" was not lost when the first round finished
     assert guard.up
     await guard.aclose()
 
