@@ -27,6 +27,7 @@ __all__ = [
     "async_url",
     "check_database_url",
     "check_redis_url",
+    "eviction_policy",
     "make_engine",
     "make_fake_redis",
     "make_redis_client",
@@ -144,6 +145,48 @@ def make_redis_client(
         **timeouts,
     )
     return Redis.from_pool(pool)
+
+
+async def eviction_policy(client: Redis | RedisCluster, *, within: float = 5.0) -> str | None:
+    """The server's `maxmemory-policy` (e.g. "noeviction", "allkeys-lru"), or None when unknown.
+
+    Reads `CONFIG GET maxmemory-policy`; where CONFIG is disabled or renamed (managed services often
+    do that) it falls back to `INFO memory`. None when neither answers within `within` seconds (a
+    server down, fakeredis): the caller decides what unknown means. Never raises for a failed read.
+    Under an `allkeys-*` policy Redis may evict any key, not only those with a TTL.
+    """
+    import asyncio
+
+    async def read() -> str | None:
+        try:
+            config = await client.config_get("maxmemory-policy")
+        except Exception:  # disabled, renamed, no permission: try INFO
+            config = {}
+        found = _policy_in(config, "maxmemory-policy")
+        if found is not None:
+            return found
+        try:
+            info = await client.info("memory")
+        except Exception:
+            return None
+        return _policy_in(info, "maxmemory_policy")
+
+    try:
+        async with asyncio.timeout(within):
+            return await read()
+    except TimeoutError:
+        return None
+
+
+def _policy_in(reply: Any, field: str) -> str | None:
+    """The policy in a CONFIG GET or INFO reply (a cluster client may answer per node: any node's)."""
+    if not isinstance(reply, dict):
+        return None
+    value = reply.get(field, reply.get(field.encode()))
+    if value is None:
+        nested = [_policy_in(v, field) for v in reply.values() if isinstance(v, dict)]
+        return next((p for p in nested if p is not None), None)
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def make_fake_redis(server: Any = None) -> Redis:

@@ -4,6 +4,10 @@ Pickle is out: unpickling bytes another process wrote to a shared Redis is code 
 small tag for each non-JSON type (`{"__t": "dec", "v": "1.10"}`) is safe, readable in `redis-cli`, and
 decodes dataclasses and pydantic models only when their class was registered (explicitly, or by
 encoding one in this process), so a payload can never name an arbitrary class to instantiate.
+
+Whatever bytes it is given (another program's, a truncated write, a hostile neighbour's), `loads`
+returns a value or raises `CodecError`, nothing else: deep nesting, bad numbers, wrong shapes under a
+tag all end there, and a payload over `max_bytes` is refused before it is parsed.
 """
 
 from __future__ import annotations
@@ -19,15 +23,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pytest_oxbot.errors import CacheError
+from .errors import CacheUsageError, CodecError
 
+__all__ = ["DEFAULT_CODEC", "DEFAULT_MAX_BYTES", "Codec", "CodecError"]
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024  # far above any market snapshot or LLM answer; Redis allows 512 MiB
 _TAG = "__t"
 _TAG_MARK = '"__t"'
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-class CodecError(CacheError, ValueError):
-    """A value cannot be encoded, or a payload cannot be decoded."""
 
 
 def _type_name(cls: type) -> str:
@@ -37,7 +40,10 @@ def _type_name(cls: type) -> str:
 class Codec:
     """Encode Python values to JSON bytes and back, keeping str/bytes/int/float/Decimal/datetime/... types."""
 
-    def __init__(self, types: Iterable[type] = ()) -> None:
+    def __init__(self, types: Iterable[type] = (), *, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if not isinstance(max_bytes, int) or max_bytes < 1:
+            raise CacheUsageError(f"max_bytes must be a positive int, got {max_bytes!r}")
+        self.max_bytes = max_bytes
         self._types: dict[str, type] = {}
         for cls in types:
             self.register(cls)
@@ -51,15 +57,21 @@ class Codec:
 
     # -- encoding -------------------------------------------------------------------------------
     def dumps(self, value: Any) -> bytes:
-        """JSON bytes for `value` (compact, keys in insertion order)."""
+        """JSON bytes for `value` (compact, keys in insertion order), at most `max_bytes` of them."""
         try:
-            return json.dumps(
+            out = json.dumps(
                 self._enc(value), separators=(",", ":"), ensure_ascii=False, allow_nan=True
             ).encode()
         except CodecError:
             raise
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise CodecError(f"cannot encode {type(value).__name__}: {exc}") from exc
+        except (TypeError, ValueError, RecursionError, OverflowError) as exc:
+            raise CodecError(f"cannot encode {type(value).__name__}: {type(exc).__name__}: {exc}") from exc
+        if len(out) > self.max_bytes:
+            raise CodecError(
+                f"{type(value).__name__} encodes to {len(out)} bytes, over this codec's max_bytes "
+                f"({self.max_bytes}): it could never be read back"
+            )
+        return out
 
     def _enc(self, v: Any) -> Any:
         t = type(v)
@@ -109,7 +121,11 @@ class Codec:
 
     # -- decoding -------------------------------------------------------------------------------
     def loads(self, payload: bytes | str) -> Any:
-        """The value `dumps` encoded, with its original type."""
+        """The value `dumps` encoded, with its original type; `CodecError` for anything else."""
+        if len(payload) > self.max_bytes:
+            raise CodecError(
+                f"payload of {len(payload)} bytes is over this codec's max_bytes ({self.max_bytes})"
+            )
         try:
             text = payload.decode() if isinstance(payload, bytes) else payload
             # The C scanner without json.loads' wrappers: a third of the time for small payloads.
@@ -122,8 +138,12 @@ class Codec:
             raise
         except StopIteration as exc:
             raise CodecError(f"cannot decode payload: invalid JSON at {exc.value}") from None
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CodecError(f"cannot decode payload: {exc}") from exc
+        except RecursionError:
+            raise CodecError("cannot decode payload: nested too deeply") from None
+        except Exception as exc:  # a crafted payload must be a miss, whatever broke
+            # ArithmeticError (Decimal("abc")), OverflowError (a huge timedelta), AttributeError and
+            # IndexError (a wrong shape under a tag), a registered class's own validation error, ...
+            raise CodecError(f"cannot decode payload: {type(exc).__name__}: {exc}") from exc
 
     def _dec(self, v: Any) -> Any:
         t = type(v)
@@ -152,7 +172,7 @@ class Codec:
 _DECODERS: dict[str, Callable[[Codec, Any], Any]] = {
     "map": lambda c, v: {c._dec(k): c._dec(x) for k, x in v},
     "tup": lambda c, v: tuple(c._dec(x) for x in v),
-    "b": lambda c, v: base64.b64decode(v),
+    "b": lambda c, v: base64.b64decode(v, validate=True),
     "dec": lambda c, v: Decimal(v),
     "dt": lambda c, v: dt.datetime.fromisoformat(v),
     "d": lambda c, v: dt.date.fromisoformat(v),

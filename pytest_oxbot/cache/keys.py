@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .codec import DEFAULT_CODEC
+from .errors import CacheUsageError
 
 
 def make_key(name: str, /, *args: Any, **kwargs: Any) -> str:
@@ -16,7 +17,7 @@ def make_key(name: str, /, *args: Any, **kwargs: Any) -> str:
     order does not matter. `hash()` is not used: it is salted per process for strings.
     """
     if not name:
-        raise ValueError("make_key needs a non-empty name")
+        raise CacheUsageError("make_key needs a non-empty name")
     canonical = json.dumps(
         [json.loads(DEFAULT_CODEC.dumps(list(args))), json.loads(DEFAULT_CODEC.dumps(kwargs))],
         sort_keys=True,

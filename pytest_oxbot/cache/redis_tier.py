@@ -2,22 +2,31 @@
 
 Each value is stored as an 8-byte deadline header plus the codec payload. The header carries the
 deadline on the cache's clock (a fake clock in tests); Redis's own PX expiry is set to the same
-remaining time so memory is reclaimed on a real server.
+remaining time so memory is reclaimed on a real server. Bytes that are too short for the header, or
+whose header is not a number, come back as `UNREADABLE` for that key only.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Callable, Collection
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Collection
+from typing import TYPE_CHECKING, Any, cast
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.lock import Lock
 
-from .tiers import NO_DEADLINE, Stored
+from .errors import CacheUsageError
+from .tiers import NO_DEADLINE, UNREADABLE, Stored
+
+if TYPE_CHECKING:
+    from .tiers import Tier
 
 _HEADER = struct.Struct("<d")  # the deadline (cache clock, epoch s) before each payload
+_HEADER_SIZE = _HEADER.size
+_read_header = _HEADER.unpack_from
+_new_stored = tuple.__new__  # Stored(...) without the generated __new__: this is the L2 hot path
 TOMBSTONE = b""
 
 
@@ -31,8 +40,13 @@ def pack(payload: bytes, deadline: float) -> bytes:
 
 
 def unpack(raw: bytes) -> Stored:
-    (deadline,) = _HEADER.unpack_from(raw)
-    return Stored(raw[_HEADER.size :], deadline)
+    """The stored entry, or `UNREADABLE` when `raw` was not written by `pack`."""
+    if len(raw) < _HEADER_SIZE:
+        return UNREADABLE
+    deadline = _read_header(raw)[0]
+    if deadline != deadline:  # NaN: no deadline anyone wrote
+        return UNREADABLE
+    return _new_stored(Stored, (raw[_HEADER_SIZE:], deadline))
 
 
 class RedisTier:
@@ -46,7 +60,19 @@ class RedisTier:
         self._now = clock_time
         self.is_cluster = isinstance(client, RedisCluster)
         if client.get_encoder().decode_responses:
-            raise ValueError("the cache needs a Redis client with decode_responses=False (values are bytes)")
+            raise CacheUsageError(
+                "the cache needs a Redis client with decode_responses=False (values are bytes)"
+            )
+
+    def fetch(self, key: str) -> Awaitable[bytes | None]:
+        """One key's raw bytes (one GET), for `unpack`: the single-key read path.
+
+        A plain method handing back redis-py's awaitable, not a coroutine of its own: every level of
+        an await chain is resumed again each time the read suspends, and this is the hottest read.
+        """
+        return self.client.get(key)  # type: ignore[return-value]
+
+    unpack = staticmethod(unpack)
 
     async def get_many(self, keys: list[str]) -> dict[str, Stored]:
         if len(keys) == 1:
@@ -65,22 +91,33 @@ class RedisTier:
 
     async def set_many(
         self,
-        items: list[tuple[str, bytes, float]],
+        items: list[tuple[str, Stored]],
         *,
         only_if_absent: bool = False,
-        overwrite: Collection[str] = (),
         publish: tuple[str, bytes] | None = None,
     ) -> None:
-        if len(items) == 1 and publish is None:
-            key, payload, deadline = items[0]
-            nx = only_if_absent and key not in overwrite
-            await self.client.set(key, pack(payload, deadline), px=self._px(deadline), nx=nx)
-            return
+        """SET every item in one pipeline, then PUBLISH `publish` (see `_execute`)."""
         pipe = self.client.pipeline(transaction=False)
-        for key, payload, deadline in items:
-            nx = only_if_absent and key not in overwrite
-            pipe.set(key, pack(payload, deadline), px=self._px(deadline), nx=nx)
+        for key, (payload, deadline) in items:
+            pipe.set(key, pack(payload, deadline), px=self._px(deadline), nx=only_if_absent)
         await self._execute(pipe, publish)
+
+    async def promote_many(
+        self, items: list[tuple[str, Stored]], *, overwrite: Collection[str] = ()
+    ) -> list[str]:
+        """Copy entries up from L3 without overwriting anything newer: SET NX, except for the keys in
+        `overwrite` (entries this cache knows to be dead). Returns the keys actually written."""
+        if len(items) == 1:
+            key, (payload, deadline) = items[0]
+            done = await self.client.set(
+                key, pack(payload, deadline), px=self._px(deadline), nx=key not in overwrite
+            )
+            return [key] if done else []
+        pipe = self.client.pipeline(transaction=False)
+        for key, (payload, deadline) in items:
+            pipe.set(key, pack(payload, deadline), px=self._px(deadline), nx=key not in overwrite)
+        results = await pipe.execute()
+        return [key for (key, _), done in zip(items, results, strict=True) if done]
 
     async def delete_many(
         self,
@@ -141,5 +178,15 @@ class RedisTier:
         if publish is not None:
             await self.publish(*publish)
 
+    def lock(self, name: str, *, timeout: float) -> Lock:
+        """redis-py's lock (a key with a token and a TTL); `acquire` blocks up to `timeout` seconds."""
+        return self.client.lock(name, timeout=timeout, sleep=0.005, blocking_timeout=timeout)
+
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_protocol(tier: RedisTier) -> Tier[Stored]:
+        return tier

@@ -8,14 +8,18 @@ stay under the drivers' bound-parameter limits).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Float, Index, LargeBinary, MetaData, String, Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tiers import NO_DEADLINE, Stored
+from .errors import CacheUsageError
+from .tiers import NO_DEADLINE, UNREADABLE, Stored
+
+if TYPE_CHECKING:
+    from .tiers import Tier
 
 _CHUNK = 500
 DEFAULT_TABLE = "oxbot_cache"
@@ -33,6 +37,13 @@ def cache_table(name: str = DEFAULT_TABLE) -> Table:
     )
     Index(f"ix_{name}_ns", table.c.ns)
     return table
+
+
+def _entry(value: Any, expires_at: Any) -> Stored:
+    deadline = NO_DEADLINE if expires_at is None else float(expires_at)
+    if deadline != deadline:  # NaN (PostgreSQL's float8 can hold one): not a deadline this cache wrote
+        return UNREADABLE
+    return Stored(bytes(value), deadline)
 
 
 class SqlTier:
@@ -74,9 +85,7 @@ class SqlTier:
             rows = (
                 await conn.execute(select(t.c.key, t.c.value, t.c.expires_at).where(t.c.key.in_(keys)))
             ).all()
-        return {
-            row[0]: Stored(bytes(row[1]), NO_DEADLINE if row[2] is None else float(row[2])) for row in rows
-        }
+        return {row[0]: _entry(row[1], row[2]) for row in rows}
 
     def _upsert(self, rows: list[dict[str, Any]], only_if_absent: bool) -> Any:
         dialect = self.engine.dialect.name
@@ -100,13 +109,13 @@ class SqlTier:
                     "ns": lite.excluded.ns,
                 },
             )
-        raise NotImplementedError(f"L3 supports sqlite and postgresql, not {dialect!r}")
+        raise CacheUsageError(f"L3 supports sqlite and postgresql, not {dialect!r}")
 
-    async def set_many(self, items: list[tuple[str, bytes, float]], *, only_if_absent: bool = False) -> None:
+    async def set_many(self, items: list[tuple[str, Stored]], *, only_if_absent: bool = False) -> None:
         await self.ensure_table()
         rows = [
             {"key": k, "ns": self.prefix, "value": p, "expires_at": None if d == NO_DEADLINE else d}
-            for k, p, d in items
+            for k, (p, d) in items
         ]
         async with self.engine.begin() as conn:
             for i in range(0, len(rows), _CHUNK):
@@ -134,3 +143,9 @@ class SqlTier:
 
     async def aclose(self) -> None:
         await self.engine.dispose()
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_protocol(tier: SqlTier) -> Tier[Stored]:
+        return tier

@@ -8,12 +8,17 @@ from typing import Any
 
 @dataclass
 class TierStats:
-    """One tier's lookups (per key), faults and the latency of its round trips."""
+    """One tier's lookups (per key), faults and the latency of its round trips.
+
+    `errors` counts failed round trips (the tier is then skipped for a while); `undecodable` counts
+    entries it returned that could not be decoded (each one a miss, the tier stays in use).
+    """
 
     name: str
     hits: int = 0
     misses: int = 0
     errors: int = 0
+    undecodable: int = 0
     up: bool = True
     latency_total_s: float = 0.0
     latency_count: int = 0
@@ -43,7 +48,17 @@ class TierStats:
 
 @dataclass
 class CacheStats:
-    """A snapshot: overall lookups/hits plus one `TierStats` per configured tier."""
+    """A snapshot: overall lookups/hits plus one `TierStats` per configured tier.
+
+    The degraded-mode events (each one safe, each one counted): `l1_flushes` (L1 dropped because the
+    invalidation channel was lost or could not be proved alive), `heartbeat_misses` (the channel did
+    not answer its liveness check in time), `stray_messages` (messages on the channel that were not
+    ours, ignored), `lock_lost` (a single-flight lock expired or was evicted while its holder loaded:
+    the loader may have run twice), `promotions_reverted` (an L3 value copied into L2 was deleted or
+    replaced in L3 meanwhile, so the copy was removed). `eviction_policy` is the L2 server's
+    `maxmemory-policy` as read at start (None: unknown); `eviction_warnings` is 1 when it is an
+    `allkeys-*` policy, under which Redis may evict any key.
+    """
 
     lookups: int = 0
     hits: int = 0
@@ -55,6 +70,12 @@ class CacheStats:
     l1_entries: int = 0
     l1_bytes: int = 0
     l1_evictions: int = 0
+    heartbeat_misses: int = 0
+    stray_messages: int = 0
+    lock_lost: int = 0
+    promotions_reverted: int = 0
+    eviction_policy: str | None = None
+    eviction_warnings: int = 0
     tiers: dict[str, TierStats] = field(default_factory=dict)
 
     @property
@@ -70,9 +91,15 @@ class CacheStats:
     def errors(self) -> int:
         return sum(t.errors for t in self.tiers.values())
 
+    @property
+    def undecodable(self) -> int:
+        return sum(t.undecodable for t in self.tiers.values())
+
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in asdict(self).items() if k != "tiers"}
         d["misses"] = self.misses
         d["hit_rate"] = self.hit_rate
+        d["errors"] = self.errors
+        d["undecodable"] = self.undecodable
         d["tiers"] = {name: t.as_dict() for name, t in self.tiers.items()}
         return d

@@ -11,7 +11,8 @@ from pytest_oxbot.cache import HierarchicalCache
 
 async def main(redis_url: str, namespace: str) -> None:
     cache = await HierarchicalCache.connect(redis_url, namespace=namespace)
-    client = cache._l2.client  # type: ignore[union-attr]
+    client = cache.redis
+    assert client is not None
     await cache.get("warm-up")  # subscribed before the race starts
     await client.rpush(f"{namespace}:ready", "1")
     await client.blpop([f"{namespace}:go"], timeout=10)

@@ -211,8 +211,7 @@ VALUES: dict[str, Any] = {
 async def test_connect_builds_a_cluster_client(redis_cluster: Cluster) -> None:
     url = f"redis+cluster://127.0.0.1:{redis_cluster.ports[1]}/0"
     async with await HierarchicalCache.connect(url, namespace=f"c-{uuid.uuid4().hex}") as cache:
-        assert cache._l2 is not None
-        assert isinstance(cache._l2.client, RedisCluster)
+        assert isinstance(cache.redis, RedisCluster)
         await cache.set("k", Decimal("1.5"))
         assert await cache.sync_invalidations()
         assert cache.l1_live  # the invalidation channel subscribed on the cluster
@@ -300,8 +299,8 @@ async def test_get_or_compute_loads_once_across_two_processes(
     caches: Callable[..., HierarchicalCache],
 ) -> None:
     a, b = caches(), caches()  # a real cluster: the cross-process Redis lock is on
-    assert a._distributed_lock
-    assert b._distributed_lock
+    assert a.distributed_lock
+    assert b.distributed_lock
     calls = 0
 
     async def load() -> dict[str, Decimal]:
@@ -365,7 +364,7 @@ async def test_l3_hits_are_promoted_into_l2_across_slots(
     keys = [cache.prefix + k for k in mapping]
     await raw.unlink(*keys)  # L2 loses them (as after an eviction)
     assert cache.memory is not None
-    cache.memory.clear()
+    cache.memory.flush()
     assert await cache.get_many(mapping) == mapping  # from L3 ...
     assert [await raw.exists(k) for k in keys] == [1] * len(keys)  # ... and back in L2, on every node
     assert cache.stats().tiers["l3"].hits == len(mapping)
@@ -396,7 +395,7 @@ async def test_many_concurrent_reads_do_not_exhaust_a_node(caches: Callable[...,
     await a.set("hot", "value")
     assert await b.get("hot") == "value"  # B's client is connected and knows the slots
     assert b.memory is not None
-    b.memory.clear()
+    b.memory.flush()
     async with asyncio.timeout(10):
         got = await asyncio.gather(*(b.get("hot", "miss") for _ in range(400)))  # all to one node
     assert got == ["value"] * 400
@@ -423,8 +422,8 @@ async def test_keys_written_during_an_outage_are_deleted_from_l2_on_recovery(
     with outage(cache, "l2"):
         await cache.set_many(dict.fromkeys(old, "new"))  # L2 missed these: they are remembered
     assert cache.memory is not None
-    cache.memory.clear()
-    clock.advance(cache.retry_interval)
+    cache.memory.flush()
+    clock.advance(cache.faults.retry_interval)
     assert await cache.get_many(old) == {}  # repaired first (a DEL per slot), so no stale "old"
     assert [await raw.exists(cache.prefix + k) for k in old] == [0] * len(old)
     assert cache.stats().tiers["l2"].up

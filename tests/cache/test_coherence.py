@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_oxbot.cache import HierarchicalCache
+from pytest_oxbot.cache import FaultPolicy, HierarchicalCache
 from pytest_oxbot.cache.faults import TcpProxy
 from pytest_oxbot.clock import FakeClock
 
@@ -60,11 +60,10 @@ async def test_an_invalidation_before_the_get_reply_leaves_no_stale_value(
     a, b = oxbot_cache_factory(), oxbot_cache_factory()
     await a.set("k", "old")
     assert a.memory is not None
-    a.memory.clear()  # A must go to L2
+    a.memory.flush()  # A must go to L2
 
-    l2 = a._l2
-    assert l2 is not None
-    client = l2.client  # A's reads go through this client's GET
+    client = a.redis  # A's reads go through this client's GET
+    assert client is not None
     real_get = client.get
     reply_ready, release = asyncio.Event(), asyncio.Event()
 
@@ -94,7 +93,7 @@ async def test_fakeredis_connection_loss_clears_and_bypasses_l1(
 
     server = FakeServer()
     client = FakeRedis(server=server)
-    a = oxbot_cache_factory(redis=client, retry_interval=0)
+    a = oxbot_cache_factory(redis=client, faults=FaultPolicy(retry_interval=0))
     await a.set("k", 1)
     assert a.l1_live
     assert a.memory is not None
@@ -124,7 +123,11 @@ async def test_real_redis_cut_clears_l1_then_recovers(
     db = oxbot_redis_url.rsplit("/", 1)[-1] if oxbot_redis_url.rsplit("/", 1)[-1].isdigit() else "0"
     client = make_redis_client(f"redis://127.0.0.1:{proxy.port}/{db}", socket_timeout=1.0)
     cache = HierarchicalCache(
-        client, oxbot_db, clock=oxbot_clock, namespace=oxbot_key_prefix, retry_interval=0
+        client,
+        oxbot_db,
+        clock=oxbot_clock,
+        namespace=oxbot_key_prefix,
+        faults=FaultPolicy(retry_interval=0),
     )
     try:
         await cache.set("k", "v")
@@ -145,3 +148,35 @@ async def test_real_redis_cut_clears_l1_then_recovers(
         await cache.aclose()
         await client.aclose()
         await proxy.down()
+
+
+STRAY_MESSAGES = [
+    b"not json",
+    b"\xff\xfe",
+    b"[1, 2]",
+    b'"a string"',
+    b'{"k": 5}',  # keys that are not a list: this one used to look like a lost connection
+    b'{"o": "x", "k": [1, 2]}',
+    b'{"o": "x", "p": ["unhashable"]}',
+    b'{"o": "x", "f": "yes"}',
+    b"[" * 100_000,  # nesting deeper than the JSON parser's recursion limit
+]
+
+
+async def test_a_stray_message_on_the_channel_is_ignored_not_a_lost_connection(
+    oxbot_cache_factory: Factory, oxbot_redis: Any
+) -> None:
+    cache = oxbot_cache_factory()
+    await cache.set("k", "v")
+    assert cache.l1_live
+    for message in STRAY_MESSAGES:
+        await oxbot_redis.publish(cache.channel, message)
+    assert await cache.sync_invalidations()  # everything published before was handled
+    stats = cache.stats()
+    assert stats.stray_messages == len(STRAY_MESSAGES)
+    assert stats.l1_flushes == 0  # not treated as a lost connection: no flush, no resubscription
+    assert cache.l1_live
+    assert cache.memory is not None
+    assert len(cache.memory) == 1  # L1 kept its entry
+    assert await cache.get("k") == "v"
+    assert cache.stats().tiers["l1"].hits == 1

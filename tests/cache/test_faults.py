@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from pytest_oxbot.cache import CacheBackendError, HierarchicalCache
+from pytest_oxbot.cache import CacheBackendError, CoherencePolicy, FaultPolicy, HierarchicalCache
 from pytest_oxbot.cache.faults import TcpProxy, outage
 from pytest_oxbot.clock import FakeClock
 
@@ -58,7 +58,7 @@ async def test_every_tier_down_is_still_no_exception(oxbot_cache: HierarchicalCa
 
 
 async def test_strict_mode_raises(oxbot_cache_factory: Factory) -> None:
-    cache = oxbot_cache_factory(strict=True)
+    cache = oxbot_cache_factory(faults=FaultPolicy(strict=True))
     with outage(cache, "l3"), pytest.raises(CacheBackendError, match="l3"):
         await cache.set("k", 1)
 
@@ -69,8 +69,8 @@ async def test_unreachable_servers_from_the_start(oxbot_clock: FakeClock) -> Non
         "redis://127.0.0.1:1/0",
         "postgresql+asyncpg://u@127.0.0.1:1/x",
         clock=oxbot_clock,
-        subscribe_timeout=0.5,
-        sql_timeout=2,
+        coherence=CoherencePolicy(subscribe_timeout=0.5),
+        faults=FaultPolicy(sql_timeout=2),
     )
     try:
         await cache.set("k", 1)
@@ -85,7 +85,9 @@ async def test_unreachable_servers_from_the_start(oxbot_clock: FakeClock) -> Non
 
 async def test_a_lone_process_may_keep_l1_while_redis_is_down(oxbot_clock: FakeClock) -> None:
     cache = await HierarchicalCache.connect(
-        "redis://127.0.0.1:1/0", clock=oxbot_clock, subscribe_timeout=0.5, trust_l1_offline=True
+        "redis://127.0.0.1:1/0",
+        clock=oxbot_clock,
+        coherence=CoherencePolicy(subscribe_timeout=0.5, trust_l1_offline=True),
     )
     try:
         await cache.set("k", 1)
@@ -114,7 +116,7 @@ async def test_real_database_cut_and_back(
         clock=oxbot_clock,
         namespace=oxbot_key_prefix,
         table=f"oxbot_cache_{oxbot_key_prefix[-12:]}",
-        retry_interval=0,
+        faults=FaultPolicy(retry_interval=0),
     )
     try:
         await cache.set("k", "v1")

@@ -165,7 +165,9 @@ async def test_batches_cost_one_round_trip_per_tier(
     await oxbot_redis.unlink(*[oxbot_cache.prefix + k for k in data])  # only L3 has them now
     counts.update(redis=0, sql=0)
     assert await oxbot_cache.get_many(data) == data
-    assert counts == {"redis": 2, "sql": 1}  # MGET, SELECT, then one pipeline promoting into L2
+    # MGET, SELECT, one pipeline promoting into L2, and one SELECT checking that L3 still holds what
+    # was copied (a delete racing the copy must not leave the old value in L2: see test_eviction.py)
+    assert counts == {"redis": 2, "sql": 2}
 
 
 async def test_clear_flushes_only_this_namespace_and_version(
@@ -227,7 +229,8 @@ async def test_undecodable_entry_is_a_miss_not_an_error(
     hostile = json.dumps({"__t": "dc", "c": "os:system", "v": {"command": "id"}}).encode()
     await oxbot_redis.set(oxbot_cache.prefix + "k", pack(hostile, 4e9))
     assert await oxbot_cache.get("k", "miss") == "miss"
-    assert oxbot_cache.stats().tiers["l2"].errors == 1
+    l2 = oxbot_cache.stats().tiers["l2"]
+    assert (l2.undecodable, l2.errors, l2.up) == (1, 0, True)  # a bad entry, not a failing tier
 
 
 async def test_100_concurrent_misses_make_one_loader_call(oxbot_cache: HierarchicalCache) -> None:

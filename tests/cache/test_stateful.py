@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from pytest_oxbot._plugin.backends import configured_database_url, configured_redis_url, unavailable
-from pytest_oxbot.cache import HierarchicalCache
+from pytest_oxbot.cache import FaultPolicy, HierarchicalCache
 from pytest_oxbot.cache.faults import faulty
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.connections import make_engine, make_redis_client
@@ -64,7 +64,7 @@ class Backends:
             namespace=f"oxbot-test-sm-{uuid.uuid4().hex[:10]}",
             l1_max_entries=2,
             l3_ttl=L3_TTL,
-            retry_interval=0,
+            faults=FaultPolicy(retry_interval=0),
             owns_backends=True,
         )
 
@@ -92,8 +92,8 @@ class CacheModel(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         async def close() -> None:
-            if self.backends.redis_url and self.cache._l2 is not None:
-                client = self.cache._l2.client
+            client = self.cache.redis
+            if self.backends.redis_url and client is not None:
                 keys = [k async for k in client.scan_iter(match=self.cache.prefix + "*")]
                 if keys:
                     await client.unlink(*keys)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.connections import make_redis_client
 
 SCRIPT = Path(__file__).with_name("second_process.py")
 
@@ -32,8 +33,10 @@ async def test_two_processes_share_one_load_and_invalidate_each_other(
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ},
     )
+    # The fixture's client times out reads after 2 s: a child starting on a loaded machine needs more.
+    waiter = make_redis_client(oxbot_redis_url, socket_timeout=40)
     try:
-        assert await oxbot_real_redis.blpop([f"{oxbot_key_prefix}:ready"], timeout=30) is not None
+        assert await waiter.blpop([f"{oxbot_key_prefix}:ready"], timeout=30) is not None
 
         async def load() -> str:
             await oxbot_real_redis.incr(f"{oxbot_key_prefix}:loads")
@@ -44,6 +47,7 @@ async def test_two_processes_share_one_load_and_invalidate_each_other(
         mine = await parent.get_or_compute("decision", load)
         out, err = await asyncio.wait_for(child.communicate(), 30)
     finally:
+        await waiter.aclose()
         if child.returncode is None:
             child.kill()
             await child.wait()
