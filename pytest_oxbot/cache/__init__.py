@@ -8,7 +8,6 @@ implements. Fault injection for tests is in `pytest_oxbot.cache.faults`.
 
 from .codec import Codec
 from .coherence import CoherencePolicy
-from .compat import AdvancedCacheStrategy, PerformanceCache
 from .errors import CacheBackendError, CacheError, CacheUsageError, CodecError
 from .guard import FaultPolicy
 from .hierarchical import HierarchicalCache
@@ -20,7 +19,6 @@ from .stats import CacheStats, TierStats
 from .tiers import Stored, Tier
 
 __all__ = [
-    "AdvancedCacheStrategy",
     "AsyncCache",
     "CacheBackendError",
     "CacheError",
@@ -33,7 +31,6 @@ __all__ = [
     "HierarchicalCache",
     "LockPolicy",
     "MemoryTier",
-    "PerformanceCache",
     "Stored",
     "Tier",
     "TierStats",

@@ -47,7 +47,7 @@ def encode_message(
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-class HeartbeatMissedError(ConnectionError):
+class HeartbeatMissedError(CacheError, ConnectionError):
     """The invalidation channel did not answer its liveness check in time."""
 
 

@@ -14,9 +14,10 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import event, text
 
-from pytest_oxbot.cache import AdvancedCacheStrategy, HierarchicalCache, PerformanceCache
+from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.cache.redis_tier import unpack
 from pytest_oxbot.clock import FakeClock
+from pytest_oxbot.compat import AdvancedCacheStrategy, PerformanceCache
 
 
 @dataclasses.dataclass
