@@ -31,6 +31,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .errors import CacheError
+
 log = logging.getLogger(__name__)
 
 
