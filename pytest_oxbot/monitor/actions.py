@@ -150,7 +150,7 @@ class BotTargets:
             if memory is None:
                 continue
             entries, size = len(memory), memory.nbytes
-            memory.clear()  # an emptied L1 is within its entry and byte caps by construction
+            memory.flush()  # an emptied L1 is within its entry and byte caps by construction
             parts.append(f"{name}: L1 cleared ({entries} entries, {size} bytes)")
         if not parts:
             raise LookupError("no watched cache has an L1")

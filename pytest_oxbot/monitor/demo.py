@@ -29,7 +29,7 @@ from pytest_oxbot.llm.errors import BudgetExceeded
 from pytest_oxbot.llm.options import LLMOptions
 from pytest_oxbot.llm.routing import ModelRouter
 from pytest_oxbot.market.client import MarketDataClient
-from pytest_oxbot.monitor.reporter import MetricsReporter
+from pytest_oxbot.monitor.reporter import MetricsReporter, process_memory
 from pytest_oxbot.pricing import default_price_table
 
 __all__ = ["DEMO_SYMBOLS", "DemoBot"]
@@ -100,6 +100,9 @@ class DemoBot:
         self.refused = 0
         self.models_used: list[str] = []
         self.ballast: list[bytearray] = []
+        self.held_mb = 0
+        self._memory_at_start = process_memory()[0]
+        self._modelled_peak = self._memory_at_start
 
     async def __aenter__(self) -> DemoBot:
         self.exchange.__enter__()
@@ -158,6 +161,17 @@ class DemoBot:
         """Make `model` answer in about `seconds` (the provider's modelled latency)."""
         self.provider.latency_models[model] = LatencyModel(seconds, 1e9, "test scenario")
 
-    def hold_memory(self, megabytes: int) -> None:
-        """Keep `megabytes` of ballast alive (0 releases it): how a test moves resident memory."""
-        self.ballast = [bytearray(b"x" * 2**20) for _ in range(megabytes)]
+    def hold_memory(self, megabytes: int, *, real: bool = True) -> None:
+        """Keep `megabytes` of ballast alive (0 releases it): how a test moves resident memory.
+
+        `real=False` only models it (`modelled_memory` adds it to the memory at start): in a long-lived
+        process, such as a pytest session, allocator reuse makes real growth depend on earlier tests.
+        """
+        self.held_mb = megabytes
+        self.ballast = [bytearray(b"x" * 2**20) for _ in range(megabytes)] if real else []
+
+    def modelled_memory(self) -> tuple[int, int]:
+        """A memory probe (see `MetricsReporter.memory_probe`): memory at start plus the held ballast."""
+        now = self._memory_at_start + self.held_mb * 2**20
+        self._modelled_peak = max(self._modelled_peak, now)
+        return now, self._modelled_peak

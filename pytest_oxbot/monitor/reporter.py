@@ -223,7 +223,8 @@ class MetricsReporter:
             )
         self.clock: Clock = clock or SystemClock()
         self.started = self.clock.time()
-        self._memory = memory_probe or process_memory
+        self.memory_probe: MemoryProbe = memory_probe or process_memory
+        """What reads the process's memory; a test may swap in a modelled one."""
         self._caches: dict[str, Any] = {}
         self._llm: dict[str, _LlmWatch] = {}
         self._batchers: dict[str, Any] = {}
@@ -292,7 +293,7 @@ class MetricsReporter:
     # -- the snapshot ----------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         self._seq += 1
-        rss, peak = self._memory()
+        rss, peak = self.memory_probe()
         return {
             "v": SNAPSHOT_VERSION,
             "process": self.process,
