@@ -1,16 +1,15 @@
-"""Prompt model, renderers and the AdaptivePromptCompressor (issue 4).
+"""AdaptivePromptCompressor, its fidelity check, and (for now) the prompt model and renderers.
 
 Typical use in a decision cycle::
 
-    ctx = TradingContext(symbols=..., positions=..., portfolio=..., now=...)
-    prompt = render_compact(ctx)                     # or render_full(ctx) for the naive "before"
-    result = AdaptivePromptCompressor("gpt-4o").compress(prompt, max_tokens=2500)
-    send(result.text); record(result.compressed_tokens)
+    compressor = AdaptivePromptCompressor("gpt-4o")
+    prompt = compressor.compress_by_context(prompt, "market_analysis")   # still a str
+    send(prompt); record(prompt.compressed_tokens, prompt.dropped)
 """
 
 from pytest_oxbot.compressor.build import load_candles, sample_context, snapshot_from_candles, trend_of
-from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult
-from pytest_oxbot.compressor.facts import Fact, FidelityReport, check_fidelity, required_facts
+from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult, CompressorUsageError
+from pytest_oxbot.compressor.facts import Fact, FidelityError, FidelityReport, check_fidelity, required_facts
 from pytest_oxbot.compressor.levels import LEVELS, Level
 from pytest_oxbot.compressor.market_data import CompressedMarketData
 from pytest_oxbot.compressor.model import (
@@ -30,6 +29,7 @@ from pytest_oxbot.compressor.render import (
     render_static,
     round_to_tick,
 )
+from pytest_oxbot.compressor.reduce import Dropped
 from pytest_oxbot.compressor.text import changed_numbers, numbers_in
 
 __all__ = [
@@ -40,7 +40,10 @@ __all__ = [
     "Candle",
     "CompressedMarketData",
     "CompressionResult",
+    "CompressorUsageError",
+    "Dropped",
     "Fact",
+    "FidelityError",
     "FidelityReport",
     "Level",
     "Portfolio",
