@@ -447,6 +447,7 @@ def _json_at(text: str, start: int) -> tuple[object, int] | None:
 
 
 _KEEP_OPEN, _KEEP_CLOSE = "<keep>", "</keep>"
+LEGEND = re.compile(r"^Sources: [A-Z0-9]{1,4}=[A-Z][A-Z0-9_]+(?:, [A-Z0-9]{1,4}=[A-Z][A-Z0-9_]+)*$")
 
 
 def _protected_lines(lines: list[str], patterns: Sequence[re.Pattern[str]]) -> set[int]:
@@ -534,6 +535,9 @@ def parse(
                     if not prompt[end : offsets[j] + len(lines[j])].strip():
                         block = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
                         i = j + 1
+            if block is None and LEGEND.match(line):
+                block = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
+                i += 1
             if block is None:
                 block = classify_line(line, instructions)
                 if block.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":

@@ -489,7 +489,8 @@ class Reducer:
         rows = rows_all
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
-                self._drop(b, "table columns without required facts", ", ".join(header[i] for i in keep_cols))
+                gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)
+                self._drop(b, f"table columns without required facts ({gone})")
             header = tuple(header[i] for i in keep_cols)
             rows = [tuple(r[i] for i in keep_cols if i < len(r)) for r in rows]
         if not self.level.decorate and keep_cols is None and len(lines) == len(b.values):
@@ -542,6 +543,9 @@ class Reducer:
             if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec)):
                 run.append(rec)
                 continue
+            if rec is not None and run and self._pivotable(rec) and len(run) == 1:
+                run = [rec]
+                continue
             if len(run) >= 2:
                 self._pivot(run)
             run = [rec] if rec is not None and self._pivotable(rec) else []
@@ -567,6 +571,10 @@ class Reducer:
         between = self.blocks[prev.end : rec.start]
         if any(b.kind is not Kind.SEPARATOR for b in between):
             return False
+        a_keys = {norm_key(k) for k, _ in prev.pairs}
+        b_keys = {norm_key(k) for k, _ in rec.pairs}
+        if len(a_keys & b_keys) * 2 < len(a_keys | b_keys):
+            return False  # different labels: another kind of record
         a, b = self.blocks[prev.start], self.blocks[rec.start]
         if a.kind is not b.kind:
             return False
@@ -621,6 +629,7 @@ class Reducer:
             self._plan_twins()
         seen: dict[str, int] = {}
         same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
+        members = {i for rec in records(self.blocks) if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)}
         boiler: dict[str, list[tuple[int, str, str]]] = {}  # masked text -> [(block, symbol, mention)]
         for idx, b in enumerate(self.blocks):
             if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
@@ -645,8 +654,10 @@ class Reducer:
                 mention = _MENTION.format(sym=re.escape(b.symbol))
                 masked = re.sub(mention, "§", plain(b.text))
                 boiler.setdefault(masked, []).append((idx, b.symbol, mention))
-            elif core.kind in (Kind.PROSE, Kind.KV) and not any(
-                required_kind(k) or position_field(k) for k, _ in core.pairs
+            elif (
+                core.kind in (Kind.PROSE, Kind.KV)
+                and idx not in members
+                and not any(required_kind(k) or position_field(k) for k, _ in core.pairs)
             ):
                 same.setdefault(plain(b.text), []).append((idx, b.symbol))
         for masked, items in boiler.items():
