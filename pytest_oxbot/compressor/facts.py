@@ -22,6 +22,9 @@ from pytest_oxbot.compressor.parse import (
     Doc,
     Kind,
     Raw,
+    Record,
+    records,
+    symbol_of,
     compile_patterns,
     dump_json,
     is_sl,
@@ -73,80 +76,6 @@ def fact_value(value: str, kind: str) -> str:
     return m.group(0) if m else text
 
 
-def _symbol_of(text: str) -> str | None:
-    found = symbols_in(plain(text))
-    return found[0] if len(found) == 1 else None
-
-
-# --- records: an entity header and the lines that describe it ---------------------------------------
-@dataclass(slots=True)
-class Record:
-    """A run of blocks about one entity: a heading or `Symbol: X` line and its `Label: value` lines."""
-
-    start: int  # index of the header block
-    end: int  # one past the last member
-    symbol: str | None
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def is_position(self) -> bool:
-        """Stop loss and take profit, or a side with an entry or a quantity (a trade setup with an
-        entry and a target but no side is a hypothesis, not a position)."""
-        keys = {position_field(k) for k, _ in self.pairs}
-        if not self.symbol:
-            return False
-        if "sl" in keys and "tp" in keys:
-            return True
-        return "side" in keys and ("entry" in keys or "qty" in keys)
-
-
-_MEMBER_KINDS = (Kind.KV, Kind.PROSE, Kind.SERIES)
-
-
-def records(blocks: Sequence[Block]) -> list[Record]:
-    """Records of a prompt: each heading (any rank) or `Symbol: X ...` line with the key/value lines
-    that follow it, up to the next heading, separator, table, JSON or code block."""
-    out: list[Record] = []
-    i = 0
-    n = len(blocks)
-    while i < n:
-        b = blocks[i]
-        core = b.core
-        starts = b.kind is Kind.HEADING or (core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
-        if not starts:
-            i += 1
-            continue
-        rec = Record(i, i + 1, None)
-        if b.kind is Kind.HEADING:
-            rec.symbol = _symbol_of(b.label)
-        else:
-            rec.pairs.extend(core.pairs)
-            rec.symbol = _symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
-        j = i + 1
-        bullets = False
-        while j < n:
-            m = blocks[j]
-            mc = m.core
-            if m.kind is Kind.HEADING or mc.kind not in _MEMBER_KINDS:
-                break
-            if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
-                break  # a list, a blank line, then a plain line: the record ended with the list
-            bullets = bullets or m.kind is Kind.BULLET
-            if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
-                break  # the next record's header
-            if mc.kind is Kind.KV:
-                rec.pairs.extend(mc.pairs)
-            j += 1
-        rec.end = j
-        if rec.symbol is None:
-            rec.symbol = next((_symbol_of(v) or v for k, v in rec.pairs if norm_key(k) in SYMBOL_KEYS), None)
-        if rec.symbol is None and b.symbol:
-            rec.symbol = b.symbol
-        out.append(rec)
-        i = j if j > i + 1 else i + 1
-    return out
-
-
 # --- facts ---------------------------------------------------------------------------------------
 def _position_facts(symbol: str, pairs: Iterable[tuple[str, str]]) -> set[Fact]:
     facts = {Fact(symbol, "position", symbol)}
@@ -187,7 +116,7 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
     carrying = series_carrying_facts(blocks)
     in_position: set[int] = set()
     for rec in records(blocks):
-        if rec.is_position and rec.symbol and not blocks[rec.start].fmt:
+        if rec.is_position and rec.symbol and not blocks[rec.start].fmt:  # not an answer example
             facts.update(_position_facts(rec.symbol, rec.pairs))
             in_position.update(range(rec.start, rec.end))
     for idx, b in enumerate(blocks):
@@ -202,7 +131,7 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
                     if kind:
                         facts.add(Fact(sym, kind, fact_value(value, kind)))
             if len(core.pairs) == 1 and core.sep == ":":
-                named = _symbol_of(core.pairs[0][0])
+                named = symbol_of(core.pairs[0][0])
                 if named:
                     facts.update(_side_line_facts(named, core.pairs[0][1]))
         elif core.kind is Kind.SERIES and id(core) in carrying and core.symbol:
@@ -225,7 +154,7 @@ def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = 
     for i, col in enumerate(header):
         if norm_key(col) in SYMBOL_KEYS:
             return i
-    if rows and all(r and _symbol_of(r[0]) for r in rows):
+    if rows and all(r and symbol_of(r[0]) for r in rows):
         return 0
     return None
 
@@ -241,7 +170,7 @@ def _table_facts(header: Sequence[str], rows: Sequence[Sequence[str]]) -> set[Fa
     for row in rows:
         if col >= len(row) or not row[col]:
             continue
-        symbol = _symbol_of(row[col]) or plain(row[col])
+        symbol = symbol_of(row[col]) or plain(row[col])
         if is_position:
             facts.update(_position_facts(symbol, ((header[i], row[i]) for i in fields if i < len(row))))
         else:
@@ -271,7 +200,7 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
     if not isinstance(value, dict):
         return facts
     own = next((str(v) for k, v in value.items() if str(k).lower() in SYMBOL_KEYS and isinstance(v, str)), None)
-    sym = (_symbol_of(own) or own) if own else symbol
+    sym = (symbol_of(own) or own) if own else symbol
     pairs = _flat_pairs(value)
     if sym and any(is_sl(k) or is_tp(k) for k, _ in pairs):
         facts.update(_position_facts(sym, pairs))
@@ -282,7 +211,7 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
                 facts.add(Fact(sym, kind, fact_value(str(v), kind)))
     for k, v in value.items():
         if isinstance(v, dict | list):
-            facts.update(_json_facts(v, _symbol_of(str(k)) or sym))
+            facts.update(_json_facts(v, symbol_of(str(k)) or sym))
     return facts
 
 
@@ -322,10 +251,13 @@ _YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_]\w*)\s*:")
 _KEY_MENTION = re.compile(r"""["'`]?\b([A-Za-z_][\w]*)\b["'`]?\s*:""")
 
 
+_PAIR_TEXT = re.compile(r"\b[A-Z0-9]{2,10}[/_-](?:USDT|USDC|BUSD|USD|PERP)\b")
+
+
 def is_enumeration_line(text: str) -> bool:
     """A line that states the allowed values of a decision key (`signal must be one of: hold, ...`)."""
     low = text.lower()
-    return any(k in low for k in SIGNAL_KEYS) and bool(ENUM_RE.search(plain(text)))
+    return any(k in low for k in SIGNAL_KEYS) and bool(ENUM_RE.search(_PAIR_TEXT.sub(" ", plain(text))))
 
 
 def is_contract_line(text: str) -> bool:

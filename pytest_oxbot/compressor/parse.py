@@ -376,7 +376,8 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         return Block(Kind.SEPARATOR, line)
     instr = is_instruction(core, patterns)
     if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
-        rank = 8 if core.endswith(":") or "*" in line else 7
+        entity = len(core.split()) == 1 or (len(core.split()) <= 3 and len(symbols_in(core)) == 1)
+        rank = 8 if core.endswith(":") or "*" in line or entity else 7
         return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
     has_colon, has_eq = ":" in line, "=" in line
     if has_colon or has_eq:
@@ -402,8 +403,11 @@ def _looks_like_kv_value(core: str) -> bool:
 
 
 def split_row(line: str) -> tuple[str, ...]:
-    """The cells of one markdown table row."""
-    return tuple(c.strip() for c in line.strip().strip("|").split("|"))
+    """The cells of one markdown table row (empty cells at either end included)."""
+    row = line.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") else row
+    return tuple(c.strip() for c in row.split("|"))
 
 
 def table_rows(block: Block) -> list[tuple[str, ...]]:
@@ -434,6 +438,32 @@ def dump_json(value: object) -> str:
         items = [dump_json(v) for v in value]
         return "[" + (join_numbers(items) if value and all(isinstance(v, Raw) for v in value) else ",".join(items)) + "]"
     return json.dumps(value, ensure_ascii=False)
+
+
+_BARE_TYPE = re.compile(r"(?<=:)(number|int|string)(?=\s*[,}\]])")
+_TYPE_MARK = "\ue000type:"
+
+
+def _typed_template(line: str) -> object | None:
+    """A one-line JSON template whose example values were replaced by bare type names."""
+    quoted = _BARE_TYPE.sub(lambda m: f'"{_TYPE_MARK}{m.group(1)}"', line)
+    try:
+        value, end = _DECODER.raw_decode(quoted)
+    except ValueError:
+        return None
+    if quoted[end:].strip():
+        return None
+
+    def restore(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: restore(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [restore(x) for x in v]
+        if isinstance(v, str) and v.startswith(_TYPE_MARK):
+            return Raw(v[len(_TYPE_MARK) :])
+        return v
+
+    return restore(value)
 
 
 def _json_at(text: str, start: int) -> tuple[object, int] | None:
@@ -527,6 +557,11 @@ def parse(
                         pos += len(ln)
                 begin = offsets[i] + (len(raw) - len(raw.lstrip()))
                 parsed = _json_at(prompt, begin)
+                if parsed is None and _BARE_TYPE.search(line):
+                    typed = _typed_template(line)  # our own emergency template: `"confidence":number`
+                    if typed is not None:
+                        block = Block(Kind.JSON, line, data=typed)
+                        i += 1
                 if parsed is not None:
                     value, end = parsed
                     j = i
@@ -551,6 +586,10 @@ def parse(
     _infer_entity_headers(blocks)
     doc = Doc(prompt, lines, blocks)
     _assign_context(doc)
+    for rec in records(blocks):
+        if rec.is_position and not blocks[rec.start].fmt:
+            for b in blocks[rec.start : rec.end]:  # a position is data, not part of the answer format
+                b.fmt = b.core.fmt = False
     return doc
 
 
@@ -614,7 +653,7 @@ def _assign_context(doc: Doc) -> None:
                 core.symbol = b.symbol
         if core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core) or _JSONISH_SIGNAL.match(core.text):
             in_fmt = True
-        if in_fmt:
+        if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
             if core.kind is Kind.JSON:
                 keys.update(dict.fromkeys(_json_keys(core.data)))
@@ -623,6 +662,92 @@ def _assign_context(doc: Doc) -> None:
         elif core.instr:
             b.instr = True
     doc.answer_keys = tuple(keys)
+
+
+def _position_data(block: Block) -> bool:
+    """A position (a dict line or a table with symbol, stop loss and take profit columns) is data
+    wherever it stands, even after an answer-format heading."""
+    if block.kind is Kind.POSITION:
+        return True
+    if block.kind is Kind.TABLE and block.header is not None:
+        names = [norm_key(h) for h in block.header]
+        return any(n in SYMBOL_KEYS for n in names) and any(is_sl(n) or is_tp(n) for n in names)
+    return False
+
+
+# --- records: an entity header and the lines that describe it ---------------------------------------
+def symbol_of(text: str) -> str | None:
+    """The one symbol a text names (None for none or several)."""
+    found = symbols_in(plain(text))
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(slots=True)
+class Record:
+    """A run of blocks about one entity: a heading or `Symbol: X` line and its `Label: value` lines."""
+
+    start: int  # index of the header block
+    end: int  # one past the last member
+    symbol: str | None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_position(self) -> bool:
+        """Stop loss and take profit, or a side with an entry or a quantity (a trade setup with an
+        entry and a target but no side is a hypothesis, not a position)."""
+        keys = {position_field(k) for k, _ in self.pairs}
+        if not self.symbol:
+            return False
+        if "sl" in keys and "tp" in keys:
+            return True
+        return "side" in keys and ("entry" in keys or "qty" in keys)
+
+
+_MEMBER_KINDS = (Kind.KV, Kind.PROSE, Kind.SERIES)
+
+
+def records(blocks: Sequence[Block]) -> list[Record]:
+    """Records of a prompt: each heading (any rank) or `Symbol: X ...` line with the key/value lines
+    that follow it, up to the next heading, separator, table, JSON or code block."""
+    out: list[Record] = []
+    i = 0
+    n = len(blocks)
+    while i < n:
+        b = blocks[i]
+        core = b.core
+        starts = b.kind is Kind.HEADING or (core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
+        if not starts:
+            i += 1
+            continue
+        rec = Record(i, i + 1, None)
+        if b.kind is Kind.HEADING:
+            rec.symbol = symbol_of(b.label)
+        else:
+            rec.pairs.extend(core.pairs)
+            rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
+        j = i + 1
+        bullets = False
+        while j < n:
+            m = blocks[j]
+            mc = m.core
+            if m.kind is Kind.HEADING or mc.kind not in _MEMBER_KINDS:
+                break
+            if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
+                break  # a list, a blank line, then a plain line: the record ended with the list
+            bullets = bullets or m.kind is Kind.BULLET
+            if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
+                break  # the next record's header
+            if mc.kind is Kind.KV:
+                rec.pairs.extend(mc.pairs)
+            j += 1
+        rec.end = j
+        if rec.symbol is None:
+            rec.symbol = next((symbol_of(v) or v for k, v in rec.pairs if norm_key(k) in SYMBOL_KEYS), None)
+        if rec.symbol is None and b.symbol:
+            rec.symbol = b.symbol
+        out.append(rec)
+        i = j if j > i + 1 else i + 1
+    return out
 
 
 def _json_keys(value: object) -> list[str]:

@@ -126,6 +126,7 @@ _EXAMPLE_PAIR = re.compile(
     r"""(?P<k>(?P<q>["']?)(?P<key>[A-Za-z_][\w ]*?)(?P=q)\s*:\s*)"""
     r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
 )
+_TYPES = frozenset({"number", "int", "string"})
 _ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
 
 
@@ -165,7 +166,7 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
         key = norm_key(core.pairs[0][0]).replace(" ", "_")
         if key in answer_keys or block.fmt:
             first = core.pairs[0][1].split(" ", 1)[0]
-            example = bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first)
+            example = first in _TYPES or (bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first))
             if key in answer_keys or example:
                 return "template" if example else "verbatim"
     return None
@@ -177,7 +178,7 @@ def _typed_json(value: object, key: str = "") -> object:
     if isinstance(value, list):
         return [_typed_json(v, key) for v in value]
     if isinstance(value, Raw):
-        return Raw(_example_type(key, value)) if not value.startswith(("t", "f", "n")) else value
+        return value if value in _TYPES or value[:1] in "tfnNI" else Raw(_example_type(key, value))
     if isinstance(value, str):
         kept = _example_type(key, f'"{value}"')
         return value if kept.startswith('"') else Raw(kept)
@@ -237,8 +238,8 @@ class Reducer:
         if lv.decorate:
             out = self._shorten_tags(out)
         pieces: list[str] = []
-        for i, (idx, text) in enumerate(out):
-            if i and self.blocks[idx].kind is Kind.TABLE and self.blocks[out[i - 1][0]].kind is Kind.TABLE:
+        for i, (_, text) in enumerate(out):
+            if i and text.startswith("|") and out[i - 1][1].rsplit("\n", 1)[-1].startswith("|"):
                 pieces.append("")  # two tables need a blank line or they read back as one
             pieces.append(text)
         return "\n".join(pieces)
@@ -573,7 +574,7 @@ class Reducer:
             return False
         a_keys = {norm_key(k) for k, _ in prev.pairs}
         b_keys = {norm_key(k) for k, _ in rec.pairs}
-        if len(a_keys & b_keys) * 2 < len(a_keys | b_keys):
+        if len(a_keys & b_keys) * 5 < len(a_keys | b_keys) * 3:
             return False  # different labels: another kind of record
         a, b = self.blocks[prev.start], self.blocks[rec.start]
         if a.kind is not b.kind:
@@ -597,8 +598,8 @@ class Reducer:
                 row[k] = plain(value)
             rows.append(row)
             names.append(plain(head.label) if by_heading else "")
-        shared = [k for k in columns if sum(k in r for r in rows) * 2 >= len(rows)]
-        if len(shared) * 2 < len(columns) or len(columns) > 14:
+        filled = sum(len(r) for r in rows)
+        if filled * 5 < len(rows) * len(columns) * 4 or len(columns) > 14:
             return  # the records do not share their labels: a table would be mostly empty
         if self.level.kv != "all":  # minimal / emergency: the required columns only
             columns = {
