@@ -115,7 +115,7 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
     blocks = doc.blocks
     carrying = series_carrying_facts(blocks)
     in_position: set[int] = set()
-    for rec in records(blocks):
+    for rec in doc.records:
         if rec.is_position and rec.symbol and not blocks[rec.start].fmt:  # not an answer example
             facts.update(_position_facts(rec.symbol, rec.pairs))
             in_position.update(range(rec.start, rec.end))

@@ -83,6 +83,7 @@ class Doc:
     blocks: list[Block]
     answer_keys: tuple[str, ...] = ()
     headings: list[int] = field(default_factory=list)  # indexes of heading blocks
+    records: list[Record] = field(default_factory=list)  # entity records, in order
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -117,16 +118,36 @@ SIGNAL_KEYS = frozenset(
 )
 
 
-def _lead_word(text: str) -> str:
-    rest = _LEAD.sub("", strip_emoji(text.replace("*", "").replace("`", "")), count=1)
-    m = re.match(r"[A-Za-z']+", rest)
-    return m.group(0).lower() if m else ""
+_INSTR_SINGLE = frozenset(
+    "must mustn't never always important mandatory required require requires critical only avoid should "
+    "shall ensure forbidden prohibited strictly exactly warning remember reject don't".split()
+)
+_INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
+_TOKENS = re.compile(r"[a-z']+")
+_FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
+
+
+def instruction_signals(text: str) -> tuple[bool, str]:
+    """(has an instruction keyword, the first word) of a line: one lower-casing, one word scan."""
+    low = text.lower() if text.isascii() else strip_emoji(text).lower()
+    words = _TOKENS.findall(low)
+    keyword = not _INSTR_SINGLE.isdisjoint(words) or (
+        ("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES)
+    )
+    m = _FIRST_WORD.match(low)
+    return keyword, (m.group(1) if m else "")
+
+
+def has_instruction_word(text: str) -> bool:
+    """MUST, NEVER, DO NOT, ALWAYS, IMPORTANT, MANDATORY, REQUIRED, ..."""
+    return instruction_signals(text)[0]
 
 
 def is_instruction(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> bool:
     """An imperative line: a keyword (MUST, NEVER, DO NOT, ALWAYS, IMPORTANT, ...), an imperative verb
     first, a role statement ("You are ..."), or a user-declared pattern."""
-    if _INSTR_WORDS.search(text) or _lead_word(text) in IMPERATIVES:
+    keyword, first = instruction_signals(text)
+    if keyword or first in IMPERATIVES:
         return True
     if _YOU.match(_LEAD.sub("", text.replace("*", ""), count=1)):
         return True
@@ -139,8 +160,9 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)]|[a-z][.)]|->|→)\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
-_SERIES_BODY = re.compile(rf"{_NUM}(?:\s*,\s*{_NUM})*\s*,?")
+_SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
 _TERMINAL = re.compile(r"[.!?]$")
+_PARENS = re.compile(r"\([^)]*\)")
 
 
 class _SeriesMatch:
@@ -164,7 +186,7 @@ def _series_match(line: str) -> _SeriesMatch | None:
     elided = body.startswith(("…", "..."))
     if elided:
         body = body.lstrip("….").lstrip().lstrip(",")
-    if not (_SERIES_CHARS.fullmatch(body) and _SERIES_BODY.fullmatch(body)):
+    if not _SERIES_BODY.fullmatch(body):
         return None
     values = [v.strip() for v in body.split(",")]
     if not values[-1]:
@@ -179,12 +201,12 @@ def _series_match(line: str) -> _SeriesMatch | None:
 _EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)")
 _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
-_LABEL = r"[A-Za-z_(\[][\w .()\[\]/&%+\-‑'’]{0,48}?"
-_PAIR_START = re.compile(rf"(?:^|\s*(?:\||;|->|→|,)\s*)(?P<key>{_LABEL})\s*:(?!//)\s*")
+_LABEL_FULL = re.compile(r"[A-Za-z_(\[][\w .()\[\]/&%+\-‑'’]{0,48}")
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
-    r"""['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*)['"]?\s*[:=]\s*"""
-    r"""(?P<value>'[^']*'|"[^"]*"|[^\s,{}\[\]'"=]+(?:,\d{3}(?!\d)[^\s,{}\[\]'"=]*)*(?![=\w]))"""
+    r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
+    r"""(?P<value>'[^']*+'|"[^"]*+"|[^\s,{}\[\]'"=]++(?:,\d{3}(?!\d)[^\s,{}\[\]'"=]*+)*+(?![=\w]))"""
 )
 _SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)$", re.I)
 _TP_KEY = re.compile(
@@ -254,13 +276,12 @@ def position_field(key: str) -> str | None:
 
 
 # --- block parsers ---------------------------------------------------------------------------------
-_SL_HINT = re.compile(r"(?i)(?:\bstop|\bsl\b|\bsl[=:'\"])")
-_TP_HINT = re.compile(r"(?i)(?:\btake|profit|\btp\b|\btp[=:'\"]|target)")
 
 
 def _position(text: str) -> Block | None:
     """A one-line position: a Python/JSON dict or `SYM: k=v ...` with a stop loss and a take profit."""
-    if not (_SL_HINT.search(text) and _TP_HINT.search(text)):
+    low = text.lower()
+    if not (("stop" in low or "sl" in low) and ("take" in low or "profit" in low or "tp" in low or "target" in low)):
         return None
     pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text))
     keys = [k for k, _ in pairs]
@@ -281,22 +302,31 @@ def _position(text: str) -> Block | None:
 
 def split_pairs(text: str) -> tuple[tuple[str, str], ...] | None:
     """`Label: value` pairs of a line (`Side: LONG | Qty: 0.05`, `Entry: $1 -> Current: $2`), or None
-    when the line does not start with a label."""
-    body = plain(text)
-    starts = [
-        m for i, m in enumerate(_PAIR_START.finditer(body)) if i == 0 or _balanced(body[: m.start()])
-    ]
-    if not starts or starts[0].start() != 0:
+    when the line does not start with a label. (String scans, not one big regex: this runs on every line.)"""
+    return _split_pairs(plain(text))
+
+
+def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
+    colon = body.find(":")
+    if colon <= 0 or not _LABEL_FULL.fullmatch(body[:colon].rstrip()) or body[colon + 1 : colon + 3] == "//":
         return None
+    starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
+    for sep in _SEP.finditer(body, colon + 1):
+        nxt = body.find(":", sep.end())
+        if nxt < 0:
+            break
+        key = body[sep.end() : nxt].rstrip()
+        if key and _LABEL_FULL.fullmatch(key) and sep.start() >= starts[-1][2] and _balanced(body[: sep.start()]):
+            starts.append((sep.start(), key, nxt + 1))
     pairs: list[tuple[str, str]] = []
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(body)
-        key, value = m.group("key").strip(), body[m.end() : end].strip()
+    for i, (_, key, vstart) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(body)
+        value = body[vstart:end].strip()
         if i and not value:  # "Label: Label: value" nests: keep it as one value of the first label
-            return ((starts[0].group("key").strip(), body[starts[0].end() :].strip()),)
+            return ((starts[0][1], body[starts[0][2] :].strip()),)
         pairs.append((key, value))
     if len(pairs) > 1 and any(not v for _, v in pairs):
-        return ((starts[0].group("key").strip(), body[starts[0].end() :].strip()),)
+        return ((starts[0][1], body[starts[0][2] :].strip()),)
     return tuple(pairs)
 
 
@@ -310,8 +340,8 @@ def _balanced(text: str) -> bool:
     )
 
 
-def _kv(text: str) -> Block | None:
-    body = plain(text)
+def _kv(text: str, body: str) -> Block | None:
+    """A `key = value` / `Label: value` line (`body` is the text without decoration)."""
     if "=" in body and not body.startswith("{") and ":" not in body.split("=", 1)[0]:
         pieces = _EQ_SPLIT.split(body)
         pairs = []
@@ -329,7 +359,7 @@ def _kv(text: str) -> Block | None:
             return Block(Kind.KV, text, pairs=tuple(pairs), sep="=", label=label)
     if ":" not in body:
         return None
-    pairs2 = split_pairs(body)
+    pairs2 = _split_pairs(body)
     if not pairs2:
         return None
     key, value = pairs2[0]
@@ -342,13 +372,15 @@ def _kv(text: str) -> Block | None:
 
 def _is_label_line(core: str) -> bool:
     """A short line that names what follows (`Fee Structure:`, `PORTFOLIO`, `Bitcoin (BTC/USDT):`)."""
+    if len(core) > 90:
+        return False
     words = core.split()
     if not words or len(words) > 8 or _TERMINAL.search(core):
         return False
     if core.endswith(":"):
         return True
-    letters = [c for c in core if c.isalpha()]
-    return len(letters) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    caps = _PARENS.sub("", core)  # `BULLISH FVG (15m)`: capitals but for a parenthesis
+    return caps.isupper() and sum(c.isalpha() for c in caps) >= 3
 
 
 def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
@@ -374,22 +406,23 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     core = plain(line)
     if not core:
         return Block(Kind.SEPARATOR, line)
-    instr = is_instruction(core, patterns)
+    has_colon, has_eq = ":" in core, "=" in core
+    if head == "{" or (has_eq and "{" not in line):
+        pos = _position(line)
+        if pos is not None and (head == "{" or len(pos.pairs) >= 2):
+            return pos
+    word, first = instruction_signals(core)
+    user = bool(patterns) and any(p.search(core) for p in patterns)
+    instr = word or user or first in IMPERATIVES or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
     if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
         entity = len(core.split()) == 1 or (len(core.split()) <= 3 and len(symbols_in(core)) == 1)
         rank = 8 if core.endswith(":") or "*" in line or entity else 7
         return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
-    has_colon, has_eq = ":" in line, "=" in line
     if has_colon or has_eq:
-        pos = _position(line) if head == "{" or (has_eq and "{" not in line) else None
-        if pos is not None and (head == "{" or len(pos.pairs) >= 2):
-            return pos
-        kv = _kv(line)
+        kv = _kv(line, core)
         if kv is not None:
-            value_first = _lead_word(kv.pairs[0][1]) if kv.sep == ":" else ""
-            kv.instr = bool(_INSTR_WORDS.search(core)) or value_first in IMPERATIVES or any(
-                p.search(core) for p in patterns
-            )
+            value_first = instruction_signals(kv.pairs[0][1])[1] if kv.sep == ":" else ""
+            kv.instr = word or user or value_first in IMPERATIVES
             return kv
     return Block(Kind.PROSE, line, instr=instr)
 
@@ -415,7 +448,7 @@ def table_rows(block: Block) -> list[tuple[str, ...]]:
     return [split_row(ln) for ln in block.values]
 
 
-_TABLE_RULE = re.compile(r":?-{3,}:?")
+_TABLE_RULE = re.compile(r":?-+:?")
 
 
 def _table(lines: list[str], at: int) -> Block:
@@ -570,7 +603,7 @@ def parse(
                     if not prompt[end : offsets[j] + len(lines[j])].strip():
                         block = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
                         i = j + 1
-            if block is None and LEGEND.match(line):
+            if block is None and line.startswith("Sources: ") and LEGEND.match(line):
                 block = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
             if block is None:
@@ -586,7 +619,8 @@ def parse(
     _infer_entity_headers(blocks)
     doc = Doc(prompt, lines, blocks)
     _assign_context(doc)
-    for rec in records(blocks):
+    doc.records = records(blocks)
+    for rec in doc.records:
         if rec.is_position and not blocks[rec.start].fmt:
             for b in blocks[rec.start : rec.end]:  # a position is data, not part of the answer format
                 b.fmt = b.core.fmt = False
@@ -617,6 +651,8 @@ def _assign_context(doc: Doc) -> None:
     """Per block: the symbol it is about, whether it is an instruction or part of the answer format,
     and its top-level section. Flags come from the enclosing headings (a stack, by rank)."""
     stack: list[Block] = []  # enclosing headings
+    rules: list[bool] = []  # per enclosing heading: a RULES-like section
+    in_fmt_stack = in_rules_stack = False
     symbol, symbol_rank = None, 99
     section = 0
     keys: dict[str, None] = {}
@@ -624,6 +660,7 @@ def _assign_context(doc: Doc) -> None:
         if b.kind is Kind.HEADING:
             while stack and stack[-1].rank >= b.rank:
                 stack.pop()
+                rules.pop()
             if b.rank <= 7:
                 section += 1
             doc.headings.append(idx)
@@ -633,13 +670,17 @@ def _assign_context(doc: Doc) -> None:
             elif b.rank < symbol_rank or (b.rank == symbol_rank and b.rank <= 7) or len(found) > 1:
                 symbol, symbol_rank = None, 99
             b.fmt = bool(FORMAT_HEADING.search(b.label)) or any(h.fmt for h in stack)
-            b.instr = b.instr or b.fmt or bool(_INSTR_HEADING.search(b.label))
+            is_rules = bool(_INSTR_HEADING.search(b.label))
+            b.instr = b.instr or b.fmt or is_rules
             b.symbol = symbol
             b.section = section
             stack.append(b)
+            rules.append(is_rules)
+            in_fmt_stack = any(h.fmt for h in stack)
+            in_rules_stack = any(rules)
             continue
-        in_fmt = any(h.fmt for h in stack)
-        in_rules = any(_INSTR_HEADING.search(h.label) for h in stack)
+        in_fmt = in_fmt_stack
+        in_rules = in_rules_stack
         b.section = section
         core = b.core
         if b.kind is not Kind.POSITION:

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pytest_oxbot.compressor.facts import (
     ANSWER_ONLY,
@@ -118,6 +119,7 @@ _FILLER = re.compile(r"\s+(?:indicators?|series|values)\b", re.I)
 _PERIOD = re.compile(r"\s*\((\d+)[\s\u2011-]*periods?\)", re.I)  # "EMA (20‑period)" -> "EMA(20)"
 _MARKET_WORDS = re.compile(r"(?i)\b(?:price|rsi|trend|trading at|bias)\b")
 _TAG = re.compile(r"\[([A-Z][A-Z0-9_]{3,})\]")
+_SHORT_TAG = re.compile(r"\[([A-Z0-9]{1,3})\]")
 _EQ_SPACES = re.compile(r"\s*=\s*")
 
 # --- the answer contract (minimal / emergency) -------------------------------------------------------
@@ -214,7 +216,7 @@ class Reducer:
     # -- entry -------------------------------------------------------------------------------
     def render(self) -> str:
         lv = self.level
-        for rec in records(self.blocks):
+        for rec in self.doc.records:
             if rec.is_position:
                 for i in range(rec.start, rec.end):
                     self._pos[i] = rec
@@ -411,7 +413,16 @@ class Reducer:
             if not self.level.decorate:
                 return b.text.strip()
             text = plain(b.text)
-            return _EQ_SPACES.sub("=", text) if b.sep == "=" else text
+            if b.sep == "=":
+                return _EQ_SPACES.sub("=", text)
+            if self.level.prose == "trim" and len(b.pairs) == 1 and ". " in text:
+                key, _, value = text.partition(": ")
+                parts = sentences(value)
+                kept_s = [parts[0]] + [s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)]
+                if len(kept_s) < len(parts):
+                    text = f"{key}: {' '.join(kept_s)}"
+                    self._drop(b, "sentences without data in a value", text)
+            return text
         kept = [(k, v) for k, v in b.pairs if b.symbol is not None and required_kind(k) is not None]
         if not kept:
             self._drop(b, "key/value line without required facts")
@@ -500,7 +511,7 @@ class Reducer:
         out = []
         if header is not None:
             out.append(_row(header, tight))
-            out.append(_row(tuple("---" for _ in header), tight))
+            out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))
         out.extend(_row(r, tight) for r in rows)
         return "\n".join(out)
 
@@ -538,7 +549,7 @@ class Reducer:
         """Runs of at least two records made only of `Label: value` lines (`### Bitcoin` + bullets,
         `TSLA` + `Net Funding [HL]: ...`, `Symbol: BTC | Side: LONG` blocks) become one table with the
         labels once, when that costs fewer tokens."""
-        recs = records(self.blocks)
+        recs = self.doc.records
         run: list[Record] = []
         for rec in [*recs, None]:
             if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec)):
@@ -608,7 +619,7 @@ class Reducer:
             if not columns:
                 return
         header = (["name"] if by_heading else []) + list(columns.values())
-        lines = [_row(tuple(header), True), _row(tuple("---" for _ in header), True)]
+        lines = [_row(tuple(header), True), _row(tuple("-" for _ in header), True)]
         for name, row in zip(names, rows, strict=True):
             cells = ([name] if by_heading else []) + [row.get(k, "") for k in columns]
             lines.append(_row(tuple(cells), True))
@@ -630,8 +641,8 @@ class Reducer:
             self._plan_twins()
         seen: dict[str, int] = {}
         same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
-        members = {i for rec in records(self.blocks) if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)}
-        boiler: dict[str, list[tuple[int, str, str]]] = {}  # masked text -> [(block, symbol, mention)]
+        members = {i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)}
+        boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
         for idx, b in enumerate(self.blocks):
             if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
                 continue
@@ -652,9 +663,8 @@ class Reducer:
             if not collapse or b.instr or b.fmt or not b.symbol or idx in self._pos or HAS_DIGIT.search(b.text):
                 continue
             if core.kind is Kind.PROSE and symbols_in(core.text) == [b.symbol]:
-                mention = _MENTION.format(sym=re.escape(b.symbol))
-                masked = re.sub(mention, "§", plain(b.text))
-                boiler.setdefault(masked, []).append((idx, b.symbol, mention))
+                masked = _mention(b.symbol).sub("§", plain(b.text))
+                boiler.setdefault(masked, []).append((idx, b.symbol))
             elif (
                 core.kind in (Kind.PROSE, Kind.KV)
                 and idx not in members
@@ -662,13 +672,13 @@ class Reducer:
             ):
                 same.setdefault(plain(b.text), []).append((idx, b.symbol))
         for masked, items in boiler.items():
-            symbols = list(dict.fromkeys(sym for _, sym, _ in items))
+            symbols = list(dict.fromkeys(sym for _, sym in items))
             if len(symbols) < 2:
                 continue
             first = items[0][0]
             self._replace[first] = masked.replace("§", ", ".join(symbols), 1).replace("§", symbols[0])
             self._drop(self.blocks[first], "per-symbol boilerplate collapsed into one line", self._replace[first])
-            for idx, _, _ in items[1:]:
+            for idx, _ in items[1:]:
                 self._skip[idx] = f"per-symbol boilerplate collapsed into line {self.blocks[first].line + 1}"
         for text, places in same.items():
             symbols = list(dict.fromkeys(sym for _, sym in places))
@@ -698,8 +708,7 @@ class Reducer:
                 continue
             if any(x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text) for x in body):
                 continue
-            mention = _MENTION.format(sym=re.escape(named[0]))
-            key = re.sub(mention, "§", plain(b.text)) + "\n" + "\n".join(plain(x.text) for x in body)
+            key = _mention(named[0]).sub("§", plain(b.text)) + "\n" + "\n".join(plain(x.text) for x in body)
             if groups and groups[-1][-1][1] == h and groups[-1][-1][2] == key:
                 groups[-1].append((h, end, key))
             else:
@@ -708,7 +717,9 @@ class Reducer:
             if len(group) < 2:
                 continue
             first = group[0][0]
-            mentions = [re.search(_MENTION.format(sym=re.escape(symbols_in(self.blocks[h].label)[0])), plain(self.blocks[h].text)) for h, _, _ in group]
+            mentions = [
+                _mention(symbols_in(self.blocks[h].label)[0]).search(plain(self.blocks[h].text)) for h, _, _ in group
+            ]
             names = ", ".join(m.group(0) for m in mentions if m)
             head = plain(self.blocks[first].text)
             m0 = mentions[0]
@@ -725,11 +736,8 @@ class Reducer:
         """A heading whose lines were all dropped goes too (a heading that had no lines stays: it is
         the content, e.g. `### No Open Positions`)."""
         emitted = {idx for idx, _ in out}
-        heads = [i for i in self.doc.headings]
-        ends: dict[int, int] = {}
-        for n, h in enumerate(heads):
-            rank = self.blocks[h].rank
-            ends[h] = next((k for k in heads[n + 1 :] if self.blocks[k].rank <= rank), len(self.blocks))
+        heads = self.doc.headings
+        ends = _section_ends(self.blocks, heads)
         for h in reversed(heads):
             if h not in emitted or h in self._replace:
                 continue
@@ -779,11 +787,13 @@ class Reducer:
         counts: dict[str, int] = {}
         for idx, text in out:
             b = self.blocks[idx]
-            if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)):
+            if "[" in text and not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)):
                 for tag in _TAG.findall(text):
                     counts[tag] = counts.get(tag, 0) + 1
+        if not any(n >= 3 for n in counts.values()):
+            return out
         aliases: dict[str, str] = {}
-        taken = {m for _, t in out for m in re.findall(r"\[([A-Z0-9]{1,3})\]", t)}
+        taken = {m for _, t in out if "[" in t for m in _SHORT_TAG.findall(t)}
         for tag, n in counts.items():
             if n < 3:
                 continue
@@ -812,7 +822,26 @@ class Reducer:
 
 # --- helpers -----------------------------------------------------------------------------------
 _WORDS = re.compile(r"[A-Za-z]{2,}")
-_MENTION = r"\b{sym}(?:[/_-]?(?:USDT|USDC|BUSD|USD|PERP))?\b"
+
+
+@lru_cache(maxsize=256)
+def _mention(sym: str) -> re.Pattern[str]:
+    """A symbol as a prompt names it: `BTC`, `BTC/USDT`, `BTCUSDT`, `BTC-PERP`."""
+    return re.compile(rf"\b{re.escape(sym)}(?:[/_-]?(?:USDT|USDC|BUSD|USD|PERP))?\b")
+
+
+def _section_ends(blocks: Sequence[Block], heads: Sequence[int]) -> dict[int, int]:
+    """For each heading, the index of the next heading of the same or a higher rank (or the end)."""
+    ends: dict[int, int] = {}
+    open_: list[int] = []
+    for h in heads:
+        rank = blocks[h].rank
+        while open_ and blocks[open_[-1]].rank >= rank:
+            ends[open_.pop()] = h
+        open_.append(h)
+    for h in open_:
+        ends[h] = len(blocks)
+    return ends
 
 
 def _alias(tag: str, taken: set[str]) -> str:

@@ -17,9 +17,10 @@ from functools import lru_cache
 _CORE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SIGNED = rf"[-+−±]?[$€£¥₿]?[-+−]?{_CORE}"
 _UNIT = r"(?:%|[A-Za-z]{1,3}(?![A-Za-z]))?"
-NUMBER_RE = re.compile(
-    rf"(?<![\w.])[~≈]?{_SIGNED}{_UNIT}(?:[–—-]{_SIGNED}{_UNIT}|[:/]{_CORE}{_UNIT})*(?!\w)"
+NUMBER_RE = re.compile(  # the leading lookahead lets the scan skip letters fast
+    rf"(?=[~≈\-+−±$€£¥₿.\d])(?<![\w.])[~≈]?{_SIGNED}{_UNIT}(?:[–—-]{_SIGNED}{_UNIT}|[:/]{_CORE}{_UNIT})*(?!\w)"
 )
+_SHORT_INT_END = re.compile(r"[^\d.]*\d{1,3}(?:,\d{3})*")
 # A bare digit run, for "does this text hold any number" checks that must be cheap.
 HAS_DIGIT = re.compile(r"\d")
 
@@ -91,10 +92,11 @@ def join_numbers(values: Iterable[str], sep: str = ",") -> str:
     """Values joined with `sep`, or with `sep + " "` when the tight join would read as other numbers
     (`100,200` is one number with a thousands separator; `100, 200` is two)."""
     items = list(values)
-    tight = sep.join(items)
-    if numbers_in(tight) == items:
-        return tight
-    return (sep + " ").join(items)
+    for a, b in zip(items, items[1:], strict=False):
+        # `12` then `345` reads as `12,345`: the only way a tight join changes a number
+        if len(b) >= 3 and b[:3].isdigit() and (len(b) == 3 or not b[3].isdigit()) and _SHORT_INT_END.fullmatch(a):
+            return (sep + " ").join(items)
+    return sep.join(items)
 
 
 def symbols_in(text: str) -> list[str]:
@@ -104,33 +106,40 @@ def symbols_in(text: str) -> list[str]:
 
 @lru_cache(maxsize=8192)
 def _symbols_in(text: str) -> tuple[str, ...]:
-    found: dict[str, None] = {}
-    if not any(c.isupper() for c in text):
+    if text.islower() or not text:
         return ()
-    for match in _PAIR_RE.finditer(text):
-        found.setdefault(match.group(1), None)
-    for match in _WORD_RE.finditer(text):
-        if match.group(0) in KNOWN_SYMBOLS:
-            found.setdefault(match.group(0), None)
-    for match in _NAME_RE.finditer(text):
-        found.setdefault(COIN_NAMES[match.group(1).lower()], None)
+    found: dict[str, None] = {}
+    if "USD" in text or "PERP" in text:
+        for match in _PAIR_RE.finditer(text):
+            found.setdefault(match.group(1), None)
+    for word in _WORD_RE.findall(text):
+        if word in KNOWN_SYMBOLS:
+            found.setdefault(word, None)
+    low = text.lower()
+    if any(name in low for name in COIN_NAMES):
+        for match in _NAME_RE.finditer(text):
+            found.setdefault(COIN_NAMES[match.group(1).lower()], None)
     return tuple(found)
+
+
+def _group1(m: re.Match[str]) -> str:
+    return m.group(1)
 
 
 def strip_emphasis(text: str) -> str:
     """The text without markdown bold/italic markers (the words stay)."""
     if "*" in text:
-        text = _BOLD_RE.sub(r"\1", text)
+        text = _BOLD_RE.sub(_group1, text)
         if "*" in text:
-            text = _ITALIC_RE.sub(r"\1", text)
+            text = _ITALIC_RE.sub(_group1, text)
     if "__" in text:
-        text = _UBOLD_RE.sub(r"\1", text)
+        text = _UBOLD_RE.sub(_group1, text)
     return text
 
 
 def strip_emoji(text: str) -> str:
     """The text without decorative pictographs; spacing around them is tidied."""
-    if not EMOJI_RE.search(text):
+    if text.isascii() or not EMOJI_RE.search(text):
         return text
     out = EMOJI_RE.sub("", text)
     return _SPACES.sub(" ", out).strip() if out.strip() else text  # an emoji alone is a value: keep it
@@ -152,7 +161,9 @@ _NORM_DROP = re.compile(r"[\s*`]+|</?keep>")
 def norm(text: str) -> str:
     """A comparison key that survives every transformation the compressor may apply to kept text
     (emphasis, emoji, spacing, keep markers): used to check that a line was kept."""
-    return _NORM_DROP.sub("", EMOJI_RE.sub("", text)).lower()
+    if not text.isascii():
+        text = EMOJI_RE.sub("", text)
+    return _NORM_DROP.sub("", text).lower()
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(\[`-])")
