@@ -43,7 +43,8 @@ def _tests_module(name: str) -> ModuleType:
     the benchmarks measure the same prompts the tests check, without making tests/ a package."""
     path = Path(__file__).resolve().parents[1] / "tests" / "compressor" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_oxbot_compressor_{name}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their module by name
     spec.loader.exec_module(module)
@@ -91,7 +92,9 @@ def measure(compressor: AdaptivePromptCompressor, name: str, prompt: str, mode: 
 
 
 def groups() -> dict[str, list[tuple[str, str]]]:
-    out: dict[str, list[tuple[str, str]]] = {"nof1": [(f"#{i} {m}", p) for i, (m, p) in enumerate(nof1_prompts())]}
+    out: dict[str, list[tuple[str, str]]] = {
+        "nof1": [(f"#{i} {m}", p) for i, (m, p) in enumerate(nof1_prompts())]
+    }
     for case in corpus(SEEDS):
         out.setdefault(case.shape, []).append((case.shape, case.prompt))
     return out
@@ -168,7 +171,8 @@ def test_reduction_and_defects_per_shape(capsys: pytest.CaptureFixture[str]) -> 
             failures.append(lines[-1])
         if shape == "nof1":
             lines += [
-                f"      {r.name:<24} {r.original:>5} -> {r.compressed:>5}  {r.reduction:6.1%}  defects {r.defects}"
+                f"      {r.name:<24} {r.original:>5} -> {r.compressed:>5}  {r.reduction:6.1%}  "
+                f"defects {r.defects}"
                 for r in rows
             ]
     with capsys.disabled():
@@ -225,9 +229,14 @@ def test_time_per_prompt_including_token_counting(capsys: pytest.CaptureFixture[
                 f"  verify={verify!s:<5} {name[:24]:<24} min {min(t) * 1e3:6.2f} ms  "
                 f"median {statistics.median(t) * 1e3:6.2f} ms"
             )
-        lines.append(f"  verify={verify!s:<5} typical prompt (median of bests) {statistics.median(best) * 1e3:.2f} ms")
+        lines.append(
+            f"  verify={verify!s:<5} typical prompt (median of bests) {statistics.median(best) * 1e3:.2f} ms"
+        )
     with capsys.disabled():
-        print(f"\n[compressor] time per prompt, standard mode incl. 2 token counts (best of {RUNS}, goal <= 2 ms)")
+        print(
+            f"\n[compressor] time per prompt, standard mode incl. 2 token counts "
+            f"(best of {RUNS}, goal <= 2 ms)"
+        )
         print("\n".join(lines))
 
 

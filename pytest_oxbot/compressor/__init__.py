@@ -22,6 +22,7 @@ from pytest_oxbot.compressor.model import (
     SymbolSnapshot,
     TradingContext,
 )
+from pytest_oxbot.compressor.reduce import Dropped
 from pytest_oxbot.compressor.render import (
     render_compact,
     render_full,
@@ -29,7 +30,6 @@ from pytest_oxbot.compressor.render import (
     render_static,
     round_to_tick,
 )
-from pytest_oxbot.compressor.reduce import Dropped
 from pytest_oxbot.compressor.text import changed_numbers, numbers_in
 
 __all__ = [

@@ -164,9 +164,7 @@ class AdaptivePromptCompressor:
         self._lock = threading.Lock()
 
     # -- entry points --------------------------------------------------------------------------
-    def compress_by_context(
-        self, prompt: str, context: str = "standard", *, static_sections: Patterns | None = None
-    ) -> CompressionResult:
+    def compress_by_context(self, prompt: str, context: str = "standard") -> CompressionResult:
         """Compress at the rung `context` picks: a level name, or any string containing "emergency"
         (`emergency_exit`) or "analysis" (`market_analysis`); anything else is standard."""
         started = time.perf_counter()
@@ -176,13 +174,11 @@ class AdaptivePromptCompressor:
         level = level_for_context(context)
         original = count_tokens(prompt, self.model)
         doc = self._parse(prompt)
-        static = self._static(doc, static_sections)
+        static = self._static(doc)
         text, reducer = self._render(doc, level, static)
         return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
 
-    def compress(
-        self, prompt: str, max_tokens: int, *, static_sections: Patterns | None = None
-    ) -> CompressionResult:
+    def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
         """The least compressed rendering that fits `max_tokens` (the emergency one if none does)."""
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
             raise CompressorUsageError(f"max_tokens must be an int >= 0, got {max_tokens!r}")
@@ -192,11 +188,13 @@ class AdaptivePromptCompressor:
         if original <= max_tokens:
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
         doc = self._parse(prompt)
-        static = self._static(doc, static_sections)
+        static = self._static(doc)
         for level in range(len(LEVELS)):
             text, reducer = self._render(doc, level, static)
             if level == len(LEVELS) - 1 or count_tokens(text, self.model) <= max_tokens:
-                return self._finish(prompt, doc, original, text, reducer, level, "budget", started, max_tokens)
+                return self._finish(
+                    prompt, doc, original, text, reducer, level, "budget", started, max_tokens
+                )
         raise AssertionError("unreachable: the last level always returns")  # pragma: no cover
 
     # -- internals -----------------------------------------------------------------------------
@@ -212,13 +210,10 @@ class AdaptivePromptCompressor:
     def _count(self, text: str) -> int:
         return count_tokens(text, self.model)
 
-    def _static(
-        self, doc: Doc, names: Patterns | None
-    ) -> tuple[tuple[re.Pattern[str], ...], frozenset[str]]:
-        patterns = self.static_sections if names is None else _patterns(names, "static_sections")
+    def _static(self, doc: Doc) -> tuple[tuple[re.Pattern[str], ...], frozenset[str]]:
         if not self.learn_static:
-            return patterns, frozenset()
-        return patterns, self._proven_static(doc)
+            return self.static_sections, frozenset()
+        return self.static_sections, self._proven_static(doc)
 
     def _proven_static(self, doc: Doc) -> frozenset[str]:
         """Top-level sections whose text is identical to the previous prompt of the same template."""
@@ -301,4 +296,3 @@ def _patterns(patterns: Patterns, name: str) -> tuple[re.Pattern[str], ...]:
         return compile_patterns(patterns)
     except (re.error, TypeError) as exc:
         raise CompressorUsageError(f"{name}: not a regular expression: {exc}") from None
-

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pytest_oxbot.compressor.parse import (
     SIGNAL_KEYS,
@@ -21,10 +21,6 @@ from pytest_oxbot.compressor.parse import (
     Block,
     Doc,
     Kind,
-    Raw,
-    Record,
-    records,
-    symbol_of,
     compile_patterns,
     dump_json,
     is_sl,
@@ -33,10 +29,10 @@ from pytest_oxbot.compressor.parse import (
     parse,
     position_field,
     required_kind,
-    split_row,
+    symbol_of,
     table_rows,
 )
-from pytest_oxbot.compressor.text import NUMBER_RE, norm, number_changes, numbers_in, plain, symbols_in
+from pytest_oxbot.compressor.text import NUMBER_RE, norm, number_changes, numbers_in, plain
 from pytest_oxbot.errors import CompressorError
 
 __all__ = [
@@ -199,7 +195,9 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
         return facts
     if not isinstance(value, dict):
         return facts
-    own = next((str(v) for k, v in value.items() if str(k).lower() in SYMBOL_KEYS and isinstance(v, str)), None)
+    own = next(
+        (str(v) for k, v in value.items() if str(k).lower() in SYMBOL_KEYS and isinstance(v, str)), None
+    )
     sym = (symbol_of(own) or own) if own else symbol
     pairs = _flat_pairs(value)
     if sym and any(is_sl(k) or is_tp(k) for k, _ in pairs):
@@ -311,7 +309,9 @@ def prompt_facts(doc: Doc) -> PromptFacts:
                 keys.update((m.group(1), None) for _, t in texts for m in [_YAML_KEY.match(t)] if m)
             elif b.core.kind is not Kind.JSON:
                 for _, t in texts:
-                    keys.update((m.group(1), None) for m in _KEY_MENTION.finditer(t) if m.group(0)[0] in "\"'")
+                    keys.update(
+                        (m.group(1), None) for m in _KEY_MENTION.finditer(t) if m.group(0)[0] in "\"'"
+                    )
         if b.instr and b.kind is not Kind.HEADING and b.kind is not Kind.TABLE:
             instructions.extend(texts)
         if b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE) and (b.fmt or b.instr):
@@ -362,7 +362,13 @@ class FidelityReport:
         if self.ok:
             return "fidelity ok"
         parts = []
-        for name in ("changed_numbers", "missing_facts", "missing_instructions", "missing_format", "missing_protected"):
+        for name in (
+            "changed_numbers",
+            "missing_facts",
+            "missing_instructions",
+            "missing_format",
+            "missing_protected",
+        ):
             items = getattr(self, name)
             if items:
                 parts.append(f"{name.replace('_', ' ')}: {'; '.join(map(str, items[:8]))}")
@@ -393,7 +399,9 @@ def check_against(
         missing_instr = ()
         missing_fmt = tuple(dict.fromkeys(t for _, t in original.contract if norm(t) not in hay))
         missing_fmt += tuple(
-            f"answer key {k!r}" for k in original.answer_keys if not re.search(rf"\b{re.escape(k)}\b", compressed)
+            f"answer key {k!r}"
+            for k in original.answer_keys
+            if not re.search(rf"\b{re.escape(k)}\b", compressed)
         )
     return FidelityReport(changed, missing_facts, missing_instr, missing_fmt, missing_protected)
 
@@ -416,4 +424,3 @@ def check_fidelity(
     """
     doc = parse(original, compile_patterns(protect), compile_patterns(instructions))
     return check_against(prompt_facts(doc), compressed, level)
-

@@ -41,8 +41,24 @@ LEVELS: tuple[Level, ...] = (
     Level("moderate", 5, 3, "trim", "all", True, True, True, "compact", "all", True, False, True),
     Level("standard", 3, 1, "trim", "all", True, True, True, "standard", "all", True, False, True),
     Level("lean", 1, 1, "none", "all", True, True, True, "standard", "all", True, False, True),
-    Level("minimal", 0, 0, "none", "contract", True, True, True, "essential", "symbol_required", True, False, True),
-    Level("emergency", 0, 0, "none", "contract", True, True, True, "essential", "required", False, True, True),
+    Level(
+        "minimal",
+        0,
+        0,
+        "none",
+        "contract",
+        True,
+        True,
+        True,
+        "essential",
+        "symbol_required",
+        True,
+        False,
+        True,
+    ),
+    Level(
+        "emergency", 0, 0, "none", "contract", True, True, True, "essential", "required", False, True, True
+    ),
 )
 
 LEVEL_BY_NAME = {level.name: i for i, level in enumerate(LEVELS)}

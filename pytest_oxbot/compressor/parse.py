@@ -94,12 +94,100 @@ _INSTR_WORDS = re.compile(
 )
 _YOU = re.compile(r"(?i)^(?:you are|you're|you will|you can|your (?:task|goal|job|role|objective|mission))\b")
 IMPERATIVES = frozenset(
-    "analyze analyse answer respond reply return output provide include use consider decide prefer keep "
-    "set place do avoid ensure check review evaluate look trade open close hold buy sell wait move give "
-    "explain think reason base follow focus apply treat assume limit calculate compute show list write "
-    "add make be stay exit enter take let trust remember note verify report choose select identify "
-    "determine compare monitor protect reduce increase specify fill copy adapt skip ignore stop cancel "
-    "prioritize prioritise read act aim size scale cut lower raise respect never always only go".split()
+    [
+        "analyze",
+        "analyse",
+        "answer",
+        "respond",
+        "reply",
+        "return",
+        "output",
+        "provide",
+        "include",
+        "use",
+        "consider",
+        "decide",
+        "prefer",
+        "keep",
+        "set",
+        "place",
+        "do",
+        "avoid",
+        "ensure",
+        "check",
+        "review",
+        "evaluate",
+        "look",
+        "trade",
+        "open",
+        "close",
+        "hold",
+        "buy",
+        "sell",
+        "wait",
+        "move",
+        "give",
+        "explain",
+        "think",
+        "reason",
+        "base",
+        "follow",
+        "focus",
+        "apply",
+        "treat",
+        "assume",
+        "limit",
+        "calculate",
+        "compute",
+        "show",
+        "list",
+        "write",
+        "add",
+        "make",
+        "be",
+        "stay",
+        "exit",
+        "enter",
+        "take",
+        "let",
+        "trust",
+        "remember",
+        "note",
+        "verify",
+        "report",
+        "choose",
+        "select",
+        "identify",
+        "determine",
+        "compare",
+        "monitor",
+        "protect",
+        "reduce",
+        "increase",
+        "specify",
+        "fill",
+        "copy",
+        "adapt",
+        "skip",
+        "ignore",
+        "stop",
+        "cancel",
+        "prioritize",
+        "prioritise",
+        "read",
+        "act",
+        "aim",
+        "size",
+        "scale",
+        "cut",
+        "lower",
+        "raise",
+        "respect",
+        "never",
+        "always",
+        "only",
+        "go",
+    ]
 )
 _LEAD = re.compile(r"^[\s\-*+•>#\d.)(\[\]|→➜▶►:]*")
 _INSTR_HEADING = re.compile(
@@ -119,8 +207,31 @@ SIGNAL_KEYS = frozenset(
 
 
 _INSTR_SINGLE = frozenset(
-    "must mustn't never always important mandatory required require requires critical only avoid should "
-    "shall ensure forbidden prohibited strictly exactly warning remember reject don't".split()
+    [
+        "must",
+        "mustn't",
+        "never",
+        "always",
+        "important",
+        "mandatory",
+        "required",
+        "require",
+        "requires",
+        "critical",
+        "only",
+        "avoid",
+        "should",
+        "shall",
+        "ensure",
+        "forbidden",
+        "prohibited",
+        "strictly",
+        "exactly",
+        "warning",
+        "remember",
+        "reject",
+        "don't",
+    ]
 )
 _INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
 _TOKENS = re.compile(r"[a-z']+")
@@ -281,7 +392,10 @@ def position_field(key: str) -> str | None:
 def _position(text: str) -> Block | None:
     """A one-line position: a Python/JSON dict or `SYM: k=v ...` with a stop loss and a take profit."""
     low = text.lower()
-    if not (("stop" in low or "sl" in low) and ("take" in low or "profit" in low or "tp" in low or "target" in low)):
+    if not (
+        ("stop" in low or "sl" in low)
+        and ("take" in low or "profit" in low or "tp" in low or "target" in low)
+    ):
         return None
     pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text))
     keys = [k for k, _ in pairs]
@@ -316,7 +430,12 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
         if nxt < 0:
             break
         key = body[sep.end() : nxt].rstrip()
-        if key and _LABEL_FULL.fullmatch(key) and sep.start() >= starts[-1][2] and _balanced(body[: sep.start()]):
+        if (
+            key
+            and _LABEL_FULL.fullmatch(key)
+            and sep.start() >= starts[-1][2]
+            and _balanced(body[: sep.start()])
+        ):
             starts.append((sep.start(), key, nxt + 1))
     pairs: list[tuple[str, str]] = []
     for i, (_, key, vstart) in enumerate(starts):
@@ -344,7 +463,7 @@ def _kv(text: str, body: str) -> Block | None:
     """A `key = value` / `Label: value` line (`body` is the text without decoration)."""
     if "=" in body and not body.startswith("{") and ":" not in body.split("=", 1)[0]:
         pieces = _EQ_SPLIT.split(body)
-        pairs = []
+        pairs: list[tuple[str, str]] = []
         label = ""
         if len(pieces) > 2 and "=" not in pieces[0]:
             label = pieces.pop(0).strip()  # `[BINANCE] BTCUSDT price=1 rsi=2`: an entity, then pairs
@@ -413,7 +532,12 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
             return pos
     word, first = instruction_signals(core)
     user = bool(patterns) and any(p.search(core) for p in patterns)
-    instr = word or user or first in IMPERATIVES or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
+    instr = (
+        word
+        or user
+        or first in IMPERATIVES
+        or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
+    )
     if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
         entity = len(core.split()) == 1 or (len(core.split()) <= 3 and len(symbols_in(core)) == 1)
         rank = 8 if core.endswith(":") or "*" in line or entity else 7
@@ -466,10 +590,18 @@ def dump_json(value: object) -> str:
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{dump_json(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{dump_json(v)}" for k, v in value.items())
+            + "}"
+        )
     if isinstance(value, list):
         items = [dump_json(v) for v in value]
-        return "[" + (join_numbers(items) if value and all(isinstance(v, Raw) for v in value) else ",".join(items)) + "]"
+        return (
+            "["
+            + (join_numbers(items) if value and all(isinstance(v, Raw) for v in value) else ",".join(items))
+            + "]"
+        )
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -581,7 +713,7 @@ def parse(
             block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
         else:
-            block = None
+            found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
                 if not offsets:
                     pos = 0
@@ -593,7 +725,7 @@ def parse(
                 if parsed is None and _BARE_TYPE.search(line):
                     typed = _typed_template(line)  # our own emergency template: `"confidence":number`
                     if typed is not None:
-                        block = Block(Kind.JSON, line, data=typed)
+                        found = Block(Kind.JSON, line, data=typed)
                         i += 1
                 if parsed is not None:
                     value, end = parsed
@@ -601,16 +733,17 @@ def parse(
                     while j + 1 < len(lines) and offsets[j + 1] < end:
                         j += 1
                     if not prompt[end : offsets[j] + len(lines[j])].strip():
-                        block = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
+                        found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
                         i = j + 1
-            if block is None and line.startswith("Sources: ") and LEGEND.match(line):
-                block = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
+            if found is None and line.startswith("Sources: ") and LEGEND.match(line):
+                found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
-            if block is None:
-                block = classify_line(line, instructions)
-                if block.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
+            if found is None:
+                found = classify_line(line, instructions)
+                if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
                     _setext(blocks[-1], 1 if line[0] in "=═" else 2)
                 i += 1
+            block = found
         block.line = start
         block.indent = len(raw) - len(raw.lstrip())
         block.blank_before = blank
@@ -641,7 +774,7 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
         if b.kind is not Kind.PROSE or b.instr or i + 2 >= len(blocks):
             continue
         core = plain(b.text)
-        if len(core.split()) > 6 or _TERMINAL.search(core) or NUMBER_RE.search(core) and ":" in core:
+        if len(core.split()) > 6 or _TERMINAL.search(core) or (NUMBER_RE.search(core) and ":" in core):
             continue
         if all(blocks[k].core.kind is Kind.KV for k in (i + 1, i + 2)):
             b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
@@ -692,7 +825,9 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
-        if core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core) or _JSONISH_SIGNAL.match(core.text):
+        if (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core)) or _JSONISH_SIGNAL.match(
+            core.text
+        ):
             in_fmt = True
         if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
@@ -756,7 +891,9 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     while i < n:
         b = blocks[i]
         core = b.core
-        starts = b.kind is Kind.HEADING or (core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
+        starts = b.kind is Kind.HEADING or (
+            core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS
+        )
         if not starts:
             i += 1
             continue

@@ -17,10 +17,8 @@ from functools import lru_cache
 from pytest_oxbot.compressor.facts import (
     ANSWER_ONLY,
     DONT_COPY,
-    Record,
     fact_value,
     is_enumeration_line,
-    records,
     series_carrying_facts,
     symbol_column,
 )
@@ -32,6 +30,7 @@ from pytest_oxbot.compressor.parse import (
     Doc,
     Kind,
     Raw,
+    Record,
     dump_json,
     is_instruction,
     is_sl,
@@ -168,7 +167,9 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
         key = norm_key(core.pairs[0][0]).replace(" ", "_")
         if key in answer_keys or block.fmt:
             first = core.pairs[0][1].split(" ", 1)[0]
-            example = first in _TYPES or (bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first))
+            example = first in _TYPES or (
+                bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first)
+            )
             if key in answer_keys or example:
                 return "template" if example else "verbatim"
     return None
@@ -310,8 +311,10 @@ class Reducer:
 
     def _carries_facts(self, b: Block) -> bool:
         core = b.core
-        return core.kind in (Kind.KV, Kind.POSITION) and bool(b.symbol) and any(
-            required_kind(k) or position_field(k) for k, _ in core.pairs
+        return (
+            core.kind in (Kind.KV, Kind.POSITION)
+            and bool(b.symbol)
+            and any(required_kind(k) or position_field(k) for k, _ in core.pairs)
         )
 
     def _whole(self, b: Block) -> str:
@@ -359,7 +362,11 @@ class Reducer:
         if inner.kind is Kind.PROSE:
             body = self._prose(inner, report=False)
             if body != self._line(inner.text):
-                self._drop(b, "prose sentences without data" if body else "prose line", f"{b.bullet} {body}" if body else None)
+                self._drop(
+                    b,
+                    "prose sentences without data" if body else "prose line",
+                    f"{b.bullet} {body}" if body else None,
+                )
         else:
             body = self._block(-1, inner)
         return f"{b.bullet} {body}" if body else ""
@@ -373,10 +380,14 @@ class Reducer:
             kept = [s for s in sentences(text) if self._market_sentence(s, b)]
             out = " ".join(kept)
             if report:
-                self._drop(b, "prose line" if not out else "prose sentences without market facts", out or None)
+                self._drop(
+                    b, "prose line" if not out else "prose sentences without market facts", out or None
+                )
             return out
         parts = sentences(text)
-        kept = [parts[0]] + [s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)]
+        kept = [parts[0]] + [
+            s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)
+        ]
         out = " ".join(kept)
         if out != text and report:
             self._drop(b, "prose sentences without data", out)
@@ -418,7 +429,9 @@ class Reducer:
             if self.level.prose == "trim" and len(b.pairs) == 1 and ". " in text:
                 key, _, value = text.partition(": ")
                 parts = sentences(value)
-                kept_s = [parts[0]] + [s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)]
+                kept_s = [parts[0]] + [
+                    s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)
+                ]
                 if len(kept_s) < len(parts):
                     text = f"{key}: {' '.join(kept_s)}"
                     self._drop(b, "sentences without data in a value", text)
@@ -495,7 +508,9 @@ class Reducer:
             if keep is not None and len(lines) > keep:
                 first = b.line + (2 if header is not None else 0)
                 for k in range(len(lines) - keep):
-                    self.dropped.append(Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows"))
+                    self.dropped.append(
+                        Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
+                    )
                 lines = lines[-keep:]
                 rows_all = rows_all[-keep:]
         rows = rows_all
@@ -626,9 +641,13 @@ class Reducer:
         table = "\n".join(lines)
         first, last = run[0].start, run[-1].end
         before = "\n".join(
-            plain(self.doc.lines[self.blocks[i].line]) for i in range(first, last) if self.blocks[i].kind is not Kind.SEPARATOR
+            plain(self.doc.lines[self.blocks[i].line])
+            for i in range(first, last)
+            if self.blocks[i].kind is not Kind.SEPARATOR
         )
-        if Counter(numbers_in(table)) - Counter(numbers_in(before)) or self.count(table) >= self.count(before):
+        if Counter(numbers_in(table)) - Counter(numbers_in(before)) or self.count(table) >= self.count(
+            before
+        ):
             return
         self._replace[first] = table
         for i in range(first + 1, last):
@@ -641,7 +660,9 @@ class Reducer:
             self._plan_twins()
         seen: dict[str, int] = {}
         same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
-        members = {i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)}
+        members = {
+            i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)
+        }
         boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
         for idx, b in enumerate(self.blocks):
             if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
@@ -660,7 +681,14 @@ class Reducer:
                     seen[key] = idx
                 continue
             core = b.core
-            if not collapse or b.instr or b.fmt or not b.symbol or idx in self._pos or HAS_DIGIT.search(b.text):
+            if (
+                not collapse
+                or b.instr
+                or b.fmt
+                or not b.symbol
+                or idx in self._pos
+                or HAS_DIGIT.search(b.text)
+            ):
                 continue
             if core.kind is Kind.PROSE and symbols_in(core.text) == [b.symbol]:
                 masked = _mention(b.symbol).sub("§", plain(b.text))
@@ -677,7 +705,9 @@ class Reducer:
                 continue
             first = items[0][0]
             self._replace[first] = masked.replace("§", ", ".join(symbols), 1).replace("§", symbols[0])
-            self._drop(self.blocks[first], "per-symbol boilerplate collapsed into one line", self._replace[first])
+            self._drop(
+                self.blocks[first], "per-symbol boilerplate collapsed into one line", self._replace[first]
+            )
             for idx, _ in items[1:]:
                 self._skip[idx] = f"per-symbol boilerplate collapsed into line {self.blocks[first].line + 1}"
         for text, places in same.items():
@@ -706,7 +736,10 @@ class Reducer:
             named = symbols_in(b.label)
             if len(named) != 1 or not body or b.instr or b.fmt:
                 continue
-            if any(x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text) for x in body):
+            if any(
+                x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text)
+                for x in body
+            ):
                 continue
             key = _mention(named[0]).sub("§", plain(b.text)) + "\n" + "\n".join(plain(x.text) for x in body)
             if groups and groups[-1][-1][1] == h and groups[-1][-1][2] == key:
@@ -718,7 +751,8 @@ class Reducer:
                 continue
             first = group[0][0]
             mentions = [
-                _mention(symbols_in(self.blocks[h].label)[0]).search(plain(self.blocks[h].text)) for h, _, _ in group
+                _mention(symbols_in(self.blocks[h].label)[0]).search(plain(self.blocks[h].text))
+                for h, _, _ in group
             ]
             names = ", ".join(m.group(0) for m in mentions if m)
             head = plain(self.blocks[first].text)
@@ -729,7 +763,9 @@ class Reducer:
             self._drop(self.blocks[first], "identical per-symbol sections merged", self._replace[first])
             for h, end, _ in group[1:]:
                 for k in range(h, end):
-                    self._skip[k] = f"identical per-symbol section merged into line {self.blocks[first].line + 1}"
+                    self._skip[k] = (
+                        f"identical per-symbol section merged into line {self.blocks[first].line + 1}"
+                    )
 
     # -- document-level passes ---------------------------------------------------------------
     def _prune_headings(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -810,7 +846,9 @@ class Reducer:
         pattern = re.compile(r"\[(" + "|".join(map(re.escape, aliases)) + r")\]")
         for idx, text in out:
             b = self.blocks[idx]
-            if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)) and pattern.search(text):
+            if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)) and pattern.search(
+                text
+            ):
                 if not placed:
                     result.append((idx, legend))
                     placed = True

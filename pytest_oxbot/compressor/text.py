@@ -9,6 +9,7 @@ whole tokens is what catches a split such as `$17,500` -> `$17, 500`, which a di
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -25,10 +26,11 @@ _SHORT_INT_END = re.compile(r"[^\d.]*\d{1,3}(?:,\d{3})*")
 HAS_DIGIT = re.compile(r"\d")
 
 # Common crypto base assets; anything written as a pair (BTC/USDT, ETHUSDT, SOL-PERP) is found too.
-KNOWN_SYMBOLS = frozenset(
-    "BTC ETH SOL BNB XRP DOGE ADA AVAX DOT LINK MATIC POL LTC TRX TON SHIB ARB OP SUI APT PEPE NEAR ATOM "
-    "UNI BCH ETC FIL HYPE XLM WIF INJ SEI TIA RNDR RENDER AAVE MKR ICP HBAR VET ALGO".split()
+_SYMBOL_LIST = (
+    "BTC ETH SOL BNB XRP DOGE ADA AVAX DOT LINK MATIC POL LTC TRX TON SHIB ARB OP SUI APT PEPE "
+    "NEAR ATOM UNI BCH ETC FIL HYPE XLM WIF INJ SEI TIA RNDR RENDER AAVE MKR ICP HBAR VET ALGO"
 )
+KNOWN_SYMBOLS = frozenset(_SYMBOL_LIST.split())
 # Coin names bots print instead of tickers ("**Bitcoin** (BTC/USDT):").
 COIN_NAMES = {
     "bitcoin": "BTC",
@@ -92,9 +94,14 @@ def join_numbers(values: Iterable[str], sep: str = ",") -> str:
     """Values joined with `sep`, or with `sep + " "` when the tight join would read as other numbers
     (`100,200` is one number with a thousands separator; `100, 200` is two)."""
     items = list(values)
-    for a, b in zip(items, items[1:], strict=False):
+    for a, b in itertools.pairwise(items):
         # `12` then `345` reads as `12,345`: the only way a tight join changes a number
-        if len(b) >= 3 and b[:3].isdigit() and (len(b) == 3 or not b[3].isdigit()) and _SHORT_INT_END.fullmatch(a):
+        if (
+            len(b) >= 3
+            and b[:3].isdigit()
+            and (len(b) == 3 or not b[3].isdigit())
+            and _SHORT_INT_END.fullmatch(a)
+        ):
             return (sep + " ").join(items)
     return sep.join(items)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (prompt lines are written as a bot writes them; wrapping them would obscure the data)
 """A corpus of trading prompts in five shapes other bots use, written to break the compressor.
 
 Each builder writes one prompt from a seeded random generator, in the style of a real bot's prompt
@@ -110,7 +111,9 @@ class Market:
         sl, tp = entry * (1 - k * 0.035), entry * (1 + k * 0.07)
         pnl = (price - entry) * qty * k
         if money_style:
-            return Position(sym, side, f"{qty:.4f}", money(entry), money(sl), money(tp), money(pnl, 2, sign=True))
+            return Position(
+                sym, side, f"{qty:.4f}", money(entry), money(sl), money(tp), money(pnl, 2, sign=True)
+            )
         return Position(sym, side.lower(), f"{qty:g}", num(entry), num(sl), num(tp), num(pnl, 2))
 
 
@@ -166,7 +169,7 @@ def markdown_dashboard(seed: int) -> Case:
             continue
         out.append("")
         price = float(m.data[sym]["price"])
-        for g in range(gaps):
+        for _g in range(gaps):
             kind = rng.choice(["🟢 BULLISH", "🔴 BEARISH"])
             bottom = price * rng.uniform(0.95, 0.99)
             top = bottom * 1.006
@@ -201,11 +204,11 @@ def markdown_dashboard(seed: int) -> Case:
     for sym in held:
         pos = m.position(sym)
         name = next(n for s, n, _ in m.coins if s == sym)
-        price = money(float(m.data[sym]["price"]))
+        now = money(float(m.data[sym]["price"]))
         out += [
             f"**{name}** ({sym}/USDT):",
             f"  - Side: {pos.side} | Qty: {pos.qty}",
-            f"  - Entry: {pos.entry} -> Current: {price}",
+            f"  - Entry: {pos.entry} -> Current: {now}",
             f"  - **Unrealized P&L: {pos.pnl} ({rng.uniform(-3, 3):+.2f}%)**",
             f"  - SL: {pos.sl} (-3.5% away) | TP: {pos.tp} (+7.0% away)",
             f"  - Hold time: {rng.uniform(0.2, 30):.1f} hours",
@@ -248,11 +251,19 @@ def markdown_dashboard(seed: int) -> Case:
         instructions[5],
         "",
     ]
-    case.instructions += instructions + ["- RSI > 70 = SHORT signal (overbought)", "- RSI < 30 = LONG signal (oversold)"]
+    case.instructions += [
+        *instructions,
+        "- RSI > 70 = SHORT signal (overbought)",
+        "- RSI < 30 = LONG signal (oversold)",
+    ]
     case.order += ["## DIRECTIONAL STRATEGY", "## DECISION FRAMEWORK"]
     a, b = m.coins[0][0], m.coins[1][0]
     example = {
-        f"{a}/USDT": {"signal": "hold", "confidence": 0.6, "justification": "No clear edge, RSI neutral at 52"},
+        f"{a}/USDT": {
+            "signal": "hold",
+            "confidence": 0.6,
+            "justification": "No clear edge, RSI neutral at 52",
+        },
         f"{b}/USDT": {
             "signal": "buy_to_enter",
             "confidence": 0.78,
@@ -273,7 +284,11 @@ def markdown_dashboard(seed: int) -> Case:
         "",
         "**Example for 2 symbols (adapt to your analysis):**",
         "```json",
-        json.dumps(example, indent=2).replace("0.6,", "0.60,").replace("3150.0", "3150.00").replace("3045.0", "3045.00").replace("3400.0", "3400.00"),
+        json.dumps(example, indent=2)
+        .replace("0.6,", "0.60,")
+        .replace("3150.0", "3150.00")
+        .replace("3045.0", "3045.00")
+        .replace("3400.0", "3400.00"),
         "```",
         "",
         "**DO NOT copy the example values! Use YOUR OWN analysis.**",
@@ -281,7 +296,17 @@ def markdown_dashboard(seed: int) -> Case:
     out += fmt
     case.order.append("## RESPONSE FORMAT")
     case.format_lines = [ln for ln in fmt[2:] if ln and not ln.startswith("```") and not ln.startswith("{")]
-    case.answer_keys = ["signal", "confidence", "justification", "entry_price", "stop_loss", "take_profit", "leverage", "quantity", "invalidation_condition"]
+    case.answer_keys = [
+        "signal",
+        "confidence",
+        "justification",
+        "entry_price",
+        "stop_loss",
+        "take_profit",
+        "leverage",
+        "quantity",
+        "invalidation_condition",
+    ]
     case.allowed_values = ["hold", "buy_to_enter", "sell_to_enter", "close"]
     case.dont_copy = ["DO NOT copy the example values! Use YOUR OWN analysis."]
     case.example_numbers = ["3150.00", "3045.00", "3400.00"]
@@ -334,10 +359,10 @@ def kv_dump(seed: int) -> Case:
     case.order.append(f"CURRENT POSITIONS ({len(held)})")
     for sym in held:
         pos = m.position(sym)
-        price = money(float(m.data[sym]["price"]))
+        now = money(float(m.data[sym]["price"]))
         out += [
             f"Symbol: {sym}/USDT | Side: {pos.side} | Size: {pos.qty}",
-            f"Entry Price: {pos.entry} | Current: {price}",
+            f"Entry Price: {pos.entry} | Current: {now}",
             f"PnL: {pos.pnl} ({rng.uniform(-4, 4):+.2f}%)",
             f"Stop Loss: {pos.sl} | Take Profit: {pos.tp}",
             f"Notional Value: {money(rng.uniform(500, 9000))}",
@@ -374,9 +399,20 @@ def kv_dump(seed: int) -> Case:
     out += fmt
     case.order.append("JSON FORMAT (THIS IS MANDATORY):")
     case.format_lines = fmt[1:]
-    case.answer_keys = ["signal", "confidence", "justification", "stop_loss", "profit_target", "side", "size_pct"]
+    case.answer_keys = [
+        "signal",
+        "confidence",
+        "justification",
+        "stop_loss",
+        "profit_target",
+        "side",
+        "size_pct",
+    ]
     case.allowed_values = ['"hold" or "entry" or "exit"']
-    case.dont_copy = ["DO NOT copy the example numbers; compute your own levels.", "Output ONLY the JSON object, with no text after it."]
+    case.dont_copy = [
+        "DO NOT copy the example numbers; compute your own levels.",
+        "Output ONLY the JSON object, with no text after it.",
+    ]
     case.example_numbers = ["86127.84", "95491.58"]
     case.prompt = "\n".join(out) + "\n"
     return case
@@ -397,7 +433,7 @@ def prose_report(seed: int) -> Case:
         "1. DASHBOARD",
     ]
     case.order.append("1. DASHBOARD")
-    for sym, name, _ in m.coins:
+    for sym, _, _ in m.coins:
         d = m.data[sym]
         price = float(d["price"])
         lo, hi = price * 0.985, price * 1.012
@@ -433,7 +469,7 @@ def prose_report(seed: int) -> Case:
         out.append(
             f"{name} extended its move overnight and now trades near {money(float(d['price']))}. "
             "The reaction to the latest headlines was muted, and order books remain shallow on both sides. "
-            f"Momentum is {'constructive' if d['rsi'] > 50 else 'weak'}, with the RSI at {d['rsi']:.1f} and the 20-period "
+            f"Momentum is {'constructive' if float(d['rsi']) > 50 else 'weak'}, with the RSI at {d['rsi']:.1f} and the 20-period "
             f"EMA at {money(float(d['ema20']))}. "
             "Traders appear reluctant to chase the move, preferring to wait for a retest of the range edges. "
             "Derivatives positioning looks balanced, and there is no sign of forced selling at current levels."
@@ -450,7 +486,11 @@ def prose_report(seed: int) -> Case:
             "Latent Risk: A macro headline could flip the tape; the range low is the line in the sand.",
             "",
         ]
-    out += ["5. ACCOUNT AND POSITIONS", f"Available capital: {rng.uniform(2000, 9000):.6f}", f"Net asset value: {rng.uniform(9000, 20000):.5f}"]
+    out += [
+        "5. ACCOUNT AND POSITIONS",
+        f"Available capital: {rng.uniform(2000, 9000):.6f}",
+        f"Net asset value: {rng.uniform(9000, 20000):.5f}",
+    ]
     case.order.append("5. ACCOUNT AND POSITIONS")
     for sym in held:
         pos = m.position(sym, money_style=False)
@@ -507,9 +547,13 @@ def json_state(seed: int) -> Case:
             "ema_20": round(float(d["ema20"]), 3),
             "trend": str(d["trend"]).lower(),
             "funding_rate": float(d["funding"]) / 100,
-            "closes_1h": closes + [price],
+            "closes_1h": [*closes, price],
         }
-        case.market += [(sym, "price", json.dumps(price)), (sym, "rsi", json.dumps(d["rsi"])), (sym, "trend", str(d["trend"]).lower())]
+        case.market += [
+            (sym, "price", json.dumps(price)),
+            (sym, "rsi", json.dumps(d["rsi"])),
+            (sym, "trend", str(d["trend"]).lower()),
+        ]
     positions = []
     for sym in held:
         pos = m.position(sym, money_style=False)
@@ -526,11 +570,23 @@ def json_state(seed: int) -> Case:
             }
         )
         case.positions.append(
-            Position(sym, pos.side, json.dumps(float(pos.qty)), json.dumps(float(pos.entry)), json.dumps(float(pos.sl)), json.dumps(float(pos.tp)), json.dumps(float(pos.pnl or 0)))
+            Position(
+                sym,
+                pos.side,
+                json.dumps(float(pos.qty)),
+                json.dumps(float(pos.entry)),
+                json.dumps(float(pos.sl)),
+                json.dumps(float(pos.tp)),
+                json.dumps(float(pos.pnl or 0)),
+            )
         )
     state = {
         "generated_at": "2025-11-21T14:05:00Z",
-        "account": {"equity": round(rng.uniform(9000, 20000), 2), "cash": round(rng.uniform(2000, 9000), 2), "open_risk_pct": 1.8},
+        "account": {
+            "equity": round(rng.uniform(9000, 20000), 2),
+            "cash": round(rng.uniform(2000, 9000), 2),
+            "open_risk_pct": 1.8,
+        },
         "markets": markets,
         "positions": positions,
     }
@@ -540,7 +596,17 @@ def json_state(seed: int) -> Case:
         "- Only trade symbols present in `markets`.",
         "- IMPORTANT: a position without a stop loss is not allowed.",
     ]
-    example = [{"symbol": "BTC/USDT", "action": "BUY", "size_pct": 0.1, "stop_loss": 87000, "take_profit": 95000, "confidence": 0.72, "reason": "Breakout above range high with rising OI"}]
+    example = [
+        {
+            "symbol": "BTC/USDT",
+            "action": "BUY",
+            "size_pct": 0.1,
+            "stop_loss": 87000,
+            "take_profit": 95000,
+            "confidence": 0.72,
+            "reason": "Breakout above range high with rising OI",
+        }
+    ]
     fmt = [
         "Return a JSON array, one object per symbol, and nothing else:",
         "```json",
@@ -600,18 +666,36 @@ def tables(seed: int) -> Case:
         case.market += [(sym, "price", p), (sym, "rsi", rsi), (sym, "trend", str(d["trend"]).title())]
     sym0 = m.coins[0][0]
     price0 = float(m.data[sym0]["price"])
-    out += ["", f"### {sym0}/USDT last candles (1h, oldest first)", "| Time (UTC) | Open | High | Low | Close | Volume |", "|---|---|---|---|---|---|"]
+    out += [
+        "",
+        f"### {sym0}/USDT last candles (1h, oldest first)",
+        "| Time (UTC) | Open | High | Low | Close | Volume |",
+        "|---|---|---|---|---|---|",
+    ]
     for h in range(12):
         o = price0 * rng.uniform(0.98, 1.02)
         out.append(
             f"| 2025-11-21 {h:02d}:00 | {num(o, sep=True)} | {num(o * 1.004, sep=True)} | {num(o * 0.996, sep=True)} | "
             f"{num(o * rng.uniform(0.997, 1.003), sep=True)} | {rng.uniform(100, 5000):,.1f} |"
         )
-    out += ["", "### Open positions", "| Symbol | Side | Qty | Entry | Stop | Target | uPnL |", "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "### Open positions",
+        "| Symbol | Side | Qty | Entry | Stop | Target | uPnL |",
+        "|---|---|---|---|---|---|---|",
+    ]
     case.order.append("### Open positions")
     for sym in held:
         pos = m.position(sym, money_style=False)
-        pos = Position(sym, pos.side.upper(), pos.qty, num(float(pos.entry), sep=True), num(float(pos.sl), sep=True), num(float(pos.tp), sep=True), pos.pnl)
+        pos = Position(
+            sym,
+            pos.side.upper(),
+            pos.qty,
+            num(float(pos.entry), sep=True),
+            num(float(pos.sl), sep=True),
+            num(float(pos.tp), sep=True),
+            pos.pnl,
+        )
         out.append(f"| {sym}/USDT | {pos.side} | {pos.qty} | {pos.entry} | {pos.sl} | {pos.tp} | {pos.pnl} |")
         case.positions.append(pos)
     rules = [
@@ -637,7 +721,12 @@ def tables(seed: int) -> Case:
     ]
     out += fmt
     case.order.append("### Answer format (YAML)")
-    case.format_lines = ["decisions:", "signal: BUY | SELL | HOLD | CLOSE", "confidence: 0.7", "Replace every example value with your own; never echo the template."]
+    case.format_lines = [
+        "decisions:",
+        "signal: BUY | SELL | HOLD | CLOSE",
+        "confidence: 0.7",
+        "Replace every example value with your own; never echo the template.",
+    ]
     case.answer_keys = ["decisions", "symbol", "signal", "confidence", "stop", "target"]
     case.allowed_values = ["BUY | SELL | HOLD | CLOSE"]
     case.dont_copy = ["Replace every example value with your own; never echo the template."]

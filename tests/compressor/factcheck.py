@@ -73,7 +73,11 @@ def owned_by(text: str, symbols: Iterable[str], value: str) -> set[str]:
         if is_word:
             hits = [m.start() for m in re.finditer(rf"(?<![\w-]){re.escape(value)}(?![\w-])", line)]
         else:
-            hits = [m.start() for m in re.finditer(r"[~$+\-−]*\d[\d,]*(?:\.\d+)?%?", line) if value in scan_numbers(m.group(0))]
+            hits = [
+                m.start()
+                for m in re.finditer(r"[~$+\-−]*\d[\d,]*(?:\.\d+)?%?", line)
+                if value in scan_numbers(m.group(0))
+            ]
         for pos in hits:
             before = [s for p, s in mentions if p < pos]
             owner = before[-1] if before else last

@@ -92,5 +92,9 @@ def test_dropped_report_names_real_lines(case: Case) -> None:
 def test_corpus_has_five_shapes_with_instructions_positions_and_answer_format() -> None:
     assert len(SHAPES) >= 5
     for case in corpus(range(1)):
-        assert case.instructions and case.positions and case.answer_keys and case.dont_copy
-        assert case.format_lines and case.allowed_values
+        assert case.instructions
+        assert case.positions
+        assert case.answer_keys
+        assert case.dont_copy
+        assert case.format_lines
+        assert case.allowed_values

@@ -118,23 +118,26 @@ def test_a_user_declared_instruction_pattern_is_kept() -> None:
     prompt = f"### BTC\nPrice: 1.5\n\n{line} Extra sentence without data follows here."
     plain = COMPRESSOR.compress_by_context(prompt, "standard")
     assert "Extra sentence" not in plain  # narrative prose is trimmed ...
-    custom = AdaptivePromptCompressor(instructions=[r"(?i)funding carry"]).compress_by_context(prompt, "standard")
-    assert line_kept(custom, line + " Extra sentence without data follows here.")  # ... a declared instruction is not
+    custom = AdaptivePromptCompressor(instructions=[r"(?i)funding carry"]).compress_by_context(
+        prompt, "standard"
+    )
+    assert line_kept(
+        custom, line + " Extra sentence without data follows here."
+    )  # ... a declared instruction is not
 
 
-JSON_ONLY_PROMPT = """### BTC
-Price: 89244.47
-RSI: 61.8
-
-### RESPONSE FORMAT
-Answer with JSON only: {"BTC": {"signal": ..., "confidence": ..., "stop_loss": ..., "profit_target": ..., "leverage": ..., "justification": "..."}}
-"""
+JSON_ONLY_PROMPT = (
+    "### BTC\nPrice: 89244.47\nRSI: 61.8\n\n### RESPONSE FORMAT\n"
+    'Answer with JSON only: {"BTC": {"signal": ..., "confidence": ..., "stop_loss": ..., '
+    '"profit_target": ..., "leverage": ..., "justification": "..."}}\n'
+)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_answer_format_is_not_reduced_to_a_position_line(mode: str) -> None:
     result = COMPRESSOR.compress_by_context(JSON_ONLY_PROMPT, mode)
-    assert "sl=number" not in result and "- BTC: sl=" not in result
+    assert "sl=number" not in result
+    assert "- BTC: sl=" not in result
     assert "JSON only" in result
     for key in ("signal", "confidence", "stop_loss", "profit_target", "leverage", "justification"):
         assert key in result, key
@@ -183,7 +186,7 @@ def test_a_markdown_position_block_yields_its_facts() -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_a_markdown_position_block_survives_every_mode(mode: str) -> None:
     result = COMPRESSOR.compress_by_context(POSITION_PROMPT, mode)
-    assert POSITION_FACTS <= required_facts(result)
+    assert required_facts(result) >= POSITION_FACTS
     for value in ("$89,244.47", "$86,979.38", "$95,133.70", "$+67.95", "0.05", "LONG"):
         assert value in result, value
 
@@ -200,11 +203,14 @@ def test_the_check_sees_a_lost_stop_loss() -> None:
     [
         "Symbol: BTC/USDT | Side: LONG | Size: 0.05\nEntry Price: $89,244.47 | Current: $90,603.52\n"
         "PnL: $+67.95 (+1.52%)\nStop Loss: $86,979.38 | Take Profit: $95,133.70\n",
-        "### Positions\n| Symbol | Side | Qty | Entry | Stop | Target | uPnL |\n|---|---|---|---|---|---|---|\n"
+        "### Positions\n| Symbol | Side | Qty | Entry | Stop | Target | uPnL |\n"
+        "|---|---|---|---|---|---|---|\n"
         "| BTC/USDT | LONG | 0.05 | $89,244.47 | $86,979.38 | $95,133.70 | $+67.95 |\n",
         '### Positions\n```json\n{"positions": [{"symbol": "BTC/USDT", "side": "LONG", "qty": 0.05, '
-        '"entry_price": 89244.47, "stop_loss": 86979.38, "take_profit": 95133.7, "unrealized_pnl": 67.95}]}\n```\n',
-        "{'symbol': 'BTC', 'side': 'LONG', 'quantity': 0.05, 'entry_price': 89244.47, 'unrealized_pnl': 67.95, "
+        '"entry_price": 89244.47, "stop_loss": 86979.38, "take_profit": 95133.7, '
+        '"unrealized_pnl": 67.95}]}\n```\n',
+        "{'symbol': 'BTC', 'side': 'LONG', 'quantity': 0.05, 'entry_price': 89244.47, "
+        "'unrealized_pnl': 67.95, "
         "'exit_plan': {'profit_target': 95133.7, 'stop_loss': 86979.38}, 'sl_oid': 123, 'tp_oid': 124}\n",
         "- BTC: side=LONG qty=0.05 entry=89244.47 sl=86979.38 tp=95133.7 pnl=67.95\n",
     ],
@@ -230,7 +236,9 @@ Trend: bullish
 
 **Example:**
 ```json
-{"BTC/USDT": {"signal": "buy_to_enter", "confidence": 0.78, "entry_price": 3150.00, "stop_loss": 3045.00, "take_profit": 3400.00, "leverage": 5, "justification": "Strong support bounce"}}
+{"BTC/USDT": {"signal": "buy_to_enter", "confidence": 0.78, "entry_price": 3150.00,
+  "stop_loss": 3045.00, "take_profit": 3400.00, "leverage": 5,
+  "justification": "Strong support bounce"}}
 ```
 
 **DO NOT copy the example values! Use YOUR OWN analysis.**
@@ -239,9 +247,19 @@ Trend: bullish
 
 def test_emergency_keeps_keys_and_allowed_values_and_types_the_example() -> None:
     result = COMPRESSOR.compress_by_context(TEMPLATE_PROMPT, "emergency")
-    for key in ("signal", "confidence", "entry_price", "stop_loss", "take_profit", "leverage", "justification"):
+    for key in (
+        "signal",
+        "confidence",
+        "entry_price",
+        "stop_loss",
+        "take_profit",
+        "leverage",
+        "justification",
+    ):
         assert f'"{key}"' in result, key
-    assert line_kept(result, "- `signal` must be EXACTLY ONE OF: `hold`, `buy_to_enter`, `sell_to_enter`, `close`")
+    assert line_kept(
+        result, "- `signal` must be EXACTLY ONE OF: `hold`, `buy_to_enter`, `sell_to_enter`, `close`"
+    )
     assert line_kept(result, "**DO NOT copy the example values! Use YOUR OWN analysis.**")
     for example in ("3150.00", "3045.00", "3400.00", "0.78", "Strong support bounce"):
         assert example not in result, example
@@ -281,7 +299,8 @@ def test_dedup_never_deletes_lines_that_differ(mode: str) -> None:
     for number in ("$88,100.00", "$88,650.00", "$141.10", "$141.95"):
         assert number in result
     # ETH and XRP both say it: once, naming both
-    assert "ETH" in result and "XRP" in result
+    assert "ETH" in result
+    assert "XRP" in result
 
 
 LIVE_PROMPT = """## MARKET DATA
@@ -305,7 +324,8 @@ def test_nothing_moves_unless_it_is_named_static(mode: str) -> None:
 
 
 def test_a_section_named_static_moves_first() -> None:
-    result = COMPRESSOR.compress_by_context(LIVE_PROMPT, "standard", static_sections=["RULES"])
+    named = AdaptivePromptCompressor(static_sections=["RULES"])
+    result = named.compress_by_context(LIVE_PROMPT, "standard")
     assert result.startswith("## RULES\n- Never risk more than 2% per trade.")
     assert in_order(result, ["## MARKET DATA", "### Open Positions"])
 
@@ -328,8 +348,10 @@ def test_repeated_per_entity_labels_are_pivoted_not_kept_as_prose() -> None:
     blocks = []
     for i, name in enumerate(entities):
         blocks.append(
-            f"{name}\n\nPrice Structure (Global [CHARTS]): 4H range {383 + i}–{405 + i}; intraday higher lows.\n"
-            f"Net Funding [HYPERLIQUID]: +0.00{124 + i}%.\nOI Trend [HYPERLIQUID]: {9 + i},438 (no % history).\n"
+            f"{name}\n\nPrice Structure (Global [CHARTS]): 4H range {383 + i}–{405 + i}; "
+            "intraday higher lows.\n"
+            f"Net Funding [HYPERLIQUID]: +0.00{124 + i}%.\n"
+            f"OI Trend [HYPERLIQUID]: {9 + i},438 (no % history).\n"
             f"Liquidity [HYPERLIQUID]: Book balanced around VWAP/mid-band; no dominant wall reported."
         )
     prompt = "1. RAW DATA DASHBOARD\n" + "\n".join(blocks) + "\n"

@@ -14,7 +14,7 @@ from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, c
 from pytest_oxbot.tokens import count_tokens
 
 from .corpus import COINS, SHAPES, Case
-from .factcheck import in_order, line_kept, numbers_kept_as_written, owned_by, position_kept
+from .factcheck import in_order, line_kept, numbers_kept_as_written, position_kept
 from .nof1 import nof1_prompts
 
 MODES = ["analysis", "standard", "emergency"]
@@ -50,7 +50,10 @@ def number_line(draw: st.DrawFn, out: Inserted) -> str:
     out.numbers += numbers
     shape = draw(st.sampled_from(["prose", "kv", "bullet"]))
     if shape == "prose":
-        return f"Exposure is {money} notional ({signed}) inside the {rng} range at {ratio} volume, costing {approx}."
+        return (
+            f"Exposure is {money} notional ({signed}) inside the {rng} range at {ratio} volume, "
+            f"costing {approx}."
+        )
     if shape == "kv":
         return f"Exposure: {money} | Change: {signed} | Range: {rng} | Volume: {ratio} | Fees: {approx}"
     return f"- Example: {signed} move @ {ratio} leverage = {money} notional = {approx} in fees ({rng})"
@@ -66,7 +69,12 @@ INSTRUCTION_FORMS = [
     "**DO NOT {x}!**",
     "A stop loss is REQUIRED when you {x}.",
 ]
-INSTRUCTION_BODIES = ["open more than 3 positions", "size above 2% risk", "chase a breakout", "ignore funding"]
+INSTRUCTION_BODIES = [
+    "open more than 3 positions",
+    "size above 2% risk",
+    "chase a breakout",
+    "ignore funding",
+]
 
 
 @st.composite
@@ -98,7 +106,10 @@ def position_block(draw: st.DrawFn, out: Inserted) -> str:
             f"  - **Unrealized P&L: {p} (+1.00%)**\n  - SL: {s} (-4.0% away) | TP: {t} (+5.0% away)"
         )
     if shape == "keyvalue":
-        return f"Symbol: {sym}/USDT | Side: {side} | Size: {qty}\nEntry Price: {e}\nPnL: {p}\nStop Loss: {s} | Take Profit: {t}"
+        return (
+            f"Symbol: {sym}/USDT | Side: {side} | Size: {qty}\nEntry Price: {e}\nPnL: {p}\n"
+            f"Stop Loss: {s} | Take Profit: {t}"
+        )
     if shape == "table":
         return (
             "| Symbol | Side | Qty | Entry | SL | TP | PnL |\n|---|---|---|---|---|---|---|\n"
@@ -106,12 +117,14 @@ def position_block(draw: st.DrawFn, out: Inserted) -> str:
         )
     if shape == "json":
         return (
-            f'```json\n{{"positions": [{{"symbol": "{sym}", "side": "{side}", "qty": {qty}, "entry_price": {e}, '
+            f'```json\n{{"positions": [{{"symbol": "{sym}", "side": "{side}", "qty": {qty}, '
+            f'"entry_price": {e}, '
             f'"stop_loss": {s}, "take_profit": {t}, "unrealized_pnl": {p}}}]}}\n```'
         )
     if shape == "dict":
         return (
-            f"{{'symbol': '{sym}', 'side': '{side}', 'quantity': {qty}, 'entry_price': {e}, 'unrealized_pnl': {p}, "
+            f"{{'symbol': '{sym}', 'side': '{side}', 'quantity': {qty}, 'entry_price': {e}, "
+            f"'unrealized_pnl': {p}, "
             f"'exit_plan': {{'profit_target': {t}, 'stop_loss': {s}}}, 'sl_oid': 1}}"
         )
     return f"- {sym}: side={side} qty={qty} entry={e} sl={s} tp={t} pnl={p}"
@@ -157,7 +170,9 @@ def assert_inserted_survive(text: str, inserted: Inserted, mode: str) -> None:
 
 @SETTINGS
 @given(prompts(), st.sampled_from(MODES))
-def test_every_guarantee_on_generated_prompts(generated: tuple[str, Case | None, Inserted], mode: str) -> None:
+def test_every_guarantee_on_generated_prompts(
+    generated: tuple[str, Case | None, Inserted], mode: str
+) -> None:
     prompt, case, inserted = generated
     result = COMPRESSOR.compress_by_context(prompt, mode)  # verifies itself: a broken guarantee raises
     assert changed_numbers(prompt, result) == []
@@ -175,7 +190,9 @@ def test_every_guarantee_on_generated_prompts(generated: tuple[str, Case | None,
 
 @SETTINGS
 @given(prompts(), st.sampled_from(MODES))
-def test_deterministic_idempotent_never_longer(generated: tuple[str, Case | None, Inserted], mode: str) -> None:
+def test_deterministic_idempotent_never_longer(
+    generated: tuple[str, Case | None, Inserted], mode: str
+) -> None:
     prompt, _, _ = generated
     first = COMPRESSOR.compress_by_context(prompt, mode)
     assert COMPRESSOR.compress_by_context(prompt, mode) == first
@@ -194,9 +211,11 @@ def test_budget_is_met_whenever_the_emergency_rendering_fits(
     floor = COMPRESSOR.compress_by_context(prompt, "emergency").compressed_tokens
     assert result.compressed_tokens <= result.original_tokens
     if floor <= budget:
-        assert result.budget_met and result.compressed_tokens <= budget
+        assert result.budget_met
+        assert result.compressed_tokens <= budget
     else:
-        assert not result.budget_met and result.compressed_tokens == floor
+        assert not result.budget_met
+        assert result.compressed_tokens == floor
     assert changed_numbers(prompt, result) == []
     assert_inserted_survive(result, inserted, "emergency")
     assert COMPRESSOR.compress(result, max_tokens=budget) == result

@@ -40,15 +40,17 @@ def test_the_result_drops_into_code_that_expects_a_str() -> None:
     assert prompt.reduction == pytest.approx(1 - prompt.ratio)
     assert prompt.level == "standard"
     assert prompt.mode == "standard"
-    assert prompt.fidelity is not None and prompt.fidelity.ok
+    assert prompt.fidelity is not None
+    assert prompt.fidelity.ok
 
 
 def test_the_result_is_immutable_and_pickles() -> None:
     prompt = COMPRESSOR.compress_by_context(PROMPT, "standard")
     with pytest.raises(AttributeError):
-        prompt.compressed_tokens = 1  # type: ignore[misc]
+        prompt.compressed_tokens = 1
     again = pickle.loads(pickle.dumps(prompt))
-    assert again == prompt and again.compressed_tokens == prompt.compressed_tokens
+    assert again == prompt
+    assert again.compressed_tokens == prompt.compressed_tokens
     assert again.dropped == prompt.dropped
     assert "tokens" in repr(prompt)
     with pytest.raises(TypeError, match="unknown"):
@@ -78,7 +80,8 @@ def test_dropped_report_is_line_by_line() -> None:
     lines = PROMPT.splitlines()
     by_line = {d.line: d for d in prompt.dropped}
     series = by_line[5]
-    assert series.text == lines[4] and "series" in series.reason
+    assert series.text == lines[4]
+    assert "series" in series.reason
     assert series.kept == "Mid prices: [37,38,39]"
     assert by_line[7].reason == "separator line"
     assert [d.line for d in prompt.dropped] == sorted(d.line for d in prompt.dropped)
@@ -89,24 +92,30 @@ def test_dropped_report_is_line_by_line() -> None:
 def test_nothing_to_drop_returns_the_prompt_unchanged() -> None:
     prompt = "Answer HOLD."
     result = COMPRESSOR.compress_by_context(prompt, "standard")
-    assert result == prompt and result.level == "unchanged" and result.dropped == ()
+    assert result == prompt
+    assert result.level == "unchanged"
+    assert result.dropped == ()
 
 
 def test_keep_markers_protect_a_span_and_are_removed() -> None:
     prompt = (
         "### BTC\nPrice: 1.5\n\n<keep>Mid prices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
-        "Narrative line one. Narrative line two without data.</keep>\n\nOther prose here. More prose without data.\n"
+        "Narrative line one. Narrative line two without data.</keep>\n\n"
+        "Other prose here. More prose without data.\n"
     )
     for mode in ("standard", "emergency"):
         result = COMPRESSOR.compress_by_context(prompt, mode)
         assert "Mid prices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" in result
         assert "Narrative line two without data." in result
-        assert "<keep>" not in result and "</keep>" not in result
+        assert "<keep>" not in result
+        assert "</keep>" not in result
         assert "More prose without data." not in result
 
 
 def test_protect_patterns_keep_matching_lines() -> None:
-    prompt = "### BTC\nPrice: 1.5\nMid prices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nNote one. Note two without data.\n"
+    prompt = (
+        "### BTC\nPrice: 1.5\nMid prices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nNote one. Note two without data.\n"
+    )
     keeper = AdaptivePromptCompressor(protect=[r"^Mid prices", "Note one"])
     result = keeper.compress_by_context(prompt, "emergency")
     assert "Mid prices: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]" in result
@@ -115,7 +124,9 @@ def test_protect_patterns_keep_matching_lines() -> None:
 
 def test_budget_mode() -> None:
     fits = COMPRESSOR.compress(PROMPT, max_tokens=10_000)
-    assert fits == PROMPT and fits.level == "unchanged" and fits.budget_met
+    assert fits == PROMPT
+    assert fits.level == "unchanged"
+    assert fits.budget_met
     tight = COMPRESSOR.compress(PROMPT, max_tokens=60)
     assert tight.budget == 60
     assert tight.budget_met == (tight.compressed_tokens <= 60)
@@ -126,7 +137,8 @@ def test_budget_mode() -> None:
 def test_bad_budgets_are_usage_errors(bad: object) -> None:
     with pytest.raises(CompressorUsageError, match="max_tokens"):
         COMPRESSOR.compress(PROMPT, max_tokens=bad)  # type: ignore[arg-type]
-    assert issubclass(CompressorUsageError, CompressorError) and issubclass(CompressorUsageError, ValueError)
+    assert issubclass(CompressorUsageError, CompressorError)
+    assert issubclass(CompressorUsageError, ValueError)
 
 
 def test_bad_inputs_are_usage_errors() -> None:
@@ -149,20 +161,23 @@ class _Breaking(Engine):
 
 
 def test_a_broken_guarantee_raises_when_verifying() -> None:
-    with pytest.raises(FidelityError, match="100.50") as info:
+    with pytest.raises(FidelityError, match=r"100\.50") as info:
         _Breaking(verify=True).compress_by_context(PROMPT, "standard")
     assert info.value.report.changed_numbers == ("100.50",)
 
 
 def test_a_broken_guarantee_can_fall_back_to_the_original() -> None:
     result = _Breaking(verify=True, on_violation="original").compress_by_context(PROMPT, "standard")
-    assert result == PROMPT and result.level == "unchanged"
-    assert result.fidelity is not None and result.fidelity.changed_numbers == ("100.50",)
+    assert result == PROMPT
+    assert result.level == "unchanged"
+    assert result.fidelity is not None
+    assert result.fidelity.changed_numbers == ("100.50",)
 
 
 def test_verification_can_be_switched_off() -> None:
     result = _Breaking(verify=False).compress_by_context(PROMPT, "standard")
-    assert "100.50" in result and result.fidelity is None
+    assert "100.50" in result
+    assert result.fidelity is None
 
 
 def test_on_result_sees_every_result() -> None:
@@ -170,4 +185,5 @@ def test_on_result_sees_every_result() -> None:
     compressor = AdaptivePromptCompressor(on_result=seen.append)
     a = compressor.compress_by_context(PROMPT, "emergency")
     b = compressor.compress(PROMPT, max_tokens=10_000)
-    assert seen == [a, b] and seen[0].level == "emergency"
+    assert seen == [a, b]
+    assert seen[0].level == "emergency"
