@@ -31,6 +31,7 @@ from pytest_oxbot.tokens import count_tokens, resolve
 __all__ = ["AdaptivePromptCompressor", "CompressionResult", "CompressorUsageError"]
 
 Patterns = Iterable[str | re.Pattern[str]]
+_LINE_REF = re.compile(r" (?:of|into|at) line \d+")
 
 
 class CompressorUsageError(CompressorError, ValueError):
@@ -46,7 +47,7 @@ class CompressionResult(str):
     mode: str
     level: str
     dropped: tuple[Dropped, ...]
-    summary: tuple[str, ...]
+    notes: tuple[tuple[str, int], ...]
     elapsed_s: float
     model: str
     exact_tokens: bool
@@ -61,7 +62,7 @@ class CompressionResult(str):
             "mode": "",
             "level": "unchanged",
             "dropped": (),
-            "summary": (),
+            "notes": (),
             "elapsed_s": 0.0,
             "model": "",
             "exact_tokens": True,
@@ -107,6 +108,15 @@ class CompressionResult(str):
     @property
     def budget_met(self) -> bool:
         return self.budget is None or self.compressed_tokens <= self.budget
+
+    @property
+    def summary(self) -> tuple[str, ...]:
+        """What went and what was reshaped, counted by reason (`"series shortened ... x42"`)."""
+        counts: dict[str, int] = dict(self.notes)
+        for d in self.dropped:
+            reason = _LINE_REF.sub("", d.reason)
+            counts[reason] = counts.get(reason, 0) + 1
+        return tuple(f"{what} x{n}" for what, n in sorted(counts.items()))
 
     def report(self) -> str:
         """What went, line by line, for a human."""
@@ -255,16 +265,16 @@ class AdaptivePromptCompressor:
     ) -> CompressionResult:
         tokens = count_tokens(text, self.model) if text is not prompt else original
         dropped = tuple(sorted(reducer.dropped, key=lambda d: d.line)) if reducer else ()
-        summary = reducer.summary() if reducer else ()
+        notes = tuple(reducer.notes.items()) if reducer else ()
         fidelity: FidelityReport | None = None
         if tokens > original or (reducer is not None and not reducer.dropped and text == prompt):
-            text, tokens, dropped, summary, level = prompt, original, (), (), None
+            text, tokens, dropped, notes, level = prompt, original, (), (), None
         elif self.verify and doc is not None and level is not None:
             fidelity = check_against(prompt_facts(doc), text, LEVELS[level].name)
             if not fidelity.ok:
                 if self.on_violation == "raise":
                     raise FidelityError(fidelity)
-                text, tokens, dropped, summary, level = prompt, original, (), (), None
+                text, tokens, dropped, notes, level = prompt, original, (), (), None
         result = CompressionResult(
             text,
             original_tokens=original,
@@ -272,7 +282,7 @@ class AdaptivePromptCompressor:
             mode=mode,
             level=LEVELS[level].name if level is not None else "unchanged",
             dropped=dropped,
-            summary=summary,
+            notes=notes,
             elapsed_s=time.perf_counter() - started,
             model=self.model,
             exact_tokens=resolve(self.model).exact,

@@ -825,8 +825,8 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
-        if (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core)) or _JSONISH_SIGNAL.match(
-            core.text
+        if (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core)) or (
+            core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text)
         ):
             in_fmt = True
         if in_fmt and not _position_data(core):

@@ -247,13 +247,6 @@ class Reducer:
             pieces.append(text)
         return "\n".join(pieces)
 
-    def summary(self) -> tuple[str, ...]:
-        counts: dict[str, int] = dict(self.notes)
-        for d in self.dropped:
-            reason = re.sub(r" (?:of|into) line \d+", "", d.reason)
-            counts[reason] = counts.get(reason, 0) + 1
-        return tuple(f"{what} x{n}" for what, n in sorted(counts.items()))
-
     # -- bookkeeping -------------------------------------------------------------------------
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
         line = self.doc.lines[b.line].strip() if b.line < len(self.doc.lines) else b.text
