@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from pytest_oxbot.compressor.text import NUMBER_RE, join_numbers, plain, strip_emoji, symbols_in
+from pytest_oxbot.compressor.text import HAS_DIGIT, NUMBER_RE, join_numbers, plain, strip_emoji, symbols_in
 
 
 class Kind(StrEnum):
@@ -551,6 +551,39 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     return Block(Kind.PROSE, line, instr=instr)
 
 
+def _classify(line: str, patterns: Sequence[re.Pattern[str]]) -> Block:
+    """`classify_line`, memoised for lines without a digit: those are a bot's static text (headings,
+    instructions, labels), the same every cycle, while data lines change and are always parsed afresh."""
+    if HAS_DIGIT.search(line):
+        return classify_line(line, patterns)
+    return _clone(_classify_static(line, tuple(patterns)))
+
+
+@lru_cache(maxsize=4096)
+def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...]) -> Block:
+    return classify_line(line, patterns)
+
+
+def _clone(b: Block) -> Block:
+    """A fresh copy of a classified line (later passes set its symbol, section and flags)."""
+    return Block(
+        b.kind,
+        b.text,
+        symbol=b.symbol,
+        rank=b.rank,
+        label=b.label,
+        values=b.values,
+        elided=b.elided,
+        pairs=b.pairs,
+        header=b.header,
+        data=b.data,
+        bullet=b.bullet,
+        inner=_clone(b.inner) if b.inner is not None else None,
+        sep=b.sep,
+        instr=b.instr,
+    )
+
+
 def _looks_like_kv_value(core: str) -> bool:
     """`Label: value` on one line is data, not a heading (`Open Interest: 1,000` or `Trend: up`)."""
     if not core.endswith(":") and ":" in core:
@@ -739,7 +772,7 @@ def parse(
                 found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
             if found is None:
-                found = classify_line(line, instructions)
+                found = _classify(line, instructions)
                 if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
                     _setext(blocks[-1], 1 if line[0] in "=═" else 2)
                 i += 1

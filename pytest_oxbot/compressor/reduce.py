@@ -9,7 +9,6 @@ makes compression idempotent. Everything removed is reported line by line (`Drop
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,7 +44,6 @@ from pytest_oxbot.compressor.text import (
     NUMBER_RE,
     join_numbers,
     norm,
-    numbers_in,
     plain,
     sentences,
     symbols_in,
@@ -400,8 +398,7 @@ class Reducer:
         if keep == 0:
             self._drop(b, "series")
             return ""
-        label = _PERIOD.sub(r"(\1)", _FILLER.sub("", b.label)) if self.level.prose != "all" else b.label
-        label = plain(label) if self.level.decorate else label
+        label = _series_label(b.label, self.level.prose != "all", self.level.decorate)
         # The "…" marker costs two tokens a series; from the standard rung on, the section's own
         # wording ("oldest → latest") has to carry that the series is a tail.
         marker = self.level.prose == "all" or (self.level.series or 0) > 3
@@ -516,6 +513,9 @@ class Reducer:
         if not self.level.decorate and keep_cols is None and len(lines) == len(b.values):
             return b.text
         tight = self.level.decorate
+        if tight:
+            header = tuple(plain(c) for c in header) if header is not None else None
+            rows = [tuple(plain(c) for c in r) for r in rows]
         out = []
         if header is not None:
             out.append(_row(header, tight))
@@ -583,7 +583,7 @@ class Reducer:
             core = m.core
             if core.kind is not Kind.KV or m.fmt or m.instr or core.instr:
                 return False
-            if any("|" in plain(v) for _, v in core.pairs):
+            if any("|" in v for _, v in core.pairs):
                 return False
         return True
 
@@ -613,8 +613,8 @@ class Reducer:
                 k = norm_key(key)
                 if k in row:
                     return  # a label twice in one record: not a simple record, leave it
-                columns.setdefault(k, plain(key))
-                row[k] = plain(value)
+                columns.setdefault(k, key)  # pairs come from the undecorated line already
+                row[k] = value
             rows.append(row)
             names.append(plain(head.label) if by_heading else "")
         filled = sum(len(r) for r in rows)
@@ -633,14 +633,14 @@ class Reducer:
             lines.append(_row(tuple(cells), True))
         table = "\n".join(lines)
         first, last = run[0].start, run[-1].end
-        before = "\n".join(
-            plain(self.doc.lines[self.blocks[i].line])
+        # Cells and labels are the records' own substrings, so no number can change; the table is kept
+        # only when it is shorter (characters: a token count per candidate would cost more than it saves).
+        before = sum(
+            len(plain(self.doc.lines[self.blocks[i].line])) + 1
             for i in range(first, last)
             if self.blocks[i].kind is not Kind.SEPARATOR
         )
-        if Counter(numbers_in(table)) - Counter(numbers_in(before)) or self.count(table) >= self.count(
-            before
-        ):
+        if len(table) >= before:
             return
         self._replace[first] = table
         for i in range(first + 1, last):
@@ -885,6 +885,14 @@ def _alias(tag: str, taken: set[str]) -> str:
     return alias
 
 
+@lru_cache(maxsize=1024)
+def _series_label(label: str, shorten: bool, decorate: bool) -> str:
+    """A series label as a level writes it (labels repeat every cycle: memoised)."""
+    if shorten:
+        label = _PERIOD.sub(r"(\1)", _FILLER.sub("", label))
+    return plain(label) if decorate else label
+
+
 def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
     body = ("…," if elided else "") + join_numbers(values)
     return f"{label}: [{body}]" if label else f"[{body}]"
@@ -892,7 +900,7 @@ def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
 
 def _row(cells: tuple[str, ...], tight: bool) -> str:
     if tight:
-        return "|" + "|".join(plain(c) for c in cells) + "|"
+        return "|" + "|".join(cells) + "|"
     return "| " + " | ".join(cells) + " |"
 
 

@@ -55,8 +55,7 @@ COIN_NAMES = {
     "stellar": "XLM",
 }
 _PAIR_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USDT|USDC|BUSD|USD|PERP)\b")
-_WORD_RE = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b")
-_NAME_RE = re.compile(r"\b(" + "|".join(COIN_NAMES) + r")\b", re.I)
+_WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
 
 # Pictographs and dingbats used as decoration (🟢 ⚠️ ▶ ✅ 📈 ...), with their variation selectors and joiners.
 # Arrows (→ ←) and maths signs are meaning, not decoration, and are not in these ranges.
@@ -65,9 +64,11 @@ EMOJI_RE = re.compile(
 )
 # Markdown emphasis that decorates words: **bold**, __bold__, *italic*. Never inside a word ("5*3"),
 # never across a number's own characters.
-_BOLD_RE = re.compile(r"(?<![\w*])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*])")
-_UBOLD_RE = re.compile(r"(?<![\w_])__(?=\S)(.+?)(?<=\S)__(?![\w_])")
-_ITALIC_RE = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
+# The markers never sit between a number and its sign, currency or unit (`$**17,500**`, `**5**%`): taking
+# them out there would glue the two into another number as written.
+_BOLD_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*%])")
+_UBOLD_RE = re.compile(r"(?<![\w_$€£¥+\-−~.])__(?=\S)(.+?)(?<=\S)__(?![\w_%])")
+_ITALIC_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*%])")
 _SPACES = re.compile(r"[ \t\u00a0]{2,}")
 
 
@@ -119,13 +120,11 @@ def _symbols_in(text: str) -> tuple[str, ...]:
     if "USD" in text or "PERP" in text:
         for match in _PAIR_RE.finditer(text):
             found.setdefault(match.group(1), None)
-    for word in _WORD_RE.findall(text):
+    for word in _WORD_RE.findall(text):  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
         if word in KNOWN_SYMBOLS:
             found.setdefault(word, None)
-    low = text.lower()
-    if any(name in low for name in COIN_NAMES):
-        for match in _NAME_RE.finditer(text):
-            found.setdefault(COIN_NAMES[match.group(1).lower()], None)
+        elif word.lower() in COIN_NAMES:
+            found.setdefault(COIN_NAMES[word.lower()], None)
     return tuple(found)
 
 
