@@ -109,7 +109,7 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
     doc = parse(prompt) if isinstance(prompt, str) else prompt
     facts: set[Fact] = set()
     blocks = doc.blocks
-    carrying = series_carrying_facts(blocks)
+    carrying = carrying_series(doc)
     in_position: set[int] = set()
     for rec in doc.records:
         if rec.is_position and rec.symbol and not blocks[rec.start].fmt:  # not an answer example
@@ -211,6 +211,13 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
         if isinstance(v, dict | list):
             facts.update(_json_facts(v, symbol_of(str(k)) or sym))
     return facts
+
+
+def carrying_series(doc: Doc) -> set[int]:
+    """`series_carrying_facts` of a parsed prompt, computed once."""
+    if doc.carrying is None:
+        doc.carrying = series_carrying_facts(doc.blocks)
+    return doc.carrying
 
 
 def series_carrying_facts(blocks: Sequence[Block]) -> set[int]:

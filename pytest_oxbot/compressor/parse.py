@@ -67,11 +67,11 @@ class Block:
     instr: bool = False  # an instruction: never dropped in standard and analysis
     fmt: bool = False  # part of the answer-format section
     section: int = 0  # index of the top-level (rank <= 7) section it belongs to
+    # the block a bullet wraps, or the block itself (an attribute: it is read in every pass)
+    core: Block = field(init=False, repr=False, compare=False)
 
-    @property
-    def core(self) -> Block:
-        """The block a bullet wraps, or the block itself."""
-        return self.inner if self.kind is Kind.BULLET and self.inner is not None else self
+    def __post_init__(self) -> None:
+        self.core = self.inner if self.kind is Kind.BULLET and self.inner is not None else self
 
 
 @dataclass(slots=True)
@@ -84,6 +84,7 @@ class Doc:
     answer_keys: tuple[str, ...] = ()
     headings: list[int] = field(default_factory=list)  # indexes of heading blocks
     records: list[Record] = field(default_factory=list)  # entity records, in order
+    carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -545,7 +546,8 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     if has_colon or has_eq:
         kv = _kv(line, core)
         if kv is not None:
-            value_first = instruction_signals(kv.pairs[0][1])[1] if kv.sep == ":" else ""
+            m = _FIRST_WORD.match(kv.pairs[0][1].lower()) if kv.sep == ":" else None
+            value_first = m.group(1) if m else ""
             kv.instr = word or user or value_first in IMPERATIVES
             return kv
     return Block(Kind.PROSE, line, instr=instr)

@@ -16,9 +16,9 @@ from functools import lru_cache
 from pytest_oxbot.compressor.facts import (
     ANSWER_ONLY,
     DONT_COPY,
+    carrying_series,
     fact_value,
     is_enumeration_line,
-    series_carrying_facts,
     symbol_column,
 )
 from pytest_oxbot.compressor.levels import Level
@@ -206,7 +206,7 @@ class Reducer:
         self.static_labels = static_labels
         self.dropped: list[Dropped] = []
         self.notes: dict[str, int] = {}
-        self._needs_series = series_carrying_facts(doc.blocks)
+        self._needs_series = carrying_series(doc)
         self._keys = frozenset(k.lower() for k in doc.answer_keys)
         self._skip: dict[int, str] = {}  # block -> why it is left out (planned before rendering)
         self._replace: dict[int, str] = {}  # block -> the text it is rendered as (planned)
@@ -447,20 +447,15 @@ class Reducer:
         mode = self.level.positions
         if mode == "raw":
             return b.text
-        fields: list[tuple[str, str]] = []
+        fields: dict[str, str] = {}
         dropped = 0
         for key, value in b.pairs:
-            name = _POSITION_ALIASES.get(key.lower(), key)
-            if _BOOKKEEPING.search(key):
+            name = _position_name(key, mode)
+            if name is None:
                 dropped += 1
-                continue
-            if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
-                dropped += 1
-                continue
-            if any(name == n for n, _ in fields):
-                continue
-            fields.append((name, value))
-        text = f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields)
+            elif name not in fields:
+                fields[name] = value
+        text = f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields.items())
         if dropped:
             self._drop(b, "position fields not needed at this level", f"- {text}")
         return text
@@ -883,6 +878,17 @@ def _alias(tag: str, taken: set[str]) -> str:
         alias = f"{base[:2]}{tag[n]}" if n < len(tag) else f"{base}{n}"
         n += 1
     return alias
+
+
+@lru_cache(maxsize=4096)
+def _position_name(key: str, mode: str) -> str | None:
+    """A position key under its short name, or None when the level drops it (keys repeat: memoised)."""
+    name = _POSITION_ALIASES.get(key.lower(), key)
+    if _BOOKKEEPING.search(key):
+        return None
+    if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
+        return None
+    return name
 
 
 @lru_cache(maxsize=1024)
