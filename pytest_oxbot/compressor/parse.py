@@ -274,6 +274,7 @@ _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
 _SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
 _TERMINAL = re.compile(r"[.!?]$")
+_NUMERIC_START = frozenset("0123456789+-−$€£¥₿~≈.")
 _PARENS = re.compile(r"\([^)]*\)")
 
 
@@ -531,8 +532,16 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         pos = _position(line)
         if pos is not None and (head == "{" or len(pos.pairs) >= 2):
             return pos
-    word, first = instruction_signals(core)
     user = bool(patterns) and any(p.search(core) for p in patterns)
+    kv = _kv(line, core) if has_colon or has_eq else None
+    if kv is not None:
+        value = kv.pairs[0][1]
+        if value[:1] in _NUMERIC_START and not user:
+            return kv  # a data line (`Open Interest: 29909.65 ...`): no instruction keyword scan
+        m = _FIRST_WORD.match(value.lower()) if kv.sep == ":" else None
+        kv.instr = user or instruction_signals(core)[0] or (m is not None and m.group(1) in IMPERATIVES)
+        return kv
+    word, first = instruction_signals(core)
     instr = (
         word
         or user
@@ -543,13 +552,6 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         entity = len(core.split()) == 1 or (len(core.split()) <= 3 and len(symbols_in(core)) == 1)
         rank = 8 if core.endswith(":") or "*" in line or entity else 7
         return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
-    if has_colon or has_eq:
-        kv = _kv(line, core)
-        if kv is not None:
-            m = _FIRST_WORD.match(kv.pairs[0][1].lower()) if kv.sep == ":" else None
-            value_first = m.group(1) if m else ""
-            kv.instr = word or user or value_first in IMPERATIVES
-            return kv
     return Block(Kind.PROSE, line, instr=instr)
 
 
@@ -837,8 +839,8 @@ def _assign_context(doc: Doc) -> None:
                 symbol, symbol_rank = found[0], b.rank
             elif b.rank < symbol_rank or (b.rank == symbol_rank and b.rank <= 7) or len(found) > 1:
                 symbol, symbol_rank = None, 99
-            b.fmt = bool(FORMAT_HEADING.search(b.label)) or any(h.fmt for h in stack)
-            is_rules = bool(_INSTR_HEADING.search(b.label))
+            is_format, is_rules = _heading_flags(b.label)
+            b.fmt = is_format or any(h.fmt for h in stack)
             b.instr = b.instr or b.fmt or is_rules
             b.symbol = symbol
             b.section = section
@@ -873,6 +875,12 @@ def _assign_context(doc: Doc) -> None:
         elif core.instr:
             b.instr = True
     doc.answer_keys = tuple(keys)
+
+
+@lru_cache(maxsize=4096)
+def _heading_flags(label: str) -> tuple[bool, bool]:
+    """(opens the answer format, opens a RULES-like section) for a heading (headings repeat: memoised)."""
+    return bool(FORMAT_HEADING.search(label)), bool(_INSTR_HEADING.search(label))
 
 
 def _position_data(block: Block) -> bool:
