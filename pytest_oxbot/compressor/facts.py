@@ -252,8 +252,6 @@ ANSWER_ONLY = re.compile(
     r"|\b(?:only|just)\b[^\n]{0,24}\b(?:json|yaml)\b"
     r"|\b(?:respond|answer|reply|output|return)\b[^\n]{0,40}\b(?:json|yaml)\b"
 )
-_YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_]\w*)\s*:")
-_KEY_MENTION = re.compile(r"""["'`]?\b([A-Za-z_][\w]*)\b["'`]?\s*:""")
 
 
 _PAIR_TEXT = re.compile(r"\b[A-Z0-9]{2,10}[/_-](?:USDT|USDC|BUSD|USD|PERP)\b")
@@ -268,6 +266,62 @@ def is_enumeration_line(text: str) -> bool:
 def is_contract_line(text: str) -> bool:
     """A line of the answer contract `emergency` keeps: allowed values, "do not copy", "JSON only"."""
     return is_enumeration_line(text) or bool(DONT_COPY.search(text)) or bool(ANSWER_ONLY.search(text))
+
+
+# --- the answer contract (what minimal / emergency keep) ------------------------------------------
+_JSONISH = re.compile(r"""^\s*(?:[-*]\s+)?(?:[{}\[\],]+\s*|["'][^"']+["']\s*:.*)$""")
+_EXAMPLE_PAIR = re.compile(
+    r"""(?P<k>(?P<q>["']?)(?P<key>[A-Za-z_][\w ]*?)(?P=q)\s*:\s*)"""
+    r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
+)
+_TYPES = frozenset({"number", "int", "string"})
+_ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
+
+
+def example_type(key: str, value: str) -> str:
+    """The type that stands for an example value, or the value itself when it is an allowed value."""
+    k = norm_key(key).replace(" ", "_")
+    if k in SIGNAL_KEYS or k in SYMBOL_KEYS:
+        return value
+    if value[:1] in "\"'":
+        return value if _ALTERNATIVES.search(value[1:-1]) else "string"
+    return "number" if re.search(r"[.eE%]", value) else "int"
+
+
+def typed_line(text: str) -> str:
+    """An example line with its example values replaced by their types (`"stop_loss": 3045.00,` ->
+    `"stop_loss": number,`); keys, allowed values and structure stay."""
+    out = _EXAMPLE_PAIR.sub(lambda m: m.group("k") + example_type(m.group("key"), m.group("v")), text)
+    if out == text and ":" in text and not _JSONISH.match(text):
+        key, _, value = text.partition(":")
+        first = value.strip().split(" ", 1)[0]
+        if NUMBER_RE.fullmatch(first) and not re.search(r"\d[–—-]\d", first):
+            return f"{key}: number"
+    return out
+
+
+def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
+    """How `minimal`/`emergency` keep an instruction or answer-format line: "verbatim" (allowed values,
+    "do not copy", "JSON only", the definition of an answer key), "template" (an example line, kept with
+    its values replaced by types) or None (dropped)."""
+    text = plain(block.text)
+    if is_enumeration_line(text) or DONT_COPY.search(text) or ANSWER_ONLY.search(text):
+        return "verbatim"
+    if block.fmt and _JSONISH.match(text):
+        return "template"
+    if block.fmt and block.instr and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
+        return "verbatim"  # an instruction about the answer itself ("Never provide a plain-text response")
+    core = block.core
+    if core.kind is Kind.KV and core.sep == ":":
+        key = norm_key(core.pairs[0][0]).replace(" ", "_")
+        if key in answer_keys or block.fmt:
+            first = core.pairs[0][1].split(" ", 1)[0]
+            example = first in _TYPES or (
+                bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first)
+            )
+            if key in answer_keys or example:
+                return "template" if example else "verbatim"
+    return None
 
 
 # --- the check ------------------------------------------------------------------------------------
@@ -297,13 +351,24 @@ def _line_texts(doc: Doc, b: Block) -> Iterator[tuple[int, str]]:
             yield b.line + k, text.replace("<keep>", "").replace("</keep>", "")
 
 
+def carries_facts(b: Block) -> bool:
+    """A key/value or position line about a symbol with a required or position field: data."""
+    core = b.core
+    return (
+        core.kind in (Kind.KV, Kind.POSITION)
+        and bool(b.symbol)
+        and any(required_kind(k) or position_field(k) for k, _ in core.pairs)
+    )
+
+
 def prompt_facts(doc: Doc) -> PromptFacts:
     instructions: list[tuple[int, str]] = []
     fmt: list[tuple[int, str]] = []
     contract: list[tuple[int, str]] = []
     protected: list[tuple[int, str]] = []
-    keys: dict[str, None] = dict.fromkeys(doc.answer_keys)
-    for b in doc.blocks:
+    lower_keys = frozenset(k.lower() for k in doc.answer_keys)
+    positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
+    for idx, b in enumerate(doc.blocks):
         if b.kind is Kind.PROTECTED:
             protected.extend(_line_texts(doc, b))
             continue
@@ -312,24 +377,19 @@ def prompt_facts(doc: Doc) -> PromptFacts:
         texts = list(_line_texts(doc, b))
         if b.fmt:
             fmt.extend(texts)
-            if b.core.kind is Kind.CODE:
-                keys.update((m.group(1), None) for _, t in texts for m in [_YAML_KEY.match(t)] if m)
-            elif b.core.kind is not Kind.JSON:
-                for _, t in texts:
-                    keys.update(
-                        (m.group(1), None) for m in _KEY_MENTION.finditer(t) if m.group(0)[0] in "\"'"
-                    )
         if b.instr and b.kind is not Kind.HEADING and b.kind is not Kind.TABLE:
             instructions.extend(texts)
-        if b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE) and (b.fmt or b.instr):
-            contract.extend((ln, t) for ln, t in texts if is_contract_line(t))
+        line_block = b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE, Kind.HEADING)
+        data = idx in positions or carries_facts(b)  # a position's `Side: LONG` is data, not the contract
+        if line_block and not data and (b.fmt or b.instr) and contract_kind(b, lower_keys) == "verbatim":
+            contract.extend(texts)
     return PromptFacts(
         Counter(numbers_in(doc.text)),
         required_facts(doc),
         tuple(instructions),
         tuple(fmt),
         tuple(contract),
-        tuple(keys),
+        doc.answer_keys,
         tuple(protected),
     )
 

@@ -336,10 +336,14 @@ TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
 _NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z][a-z])")  # `entryPrice` -> `entry Price`
+
+
 @lru_cache(maxsize=4096)
 def norm_key(key: str) -> str:
-    """A key as the fact rules see it: lower case, no markup, underscores as spaces."""
-    return re.sub(r"\s+", " ", plain(key).replace("_", " ").lower()).strip(" :")
+    """A key as the fact rules see it: lower case, no markup, underscores and camelCase as spaces."""
+    spaced = _CAMEL.sub(" ", plain(key).replace("_", " "))
+    return re.sub(r"\s+", " ", spaced.lower()).strip(" :")
 
 
 @lru_cache(maxsize=4096)
@@ -383,12 +387,15 @@ def position_field(key: str) -> str | None:
         return "qty"
     if re.fullmatch(r"entry|entry price|avg entry|avg entry price|average entry|entry px|open price", k):
         return "entry"
-    if re.fullmatch(r"(?:unrealized |unrealised |upnl|u)?(?:pnl|p&l|p/l|profit)(?: usd)?|upnl", k):
+    if re.fullmatch(r"(?:unreali[sz]ed |u ?)?(?:pnl|p&l|p/l|profit)(?: usd)?|upnl", k):
         return "pnl"
     return None
 
 
 # --- block parsers ---------------------------------------------------------------------------------
+
+
+_POSITION_HEAD = re.compile(r"^[-*•\s]*([\w:/.-]{2,24}?):\s+(?=[A-Za-z_]\w*=)")
 
 
 def _position(text: str) -> Block | None:
@@ -399,15 +406,20 @@ def _position(text: str) -> Block | None:
         and ("take" in low or "profit" in low or "tp" in low or "target" in low)
     ):
         return None
-    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text))
+    head = ""
+    m = _POSITION_HEAD.match(text)  # `- xyz:NVDA: qty=1 ...`: the entity before the first pair
+    if m and text[:1] != "{":
+        head, text_pairs = m.group(1), text[m.end() :]
+    else:
+        text_pairs = text
+    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text_pairs))
     keys = [k for k, _ in pairs]
     if not (any(is_sl(k) for k in keys) and any(is_tp(k) for k in keys)):
         return None
     symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
     if symbol is None:
-        head = text.split(":", 1)[0] if ":" in text else text
         found = symbols_in(head) or symbols_in(text)
-        symbol = found[0] if found else None
+        symbol = found[0] if found else (head or None)
     if symbol is None:
         return None
     base = symbols_in(symbol)
@@ -549,10 +561,40 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
     )
     if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
-        entity = len(core.split()) == 1 or (len(core.split()) <= 3 and len(symbols_in(core)) == 1)
+        entity = (len(core.split()) == 1 and not any(_heading_flags(core.rstrip(":")))) or (
+            len(core.split()) <= 3 and len(symbols_in(core)) == 1
+        )
         rank = 8 if core.endswith(":") or "*" in line or entity else 7
         return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
     return Block(Kind.PROSE, line, instr=instr)
+
+
+def _dict_groups(line: str) -> list[str]:
+    """The top-level `{...}` groups of a line when it is only such groups (else one group: the line)."""
+    groups: list[str] = []
+    depth, start, quote = 0, -1, ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == quote and line[k - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "{":
+            if depth == 0:
+                if line[start + 1 if groups else 0 : k].strip(" ,"):
+                    return [line]  # text between the dicts: not a plain run of dicts
+                start = k
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                groups.append(line[start : k + 1])
+                start = k
+            elif depth < 0:
+                return [line]
+    if depth or not groups or line[start + 1 :].strip(" ,"):
+        return [line]
+    return groups
 
 
 def _classify(line: str, patterns: Sequence[re.Pattern[str]]) -> Block:
@@ -775,6 +817,15 @@ def parse(
             if found is None and line.startswith("Sources: ") and LEGEND.match(line):
                 found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
+            if found is None and line[0] == "{":
+                groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
+                if len(groups) > 1:
+                    for group in groups[:-1]:
+                        part = _classify(group, instructions)
+                        part.line, part.blank_before = start, blank
+                        blocks.append(part)
+                    found = _classify(groups[-1], instructions)
+                    i += 1
             if found is None:
                 found = _classify(line, instructions)
                 if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
@@ -802,6 +853,7 @@ def _setext(prev: Block, rank: int) -> None:
     core = plain(prev.text)
     if prev.kind in (Kind.PROSE, Kind.HEADING) and len(core.split()) <= 10 and not _TERMINAL.search(core):
         prev.kind, prev.rank, prev.label = Kind.HEADING, rank, core.rstrip(":")
+        prev.sep = "setext"  # written back as `#`/`##` once its underline is gone
 
 
 def _infer_entity_headers(blocks: list[Block]) -> None:
@@ -870,6 +922,11 @@ def _assign_context(doc: Doc) -> None:
             b.fmt = core.fmt = True
             if core.kind is Kind.JSON:
                 keys.update(dict.fromkeys(_json_keys(core.data)))
+            elif core.kind is Kind.CODE:
+                yaml = (_YAML_KEY.match(ln) for ln in core.text.splitlines())
+                keys.update((m.group(1), None) for m in yaml if m)
+            else:
+                keys.update((m.group(1), None) for m in _QUOTED_KEY.finditer(core.text))
         if in_rules and core.kind in (Kind.PROSE, Kind.KV, Kind.HEADING):
             b.instr = core.instr = True
         elif core.instr:
@@ -984,6 +1041,8 @@ def _json_keys(value: object) -> list[str]:
     return out
 
 
+_YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_]\w*)\s*:")
+_QUOTED_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
 _DECISION_KEYS = frozenset({"signal", "action", "decision", "recommendation", "trade_signal", "verdict"})
 _JSONISH_SIGNAL = re.compile(r"""^\s*[{\[]?\s*["']?(?:signal|action|decision)["']?\s*:""", re.I)
 

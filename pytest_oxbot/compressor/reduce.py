@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pytest_oxbot.compressor.facts import (
-    ANSWER_ONLY,
-    DONT_COPY,
+    _TYPES,
+    carries_facts,
     carrying_series,
+    contract_kind,
+    example_type,
     fact_value,
-    is_enumeration_line,
     symbol_column,
+    typed_line,
 )
 from pytest_oxbot.compressor.levels import Level
 from pytest_oxbot.compressor.parse import (
-    SIGNAL_KEYS,
     SYMBOL_KEYS,
     Block,
     Doc,
@@ -119,59 +120,6 @@ _TAG = re.compile(r"\[([A-Z][A-Z0-9_]{3,})\]")
 _SHORT_TAG = re.compile(r"\[([A-Z0-9]{1,3})\]")
 _EQ_SPACES = re.compile(r"\s*=\s*")
 
-# --- the answer contract (minimal / emergency) -------------------------------------------------------
-_JSONISH = re.compile(r"""^\s*(?:[-*]\s+)?(?:[{}\[\],]+\s*|["'][^"']+["']\s*:.*)$""")
-_EXAMPLE_PAIR = re.compile(
-    r"""(?P<k>(?P<q>["']?)(?P<key>[A-Za-z_][\w ]*?)(?P=q)\s*:\s*)"""
-    r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
-)
-_TYPES = frozenset({"number", "int", "string"})
-_ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
-
-
-def _example_type(key: str, value: str) -> str:
-    """The type that stands for an example value, or the value itself when it is an allowed value."""
-    k = norm_key(key).replace(" ", "_")
-    if k in SIGNAL_KEYS or k in SYMBOL_KEYS:
-        return value
-    if value[:1] in "\"'":
-        return value if _ALTERNATIVES.search(value[1:-1]) else "string"
-    return "number" if re.search(r"[.eE%]", value) else "int"
-
-
-def typed_line(text: str) -> str:
-    """An example line with its example values replaced by their types (`"stop_loss": 3045.00,` ->
-    `"stop_loss": number,`); keys, allowed values and structure stay."""
-    out = _EXAMPLE_PAIR.sub(lambda m: m.group("k") + _example_type(m.group("key"), m.group("v")), text)
-    if out == text and ":" in text and not _JSONISH.match(text):
-        key, _, value = text.partition(":")
-        first = value.strip().split(" ", 1)[0]
-        if NUMBER_RE.fullmatch(first) and not re.search(r"\d[–—-]\d", first):
-            return f"{key}: number"
-    return out
-
-
-def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
-    """How `minimal`/`emergency` keep an instruction or answer-format line: "verbatim" (allowed values,
-    "do not copy", "JSON only", the definition of an answer key), "template" (an example line, kept with
-    its values replaced by types) or None (dropped)."""
-    text = plain(block.text)
-    if is_enumeration_line(text) or DONT_COPY.search(text) or ANSWER_ONLY.search(text):
-        return "verbatim"
-    if block.fmt and _JSONISH.match(text):
-        return "template"
-    core = block.core
-    if core.kind is Kind.KV and core.sep == ":":
-        key = norm_key(core.pairs[0][0]).replace(" ", "_")
-        if key in answer_keys or block.fmt:
-            first = core.pairs[0][1].split(" ", 1)[0]
-            example = first in _TYPES or (
-                bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first)
-            )
-            if key in answer_keys or example:
-                return "template" if example else "verbatim"
-    return None
-
 
 def _typed_json(value: object, key: str = "") -> object:
     if isinstance(value, dict):
@@ -179,9 +127,9 @@ def _typed_json(value: object, key: str = "") -> object:
     if isinstance(value, list):
         return [_typed_json(v, key) for v in value]
     if isinstance(value, Raw):
-        return value if value in _TYPES or value[:1] in "tfnNI" else Raw(_example_type(key, value))
+        return value if value in _TYPES or value[:1] in "tfnNI" else Raw(example_type(key, value))
     if isinstance(value, str):
-        kept = _example_type(key, f'"{value}"')
+        kept = example_type(key, f'"{value}"')
         return value if kept.startswith('"') else Raw(kept)
     return value
 
@@ -211,6 +159,9 @@ class Reducer:
         self._skip: dict[int, str] = {}  # block -> why it is left out (planned before rendering)
         self._replace: dict[int, str] = {}  # block -> the text it is rendered as (planned)
         self._pos: dict[int, Record] = {}
+        self._owner = -1  # the block being rendered (each Dropped entry remembers it)
+        self._tables: set[int] = set()  # blocks whose text is a pivot table
+        self._owners: list[int] = []
 
     # -- entry -------------------------------------------------------------------------------
     def render(self) -> str:
@@ -219,19 +170,19 @@ class Reducer:
             if rec.is_position:
                 for i in range(rec.start, rec.end):
                     self._pos[i] = rec
-        if lv.pivot:
-            self._plan_pivots()
-        if lv.dedupe:
+        if lv.dedupe:  # first: a duplicate between two records must not keep them apart only once
             self._plan_dedupe(collapse=lv.prose != "none")
-        out: list[tuple[int, str]] = []
+        texts: dict[int, str] = {}
         for idx, block in enumerate(self.blocks):
+            self._owner = idx
             if idx in self._skip:
-                if not self._skip[idx].startswith("pivoted"):
-                    self._drop(block, self._skip[idx])
+                self._drop(block, self._skip[idx])
+                texts[idx] = ""
                 continue
-            text = self._replace[idx] if idx in self._replace else self._block(idx, block)
-            if text:
-                out.append((idx, text))
+            texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
+        if lv.pivot:  # after: what this level drops between two records does not keep them apart
+            self._plan_pivots(texts)
+        out = [(idx, text) for idx, text in texts.items() if text]
         if lv.prune_headings:
             out = self._prune_headings(out)
         if self.static or self.static_labels:
@@ -249,6 +200,7 @@ class Reducer:
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
         line = self.doc.lines[b.line].strip() if b.line < len(self.doc.lines) else b.text
         self.dropped.append(Dropped(b.line + 1, line, reason, kept))
+        self._owners.append(self._owner)
 
     def _note(self, what: str, n: int = 1) -> None:
         self.notes[what] = self.notes.get(what, 0) + n
@@ -275,8 +227,10 @@ class Reducer:
             self._drop(b, "position lines condensed to side, qty, entry, SL, TP, P&L")
             return ""
         if b.kind is Kind.HEADING:
+            if b.sep == "setext" and self.level.decorate:  # `RULES` + `=====` -> `# RULES`
+                return "#" * b.rank + " " + self._line(b.text)
             return self._line(b.text)
-        if lv.instructions == "contract" and (b.fmt or b.instr) and not self._carries_facts(b):
+        if lv.instructions == "contract" and (b.fmt or b.instr) and not carries_facts(b):
             return self._contract(b)
         if b.fmt or b.instr:
             return self._whole(b)
@@ -299,14 +253,6 @@ class Reducer:
         if b.kind is Kind.BULLET:
             return self._bullet(b)
         return self._prose(b)
-
-    def _carries_facts(self, b: Block) -> bool:
-        core = b.core
-        return (
-            core.kind in (Kind.KV, Kind.POSITION)
-            and bool(b.symbol)
-            and any(required_kind(k) or position_field(k) for k, _ in core.pairs)
-        )
 
     def _whole(self, b: Block) -> str:
         """An instruction or answer-format block, kept whole (decoration aside)."""
@@ -376,9 +322,7 @@ class Reducer:
                 )
             return out
         parts = sentences(text)
-        kept = [parts[0]] + [
-            s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)
-        ]
+        kept = [parts[0]] + [s for s in parts[1:] if _worth_keeping(s)]
         out = " ".join(kept)
         if out != text and report:
             self._drop(b, "prose sentences without data", out)
@@ -419,9 +363,7 @@ class Reducer:
             if self.level.prose == "trim" and len(b.pairs) == 1 and ". " in text:
                 key, _, value = text.partition(": ")
                 parts = sentences(value)
-                kept_s = [parts[0]] + [
-                    s for s in parts[1:] if HAS_DIGIT.search(s) or symbols_in(s) or is_instruction(s)
-                ]
+                kept_s = [parts[0]] + [s for s in parts[1:] if _worth_keeping(s)]
                 if len(kept_s) < len(parts):
                     text = f"{key}: {' '.join(kept_s)}"
                     self._drop(b, "sentences without data in a value", text)
@@ -548,21 +490,21 @@ class Reducer:
         return value
 
     # -- plans made before rendering ----------------------------------------------------------
-    def _plan_pivots(self) -> None:
+    def _plan_pivots(self, texts: dict[int, str]) -> None:
         """Runs of at least two records made only of `Label: value` lines (`### Bitcoin` + bullets,
         `TSLA` + `Net Funding [HL]: ...`, `Symbol: BTC | Side: LONG` blocks) become one table with the
         labels once, when that costs fewer tokens."""
         recs = self.doc.records
         run: list[Record] = []
         for rec in [*recs, None]:
-            if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec)):
+            if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec, texts)):
                 run.append(rec)
                 continue
             if rec is not None and run and self._pivotable(rec) and len(run) == 1:
                 run = [rec]
                 continue
             if len(run) >= 2:
-                self._pivot(run)
+                self._pivot(run, texts)
             run = [rec] if rec is not None and self._pivotable(rec) else []
 
     def _pivotable(self, rec: Record) -> bool:
@@ -582,10 +524,9 @@ class Reducer:
                 return False
         return True
 
-    def _continues(self, prev: Record, rec: Record) -> bool:
-        between = self.blocks[prev.end : rec.start]
-        if any(b.kind is not Kind.SEPARATOR for b in between):
-            return False
+    def _continues(self, prev: Record, rec: Record, texts: dict[int, str]) -> bool:
+        if any(texts[k] for k in range(prev.end, rec.start)):
+            return False  # something this level keeps stands between the two records
         a_keys = {norm_key(k) for k, _ in prev.pairs}
         b_keys = {norm_key(k) for k, _ in rec.pairs}
         if len(a_keys & b_keys) * 5 < len(a_keys | b_keys) * 3:
@@ -595,7 +536,7 @@ class Reducer:
             return False
         return a.kind is not Kind.HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
 
-    def _pivot(self, run: list[Record]) -> None:
+    def _pivot(self, run: list[Record], texts: dict[int, str]) -> None:
         columns: dict[str, str] = {}  # normalised key -> label shown
         rows: list[dict[str, str]] = []
         names: list[str] = []
@@ -627,20 +568,21 @@ class Reducer:
             cells = ([name] if by_heading else []) + [row.get(k, "") for k in columns]
             lines.append(_row(tuple(cells), True))
         table = "\n".join(lines)
-        first, last = run[0].start, run[-1].end
+        first = run[0].start
         # Cells and labels are the records' own substrings, so no number can change; the table is kept
         # only when it is shorter (characters: a token count per candidate would cost more than it saves).
-        before = sum(
-            len(plain(self.doc.lines[self.blocks[i].line])) + 1
-            for i in range(first, last)
-            if self.blocks[i].kind is not Kind.SEPARATOR
-        )
+        members = {i for rec in run for i in range(rec.start, rec.end)}
+        before = sum(len(texts[i]) + 1 for i in members if texts[i])
         if len(table) >= before:
             return
-        self._replace[first] = table
-        for i in range(first + 1, last):
-            if self.blocks[i].kind is not Kind.SEPARATOR:
-                self._skip[i] = f"pivoted into the table at line {self.blocks[first].line + 1}"
+        for i in members:
+            texts[i] = ""
+        texts[first] = table
+        self._tables.add(first)
+        # the records' own lines lost nothing (their pairs are the table), except columns left out above
+        keep = [k for k, owner in enumerate(self._owners) if owner not in members or self.level.kv != "all"]
+        self.dropped = [self.dropped[k] for k in keep]
+        self._owners = [self._owners[k] for k in keep]
         self._note("records pivoted into tables", len(run))
 
     def _plan_dedupe(self, collapse: bool) -> None:
@@ -763,7 +705,7 @@ class Reducer:
         heads = self.doc.headings
         ends = _section_ends(self.blocks, heads)
         for h in reversed(heads):
-            if h not in emitted or h in self._replace:
+            if h not in emitted or h in self._replace or h in self._tables:
                 continue
             end = ends[h]
             content = [k for k in range(h + 1, end) if self.blocks[k].kind is not Kind.SEPARATOR]
@@ -878,6 +820,14 @@ def _alias(tag: str, taken: set[str]) -> str:
         alias = f"{base[:2]}{tag[n]}" if n < len(tag) else f"{base}{n}"
         n += 1
     return alias
+
+
+def _worth_keeping(sentence: str) -> bool:
+    """A later sentence of a prose line that trimming keeps: it has a number, names a symbol, is an
+    instruction, or is written in capitals (a title run into the line)."""
+    return bool(
+        HAS_DIGIT.search(sentence) or symbols_in(sentence) or sentence.isupper() or is_instruction(sentence)
+    )
 
 
 @lru_cache(maxsize=4096)
