@@ -150,7 +150,7 @@ def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = 
     for i, col in enumerate(header):
         if norm_key(col) in SYMBOL_KEYS:
             return i
-    if rows and all(r and symbol_of(r[0]) for r in rows):
+    if rows and all(r and symbol_of(r[0]) for r in rows[:5]):  # the first rows tell
         return 0
     return None
 

@@ -414,8 +414,8 @@ class Reducer:
 
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)
-        rows_all = [split_row(ln) for ln in lines]
-        sym_col = symbol_column(header, rows_all)
+        head_rows = [split_row(ln) for ln in lines[:5]]  # enough to tell what the table is
+        sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
         is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
         if self.level.kv == "required" and header is not None and not b.fmt:
@@ -427,7 +427,7 @@ class Reducer:
                 for i, col in enumerate(header)
                 if i == sym_col or required_kind(col) or (is_position and position_field(col))
             ]
-        if sym_col is None and not is_position and _numeric(rows_all[:4]):
+        if sym_col is None and not is_position and _numeric(head_rows[:4]):
             keep = self.level.table_rows
             if keep == 0:
                 self._drop(b, "time-series table")
@@ -438,9 +438,9 @@ class Reducer:
                     self.dropped.append(
                         Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
                     )
+                    self._owners.append(self._owner)
                 lines = lines[-keep:]
-                rows_all = rows_all[-keep:]
-        rows = rows_all
+        rows = [split_row(ln) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
                 gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)
