@@ -69,7 +69,7 @@ EMOJI_RE = re.compile(
 _BOLD_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*%])")
 _UBOLD_RE = re.compile(r"(?<![\w_$€£¥+\-−~.])__(?=\S)(.+?)(?<=\S)__(?![\w_%])")
 _ITALIC_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*%])")
-_SPACES = re.compile(r"[ \t\u00a0]{2,}")
+_SPACES = re.compile(r"[ \t\u00a0]{2,}|\t")
 
 
 def numbers_in(text: str) -> list[str]:
@@ -144,11 +144,18 @@ def strip_emphasis(text: str) -> str:
 
 
 def strip_emoji(text: str) -> str:
-    """The text without decorative pictographs; spacing around them is tidied."""
+    """The text without decorative pictographs; spacing around them is tidied. An emoji that is a value
+    (alone on the line, or all there is after `Label:` or in a table cell) stays."""
     if text.isascii() or not EMOJI_RE.search(text):
         return text
-    out = EMOJI_RE.sub("", text)
-    return _SPACES.sub(" ", out).strip() if out.strip() else text  # an emoji alone is a value: keep it
+
+    def drop(m: re.Match[str]) -> str:
+        before, after = text[: m.start()].rstrip(), text[m.end() :].lstrip()
+        alone = (not before or before[-1] in ":|=") and (not after or after[0] in "|,;")
+        return m.group(0) if alone else ""
+
+    out = EMOJI_RE.sub(drop, text)
+    return _SPACES.sub(" ", out).strip() if out.strip() else text
 
 
 def collapse_spaces(text: str) -> str:
