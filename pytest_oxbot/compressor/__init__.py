@@ -1,16 +1,17 @@
-"""The AdaptivePromptCompressor: fewer tokens per prompt, no number changed, no required fact lost.
+"""The AdaptivePromptCompressor: fewer tokens per prompt, no number changed, no instruction or fact lost.
 
 Typical use in a decision cycle::
 
     compressor = AdaptivePromptCompressor("gpt-4o")
-    result = compressor.compress(prompt, max_tokens=2500)      # or compress_by_context(prompt, "standard")
-    send(result.text); record(result.compressed_tokens)
+    prompt = compressor.compress_by_context(prompt, "market_analysis")   # still a str
+    send(prompt); record(prompt.compressed_tokens, prompt.dropped)
 """
 
-from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult
-from pytest_oxbot.compressor.facts import Fact, FidelityReport, check_fidelity, required_facts
+from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult, CompressorUsageError
+from pytest_oxbot.compressor.facts import Fact, FidelityError, FidelityReport, check_fidelity, required_facts
 from pytest_oxbot.compressor.levels import LEVELS, Level
 from pytest_oxbot.compressor.market_data import CompressedMarketData
+from pytest_oxbot.compressor.reduce import Dropped
 from pytest_oxbot.compressor.text import changed_numbers, numbers_in
 
 __all__ = [
@@ -18,7 +19,10 @@ __all__ = [
     "AdaptivePromptCompressor",
     "CompressedMarketData",
     "CompressionResult",
+    "CompressorUsageError",
+    "Dropped",
     "Fact",
+    "FidelityError",
     "FidelityReport",
     "Level",
     "changed_numbers",

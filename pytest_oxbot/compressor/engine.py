@@ -1,32 +1,99 @@
-"""AdaptivePromptCompressor: fewer prompt tokens, the same numbers, the required facts intact."""
+"""AdaptivePromptCompressor: fewer prompt tokens; the same numbers, facts, instructions and answer format.
+
+`compress_by_context(prompt, ctx)` returns a `CompressionResult`, which IS a `str` (the compressed
+prompt), so `prompt = compressor.compress_by_context(prompt, ctx)` drops into existing code; it also
+carries the token counts, the level, and a line-by-line report of what was dropped.
+
+Every call checks its own output against the input (numbers as written, required facts, instructions,
+the answer format, protected spans) when `verify` is on, which it is by default whenever Python runs with
+assertions (`__debug__`, i.e. not `python -O`): a broken guarantee raises `FidelityError` (or, with
+`on_violation="original"`, returns the uncompressed prompt with the report attached).
+"""
 
 from __future__ import annotations
 
+import re
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from hashlib import blake2b
+from typing import Any, Literal
 
-from pytest_oxbot.compressor.levels import ANALYSIS, EMERGENCY, LEVELS, STANDARD
-from pytest_oxbot.compressor.parse import Block, parse
-from pytest_oxbot.compressor.reduce import Reducer
+from pytest_oxbot.compressor.facts import FidelityError, FidelityReport, check_against, prompt_facts
+from pytest_oxbot.compressor.levels import LEVELS, level_for_context
+from pytest_oxbot.compressor.parse import Doc, compile_patterns, parse
+from pytest_oxbot.compressor.reduce import Dropped, Reducer
+from pytest_oxbot.compressor.text import norm
+from pytest_oxbot.errors import CompressorError
 from pytest_oxbot.tokens import count_tokens, resolve
 
-_CONTEXT_LEVELS = {"emergency": EMERGENCY, "analysis": ANALYSIS}
+__all__ = ["AdaptivePromptCompressor", "CompressionResult", "CompressorUsageError"]
+
+Patterns = Iterable[str | re.Pattern[str]]
+_LINE_REF = re.compile(r" (?:of|into|at) line \d+")
 
 
-@dataclass(frozen=True, slots=True)
-class CompressionResult:
-    """A compressed prompt and what it cost to get there."""
+class CompressorUsageError(CompressorError, ValueError):
+    """A bad argument to the compressor (the message names it)."""
 
-    text: str
+
+class CompressionResult(str):
+    """The compressed prompt, usable anywhere a `str` is (`len()`, `in`, `+`, f-strings, `.encode()`),
+    carrying what it cost and what it dropped."""
+
     original_tokens: int
     compressed_tokens: int
     mode: str
     level: str
-    dropped: tuple[str, ...]
+    dropped: tuple[Dropped, ...]
+    notes: tuple[tuple[str, int], ...]
     elapsed_s: float
     model: str
     exact_tokens: bool
-    budget: int | None = None
+    budget: int | None
+    fidelity: FidelityReport | None
+
+    def __new__(cls, text: str = "", **fields: Any) -> CompressionResult:
+        self = super().__new__(cls, text)
+        defaults: dict[str, Any] = {
+            "original_tokens": 0,
+            "compressed_tokens": 0,
+            "mode": "",
+            "level": "unchanged",
+            "dropped": (),
+            "notes": (),
+            "elapsed_s": 0.0,
+            "model": "",
+            "exact_tokens": True,
+            "budget": None,
+            "fidelity": None,
+        }
+        unknown = set(fields) - set(defaults)
+        if unknown:
+            raise TypeError(f"unknown CompressionResult fields: {sorted(unknown)}")
+        self.__dict__.update(defaults | fields)
+        return self
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("CompressionResult is immutable")
+
+    def __reduce__(self) -> tuple[Callable[..., CompressionResult], tuple[str], dict[str, Any]]:
+        return (_rebuild, (str(self),), dict(self.__dict__))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        return (
+            f"CompressionResult({str.__repr__(self)}, tokens {self.original_tokens}->"
+            f"{self.compressed_tokens}, level={self.level!r})"
+        )
+
+    @property
+    def text(self) -> str:
+        """The compressed prompt as a plain `str`."""
+        return str.__str__(self)
 
     @property
     def ratio(self) -> float:
@@ -42,76 +109,200 @@ class CompressionResult:
     def budget_met(self) -> bool:
         return self.budget is None or self.compressed_tokens <= self.budget
 
-    def __str__(self) -> str:
-        return self.text
+    @property
+    def summary(self) -> tuple[str, ...]:
+        """What went and what was reshaped, counted by reason (`"series shortened ... x42"`)."""
+        counts: dict[str, int] = dict(self.notes)
+        for d in self.dropped:
+            reason = _LINE_REF.sub("", d.reason)
+            counts[reason] = counts.get(reason, 0) + 1
+        return tuple(f"{what} x{n}" for what, n in sorted(counts.items()))
+
+    def report(self) -> str:
+        """What went, line by line, for a human."""
+        head = (
+            f"{self.level}: {self.original_tokens} -> {self.compressed_tokens} tokens "
+            f"({self.reduction:.1%} fewer), {len(self.dropped)} lines lost content"
+        )
+        return "\n".join([head, *(f"  {d}" for d in self.dropped)])
+
+
+def _rebuild(text: str) -> CompressionResult:
+    return CompressionResult(text)
 
 
 class AdaptivePromptCompressor:
     """Compresses any text prompt by dropping or shortening its lowest-priority parts first.
 
-    Stateless and thread-safe; `model` only chooses the tokenizer the counts are made with.
+    Thread-safe; stateless unless `learn_static=True`. `model` only chooses the tokenizer the counts are
+    made with. User control:
+
+    - `protect`: regexes; a matching line is kept verbatim (as is anything between `<keep>` and
+      `</keep>` in the prompt; the markers are removed from the output);
+    - `instructions`: regexes of lines that are instructions in your prompts (besides MUST, NEVER, DO NOT,
+      ALWAYS, IMPORTANT, MANDATORY, REQUIRED, imperative verbs and RULES-like sections);
+    - `static_sections`: headings (regexes, matched against the heading text) of sections that read the
+      same every cycle; they move first so a provider's prompt cache can reuse the prefix. Nothing is
+      reordered otherwise, unless `learn_static=True` and a section's text was identical in the previous
+      prompt of the same template (same headings).
     """
 
-    def __init__(self, model: str = "gpt-4o") -> None:
+    def __init__(
+        self,
+        model: str = "gpt-4o",
+        *,
+        protect: Patterns = (),
+        instructions: Patterns = (),
+        static_sections: Patterns = (),
+        learn_static: bool = False,
+        verify: bool | None = None,
+        on_violation: Literal["raise", "original"] = "raise",
+        on_result: Callable[[CompressionResult], None] | None = None,
+    ) -> None:
         resolve(model)  # an unknown model fails here, not at the first call
+        if on_violation not in ("raise", "original"):
+            raise CompressorUsageError(f"on_violation must be 'raise' or 'original', got {on_violation!r}")
         self.model = model
+        self.protect = _patterns(protect, "protect")
+        self.instructions = _patterns(instructions, "instructions")
+        self.static_sections = _patterns(static_sections, "static_sections")
+        self.learn_static = learn_static
+        self.verify = __debug__ if verify is None else verify
+        self.on_violation = on_violation
+        self.on_result = on_result
+        self._history: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._lock = threading.Lock()
 
+    # -- entry points --------------------------------------------------------------------------
     def compress_by_context(self, prompt: str, context: str = "standard") -> CompressionResult:
-        """`emergency`: price, RSI, trend per symbol plus open positions; `analysis`: moderate;
-        anything else: standard."""
+        """Compress at the rung `context` picks: a level name, or any string containing "emergency"
+        (`emergency_exit`) or "analysis" (`market_analysis`); anything else is standard."""
         started = time.perf_counter()
-        level = _CONTEXT_LEVELS.get(context.strip().lower(), STANDARD)
+        _check_prompt(prompt)
+        if not isinstance(context, str):
+            raise CompressorUsageError(f"context must be a str, got {type(context).__name__}")
+        level = level_for_context(context)
         original = count_tokens(prompt, self.model)
-        blocks = parse(prompt)
-        text, notes = _render(blocks, level)
-        return self._finish(prompt, original, text, notes, level, context, started, None)
+        doc = self._parse(prompt)
+        static = self._static(doc)
+        text, reducer = self._render(doc, level, static)
+        return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
 
     def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
         """The least compressed rendering that fits `max_tokens` (the emergency one if none does)."""
-        if max_tokens < 0:
-            raise ValueError(f"max_tokens must be >= 0, got {max_tokens}")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 0:
+            raise CompressorUsageError(f"max_tokens must be an int >= 0, got {max_tokens!r}")
         started = time.perf_counter()
+        _check_prompt(prompt)
         original = count_tokens(prompt, self.model)
         if original <= max_tokens:
-            return self._finish(prompt, original, prompt, (), None, "budget", started, max_tokens)
-        blocks = parse(prompt)
-        best: tuple[str, tuple[str, ...], int] | None = None
+            return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
+        doc = self._parse(prompt)
+        static = self._static(doc)
         for level in range(len(LEVELS)):
-            text, notes = _render(blocks, level)
-            if count_tokens(text, self.model) <= max_tokens or level == len(LEVELS) - 1:
-                best = (text, notes, level)
-                break
-        assert best is not None
-        return self._finish(prompt, original, best[0], best[1], best[2], "budget", started, max_tokens)
+            text, reducer = self._render(doc, level, static)
+            if level == len(LEVELS) - 1 or count_tokens(text, self.model) <= max_tokens:
+                return self._finish(
+                    prompt, doc, original, text, reducer, level, "budget", started, max_tokens
+                )
+        raise AssertionError("unreachable: the last level always returns")  # pragma: no cover
+
+    # -- internals -----------------------------------------------------------------------------
+    def _parse(self, prompt: str) -> Doc:
+        return parse(prompt, self.protect, self.instructions)
+
+    def _render(
+        self, doc: Doc, level: int, static: tuple[tuple[re.Pattern[str], ...], frozenset[str]]
+    ) -> tuple[str, Reducer]:
+        reducer = Reducer(doc, LEVELS[level], self._count, static[0], static[1])
+        return reducer.render(), reducer
+
+    def _count(self, text: str) -> int:
+        return count_tokens(text, self.model)
+
+    def _static(self, doc: Doc) -> tuple[tuple[re.Pattern[str], ...], frozenset[str]]:
+        if not self.learn_static:
+            return self.static_sections, frozenset()
+        return self.static_sections, self._proven_static(doc)
+
+    def _proven_static(self, doc: Doc) -> frozenset[str]:
+        """Top-level sections whose text is identical to the previous prompt of the same template."""
+        blocks = doc.blocks
+        heads = doc.headings
+        if not heads:
+            return frozenset()
+        top = min(blocks[h].rank for h in heads)
+        spans: dict[str, str] = {}
+        tops = [h for h in heads if blocks[h].rank == top]
+        for n, h in enumerate(tops):
+            end = tops[n + 1] if n + 1 < len(tops) else len(blocks)
+            first, last = blocks[h].line, (blocks[end].line if end < len(blocks) else len(doc.lines))
+            body = "\n".join(doc.lines[first:last])
+            spans[blocks[h].label] = blake2b(norm(body).encode(), digest_size=12).hexdigest()
+        template = blake2b(
+            "\n".join(re.sub(r"\d+", "#", label) for label in spans).encode(), digest_size=12
+        ).hexdigest()
+        with self._lock:
+            previous = self._history.pop(template, None)
+            self._history[template] = spans
+            while len(self._history) > 64:
+                self._history.popitem(last=False)
+        if previous is None:
+            return frozenset()
+        return frozenset(label for label, digest in spans.items() if previous.get(label) == digest)
 
     def _finish(
         self,
         prompt: str,
+        doc: Doc | None,
         original: int,
         text: str,
-        notes: tuple[str, ...],
+        reducer: Reducer | None,
         level: int | None,
         mode: str,
         started: float,
         budget: int | None,
     ) -> CompressionResult:
         tokens = count_tokens(text, self.model) if text is not prompt else original
-        if tokens > original:  # never hand back more than we were given
-            text, tokens, notes, level = prompt, original, (), None
-        return CompressionResult(
-            text=text,
+        dropped = tuple(sorted(reducer.dropped, key=lambda d: d.line)) if reducer else ()
+        notes = tuple(reducer.notes.items()) if reducer else ()
+        fidelity: FidelityReport | None = None
+        if tokens > original or (reducer is not None and not reducer.dropped and text == prompt):
+            text, tokens, dropped, notes, level = prompt, original, (), (), None
+        elif self.verify and doc is not None and level is not None:
+            fidelity = check_against(prompt_facts(doc), text, LEVELS[level].name)
+            if not fidelity.ok:
+                if self.on_violation == "raise":
+                    raise FidelityError(fidelity)
+                text, tokens, dropped, notes, level = prompt, original, (), (), None
+        result = CompressionResult(
+            text,
             original_tokens=original,
             compressed_tokens=tokens,
             mode=mode,
             level=LEVELS[level].name if level is not None else "unchanged",
-            dropped=notes,
+            dropped=dropped,
+            notes=notes,
             elapsed_s=time.perf_counter() - started,
             model=self.model,
             exact_tokens=resolve(self.model).exact,
             budget=budget,
+            fidelity=fidelity,
         )
+        if self.on_result is not None:
+            self.on_result(result)
+        return result
 
 
-def _render(blocks: list[Block], level: int) -> tuple[str, tuple[str, ...]]:
-    reducer = Reducer(blocks, LEVELS[level])
-    return reducer.render(), reducer.notes()
+def _check_prompt(prompt: object) -> None:
+    if not isinstance(prompt, str):
+        raise CompressorUsageError(f"prompt must be a str, got {type(prompt).__name__}")
+
+
+def _patterns(patterns: Patterns, name: str) -> tuple[re.Pattern[str], ...]:
+    if isinstance(patterns, str | re.Pattern):
+        patterns = [patterns]
+    try:
+        return compile_patterns(patterns)
+    except (re.error, TypeError) as exc:
+        raise CompressorUsageError(f"{name}: not a regular expression: {exc}") from None

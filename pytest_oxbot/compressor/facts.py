@@ -1,26 +1,55 @@
-"""The facts a trading decision cannot do without, and a checker that compression kept them.
+"""What a trading prompt cannot lose, and a checker that a compression kept it.
 
-Required: each symbol with its current price, RSI and trend (where the prompt gives them), and each
-open position with its stop-loss and take-profit. The checker also lists numbers that were changed.
-It is public so a bot (and our benchmarks) can verify any compression, not only ours.
+Required facts: each symbol with its current price, RSI and trend (where the prompt gives them), and each
+open position with its side, quantity, entry, stop-loss, take-profit and P&L, in whatever shape it is
+written (Python/JSON dicts, `k=v` lines, markdown blocks of `Label: value` bullets, tables, JSON state).
+Besides the facts: every number must appear in the input written the same way, every instruction line
+must stay, and the answer-format section must stay (in `emergency`, its keys and allowed values).
+The checker is public so a bot (and our tests) can verify any compression, not only ours.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pytest_oxbot.compressor.parse import (
+    SIGNAL_KEYS,
+    SYMBOL_KEYS,
     Block,
+    Doc,
     Kind,
+    compile_patterns,
+    dump_json,
     is_sl,
     is_tp,
     norm_key,
     parse,
+    position_field,
     required_kind,
+    symbol_of,
     table_rows,
 )
-from pytest_oxbot.compressor.reduce import _series_carrying_facts, _symbol_column
-from pytest_oxbot.compressor.text import changed_numbers
+from pytest_oxbot.compressor.text import NUMBER_RE, norm, number_changes, numbers_in, plain
+from pytest_oxbot.errors import CompressorError
+
+__all__ = [
+    "Fact",
+    "FidelityError",
+    "FidelityReport",
+    "PromptFacts",
+    "check_fidelity",
+    "prompt_facts",
+    "required_facts",
+]
+
+POSITION_FIELDS = ("side", "qty", "entry", "sl", "tp", "pnl")
+_SIDE_WORD = re.compile(r"(?i)^\W*(long|short|buy|sell)\b")
+_SIDE_LINE = re.compile(
+    r"(?i)^(?P<side>long|short)\b[\s:]*(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)?\s*(?:[A-Z]{2,6}\s*)?(?:@|at)\s*"
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -28,79 +57,437 @@ class Fact:
     """One required fact: (symbol, what, value as written)."""
 
     symbol: str
-    kind: str  # "price" | "rsi" | "trend" | "sl" | "tp" | "position"
+    kind: str  # price | rsi | trend | position | side | qty | entry | sl | tp | pnl
     value: str
 
 
-def required_facts(prompt: str | list[Block]) -> frozenset[Fact]:
+def fact_value(value: str, kind: str) -> str:
+    """The part of a value a fact compares: the first number as written, or the first word for
+    side and trend (`$86,979.38 (-4.0% away)` -> `$86,979.38`; `**LONG**` -> `LONG`)."""
+    text = plain(str(value)).strip("'\" ")
+    if kind in ("side", "trend", "position"):
+        m = re.search(r"[A-Za-z][\w-]*", text)
+        return m.group(0) if m else text
+    m = NUMBER_RE.search(text)
+    return m.group(0) if m else text
+
+
+# --- facts ---------------------------------------------------------------------------------------
+def _position_facts(symbol: str, pairs: Iterable[tuple[str, str]]) -> set[Fact]:
+    facts = {Fact(symbol, "position", symbol)}
+    seen: set[str] = set()
+    for key, value in pairs:
+        kind = position_field(key)
+        if kind and kind not in seen:
+            seen.add(kind)
+            facts.add(Fact(symbol, kind, fact_value(value, kind)))
+    return facts
+
+
+def _side_line_facts(symbol: str, value: str) -> set[Fact]:
+    """`Bitcoin: LONG 0.05 @ $89,244.47 (Current: ..., PnL: $+67.95)`."""
+    text = plain(value)
+    m = _SIDE_LINE.match(text)
+    if not m:
+        return set()
+    facts = {Fact(symbol, "position", symbol), Fact(symbol, "side", m.group("side"))}
+    if m.group("qty"):
+        facts.add(Fact(symbol, "qty", m.group("qty")))
+    entry = NUMBER_RE.match(text, m.end())
+    if entry:
+        facts.add(Fact(symbol, "entry", entry.group(0)))
+    pnl = re.search(r"(?i)\b(?:u?pnl|p&l)\s*[:=]\s*", text)
+    if pnl:
+        num = NUMBER_RE.match(text, pnl.end())
+        if num:
+            facts.add(Fact(symbol, "pnl", num.group(0)))
+    return facts
+
+
+def required_facts(prompt: str | Doc) -> frozenset[Fact]:
     """The required facts a prompt states."""
-    blocks = parse(prompt) if isinstance(prompt, str) else prompt
+    doc = parse(prompt) if isinstance(prompt, str) else prompt
     facts: set[Fact] = set()
-    carrying = _series_carrying_facts(blocks)
-    for b in _flatten(blocks):
-        if b.kind is Kind.KV and b.symbol:
-            for key, value in b.pairs:
-                kind = required_kind(key)
-                if kind:
-                    facts.add(Fact(b.symbol, kind, value))
-        elif b.kind is Kind.SERIES and id(b) in carrying and b.symbol:
-            facts.add(Fact(b.symbol, required_kind(b.label) or "price", b.values[-1]))
-        elif b.kind is Kind.POSITION and b.symbol:
-            facts.add(Fact(b.symbol, "position", b.symbol))
-            for key, value in b.pairs:
-                if is_sl(key):
-                    facts.add(Fact(b.symbol, "sl", value))
-                elif is_tp(key):
-                    facts.add(Fact(b.symbol, "tp", value))
-        elif b.kind is Kind.TABLE and b.header is not None:
-            facts.update(_table_facts(b.header, tuple(table_rows(b))))
+    blocks = doc.blocks
+    carrying = carrying_series(doc)
+    in_position: set[int] = set()
+    for rec in doc.records:
+        if rec.is_position and rec.symbol and not blocks[rec.start].fmt:  # not an answer example
+            facts.update(_position_facts(rec.symbol, rec.pairs))
+            in_position.update(range(rec.start, rec.end))
+    for idx, b in enumerate(blocks):
+        core = b.core
+        if b.fmt:
+            continue  # an answer example states no fact
+        if core.kind is Kind.KV:
+            sym = b.symbol
+            if idx not in in_position and sym:
+                for key, value in core.pairs:
+                    kind = required_kind(key)
+                    if kind:
+                        facts.add(Fact(sym, kind, fact_value(value, kind)))
+            if len(core.pairs) == 1 and core.sep == ":":
+                named = symbol_of(core.pairs[0][0])
+                if named:
+                    facts.update(_side_line_facts(named, core.pairs[0][1]))
+        elif core.kind is Kind.SERIES and id(core) in carrying and core.symbol:
+            kind = required_kind(core.label) or "price"
+            facts.add(Fact(core.symbol, kind, core.values[-1]))
+        elif core.kind is Kind.POSITION and core.symbol:
+            facts.update(_position_facts(core.symbol, core.pairs))
+        elif core.kind is Kind.TABLE and core.header is not None:
+            facts.update(_table_facts(core.header, table_rows(core)))
+        elif core.kind is Kind.JSON:
+            facts.update(_json_facts(core.data, None))
     return frozenset(facts)
 
 
-def _table_facts(header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> set[Fact]:
-    col = _symbol_column(header)
+def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = ()) -> int | None:
+    """The column that names the row's symbol: a `symbol`-like header, or a first column whose cells
+    each name exactly one symbol."""
+    if header is None:
+        return None
+    for i, col in enumerate(header):
+        if norm_key(col) in SYMBOL_KEYS:
+            return i
+    if rows and all(r and symbol_of(r[0]) for r in rows[:5]):  # the first rows tell
+        return 0
+    return None
+
+
+def _table_facts(header: Sequence[str], rows: Sequence[Sequence[str]]) -> set[Fact]:
+    col = symbol_column(header, rows)
     if col is None:
         return set()
+    fields = {i: position_field(name) for i, name in enumerate(header) if i != col}
+    is_position = any(f in ("sl", "tp") for f in fields.values())
     kinds = {i: required_kind(name) for i, name in enumerate(header) if i != col}
-    is_position = any(is_sl(norm_key(h)) for h in header) and any(is_tp(norm_key(h)) for h in header)
     facts: set[Fact] = set()
     for row in rows:
         if col >= len(row) or not row[col]:
             continue
-        symbol = row[col]
+        symbol = symbol_of(row[col]) or plain(row[col])
         if is_position:
-            facts.add(Fact(symbol, "position", symbol))
-        for i, cell in enumerate(row):
-            name = norm_key(header[i]) if i < len(header) else ""
-            if is_position and is_sl(name):
-                facts.add(Fact(symbol, "sl", cell))
-            elif is_position and is_tp(name):
-                facts.add(Fact(symbol, "tp", cell))
-            elif kinds.get(i) and not is_position:
-                facts.add(Fact(symbol, kinds[i] or "", cell))
+            facts.update(_position_facts(symbol, ((header[i], row[i]) for i in fields if i < len(row))))
+        else:
+            for i, kind in kinds.items():
+                if kind and i < len(row) and row[i]:
+                    facts.add(Fact(symbol, kind, fact_value(row[i], kind)))
     return facts
 
 
-def _flatten(blocks: list[Block]) -> list[Block]:
-    out: list[Block] = []
-    for b in blocks:
-        out.append(b.inner if b.kind is Kind.BULLET and b.inner is not None else b)
+def _flat_pairs(value: dict[object, object]) -> list[tuple[str, str]]:
+    """Scalar pairs of a dict and of the dicts nested in it (`exit_plan: {stop_loss: ...}`)."""
+    out: list[tuple[str, str]] = []
+    for k, v in value.items():
+        if isinstance(v, dict):
+            out.extend(_flat_pairs(v))
+        elif not isinstance(v, list):
+            out.append((str(k), str(v)))
     return out
+
+
+def _json_facts(value: object, symbol: str | None) -> set[Fact]:
+    facts: set[Fact] = set()
+    if isinstance(value, list):
+        for item in value:
+            facts.update(_json_facts(item, symbol))
+        return facts
+    if not isinstance(value, dict):
+        return facts
+    own = next(
+        (str(v) for k, v in value.items() if str(k).lower() in SYMBOL_KEYS and isinstance(v, str)), None
+    )
+    sym = (symbol_of(own) or own) if own else symbol
+    pairs = _flat_pairs(value)
+    if sym and any(is_sl(k) or is_tp(k) for k, _ in pairs):
+        facts.update(_position_facts(sym, pairs))
+    elif sym:
+        for k, v in value.items():
+            kind = required_kind(str(k))
+            if kind and not isinstance(v, dict | list):
+                facts.add(Fact(sym, kind, fact_value(str(v), kind)))
+    for k, v in value.items():
+        if isinstance(v, dict | list):
+            facts.update(_json_facts(v, symbol_of(str(k)) or sym))
+    return facts
+
+
+def carrying_series(doc: Doc) -> set[int]:
+    """`series_carrying_facts` of a parsed prompt, computed once."""
+    if doc.carrying is None:
+        doc.carrying = series_carrying_facts(doc.blocks)
+    return doc.carrying
+
+
+def series_carrying_facts(blocks: Sequence[Block]) -> set[int]:
+    """Series that are the only place a symbol's price or RSI is given (they keep their last value)."""
+    have: set[tuple[str, str]] = set()
+    for b in blocks:
+        core = b.core
+        if core.kind is Kind.KV and core.symbol:
+            have.update((core.symbol, k) for k in (required_kind(key) for key, _ in core.pairs) if k)
+    needed: set[int] = set()
+    for b in blocks:
+        core = b.core
+        if core.kind is Kind.SERIES and core.symbol:
+            kind = required_kind(core.label)
+            if kind in ("price", "rsi") and (core.symbol, kind) not in have:
+                have.add((core.symbol, kind))
+                needed.add(id(core))
+    return needed
+
+
+# --- the answer contract ---------------------------------------------------------------------------
+ENUM_RE = re.compile(
+    r"""(?:`[\w -]+`|"[\w -]+"|'[\w -]+'|\b[A-Z][A-Z_]+\b)"""
+    r"""(?:\s*(?:,\s*or\b|/|\||,|\bor\b)\s*(?:`[\w -]+`|"[\w -]+"|'[\w -]+'|\b[A-Z][A-Z_]+\b))+"""
+)
+DONT_COPY = re.compile(
+    r"(?i)\b(?:do not|don'?t|never|avoid)\b[^.!\n]{0,40}\b(?:copy|reuse|repeat|paste|echo)\b"
+    r"|\bexample values?\b|\b(?:illustrative|placeholders?)\b|\byour own (?:analysis|values|numbers)\b"
+)
+ANSWER_ONLY = re.compile(
+    r"(?i)\b(?:json|yaml)\b[^\n]{0,40}\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
+    r"|\b(?:only|just)\b[^\n]{0,24}\b(?:json|yaml)\b"
+    r"|\b(?:respond|answer|reply|output|return)\b[^\n]{0,40}\b(?:json|yaml)\b"
+)
+
+
+_PAIR_TEXT = re.compile(r"\b[A-Z0-9]{2,10}[/_-](?:USDT|USDC|BUSD|USD|PERP)\b")
+
+
+def is_enumeration_line(text: str) -> bool:
+    """A line that states the allowed values of a decision key (`signal must be one of: hold, ...`)."""
+    low = text.lower()
+    return any(k in low for k in SIGNAL_KEYS) and bool(ENUM_RE.search(_PAIR_TEXT.sub(" ", plain(text))))
+
+
+def is_contract_line(text: str) -> bool:
+    """A line of the answer contract `emergency` keeps: allowed values, "do not copy", "JSON only"."""
+    return is_enumeration_line(text) or bool(DONT_COPY.search(text)) or bool(ANSWER_ONLY.search(text))
+
+
+# --- the answer contract (what minimal / emergency keep) ------------------------------------------
+_JSONISH = re.compile(r"""^\s*(?:[-*]\s+)?(?:[{}\[\],]+\s*|["'][^"']+["']\s*:.*)$""")
+_EXAMPLE_PAIR = re.compile(
+    r"""(?P<k>(?P<q>["']?)(?P<key>[A-Za-z_][\w ]*?)(?P=q)\s*:\s*)"""
+    r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
+)
+_TYPES = frozenset({"number", "int", "string"})
+_ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
+
+
+def example_type(key: str, value: str) -> str:
+    """The type that stands for an example value, or the value itself when it is an allowed value."""
+    k = norm_key(key).replace(" ", "_")
+    if k in SIGNAL_KEYS or k in SYMBOL_KEYS:
+        return value
+    if value[:1] in "\"'":
+        return value if _ALTERNATIVES.search(value[1:-1]) else "string"
+    return "number" if re.search(r"[.eE%]", value) else "int"
+
+
+def typed_line(text: str) -> str:
+    """An example line with its example values replaced by their types (`"stop_loss": 3045.00,` ->
+    `"stop_loss": number,`); keys, allowed values and structure stay."""
+    out = _EXAMPLE_PAIR.sub(lambda m: m.group("k") + example_type(m.group("key"), m.group("v")), text)
+    if out == text and ":" in text and not _JSONISH.match(text):
+        key, _, value = text.partition(":")
+        first = value.strip().split(" ", 1)[0]
+        if NUMBER_RE.fullmatch(first) and not re.search(r"\d[–—-]\d", first):
+            return f"{key}: number"
+    return out
+
+
+def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
+    """How `minimal`/`emergency` keep an instruction or answer-format line: "verbatim" (allowed values,
+    "do not copy", "JSON only", the definition of an answer key), "template" (an example line, kept with
+    its values replaced by types) or None (dropped)."""
+    text = plain(block.text)
+    if is_enumeration_line(text) or DONT_COPY.search(text) or ANSWER_ONLY.search(text):
+        return "verbatim"
+    if block.fmt and _JSONISH.match(text):
+        return "template"
+    if block.fmt and block.instr and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
+        return "verbatim"  # an instruction about the answer itself ("Never provide a plain-text response")
+    core = block.core
+    if core.kind is Kind.KV and core.sep == ":":
+        key = norm_key(core.pairs[0][0]).replace(" ", "_")
+        if key in answer_keys or block.fmt:
+            first = core.pairs[0][1].split(" ", 1)[0]
+            example = first in _TYPES or (
+                bool(NUMBER_RE.fullmatch(first)) and not re.search(r"\d[–—-]\d", first)
+            )
+            if key in answer_keys or example:
+                return "template" if example else "verbatim"
+    return None
+
+
+# --- the check ------------------------------------------------------------------------------------
+STRICT_LEVELS = frozenset({"lossless", "analysis", "moderate", "standard", "lean"})
+
+
+@dataclass(slots=True)
+class PromptFacts:
+    """Everything of an original prompt the check compares a compression against (computed once)."""
+
+    numbers: Counter[str]
+    facts: frozenset[Fact]
+    instructions: tuple[tuple[int, str], ...]  # (line, text) of every instruction line
+    format_lines: tuple[tuple[int, str], ...]  # (line, text) of the answer-format section
+    contract: tuple[tuple[int, str], ...]  # (line, text) emergency must keep
+    answer_keys: tuple[str, ...]
+    protected: tuple[tuple[int, str], ...]
+
+
+def _line_texts(doc: Doc, b: Block) -> Iterator[tuple[int, str]]:
+    if b.kind is Kind.JSON:
+        yield b.line, dump_json(b.data)
+        return
+    for k in range(b.nlines):
+        text = doc.lines[b.line + k].strip() if b.line + k < len(doc.lines) else ""
+        if text and not text.startswith("```"):
+            yield b.line + k, text.replace("<keep>", "").replace("</keep>", "")
+
+
+def carries_facts(b: Block) -> bool:
+    """A key/value or position line about a symbol with a required or position field: data."""
+    core = b.core
+    return (
+        core.kind in (Kind.KV, Kind.POSITION)
+        and bool(b.symbol)
+        and any(required_kind(k) or position_field(k) for k, _ in core.pairs)
+    )
+
+
+def prompt_facts(doc: Doc) -> PromptFacts:
+    instructions: list[tuple[int, str]] = []
+    fmt: list[tuple[int, str]] = []
+    contract: list[tuple[int, str]] = []
+    protected: list[tuple[int, str]] = []
+    lower_keys = frozenset(k.lower() for k in doc.answer_keys)
+    positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
+    for idx, b in enumerate(doc.blocks):
+        if b.kind is Kind.PROTECTED:
+            protected.extend(_line_texts(doc, b))
+            continue
+        if b.kind is Kind.SEPARATOR:
+            continue
+        texts = list(_line_texts(doc, b))
+        if b.fmt:
+            fmt.extend(texts)
+        if b.instr and b.kind is not Kind.HEADING and b.kind is not Kind.TABLE:
+            instructions.extend(texts)
+        line_block = b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE, Kind.HEADING)
+        data = idx in positions or carries_facts(b)  # a position's `Side: LONG` is data, not the contract
+        if line_block and not data and (b.fmt or b.instr) and contract_kind(b, lower_keys) == "verbatim":
+            contract.extend(texts)
+    return PromptFacts(
+        Counter(numbers_in(doc.text)),
+        required_facts(doc),
+        tuple(instructions),
+        tuple(fmt),
+        tuple(contract),
+        doc.answer_keys,
+        tuple(protected),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class FidelityReport:
-    """What a compression changed that it must not have: numbers and required facts."""
+    """What a compression changed or lost that it must not have."""
 
     changed_numbers: tuple[str, ...]
     missing_facts: tuple[Fact, ...]
+    missing_instructions: tuple[str, ...] = ()
+    missing_format: tuple[str, ...] = ()
+    missing_protected: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return not self.changed_numbers and not self.missing_facts
+        return not (
+            self.changed_numbers
+            or self.missing_facts
+            or self.missing_instructions
+            or self.missing_format
+            or self.missing_protected
+        )
+
+    @property
+    def defects(self) -> int:
+        """How many things went wrong (0 when `ok`)."""
+        return (
+            len(self.changed_numbers)
+            + len(self.missing_facts)
+            + len(self.missing_instructions)
+            + len(self.missing_format)
+            + len(self.missing_protected)
+        )
+
+    def __str__(self) -> str:
+        if self.ok:
+            return "fidelity ok"
+        parts = []
+        for name in (
+            "changed_numbers",
+            "missing_facts",
+            "missing_instructions",
+            "missing_format",
+            "missing_protected",
+        ):
+            items = getattr(self, name)
+            if items:
+                parts.append(f"{name.replace('_', ' ')}: {'; '.join(map(str, items[:8]))}")
+        return "fidelity broken: " + " | ".join(parts)
 
 
-def check_fidelity(original: str, compressed: str) -> FidelityReport:
-    """Numbers of `compressed` not found verbatim in `original`, and required facts it lost."""
-    missing = sorted(required_facts(original) - required_facts(compressed))
-    return FidelityReport(tuple(changed_numbers(original, compressed)), tuple(missing))
+class FidelityError(CompressorError):
+    """A compression changed a number or lost a required fact, instruction or the answer format."""
+
+    def __init__(self, report: FidelityReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+def check_against(
+    original: PromptFacts, compressed: str, level: str = "standard", compressed_doc: Doc | None = None
+) -> FidelityReport:
+    """`check_fidelity` with the original already analysed (what `compress*()` runs)."""
+    changed = tuple(number_changes(original.numbers, compressed))
+    out_doc = compressed_doc or parse(compressed)
+    missing_facts = tuple(sorted(original.facts - required_facts(out_doc)))
+    hay = norm(compressed)
+    missing_protected = tuple(t for _, t in original.protected if norm(t) not in hay)
+    if level in STRICT_LEVELS:
+        missing_instr = tuple(dict.fromkeys(t for _, t in original.instructions if norm(t) not in hay))
+        missing_fmt = tuple(dict.fromkeys(t for _, t in original.format_lines if norm(t) not in hay))
+    else:
+        missing_instr = ()
+        missing_fmt = tuple(dict.fromkeys(t for _, t in original.contract if norm(t) not in hay))
+        missing_fmt += tuple(
+            f"answer key {k!r}"
+            for k in original.answer_keys
+            if not re.search(rf"\b{re.escape(k)}\b", compressed)
+        )
+    return FidelityReport(changed, missing_facts, missing_instr, missing_fmt, missing_protected)
+
+
+def check_fidelity(
+    original: str,
+    compressed: str,
+    level: str = "standard",
+    *,
+    instructions: Iterable[str | re.Pattern[str]] = (),
+    protect: Iterable[str | re.Pattern[str]] = (),
+) -> FidelityReport:
+    """What `compressed` changed or lost relative to `original`, judged for a compression `level`:
+
+    - numbers of `compressed` not written the same way (and as often) in `original`;
+    - required facts (price, RSI, trend per symbol; side, quantity, entry, SL, TP, P&L per position) lost;
+    - for `standard` and milder levels: instruction lines and answer-format lines lost; for `minimal` and
+      `emergency`: the answer keys, the allowed values, "do not copy" and "JSON only" lines lost;
+    - protected spans (`<keep>...</keep>` or `protect` patterns) lost.
+    """
+    doc = parse(original, compile_patterns(protect), compile_patterns(instructions))
+    return check_against(prompt_facts(doc), compressed, level)

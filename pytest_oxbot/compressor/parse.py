@@ -1,20 +1,26 @@
 """Split any text prompt into typed blocks (headings, key/value lines, series, tables, positions...).
 
-The compressor never needs to understand a prompt's wording, only its shape: markdown sections,
-`key = value` and `key: value` lines, bullet lists, tables, JSON blocks and numeric series are what
-LLM trading prompts are made of, whoever wrote them. Every block keeps its original substrings, so a
-renderer can only select or drop text, never rewrite a number.
+The compressor never needs to understand a prompt's wording, only its shape: markdown or plain-text
+sections, `key = value` and `key: value` lines (also several on one line, `Side: LONG | Qty: 0.05`),
+bullet lists, tables, JSON blocks, numeric series and prose are what LLM trading prompts are made of,
+whoever wrote them. Every block keeps its original substrings and its line number, so a renderer can only
+select or drop text, never rewrite a number, and can say line by line what it dropped.
+
+Each block also carries what must never be lost: whether it is an instruction (imperatives such as MUST,
+NEVER, DO NOT, ALWAYS, IMPORTANT, a line in a RULES-like section, or a user pattern) and whether it belongs
+to the answer-format section (a RESPONSE/OUTPUT FORMAT heading, or a JSON example with `signal`-like keys).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from pytest_oxbot.compressor.text import NUMBER_RE, symbols_in
+from pytest_oxbot.compressor.text import HAS_DIGIT, NUMBER_RE, join_numbers, plain, strip_emoji, symbols_in
 
 
 class Kind(StrEnum):
@@ -30,6 +36,7 @@ class Kind(StrEnum):
     JSON = "json"
     CODE = "code"
     PROSE = "prose"
+    PROTECTED = "protected"
 
 
 class Raw(str):
@@ -42,9 +49,12 @@ class Block:
 
     kind: Kind
     text: str
+    line: int = 0  # 0-based index of its first line in the prompt
+    nlines: int = 1
+    indent: int = 0
+    blank_before: bool = False
     symbol: str | None = None
-    section: int = 0
-    rank: int = 9  # headings: 1-6 markdown level, 7 bold or label line
+    rank: int = 9  # headings: 1-6 markdown/setext, 7 plain title, 8 label or entity line
     label: str = ""
     values: tuple[str, ...] = ()
     elided: bool = False
@@ -53,18 +63,219 @@ class Block:
     data: object = None
     bullet: str = ""
     inner: Block | None = None
-    required: bool = False
     sep: str = ""  # kv lines: "=" or ":"
+    instr: bool = False  # an instruction: never dropped in standard and analysis
+    fmt: bool = False  # part of the answer-format section
+    section: int = 0  # index of the top-level (rank <= 7) section it belongs to
+    # the block a bullet wraps, or the block itself (an attribute: it is read in every pass)
+    core: Block = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.core = self.inner if self.kind is Kind.BULLET and self.inner is not None else self
+
+
+@dataclass(slots=True)
+class Doc:
+    """A parsed prompt: its blocks in order and what the renderers need to know about them."""
+
+    text: str
+    lines: list[str]
+    blocks: list[Block]
+    answer_keys: tuple[str, ...] = ()
+    headings: list[int] = field(default_factory=list)  # indexes of heading blocks
+    records: list[Record] = field(default_factory=list)  # entity records, in order
+    carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
+
+
+# --- what never goes -------------------------------------------------------------------------------
+_INSTR_WORDS = re.compile(
+    r"(?i)\b(?:must|mustn'?t|never|do not|don'?t|always|important|mandatory|required|requires?|critical|"
+    r"only|avoid|should|shall|ensure|make sure|forbidden|prohibited|not allowed|no exceptions?|strictly|"
+    r"exactly|warning|remember|reject)\b"
+)
+_YOU = re.compile(r"(?i)^(?:you are|you're|you will|you can|your (?:task|goal|job|role|objective|mission))\b")
+IMPERATIVES = frozenset(
+    [
+        "analyze",
+        "analyse",
+        "answer",
+        "respond",
+        "reply",
+        "return",
+        "output",
+        "provide",
+        "include",
+        "use",
+        "consider",
+        "decide",
+        "prefer",
+        "keep",
+        "set",
+        "place",
+        "do",
+        "avoid",
+        "ensure",
+        "check",
+        "review",
+        "evaluate",
+        "look",
+        "trade",
+        "open",
+        "close",
+        "hold",
+        "buy",
+        "sell",
+        "wait",
+        "move",
+        "give",
+        "explain",
+        "think",
+        "reason",
+        "base",
+        "follow",
+        "focus",
+        "apply",
+        "treat",
+        "assume",
+        "limit",
+        "calculate",
+        "compute",
+        "show",
+        "list",
+        "write",
+        "add",
+        "make",
+        "be",
+        "stay",
+        "exit",
+        "enter",
+        "take",
+        "let",
+        "trust",
+        "remember",
+        "note",
+        "verify",
+        "report",
+        "choose",
+        "select",
+        "identify",
+        "determine",
+        "compare",
+        "monitor",
+        "protect",
+        "reduce",
+        "increase",
+        "specify",
+        "fill",
+        "copy",
+        "adapt",
+        "skip",
+        "ignore",
+        "stop",
+        "cancel",
+        "prioritize",
+        "prioritise",
+        "read",
+        "act",
+        "aim",
+        "size",
+        "scale",
+        "cut",
+        "lower",
+        "raise",
+        "respect",
+        "never",
+        "always",
+        "only",
+        "go",
+    ]
+)
+_LEAD = re.compile(r"^[\s\-*+•>#\d.)(\[\]|→➜▶►:]*")
+_INSTR_HEADING = re.compile(
+    r"(?i)\b(?:rules?|instructions?|guidelines?|constraints?|requirements?|framework|criteria|policy|"
+    r"guidance|checklist|procedure|chain[ _-]?of[ _-]?thought|how to|strategy|steps?|system prompt|"
+    r"task|objective|reminders?|warnings?)\b"
+)
+FORMAT_HEADING = re.compile(
+    r"(?i)\b(?:response|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
+    r"template|json|spec(?:ification)?)\b|\b(?:json|yaml)\s+(?:format|schema|output|structure|example|"
+    r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
+)
+# Keys whose values are the decision itself: their allowed values are the answer contract.
+SIGNAL_KEYS = frozenset(
+    {"signal", "action", "decision", "recommendation", "side", "direction", "trade_signal", "verdict"}
+)
+
+
+_INSTR_SINGLE = frozenset(
+    [
+        "must",
+        "mustn't",
+        "never",
+        "always",
+        "important",
+        "mandatory",
+        "required",
+        "require",
+        "requires",
+        "critical",
+        "only",
+        "avoid",
+        "should",
+        "shall",
+        "ensure",
+        "forbidden",
+        "prohibited",
+        "strictly",
+        "exactly",
+        "warning",
+        "remember",
+        "reject",
+        "don't",
+    ]
+)
+_INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
+_TOKENS = re.compile(r"[a-z']+")
+_FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
+
+
+def instruction_signals(text: str) -> tuple[bool, str]:
+    """(has an instruction keyword, the first word) of a line: one lower-casing, one word scan."""
+    low = text.lower() if text.isascii() else strip_emoji(text).lower()
+    words = _TOKENS.findall(low)
+    keyword = not _INSTR_SINGLE.isdisjoint(words) or (
+        ("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES)
+    )
+    m = _FIRST_WORD.match(low)
+    return keyword, (m.group(1) if m else "")
+
+
+def has_instruction_word(text: str) -> bool:
+    """MUST, NEVER, DO NOT, ALWAYS, IMPORTANT, MANDATORY, REQUIRED, ..."""
+    return instruction_signals(text)[0]
+
+
+def is_instruction(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> bool:
+    """An imperative line: a keyword (MUST, NEVER, DO NOT, ALWAYS, IMPORTANT, ...), an imperative verb
+    first, a role statement ("You are ..."), or a user-declared pattern."""
+    keyword, first = instruction_signals(text)
+    if keyword or first in IMPERATIVES:
+        return True
+    if _YOU.match(_LEAD.sub("", text.replace("*", ""), count=1)):
+        return True
+    return any(p.search(text) for p in patterns)
 
 
 # --- line shapes -----------------------------------------------------------------------------------
-_SEPARATOR = re.compile(r"^(?:-{3,}|\*{3,}|_{3,}|={3,})$")
+_SEPARATOR = re.compile(r"^(?:[-=_*~─━═—–·•]\s?){3,}$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_BOLD_LINE = re.compile(r"^\*\*[^*]+\*\*:?$")
-_BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)])\s+(.*)$")
+_BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)]|[a-z][.)]|->|→)\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
-_SERIES_BODY = re.compile(rf"{_NUM}(?:\s*,\s*{_NUM})*\s*,?")
+_SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
+_TERMINAL = re.compile(r"[.!?]$")
+_NUMERIC_START = frozenset("0123456789+-−$€£¥₿~≈.")
+_PARENS = re.compile(r"\([^)]*\)")
 
 
 class _SeriesMatch:
@@ -88,7 +299,7 @@ def _series_match(line: str) -> _SeriesMatch | None:
     elided = body.startswith(("…", "..."))
     if elided:
         body = body.lstrip("….").lstrip().lstrip(",")
-    if not (_SERIES_CHARS.fullmatch(body) and _SERIES_BODY.fullmatch(body)):
+    if not _SERIES_BODY.fullmatch(body):
         return None
     values = [v.strip() for v in body.split(",")]
     if not values[-1]:
@@ -99,37 +310,50 @@ def _series_match(line: str) -> _SeriesMatch | None:
     return _SeriesMatch(label, tuple(values), elided)
 
 
-_EQ_SPLIT = re.compile(r",\s*(?=[^,=\[\]]+=)")
-_EQ_PAIR = re.compile(r"^\s*([^=]+?)\s*=\s*(.+?)\s*$")
-_COLON_KV = re.compile(r"^(\**[A-Za-z0-9][^:]{0,60}?:?\**):\**\s+(\S.*)$")
+# `key = value[, key = value]` (numbers keep their thousands separators: never split at "1,234")
+_EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)")
+_EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
+# `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
+_LABEL_FULL = re.compile(r"[A-Za-z_(\[][\w .()\[\]/&%+\-‑'’]{0,48}")
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
-    r"""['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*)['"]?\s*[:=]\s*(?P<value>'[^']*'|"[^"]*"|[^\s,{}\[\]'"=]+(?![=\w]))"""
+    r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
+    r"""(?P<value>'[^']*+'|"[^"]*+"|[^\s,{}\[\]'"=]++(?:,\d{3}(?!\d)[^\s,{}\[\]'"=]*+)*+(?![=\w]))"""
 )
-_SL_KEY = re.compile(r"^(?:stop[_ ]?loss|sl|stop|stop[_ ]?price)$", re.I)
-_TP_KEY = re.compile(r"^(?:take[_ ]?profit|profit[_ ]?target|tp|target|target[_ ]?price)$", re.I)
-SYMBOL_KEYS = frozenset({"symbol", "sym", "coin", "pair", "asset", "ticker", "instrument"})
+_SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)$", re.I)
+_TP_KEY = re.compile(
+    r"^(?:take[_ -]?profit|profit[_ -]?target|tp|target|target[_ -]?price|takeprofit)$", re.I
+)
+SYMBOL_KEYS = frozenset(
+    {"symbol", "sym", "coin", "pair", "asset", "ticker", "instrument", "market", "name", "token"}
+)
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
-PRICE_KEY = re.compile(r"\b(?:price|last|close|mark|mid price|mid prices)\b")
+PRICE_KEY = re.compile(r"\b(?:price|last|close|mark|mid price|mid prices)\b|^current$")
 RSI_KEY = re.compile(r"\brsi")
-TREND_KEY = re.compile(r"\btrend\b")
+TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
+_NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z][a-z])")  # `entryPrice` -> `entry Price`
 
 
 @lru_cache(maxsize=4096)
 def norm_key(key: str) -> str:
-    """A key as the fact rules see it: lower case, no markup, underscores as spaces."""
-    return re.sub(r"\s+", " ", key.replace("*", "").replace("_", " ").lower()).strip()
+    """A key as the fact rules see it: lower case, no markup, underscores and camelCase as spaces."""
+    spaced = _CAMEL.sub(" ", plain(key).replace("_", " "))
+    return re.sub(r"\s+", " ", spaced.lower()).strip(" :")
 
 
 @lru_cache(maxsize=4096)
 def is_sl(key: str) -> bool:
-    return bool(_SL_KEY.match(key.strip("'\" ")))
+    return bool(_SL_KEY.match(norm_key(key).strip("'\" ")))
 
 
 @lru_cache(maxsize=4096)
 def is_tp(key: str) -> bool:
-    return bool(_TP_KEY.match(key.strip("'\" ")))
+    return bool(_TP_KEY.match(norm_key(key).strip("'\" ")))
 
 
 @lru_cache(maxsize=4096)
@@ -138,30 +362,64 @@ def required_kind(key: str) -> str | None:
     k = norm_key(key)
     if RSI_KEY.search(k):
         return "rsi"
-    if TREND_KEY.search(k):
+    if TREND_KEY.search(k) and not _NOT_TREND.search(k):
         return "trend"
-    if PRICE_KEY.search(k) and not re.search(r"\b(?:entry|liquidation|avg|average|target|stop)\b", k):
+    if PRICE_KEY.search(k) and not re.search(
+        r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
+        r"account|status|positions?|capital|time|funding|interest)\b",
+        k,
+    ):
         return "price"
     return None
 
 
+@lru_cache(maxsize=4096)
+def position_field(key: str) -> str | None:
+    """Which position fact a key names: side, qty, entry, sl, tp, pnl (or None)."""
+    k = norm_key(key).strip("'\" ")
+    if is_sl(k):
+        return "sl"
+    if is_tp(k):
+        return "tp"
+    if re.fullmatch(r"side|direction|position side|dir", k):
+        return "side"
+    if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units", k):
+        return "qty"
+    if re.fullmatch(r"entry|entry price|avg entry|avg entry price|average entry|entry px|open price", k):
+        return "entry"
+    if re.fullmatch(r"(?:unreali[sz]ed |u ?)?(?:pnl|p&l|p/l|profit)(?: usd)?|upnl", k):
+        return "pnl"
+    return None
+
+
 # --- block parsers ---------------------------------------------------------------------------------
-_SL_HINT = re.compile(r"(?i)(?:\bstop|\bsl\b|\bsl[=:'\"])")
-_TP_HINT = re.compile(r"(?i)(?:\btake|profit|\btp\b|\btp[=:'\"]|target)")
+
+
+_POSITION_HEAD = re.compile(r"^[-*•\s]*([\w:/.-]{2,24}?):\s+(?=[A-Za-z_]\w*=)")
 
 
 def _position(text: str) -> Block | None:
-    if not (_SL_HINT.search(text) and _TP_HINT.search(text)):
+    """A one-line position: a Python/JSON dict or `SYM: k=v ...` with a stop loss and a take profit."""
+    low = text.lower()
+    if not (
+        ("stop" in low or "sl" in low)
+        and ("take" in low or "profit" in low or "tp" in low or "target" in low)
+    ):
         return None
-    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text))
+    head = ""
+    m = _POSITION_HEAD.match(text)  # `- xyz:NVDA: qty=1 ...`: the entity before the first pair
+    if m and text[:1] != "{":
+        head, text_pairs = m.group(1), text[m.end() :]
+    else:
+        text_pairs = text
+    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text_pairs))
     keys = [k for k, _ in pairs]
     if not (any(is_sl(k) for k in keys) and any(is_tp(k) for k in keys)):
         return None
     symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
     if symbol is None:
-        head = text.split(":", 1)[0] if ":" in text else text
         found = symbols_in(head) or symbols_in(text)
-        symbol = found[0] if found else None
+        symbol = found[0] if found else (head or None)
     if symbol is None:
         return None
     base = symbols_in(symbol)
@@ -170,63 +428,222 @@ def _position(text: str) -> Block | None:
     return Block(Kind.POSITION, text, symbol=symbol, pairs=kept)
 
 
-def _kv(text: str) -> Block | None:
-    plain = text.replace("**", "")
-    if "=" in plain and not plain.lstrip().startswith(("{", "[")):
-        pieces = _EQ_SPLIT.split(plain)
-        pairs = []
+def split_pairs(text: str) -> tuple[tuple[str, str], ...] | None:
+    """`Label: value` pairs of a line (`Side: LONG | Qty: 0.05`, `Entry: $1 -> Current: $2`), or None
+    when the line does not start with a label. (String scans, not one big regex: this runs on every line.)"""
+    return _split_pairs(plain(text))
+
+
+def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
+    colon = body.find(":")
+    if colon <= 0 or not _LABEL_FULL.fullmatch(body[:colon].rstrip()) or body[colon + 1 : colon + 3] == "//":
+        return None
+    starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
+    for sep in _SEP.finditer(body, colon + 1):
+        nxt = body.find(":", sep.end())
+        if nxt < 0:
+            break
+        key = body[sep.end() : nxt].rstrip()
+        if (
+            key
+            and _LABEL_FULL.fullmatch(key)
+            and sep.start() >= starts[-1][2]
+            and _balanced(body[: sep.start()])
+        ):
+            starts.append((sep.start(), key, nxt + 1))
+    pairs: list[tuple[str, str]] = []
+    for i, (_, key, vstart) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(body)
+        value = body[vstart:end].strip()
+        if i and not value:  # "Label: Label: value" nests: keep it as one value of the first label
+            return ((starts[0][1], body[starts[0][2] :].strip()),)
+        pairs.append((key, value))
+    if len(pairs) > 1 and any(not v for _, v in pairs):
+        return ((starts[0][1], body[starts[0][2] :].strip()),)
+    return tuple(pairs)
+
+
+def _balanced(text: str) -> bool:
+    """No bracket or quote left open: a separator inside `(...)` does not start a new pair."""
+    return (
+        text.count("(") == text.count(")")
+        and text.count("[") == text.count("]")
+        and text.count('"') % 2 == 0
+        and text.count("“") == text.count("”")
+    )
+
+
+def _kv(text: str, body: str) -> Block | None:
+    """A `key = value` / `Label: value` line (`body` is the text without decoration)."""
+    if "=" in body and not body.startswith("{") and ":" not in body.split("=", 1)[0]:
+        pieces = _EQ_SPLIT.split(body)
+        pairs: list[tuple[str, str]] = []
+        label = ""
+        if len(pieces) > 2 and "=" not in pieces[0]:
+            label = pieces.pop(0).strip()  # `[BINANCE] BTCUSDT price=1 rsi=2`: an entity, then pairs
         for piece in pieces:
-            m = _EQ_PAIR.match(piece)
-            if m is None:
-                return None
-            pairs.append((m.group(1), m.group(2)))
-        if all(len(k) <= 60 for k, _ in pairs):
-            return Block(Kind.KV, plain.strip(), pairs=tuple(pairs), sep="=")
-    m = _COLON_KV.match(text)
-    if m and len(m.group(1).split()) <= 8:
-        key = m.group(1).replace("*", "").rstrip(":").strip()
-        value = m.group(2).replace("**", "").strip()
-        if len(value.split()) > 10 and len(NUMBER_RE.findall(value)) < 3:
-            return None  # a sentence behind a label is prose, not data
-        return Block(Kind.KV, f"{key}: {value}", pairs=((key, value),), sep=":")
-    return None
+            key, eq, value = piece.partition("=")
+            key, value = key.strip(), value.strip()
+            if not eq or not value or "=" in value or not _EQ_KEY.match(key) or len(key.split()) > 5:
+                pairs = []
+                break
+            pairs.append((key, value))
+        if pairs:
+            return Block(Kind.KV, text, pairs=tuple(pairs), sep="=", label=label)
+    if ":" not in body:
+        return None
+    pairs2 = _split_pairs(body)
+    if not pairs2:
+        return None
+    key, value = pairs2[0]
+    if len(key.split()) > 6 or not value:
+        return None
+    if len(pairs2) == 1 and len(value.split()) > 12 and len(NUMBER_RE.findall(value)) < 2:
+        return None  # a sentence behind a label is prose, not data
+    return Block(Kind.KV, text, pairs=pairs2, sep=":")
 
 
-def classify_line(line: str) -> Block:
+def _is_label_line(core: str) -> bool:
+    """A short line that names what follows (`Fee Structure:`, `PORTFOLIO`, `Bitcoin (BTC/USDT):`)."""
+    if len(core) > 90:
+        return False
+    words = core.split()
+    if not words or len(words) > 8 or _TERMINAL.search(core):
+        return False
+    if core.endswith(":"):
+        return True
+    caps = _PARENS.sub("", core)  # `BULLISH FVG (15m)`: capitals but for a parenthesis
+    return caps.isupper() and sum(c.isalpha() for c in caps) >= 3
+
+
+def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     """The block of one stripped, non-empty line (cheap first-character checks before regexes)."""
     head = line[0]
-    if head in "-*_=" and _SEPARATOR.match(line):
+    if (head in "-=_*~─━═—–·•") and _SEPARATOR.match(line):
         return Block(Kind.SEPARATOR, line)
     if head == "#":
         m = _MD_HEADING.match(line)
         if m:
-            return Block(Kind.HEADING, line, rank=len(m.group(1)), label=m.group(2))
-    if head == "*" and _BOLD_LINE.match(line):
-        return Block(Kind.HEADING, line, rank=7, label=line.strip("*: "))
+            label = plain(m.group(2))
+            return Block(Kind.HEADING, line, rank=len(m.group(1)), label=label, instr=is_instruction(label))
     series = _series_match(line) if line[-1] == "]" else None
     if series is not None:
         return Block(Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided)
-    if head in "-*+•0123456789":
+    if head in "-*+•0123456789abcdefgh→" and not line.startswith("**"):
         m = _BULLET.match(line)
         if m:
-            return Block(Kind.BULLET, line, bullet=m.group(1), inner=classify_line(m.group(2)))
-    has_colon, has_eq = ":" in line, "=" in line
-    if has_colon or has_eq:
+            inner = classify_line(m.group(2), patterns)
+            if inner.kind is Kind.HEADING:  # `7. RESPONSE FORMAT`, `- **Fee Structure:**`: a heading
+                return Block(Kind.HEADING, line, rank=inner.rank, label=inner.label, instr=inner.instr)
+            return Block(Kind.BULLET, line, bullet=m.group(1), inner=inner, instr=inner.instr)
+    core = plain(line)
+    if not core:
+        return Block(Kind.SEPARATOR, line)
+    has_colon, has_eq = ":" in core, "=" in core
+    if head == "{" or (has_eq and "{" not in line):
         pos = _position(line)
         if pos is not None and (head == "{" or len(pos.pairs) >= 2):
             return pos
-    if has_colon and line[-1] == ":" and len(line.split()) <= 8 and not NUMBER_RE.search(line):
-        return Block(Kind.HEADING, line, rank=7, label=line.rstrip(":"))
-    if has_colon or has_eq:
-        kv = _kv(line)
-        if kv is not None:
-            return kv
-    return Block(Kind.PROSE, line)
+    user = bool(patterns) and any(p.search(core) for p in patterns)
+    kv = _kv(line, core) if has_colon or has_eq else None
+    if kv is not None:
+        value = kv.pairs[0][1]
+        if value[:1] in _NUMERIC_START and not user:
+            return kv  # a data line (`Open Interest: 29909.65 ...`): no instruction keyword scan
+        m = _FIRST_WORD.match(value.lower()) if kv.sep == ":" else None
+        kv.instr = user or instruction_signals(core)[0] or (m is not None and m.group(1) in IMPERATIVES)
+        return kv
+    word, first = instruction_signals(core)
+    instr = (
+        word
+        or user
+        or first in IMPERATIVES
+        or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
+    )
+    if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
+        entity = (len(core.split()) == 1 and not any(_heading_flags(core.rstrip(":")))) or (
+            len(core.split()) <= 3 and len(symbols_in(core)) == 1
+        )
+        rank = 8 if core.endswith(":") or "*" in line or entity else 7
+        return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
+    return Block(Kind.PROSE, line, instr=instr)
+
+
+def _dict_groups(line: str) -> list[str]:
+    """The top-level `{...}` groups of a line when it is only such groups (else one group: the line)."""
+    groups: list[str] = []
+    depth, start, quote = 0, -1, ""
+    for k, ch in enumerate(line):
+        if quote:
+            if ch == quote and line[k - 1] != "\\":
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "{":
+            if depth == 0:
+                if line[start + 1 if groups else 0 : k].strip(" ,"):
+                    return [line]  # text between the dicts: not a plain run of dicts
+                start = k
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                groups.append(line[start : k + 1])
+                start = k
+            elif depth < 0:
+                return [line]
+    if depth or not groups or line[start + 1 :].strip(" ,"):
+        return [line]
+    return groups
+
+
+def _classify(line: str, patterns: Sequence[re.Pattern[str]]) -> Block:
+    """`classify_line`, memoised for lines without a digit: those are a bot's static text (headings,
+    instructions, labels), the same every cycle, while data lines change and are always parsed afresh."""
+    if HAS_DIGIT.search(line):
+        return classify_line(line, patterns)
+    return _clone(_classify_static(line, tuple(patterns)))
+
+
+@lru_cache(maxsize=4096)
+def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...]) -> Block:
+    return classify_line(line, patterns)
+
+
+def _clone(b: Block) -> Block:
+    """A fresh copy of a classified line (later passes set its symbol, section and flags)."""
+    return Block(
+        b.kind,
+        b.text,
+        symbol=b.symbol,
+        rank=b.rank,
+        label=b.label,
+        values=b.values,
+        elided=b.elided,
+        pairs=b.pairs,
+        header=b.header,
+        data=b.data,
+        bullet=b.bullet,
+        inner=_clone(b.inner) if b.inner is not None else None,
+        sep=b.sep,
+        instr=b.instr,
+    )
+
+
+def _looks_like_kv_value(core: str) -> bool:
+    """`Label: value` on one line is data, not a heading (`Open Interest: 1,000` or `Trend: up`)."""
+    if not core.endswith(":") and ":" in core:
+        key, _, value = core.partition(":")
+        return bool(value.strip()) and len(key.split()) <= 6
+    return False
 
 
 def split_row(line: str) -> tuple[str, ...]:
-    """The cells of one markdown table row."""
-    return tuple(c.strip() for c in line.strip().strip("|").split("|"))
+    """The cells of one markdown table row (empty cells at either end included)."""
+    row = line.strip()
+    row = row[1:] if row.startswith("|") else row
+    row = row[:-1] if row.endswith("|") else row
+    return tuple(c.strip() for c in row.split("|"))
 
 
 def table_rows(block: Block) -> list[tuple[str, ...]]:
@@ -234,13 +651,63 @@ def table_rows(block: Block) -> list[tuple[str, ...]]:
     return [split_row(ln) for ln in block.values]
 
 
-def _table(lines: list[str]) -> Block:
+_TABLE_RULE = re.compile(r":?-+:?")
+
+
+def _table(lines: list[str], at: int) -> Block:
     header: tuple[str, ...] | None = None
     body = lines
-    if len(lines) >= 2 and all(re.fullmatch(r":?-{3,}:?", c) for c in split_row(lines[1])):
+    if len(lines) >= 2 and all(_TABLE_RULE.fullmatch(c) for c in split_row(lines[1])):
         header = split_row(lines[0])
         body = lines[2:]
-    return Block(Kind.TABLE, "\n".join(lines), header=header, values=tuple(body))
+    return Block(Kind.TABLE, "\n".join(lines), line=at, nlines=len(lines), header=header, values=tuple(body))
+
+
+def dump_json(value: object) -> str:
+    """Minified JSON with every number written exactly as in the source (and never glued into what
+    reads as a thousands separator: `[100, 200]` stays two numbers)."""
+    if isinstance(value, Raw):
+        return str(value)
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{dump_json(v)}" for k, v in value.items())
+            + "}"
+        )
+    if isinstance(value, list):
+        items = [dump_json(v) for v in value]
+        return (
+            "["
+            + (join_numbers(items) if value and all(isinstance(v, Raw) for v in value) else ",".join(items))
+            + "]"
+        )
+    return json.dumps(value, ensure_ascii=False)
+
+
+_BARE_TYPE = re.compile(r"(?<=:)(number|int|string)(?=\s*[,}\]])")
+_TYPE_MARK = "\ue000type:"
+
+
+def _typed_template(line: str) -> object | None:
+    """A one-line JSON template whose example values were replaced by bare type names."""
+    quoted = _BARE_TYPE.sub(lambda m: f'"{_TYPE_MARK}{m.group(1)}"', line)
+    try:
+        value, end = _DECODER.raw_decode(quoted)
+    except ValueError:
+        return None
+    if quoted[end:].strip():
+        return None
+
+    def restore(v: object) -> object:
+        if isinstance(v, dict):
+            return {k: restore(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [restore(x) for x in v]
+        if isinstance(v, str) and v.startswith(_TYPE_MARK):
+            return Raw(v[len(_TYPE_MARK) :])
+        return v
+
+    return restore(value)
 
 
 def _json_at(text: str, start: int) -> tuple[object, int] | None:
@@ -253,81 +720,335 @@ def _json_at(text: str, start: int) -> tuple[object, int] | None:
     return value, end
 
 
-def parse(prompt: str) -> list[Block]:
-    """Blocks of a prompt, in order, each tagged with its section and the symbol it is about."""
+_KEEP_OPEN, _KEEP_CLOSE = "<keep>", "</keep>"
+LEGEND = re.compile(r"^Sources: [A-Z0-9]{1,4}=[A-Z][A-Z0-9_]+(?:, [A-Z0-9]{1,4}=[A-Z][A-Z0-9_]+)*$")
+
+
+def _protected_lines(lines: list[str], patterns: Sequence[re.Pattern[str]]) -> set[int]:
+    """Lines inside `<keep>...</keep>` spans (markers may span lines) or matching a protect pattern."""
+    out: set[int] = set()
+    inside = False
+    for i, ln in enumerate(lines):
+        if inside or _KEEP_OPEN in ln:
+            out.add(i)
+        opened = ln.rfind(_KEEP_OPEN)
+        closed = ln.rfind(_KEEP_CLOSE)
+        if opened > closed:
+            inside = True
+        elif closed >= 0:
+            inside = False
+        if patterns and any(p.search(ln) for p in patterns):
+            out.add(i)
+    return out
+
+
+def compile_patterns(patterns: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str], ...]:
+    return tuple(p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns)
+
+
+def parse(
+    prompt: str,
+    protect: Sequence[re.Pattern[str]] = (),
+    instructions: Sequence[re.Pattern[str]] = (),
+) -> Doc:
+    """Blocks of a prompt, in order, each tagged with its symbol, section and what must never go."""
     blocks: list[Block] = []
     lines = prompt.splitlines()
     offsets: list[int] = []  # start of each line in `prompt`, computed only if a JSON block shows up
+    kept = _protected_lines(lines, protect) if (_KEEP_OPEN in prompt or protect) else set()
     i = 0
+    blank = False
     while i < len(lines):
         raw = lines[i]
         line = raw.strip()
         if not line:
             i += 1
+            blank = True
             continue
-        if line.startswith("```"):
+        start = i
+        if i in kept:
+            j = i
+            while j + 1 < len(lines) and j + 1 in kept and lines[j + 1].strip():
+                j += 1
+            text = "\n".join(lines[i : j + 1]).replace(_KEEP_OPEN, "").replace(_KEEP_CLOSE, "")
+            block = Block(Kind.PROTECTED, text.strip("\n"), nlines=j - i + 1)
+            i = j + 1
+        elif line.startswith("```"):
             j = i + 1
             while j < len(lines) and not lines[j].strip().startswith("```"):
                 j += 1
             body = "\n".join(lines[i + 1 : j])
             parsed = _json_at(body, len(body) - len(body.lstrip())) if body.strip()[:1] in "{[" else None
             if parsed is not None and not body[parsed[1] :].strip():
-                blocks.append(Block(Kind.JSON, body, data=parsed[0]))
+                block = Block(Kind.JSON, body, data=parsed[0], nlines=j - i + 1, label=line[3:].strip())
+                block.bullet = "```"  # remembered: a fenced example is re-fenced
             else:
-                blocks.append(Block(Kind.CODE, "\n".join(lines[i : j + 1])))
+                block = Block(Kind.CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
             i = j + 1
-            continue
-        if line.startswith("|") and line.endswith("|"):
+        elif line.startswith("|") and line.endswith("|") and len(line) > 1:
             j = i
             while j < len(lines) and lines[j].strip().startswith("|") and lines[j].strip().endswith("|"):
                 j += 1
-            blocks.append(_table([ln.strip() for ln in lines[i:j]]))
+            block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
+        else:
+            found: Block | None = None
+            if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
+                if not offsets:
+                    pos = 0
+                    for ln in prompt.splitlines(keepends=True):
+                        offsets.append(pos)
+                        pos += len(ln)
+                begin = offsets[i] + (len(raw) - len(raw.lstrip()))
+                parsed = _json_at(prompt, begin)
+                if parsed is None and _BARE_TYPE.search(line):
+                    typed = _typed_template(line)  # our own emergency template: `"confidence":number`
+                    if typed is not None:
+                        found = Block(Kind.JSON, line, data=typed)
+                        i += 1
+                if parsed is not None:
+                    value, end = parsed
+                    j = i
+                    while j + 1 < len(lines) and offsets[j + 1] < end:
+                        j += 1
+                    if not prompt[end : offsets[j] + len(lines[j])].strip():
+                        found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
+                        i = j + 1
+            if found is None and line.startswith("Sources: ") and LEGEND.match(line):
+                found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
+                i += 1
+            if found is None and line[0] == "{":
+                groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
+                if len(groups) > 1:
+                    for group in groups[:-1]:
+                        part = _classify(group, instructions)
+                        part.line, part.blank_before = start, blank
+                        blocks.append(part)
+                    found = _classify(groups[-1], instructions)
+                    i += 1
+            if found is None:
+                found = _classify(line, instructions)
+                if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
+                    _setext(blocks[-1], 1 if line[0] in "=═" else 2)
+                i += 1
+            block = found
+        block.line = start
+        block.indent = len(raw) - len(raw.lstrip())
+        block.blank_before = blank
+        blank = False
+        blocks.append(block)
+    _infer_entity_headers(blocks)
+    doc = Doc(prompt, lines, blocks)
+    _assign_context(doc)
+    doc.records = records(blocks)
+    for rec in doc.records:
+        if rec.is_position and not blocks[rec.start].fmt:
+            for b in blocks[rec.start : rec.end]:  # a position is data, not part of the answer format
+                b.fmt = b.core.fmt = False
+    return doc
+
+
+def _setext(prev: Block, rank: int) -> None:
+    """`Title` underlined by `====` or `----` is a heading."""
+    core = plain(prev.text)
+    if prev.kind in (Kind.PROSE, Kind.HEADING) and len(core.split()) <= 10 and not _TERMINAL.search(core):
+        prev.kind, prev.rank, prev.label = Kind.HEADING, rank, core.rstrip(":")
+        prev.sep = "setext"  # written back as `#`/`##` once its underline is gone
+
+
+def _infer_entity_headers(blocks: list[Block]) -> None:
+    """A short plain line followed by at least two `Label: value` lines names an entity (`TSLA`,
+    `NDX (QQQ proxy)`): it is a heading for what follows."""
+    for i, b in enumerate(blocks):
+        if b.kind is not Kind.PROSE or b.instr or i + 2 >= len(blocks):
             continue
-        if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
-            if not offsets:
-                pos = 0
-                for ln in prompt.splitlines(keepends=True):
-                    offsets.append(pos)
-                    pos += len(ln)
-            start = offsets[i] + (len(raw) - len(raw.lstrip()))
-            parsed = _json_at(prompt, start)
-            if parsed is not None:
-                value, end = parsed
-                j = i
-                while j + 1 < len(lines) and offsets[j + 1] < end:
-                    j += 1
-                if not prompt[end : offsets[j] + len(lines[j])].strip():
-                    blocks.append(Block(Kind.JSON, prompt[start:end], data=value))
-                    i = j + 1
-                    continue
-        blocks.append(classify_line(line))
-        i += 1
-    _assign_sections(blocks)
-    return blocks
+        core = plain(b.text)
+        if len(core.split()) > 6 or _TERMINAL.search(core) or (NUMBER_RE.search(core) and ":" in core):
+            continue
+        if all(blocks[k].core.kind is Kind.KV for k in (i + 1, i + 2)):
+            b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
 
 
-def _assign_sections(blocks: list[Block]) -> None:
-    section, symbol, symbol_rank = 0, None, 99
-    for block in blocks:
-        if block.kind is Kind.HEADING:
-            if block.rank <= 6:
+def _assign_context(doc: Doc) -> None:
+    """Per block: the symbol it is about, whether it is an instruction or part of the answer format,
+    and its top-level section. Flags come from the enclosing headings (a stack, by rank)."""
+    stack: list[Block] = []  # enclosing headings
+    rules: list[bool] = []  # per enclosing heading: a RULES-like section
+    in_fmt_stack = in_rules_stack = False
+    symbol, symbol_rank = None, 99
+    section = 0
+    keys: dict[str, None] = {}
+    for idx, b in enumerate(doc.blocks):
+        if b.kind is Kind.HEADING:
+            while stack and stack[-1].rank >= b.rank:
+                stack.pop()
+                rules.pop()
+            if b.rank <= 7:
                 section += 1
-            found = symbols_in(block.label)
+            doc.headings.append(idx)
+            found = symbols_in(b.label)
             if len(found) == 1:
-                symbol, symbol_rank = found[0], block.rank
-            elif block.rank < symbol_rank or (block.rank == symbol_rank and block.rank <= 6):
-                # a bold/label sub-heading under a bold symbol heading stays in that symbol's section
+                symbol, symbol_rank = found[0], b.rank
+            elif b.rank < symbol_rank or (b.rank == symbol_rank and b.rank <= 7) or len(found) > 1:
                 symbol, symbol_rank = None, 99
-        elif block.kind is Kind.SEPARATOR:
-            pass
-        block.section = section
-        if block.kind is not Kind.POSITION:
-            block.symbol = symbol
-            if symbol is None and block.kind in (Kind.KV, Kind.SERIES):
-                named = symbols_in(block.label if block.kind is Kind.SERIES else block.pairs[0][0])
-                block.symbol = named[0] if len(named) == 1 else None
-        if block.inner is not None:
-            block.inner.section = section
-            if block.inner.kind is not Kind.POSITION:
-                block.inner.symbol = symbol
+            is_format, is_rules = _heading_flags(b.label)
+            b.fmt = is_format or any(h.fmt for h in stack)
+            b.instr = b.instr or b.fmt or is_rules
+            b.symbol = symbol
+            b.section = section
+            stack.append(b)
+            rules.append(is_rules)
+            in_fmt_stack = any(h.fmt for h in stack)
+            in_rules_stack = any(rules)
+            continue
+        in_fmt = in_fmt_stack
+        in_rules = in_rules_stack
+        b.section = section
+        core = b.core
+        if b.kind is not Kind.POSITION:
+            b.symbol = symbol
+            if symbol is None and core.kind in (Kind.KV, Kind.SERIES):
+                named = symbols_in(core.label if core.kind is Kind.SERIES or core.label else core.pairs[0][0])
+                b.symbol = named[0] if len(named) == 1 else None
+        if core is not b:
+            core.section = b.section
+            if core.kind is not Kind.POSITION:
+                core.symbol = b.symbol
+        if (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core)) or (
+            core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text)
+        ):
+            in_fmt = True
+        if in_fmt and not _position_data(core):
+            b.fmt = core.fmt = True
+            if core.kind is Kind.JSON:
+                keys.update(dict.fromkeys(_json_keys(core.data)))
+            elif core.kind is Kind.CODE:
+                yaml = (_YAML_KEY.match(ln) for ln in core.text.splitlines())
+                keys.update((m.group(1), None) for m in yaml if m)
+            else:
+                keys.update((m.group(1), None) for m in _QUOTED_KEY.finditer(core.text))
+        if in_rules and core.kind in (Kind.PROSE, Kind.KV, Kind.HEADING):
+            b.instr = core.instr = True
+        elif core.instr:
+            b.instr = True
+    doc.answer_keys = tuple(keys)
+
+
+@lru_cache(maxsize=4096)
+def _heading_flags(label: str) -> tuple[bool, bool]:
+    """(opens the answer format, opens a RULES-like section) for a heading (headings repeat: memoised)."""
+    return bool(FORMAT_HEADING.search(label)), bool(_INSTR_HEADING.search(label))
+
+
+def _position_data(block: Block) -> bool:
+    """A position (a dict line or a table with symbol, stop loss and take profit columns) is data
+    wherever it stands, even after an answer-format heading."""
+    if block.kind is Kind.POSITION:
+        return True
+    if block.kind is Kind.TABLE and block.header is not None:
+        names = [norm_key(h) for h in block.header]
+        return any(n in SYMBOL_KEYS for n in names) and any(is_sl(n) or is_tp(n) for n in names)
+    return False
+
+
+# --- records: an entity header and the lines that describe it ---------------------------------------
+def symbol_of(text: str) -> str | None:
+    """The one symbol a text names (None for none or several)."""
+    found = symbols_in(plain(text))
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(slots=True)
+class Record:
+    """A run of blocks about one entity: a heading or `Symbol: X` line and its `Label: value` lines."""
+
+    start: int  # index of the header block
+    end: int  # one past the last member
+    symbol: str | None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def is_position(self) -> bool:
+        """Stop loss and take profit, or a side with an entry or a quantity (a trade setup with an
+        entry and a target but no side is a hypothesis, not a position)."""
+        keys = {position_field(k) for k, _ in self.pairs}
+        if not self.symbol:
+            return False
+        if "sl" in keys and "tp" in keys:
+            return True
+        return "side" in keys and ("entry" in keys or "qty" in keys)
+
+
+_MEMBER_KINDS = (Kind.KV, Kind.PROSE, Kind.SERIES)
+
+
+def records(blocks: Sequence[Block]) -> list[Record]:
+    """Records of a prompt: each heading (any rank) or `Symbol: X ...` line with the key/value lines
+    that follow it, up to the next heading, separator, table, JSON or code block."""
+    out: list[Record] = []
+    i = 0
+    n = len(blocks)
+    while i < n:
+        b = blocks[i]
+        core = b.core
+        starts = b.kind is Kind.HEADING or (
+            core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS
+        )
+        if not starts:
+            i += 1
+            continue
+        rec = Record(i, i + 1, None)
+        if b.kind is Kind.HEADING:
+            rec.symbol = symbol_of(b.label)
+        else:
+            rec.pairs.extend(core.pairs)
+            rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
+        j = i + 1
+        bullets = False
+        while j < n:
+            m = blocks[j]
+            mc = m.core
+            if m.kind is Kind.HEADING or mc.kind not in _MEMBER_KINDS:
+                break
+            if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
+                break  # a list, a blank line, then a plain line: the record ended with the list
+            bullets = bullets or m.kind is Kind.BULLET
+            if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
+                break  # the next record's header
+            if mc.kind is Kind.KV:
+                rec.pairs.extend(mc.pairs)
+            j += 1
+        rec.end = j
+        if rec.symbol is None:
+            rec.symbol = next((symbol_of(v) or v for k, v in rec.pairs if norm_key(k) in SYMBOL_KEYS), None)
+        if rec.symbol is None and b.symbol:
+            rec.symbol = b.symbol
+        out.append(rec)
+        i = j if j > i + 1 else i + 1
+    return out
+
+
+def _json_keys(value: object) -> list[str]:
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not symbols_in(str(k)):
+                out.append(str(k))
+            out.extend(_json_keys(v))
+    elif isinstance(value, list):
+        for v in value:
+            out.extend(_json_keys(v))
+    return out
+
+
+_YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_]\w*)\s*:")
+_QUOTED_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
+_DECISION_KEYS = frozenset({"signal", "action", "decision", "recommendation", "trade_signal", "verdict"})
+_JSONISH_SIGNAL = re.compile(r"""^\s*[{\[]?\s*["']?(?:signal|action|decision)["']?\s*:""", re.I)
+
+
+def _answer_example(block: Block) -> bool:
+    """A JSON or code block that shows the decision to answer with (it has a `signal`-like key)."""
+    if block.kind is Kind.JSON:
+        return any(k.lower() in _DECISION_KEYS for k in _json_keys(block.data))
+    return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))

@@ -1,30 +1,71 @@
-"""Render parsed blocks at one compression level; the only code that decides what text survives.
+"""Render a parsed prompt at one compression level; the only code that decides what text survives.
 
-Every output fragment is either an original substring or a join of original substrings (values,
-keys, cells), so numbers cannot change. Each transform is a projection (applying it to its own
-output changes nothing), which is what makes compression idempotent.
+Every output fragment is an original substring, a join of original substrings (values, keys, cells) or,
+in `minimal`/`emergency`, a type name standing for an example value; so a number can be dropped but never
+rewritten. Each transform is a projection (applying it to its own output changes nothing), which is what
+makes compression idempotent. Everything removed is reported line by line (`Dropped`).
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 
+from pytest_oxbot.compressor.facts import (
+    _TYPES,
+    carries_facts,
+    carrying_series,
+    contract_kind,
+    example_type,
+    fact_value,
+    symbol_column,
+    typed_line,
+)
 from pytest_oxbot.compressor.levels import Level
 from pytest_oxbot.compressor.parse import (
     SYMBOL_KEYS,
     Block,
+    Doc,
     Kind,
     Raw,
+    Record,
+    dump_json,
+    is_instruction,
     is_sl,
     is_tp,
     norm_key,
+    position_field,
     required_kind,
     split_row,
 )
-from pytest_oxbot.compressor.text import NUMBER_RE, first_sentence, symbols_in
+from pytest_oxbot.compressor.text import (
+    HAS_DIGIT,
+    NUMBER_RE,
+    join_numbers,
+    norm,
+    plain,
+    sentences,
+    symbols_in,
+)
+
+__all__ = ["Dropped", "Reducer", "contract_kind", "typed_line"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """One line of the original prompt that lost content, and why."""
+
+    line: int  # 1-based line number in the original prompt
+    text: str  # the original line
+    reason: str
+    kept: str | None = None  # what is left of it when it was shortened rather than removed
+
+    def __str__(self) -> str:
+        tail = f" -> kept {self.kept!r}" if self.kept is not None else ""
+        return f"line {self.line}: {self.reason}: {self.text!r}{tail}"
+
 
 # Position fields under their short names; canonical names map to themselves (idempotence).
 _POSITION_ALIASES = {
@@ -72,47 +113,127 @@ _POSITION_FIELDS = {
     "essential": ("side", "qty", "entry", "sl", "tp", "pnl"),
 }
 _BOOKKEEPING = re.compile(r"(?:^|_)(?:oid|id|uuid)$|^wait_for_fill$|^order_id", re.I)
+_FILLER = re.compile(r"\s+(?:indicators?|series|values)\b", re.I)
+_PERIOD = re.compile(r"\s*\((\d+)[\s\u2011-]*periods?\)", re.I)  # "EMA (20‑period)" -> "EMA(20)"
+_MARKET_WORDS = re.compile(r"(?i)\b(?:price|rsi|trend|trading at|bias)\b")
+_TAG = re.compile(r"\[([A-Z][A-Z0-9_]{3,})\]")
+_SHORT_TAG = re.compile(r"\[([A-Z0-9]{1,3})\]")
+_EQ_SPACES = re.compile(r"\s*=\s*")
 
 
+def _typed_json(value: object, key: str = "") -> object:
+    if isinstance(value, dict):
+        return {k: _typed_json(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed_json(v, key) for v in value]
+    if isinstance(value, Raw):
+        return value if value in _TYPES or value[:1] in "tfnNI" else Raw(example_type(key, value))
+    if isinstance(value, str):
+        kept = example_type(key, f'"{value}"')
+        return value if kept.startswith('"') else Raw(kept)
+    return value
+
+
+# --- the renderer ------------------------------------------------------------------------------------
 class Reducer:
     """Renders the blocks of one prompt at one level and records what it left out."""
 
-    def __init__(self, blocks: list[Block], level: Level) -> None:
-        self.blocks = blocks
+    def __init__(
+        self,
+        doc: Doc,
+        level: Level,
+        count: Callable[[str], int],
+        static: Sequence[re.Pattern[str]] = (),
+        static_labels: frozenset[str] = frozenset(),
+    ) -> None:
+        self.doc = doc
+        self.blocks = doc.blocks
         self.level = level
-        self.dropped: Counter[str] = Counter()
-        self._seen_prose: set[str] = set()
-        self._needs_series = _series_carrying_facts(blocks)
+        self.count = count
+        self.static = static
+        self.static_labels = static_labels
+        self.dropped: list[Dropped] = []
+        self.notes: dict[str, int] = {}
+        self._needs_series = carrying_series(doc)
+        self._keys = frozenset(k.lower() for k in doc.answer_keys)
+        self._skip: dict[int, str] = {}  # block -> why it is left out (planned before rendering)
+        self._replace: dict[int, str] = {}  # block -> the text it is rendered as (planned)
+        self._pos: dict[int, Record] = {}
+        self._owner = -1  # the block being rendered (each Dropped entry remembers it)
+        self._tables: set[int] = set()  # blocks whose text is a pivot table
+        self._owners: list[int] = []
 
     # -- entry -------------------------------------------------------------------------------
     def render(self) -> str:
-        out: list[tuple[Block, str]] = []
-        for block in self.blocks:
-            text = self._block(block)
-            if text:
-                out.append((block, text))
-        if self.level.prune_headings:
+        lv = self.level
+        for rec in self.doc.records:
+            if rec.is_position:
+                for i in range(rec.start, rec.end):
+                    self._pos[i] = rec
+        if lv.dedupe:  # first: a duplicate between two records must not keep them apart only once
+            self._plan_dedupe(collapse=lv.prose != "none")
+        texts: dict[int, str] = {}
+        for idx, block in enumerate(self.blocks):
+            self._owner = idx
+            if idx in self._skip:
+                self._drop(block, self._skip[idx])
+                texts[idx] = ""
+                continue
+            texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
+        if lv.pivot:  # after: what this level drops between two records does not keep them apart
+            self._plan_pivots(texts)
+        out = [(idx, text) for idx, text in texts.items() if text]
+        if lv.prune_headings:
             out = self._prune_headings(out)
-        if self.level.static_first:
+        if self.static or self.static_labels:
             out = self._static_first(out)
+        if lv.decorate:
+            out = self._shorten_tags(out)
         pieces: list[str] = []
-        for i, (block, text) in enumerate(out):
-            if i and block.kind is Kind.TABLE and out[i - 1][0].kind is Kind.TABLE:
+        for i, (_, text) in enumerate(out):
+            if i and text.startswith("|") and out[i - 1][1].rsplit("\n", 1)[-1].startswith("|"):
                 pieces.append("")  # two tables need a blank line or they read back as one
             pieces.append(text)
         return "\n".join(pieces)
 
-    def notes(self) -> tuple[str, ...]:
-        return tuple(f"{what} x{n}" for what, n in sorted(self.dropped.items()))
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
+        line = self.doc.lines[b.line].strip() if b.line < len(self.doc.lines) else b.text
+        self.dropped.append(Dropped(b.line + 1, line, reason, kept))
+        self._owners.append(self._owner)
+
+    def _note(self, what: str, n: int = 1) -> None:
+        self.notes[what] = self.notes.get(what, 0) + n
+
+    def _line(self, text: str) -> str:
+        return plain(text) if self.level.decorate else text.strip()
 
     # -- per kind ----------------------------------------------------------------------------
-    def _block(self, b: Block) -> str:
+    def _block(self, idx: int, b: Block) -> str:
         lv = self.level
+        if b.kind is Kind.PROTECTED:
+            return b.text
         if b.kind is Kind.SEPARATOR:
-            self.dropped["separators"] += 1
+            self._drop(b, "separator line")
+            return ""
+        if idx in self._pos and lv.positions == "essential" and b.kind is not Kind.HEADING:
+            rec = self._pos[idx]
+            if idx == rec.start or (idx == rec.start + 1 and self.blocks[rec.start].kind is Kind.HEADING):
+                text = self._record_line(rec)
+                kept = [self.doc.lines[i].strip() for i in range(self.blocks[rec.start].line, b.line + 1)]
+                if norm(text) != norm(" ".join(kept)):
+                    self._drop(b, "position lines condensed to side, qty, entry, SL, TP, P&L", text)
+                return text
+            self._drop(b, "position lines condensed to side, qty, entry, SL, TP, P&L")
             return ""
         if b.kind is Kind.HEADING:
-            return b.text
+            if b.sep == "setext" and self.level.decorate:  # `RULES` + `=====` -> `# RULES`
+                return "#" * b.rank + " " + self._line(b.text)
+            return self._line(b.text)
+        if lv.instructions == "contract" and (b.fmt or b.instr) and not carries_facts(b):
+            return self._contract(b)
+        if b.fmt or b.instr:
+            return self._whole(b)
         if b.kind is Kind.SERIES:
             return self._series(b)
         if b.kind is Kind.KV:
@@ -127,11 +248,47 @@ class Reducer:
         if b.kind is Kind.CODE:
             if lv.code:
                 return b.text
-            self.dropped["code blocks"] += 1
+            self._drop(b, "code block")
             return ""
         if b.kind is Kind.BULLET:
             return self._bullet(b)
-        return self._prose(b.text, b)
+        return self._prose(b)
+
+    def _whole(self, b: Block) -> str:
+        """An instruction or answer-format block, kept whole (decoration aside)."""
+        if b.kind is Kind.JSON:
+            return dump_json(b.data) if self.level.decorate else b.text
+        if b.kind is Kind.TABLE:
+            return self._table(b)
+        if b.kind is Kind.CODE:
+            return b.text
+        return self._line(b.text)
+
+    def _contract(self, b: Block) -> str:
+        if b.kind is Kind.JSON:
+            if b.fmt:
+                return dump_json(_typed_json(b.data))
+            self._drop(b, "JSON block outside the answer contract")
+            return ""
+        if b.kind is Kind.CODE:
+            if b.fmt:
+                return "\n".join(typed_line(ln) for ln in b.text.splitlines())
+            self._drop(b, "code block")
+            return ""
+        if b.kind is Kind.TABLE:
+            self._drop(b, "instruction table outside the answer contract")
+            return ""
+        kind = contract_kind(b, self._keys)
+        text = self._line(b.text)
+        if kind == "verbatim":
+            return text
+        if kind == "template":
+            typed = typed_line(text)
+            if typed != text:
+                self._drop(b, "example values replaced by their types", typed)
+            return typed
+        self._drop(b, "answer-format line outside the contract" if b.fmt else "instruction line")
+        return ""
 
     def _bullet(self, b: Block) -> str:
         inner = b.inner
@@ -139,32 +296,42 @@ class Reducer:
         if inner.kind is Kind.POSITION:
             text = self._position(inner)
             return f"- {text}" if self.level.positions != "raw" else b.text
-        if not self.level.bullets and inner.kind is not Kind.KV:
-            self.dropped["bullets"] += 1
-            return ""
-        body = self._prose(inner.text, inner, bullet=True) if inner.kind is Kind.PROSE else self._block(inner)
+        if inner.kind is Kind.PROSE:
+            body = self._prose(inner, report=False)
+            if body != self._line(inner.text):
+                self._drop(
+                    b,
+                    "prose sentences without data" if body else "prose line",
+                    f"{b.bullet} {body}" if body else None,
+                )
+        else:
+            body = self._block(-1, inner)
         return f"{b.bullet} {body}" if body else ""
 
-    def _prose(self, text: str, b: Block, bullet: bool = False) -> str:
+    def _prose(self, b: Block, report: bool = True) -> str:
         lv = self.level
-        if lv.prose == "none" and not bullet:
-            self.dropped["prose lines"] += 1
-            return ""
-        out = text
-        if lv.prose != "all":
-            out = first_sentence(text)
-            if out != text:
-                self.dropped["prose sentences after the first"] += 1
-        if lv.dedupe and not bullet:
-            # the same sentence once per symbol is boilerplate: keep its first occurrence
-            key = out
-            for sym in symbols_in(out):
-                key = re.sub(rf"\b{re.escape(sym)}\b", "§", key)
-            if key in self._seen_prose:
-                self.dropped["prose repeated per symbol"] += 1
-                return ""
-            self._seen_prose.add(key)
+        text = self._line(b.text)
+        if lv.prose == "all":
+            return text
+        if lv.prose == "none":
+            kept = [s for s in sentences(text) if self._market_sentence(s, b)]
+            out = " ".join(kept)
+            if report:
+                self._drop(
+                    b, "prose line" if not out else "prose sentences without market facts", out or None
+                )
+            return out
+        parts = sentences(text)
+        kept = [parts[0]] + [s for s in parts[1:] if _worth_keeping(s)]
+        out = " ".join(kept)
+        if out != text and report:
+            self._drop(b, "prose sentences without data", out)
         return out
+
+    def _market_sentence(self, sentence: str, b: Block) -> bool:
+        """A prose sentence that states a symbol's price, RSI or trend (kept even in emergency)."""
+        named = symbols_in(sentence) or ([b.symbol] if b.symbol else [])
+        return bool(named) and bool(_MARKET_WORDS.search(sentence)) and bool(HAS_DIGIT.search(sentence))
 
     def _series(self, b: Block) -> str:
         keep = self.level.series
@@ -173,86 +340,123 @@ class Reducer:
             return b.text
         keep = max(keep, floor)
         if keep == 0:
-            self.dropped["series"] += 1
+            self._drop(b, "series")
             return ""
-        label = _PERIOD.sub(r"(\1)", _FILLER.sub("", b.label)) if self.level.prose != "all" else b.label
+        label = _series_label(b.label, self.level.prose != "all", self.level.decorate)
         # The "…" marker costs two tokens a series; from the standard rung on, the section's own
         # wording ("oldest → latest") has to carry that the series is a tail.
         marker = self.level.prose == "all" or (self.level.series or 0) > 3
         if len(b.values) > keep:
-            self.dropped[f"series shortened to the last {keep} values"] += 1
-            return _series_text(label, b.values[-keep:], marker)
+            text = _series_text(label, b.values[-keep:], marker)
+            self._drop(b, f"series shortened to the last {keep} values", text)
+            return text
         return _series_text(label, b.values, b.elided and marker)
 
     def _kv(self, b: Block) -> str:
         mode = self.level.kv
         if mode == "all" or (mode == "symbol_required" and b.symbol is None):
-            if self.level.series is None:
-                return b.text
+            if not self.level.decorate:
+                return b.text.strip()
+            text = plain(b.text)
             if b.sep == "=":
-                return ", ".join(f"{k}={v}" for k, v in b.pairs)
-            return " ".join(b.text.split())
+                return _EQ_SPACES.sub("=", text)
+            if self.level.prose == "trim" and len(b.pairs) == 1 and ". " in text:
+                key, _, value = text.partition(": ")
+                parts = sentences(value)
+                kept_s = [parts[0]] + [s for s in parts[1:] if _worth_keeping(s)]
+                if len(kept_s) < len(parts):
+                    text = f"{key}: {' '.join(kept_s)}"
+                    self._drop(b, "sentences without data in a value", text)
+            return text
         kept = [(k, v) for k, v in b.pairs if b.symbol is not None and required_kind(k) is not None]
-        if len(kept) < len(b.pairs):
-            self.dropped["key/values not required"] += len(b.pairs) - len(kept)
         if not kept:
+            self._drop(b, "key/value line without required facts")
             return ""
         if len(kept) == len(b.pairs):
-            return b.text
-        if b.sep == ":":
-            return "; ".join(f"{k}: {v}" for k, v in kept)
-        return ", ".join(f"{k}={v}" for k, v in kept)
+            text = plain(b.text)
+            return _EQ_SPACES.sub("=", text) if b.sep == "=" else text
+        text = (
+            "; ".join(f"{plain(k)}: {plain(v)}" for k, v in kept)
+            if b.sep == ":"
+            else ", ".join(f"{k}={v}" for k, v in kept)
+        )
+        if b.label:
+            text = f"{plain(b.label)} {text}"
+        self._drop(b, "key/values not required", text)
+        return text
 
     def _position(self, b: Block) -> str:
         mode = self.level.positions
         if mode == "raw":
             return b.text
-        fields: list[tuple[str, str]] = []
+        fields: dict[str, str] = {}
+        dropped = 0
         for key, value in b.pairs:
-            name = _POSITION_ALIASES.get(key.lower(), key)
-            if _BOOKKEEPING.search(key):
-                self.dropped["position bookkeeping fields"] += 1
-                continue
-            if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
-                self.dropped["position fields"] += 1
-                continue
-            if any(name == n for n, _ in fields):
-                continue
-            fields.append((name, value))
-        return f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields)
+            name = _position_name(key, mode)
+            if name is None:
+                dropped += 1
+            elif name not in fields:
+                fields[name] = value
+        text = f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields.items())
+        if dropped:
+            self._drop(b, "position fields not needed at this level", f"- {text}")
+        return text
+
+    def _record_line(self, rec: Record) -> str:
+        """A position written over several lines, as one line of its required fields."""
+        fields: dict[str, str] = {}
+        for key, value in rec.pairs:
+            name = position_field(key)
+            if name and name not in fields:
+                fields[name] = fact_value(value, name)
+        order = [f for f in ("side", "qty", "entry", "sl", "tp", "pnl") if f in fields]
+        return f"- {rec.symbol}: " + " ".join(f"{f}={fields[f]}" for f in order)
 
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)
-        sym_col = _symbol_column(header)
+        head_rows = [split_row(ln) for ln in lines[:5]]  # enough to tell what the table is
+        sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
-        if self.level.kv == "required" and header is not None:
+        is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
+        if self.level.kv == "required" and header is not None and not b.fmt:
             if sym_col is None:
-                self.dropped["tables"] += 1
+                self._drop(b, "table without required facts")
                 return ""
             keep_cols = [
                 i
                 for i, col in enumerate(header)
-                if i == sym_col or required_kind(col) or is_sl(norm_key(col)) or is_tp(norm_key(col))
+                if i == sym_col or required_kind(col) or (is_position and position_field(col))
             ]
-        if sym_col is None and _numeric([split_row(ln) for ln in lines[:4]]):
+        if sym_col is None and not is_position and _numeric(head_rows[:4]):
             keep = self.level.table_rows
             if keep == 0:
-                self.dropped["time-series tables"] += 1
+                self._drop(b, "time-series table")
                 return ""
             if keep is not None and len(lines) > keep:
-                self.dropped[f"tables shortened to the last {keep} rows"] += 1
+                first = b.line + (2 if header is not None else 0)
+                for k in range(len(lines) - keep):
+                    self.dropped.append(
+                        Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
+                    )
+                    self._owners.append(self._owner)
                 lines = lines[-keep:]
         rows = [split_row(ln) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
-                self.dropped["table columns not required"] += len(header) - len(keep_cols)
+                gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)
+                self._drop(b, f"table columns without required facts ({gone})")
             header = tuple(header[i] for i in keep_cols)
             rows = [tuple(r[i] for i in keep_cols if i < len(r)) for r in rows]
-        tight = self.level.series is not None  # cell padding costs a token per cell
+        if not self.level.decorate and keep_cols is None and len(lines) == len(b.values):
+            return b.text
+        tight = self.level.decorate
+        if tight:
+            header = tuple(plain(c) for c in header) if header is not None else None
+            rows = [tuple(plain(c) for c in r) for r in rows]
         out = []
         if header is not None:
             out.append(_row(header, tight))
-            out.append(_row(tuple("---" for _ in header), tight))
+            out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))
         out.extend(_row(r, tight) for r in rows)
         return "\n".join(out)
 
@@ -261,11 +465,15 @@ class Reducer:
         if self.level.prune_json:
             value = _prune(value)
             if value is None:
-                self.dropped["JSON blocks"] += 1
+                self._drop(b, "JSON block without market facts or positions")
                 return ""
+            self._drop(b, "JSON pruned to market facts and positions", None)
         elif self.level.series is not None:
-            value = self._shorten(value)
-        return _dump(value)
+            shortened = self._shorten(value)
+            if shortened != value:
+                self._drop(b, "JSON arrays shortened")
+            value = shortened
+        return dump_json(value) if self.level.decorate or value is not b.data else b.text
 
     def _shorten(self, value: object) -> object:
         if isinstance(value, dict):
@@ -275,56 +483,381 @@ class Reducer:
             values_keep = max(keep_values, 1) if keep_values is not None else None
             rows_keep = max(keep_rows, 1) if keep_rows is not None else None
             if values_keep and all(isinstance(v, Raw) for v in value) and len(value) > values_keep:
-                self.dropped["JSON arrays shortened"] += 1
                 return value[-values_keep:]
             if rows_keep and all(isinstance(v, list) for v in value) and len(value) > rows_keep:
-                self.dropped["JSON row arrays shortened"] += 1
                 value = value[-rows_keep:]
             return [self._shorten(v) for v in value]
         return value
 
-    # -- document-level passes ---------------------------------------------------------------
-    def _prune_headings(self, out: list[tuple[Block, str]]) -> list[tuple[Block, str]]:
-        kept: list[tuple[Block, str]] = []
-        next_rank: int | None = None  # rank of the next kept heading, 99 for content, None for end
-        for block, text in reversed(out):
-            if block.kind is Kind.HEADING:
-                names_symbol = bool(symbols_in(block.label))  # "each symbol" is a required fact
-                if not names_symbol and (next_rank is None or (next_rank != 99 and next_rank <= block.rank)):
-                    self.dropped["headings with nothing under them"] += 1
-                    continue
-                next_rank = block.rank
-            else:
-                next_rank = 99
-            kept.append((block, text))
-        kept.reverse()
-        return kept
+    # -- plans made before rendering ----------------------------------------------------------
+    def _plan_pivots(self, texts: dict[int, str]) -> None:
+        """Runs of at least two records made only of `Label: value` lines (`### Bitcoin` + bullets,
+        `TSLA` + `Net Funding [HL]: ...`, `Symbol: BTC | Side: LONG` blocks) become one table with the
+        labels once, when that costs fewer tokens."""
+        recs = self.doc.records
+        run: list[Record] = []
+        for rec in [*recs, None]:
+            if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec, texts)):
+                run.append(rec)
+                continue
+            if rec is not None and run and self._pivotable(rec) and len(run) == 1:
+                run = [rec]
+                continue
+            if len(run) >= 2:
+                self._pivot(run, texts)
+            run = [rec] if rec is not None and self._pivotable(rec) else []
 
-    def _static_first(self, out: list[tuple[Block, str]]) -> list[tuple[Block, str]]:
-        sections: dict[int, list[tuple[Block, str]]] = {}
-        for item in out:
-            sections.setdefault(item[0].section, []).append(item)
-        static = [s for s, items in sections.items() if s > 0 and _is_static(items)]
-        if not static or static == list(sections)[: len(static)]:
+    def _pivotable(self, rec: Record) -> bool:
+        head = self.blocks[rec.start]
+        members = self.blocks[rec.start + 1 : rec.end]
+        if head.fmt or head.instr or head.kind is Kind.PROTECTED:
+            return False
+        if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
+            return False
+        if len(members) + (head.kind is not Kind.HEADING) < 2:
+            return False
+        for m in members:
+            core = m.core
+            if core.kind is not Kind.KV or m.fmt or m.instr or core.instr:
+                return False
+            if any("|" in v for _, v in core.pairs):
+                return False
+        return True
+
+    def _continues(self, prev: Record, rec: Record, texts: dict[int, str]) -> bool:
+        if any(texts[k] for k in range(prev.end, rec.start)):
+            return False  # something this level keeps stands between the two records
+        a_keys = {norm_key(k) for k, _ in prev.pairs}
+        b_keys = {norm_key(k) for k, _ in rec.pairs}
+        if len(a_keys & b_keys) * 5 < len(a_keys | b_keys) * 3:
+            return False  # different labels: another kind of record
+        a, b = self.blocks[prev.start], self.blocks[rec.start]
+        if a.kind is not b.kind:
+            return False
+        return a.kind is not Kind.HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
+
+    def _pivot(self, run: list[Record], texts: dict[int, str]) -> None:
+        columns: dict[str, str] = {}  # normalised key -> label shown
+        rows: list[dict[str, str]] = []
+        names: list[str] = []
+        by_heading = self.blocks[run[0].start].kind is Kind.HEADING
+        for rec in run:
+            head = self.blocks[rec.start]
+            row: dict[str, str] = {}
+            pairs = list(rec.pairs)
+            for key, value in pairs:
+                k = norm_key(key)
+                if k in row:
+                    return  # a label twice in one record: not a simple record, leave it
+                columns.setdefault(k, key)  # pairs come from the undecorated line already
+                row[k] = value
+            rows.append(row)
+            names.append(plain(head.label) if by_heading else "")
+        filled = sum(len(r) for r in rows)
+        if filled * 5 < len(rows) * len(columns) * 4 or len(columns) > 14:
+            return  # the records do not share their labels: a table would be mostly empty
+        if self.level.kv != "all":  # minimal / emergency: the required columns only
+            columns = {
+                k: v for k, v in columns.items() if k in SYMBOL_KEYS or required_kind(v) or position_field(v)
+            }
+            if not columns:
+                return
+        header = (["name"] if by_heading else []) + list(columns.values())
+        lines = [_row(tuple(header), True), _row(tuple("-" for _ in header), True)]
+        for name, row in zip(names, rows, strict=True):
+            cells = ([name] if by_heading else []) + [row.get(k, "") for k in columns]
+            lines.append(_row(tuple(cells), True))
+        table = "\n".join(lines)
+        first = run[0].start
+        # Cells and labels are the records' own substrings, so no number can change; the table is kept
+        # only when it is shorter (characters: a token count per candidate would cost more than it saves).
+        members = {i for rec in run for i in range(rec.start, rec.end)}
+        before = sum(len(texts[i]) + 1 for i in members if texts[i])
+        if len(table) >= before:
+            return
+        for i in members:
+            texts[i] = ""
+        texts[first] = table
+        self._tables.add(first)
+        # the records' own lines lost nothing (their pairs are the table), except columns left out above
+        keep = [k for k, owner in enumerate(self._owners) if owner not in members or self.level.kv != "all"]
+        self.dropped = [self.dropped[k] for k in keep]
+        self._owners = [self._owners[k] for k in keep]
+        self._note("records pivoted into tables", len(run))
+
+    def _plan_dedupe(self, collapse: bool) -> None:
+        if collapse:
+            self._plan_twins()
+        seen: dict[str, int] = {}
+        same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
+        members = {
+            i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)
+        }
+        boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
+        for idx, b in enumerate(self.blocks):
+            if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
+                continue
+            if (
+                b.instr
+                and not b.fmt
+                and b.kind in (Kind.PROSE, Kind.KV, Kind.BULLET)
+                and idx not in self._pos
+                and len(_WORDS.findall(b.text)) >= 2
+            ):
+                key = norm(b.text)
+                if key in seen:
+                    self._skip[idx] = f"duplicate of line {self.blocks[seen[key]].line + 1}"
+                else:
+                    seen[key] = idx
+                continue
+            core = b.core
+            if (
+                not collapse
+                or b.instr
+                or b.fmt
+                or not b.symbol
+                or idx in self._pos
+                or HAS_DIGIT.search(b.text)
+            ):
+                continue
+            if core.kind is Kind.PROSE and symbols_in(core.text) == [b.symbol]:
+                masked = _mention(b.symbol).sub("§", plain(b.text))
+                boiler.setdefault(masked, []).append((idx, b.symbol))
+            elif (
+                core.kind in (Kind.PROSE, Kind.KV)
+                and idx not in members
+                and not any(required_kind(k) or position_field(k) for k, _ in core.pairs)
+            ):
+                same.setdefault(plain(b.text), []).append((idx, b.symbol))
+        for masked, items in boiler.items():
+            symbols = list(dict.fromkeys(sym for _, sym in items))
+            if len(symbols) < 2:
+                continue
+            first = items[0][0]
+            self._replace[first] = masked.replace("§", ", ".join(symbols), 1).replace("§", symbols[0])
+            self._drop(
+                self.blocks[first], "per-symbol boilerplate collapsed into one line", self._replace[first]
+            )
+            for idx, _ in items[1:]:
+                self._skip[idx] = f"per-symbol boilerplate collapsed into line {self.blocks[first].line + 1}"
+        for text, places in same.items():
+            symbols = list(dict.fromkeys(sym for _, sym in places))
+            if len(symbols) < 2:
+                continue
+            first = places[0][0]
+            b = self.blocks[first]
+            tag = "[" + ", ".join(symbols) + "]"
+            body = plain(b.inner.text) if b.kind is Kind.BULLET and b.inner is not None else text
+            self._replace[first] = f"{b.bullet} {tag} {body}" if b.kind is Kind.BULLET else f"{tag} {body}"
+            self._drop(b, "line repeated for several symbols, kept once naming them", self._replace[first])
+            for idx, _ in places[1:]:
+                self._skip[idx] = f"same line as for another symbol, kept once at line {b.line + 1}"
+
+    def _plan_twins(self) -> None:
+        """Adjacent sections about one symbol each whose text is the same but for the symbol
+        (`### FVG Analysis (ETH/USDT)` / `No unmitigated FVGs detected.`) become one section naming
+        all of them."""
+        heads = [i for i in self.doc.headings if i not in self._skip]
+        groups: list[list[tuple[int, int, str]]] = []
+        for n, h in enumerate(heads):
+            b = self.blocks[h]
+            end = next((k for k in heads[n + 1 :] if self.blocks[k].rank <= b.rank), len(self.blocks))
+            body = self.blocks[h + 1 : end]
+            named = symbols_in(b.label)
+            if len(named) != 1 or not body or b.instr or b.fmt:
+                continue
+            if any(
+                x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text)
+                for x in body
+            ):
+                continue
+            key = _mention(named[0]).sub("§", plain(b.text)) + "\n" + "\n".join(plain(x.text) for x in body)
+            if groups and groups[-1][-1][1] == h and groups[-1][-1][2] == key:
+                groups[-1].append((h, end, key))
+            else:
+                groups.append([(h, end, key)])
+        for group in groups:
+            if len(group) < 2:
+                continue
+            first = group[0][0]
+            mentions = [
+                _mention(symbols_in(self.blocks[h].label)[0]).search(plain(self.blocks[h].text))
+                for h, _, _ in group
+            ]
+            names = ", ".join(m.group(0) for m in mentions if m)
+            head = plain(self.blocks[first].text)
+            m0 = mentions[0]
+            if m0 is None:
+                continue
+            self._replace[first] = head[: m0.start()] + names + head[m0.end() :]
+            self._drop(self.blocks[first], "identical per-symbol sections merged", self._replace[first])
+            for h, end, _ in group[1:]:
+                for k in range(h, end):
+                    self._skip[k] = (
+                        f"identical per-symbol section merged into line {self.blocks[first].line + 1}"
+                    )
+
+    # -- document-level passes ---------------------------------------------------------------
+    def _prune_headings(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """A heading whose lines were all dropped goes too (a heading that had no lines stays: it is
+        the content, e.g. `### No Open Positions`)."""
+        emitted = {idx for idx, _ in out}
+        heads = self.doc.headings
+        ends = _section_ends(self.blocks, heads)
+        for h in reversed(heads):
+            if h not in emitted or h in self._replace or h in self._tables:
+                continue
+            end = ends[h]
+            content = [k for k in range(h + 1, end) if self.blocks[k].kind is not Kind.SEPARATOR]
+            if content and not any(k in emitted for k in content) and not self._names_kept(h, emitted):
+                emitted.discard(h)
+                self._drop(self.blocks[h], "heading whose lines were all dropped")
+        return [(idx, text) for idx, text in out if idx in emitted]
+
+    def _names_kept(self, h: int, emitted: set[int]) -> bool:
+        """A heading that names the symbol of kept lines below it stays, even past its own scope (a
+        `BTCUSDT:` label is the only place that says whose `Price:` follows)."""
+        named = symbols_in(self.blocks[h].label)
+        if len(named) != 1:
+            return False
+        for k in range(h + 1, len(self.blocks)):
+            b = self.blocks[k]
+            if b.symbol != named[0] and b.kind is not Kind.SEPARATOR:
+                return False
+            if k in emitted:
+                return True
+        return False
+
+    def _static_first(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Sections the caller names as static (or that were seen unchanged in the previous prompt of
+        the same template) move ahead of the rest, in their original order."""
+        heads = self.doc.headings
+        static: set[int] = set()
+        for n, h in enumerate(heads):
+            b = self.blocks[h]
+            named = any(p.search(b.label) for p in self.static) or b.label in self.static_labels
+            if not named:
+                continue
+            end = next((k for k in heads[n + 1 :] if self.blocks[k].rank <= b.rank), len(self.blocks))
+            static.update(range(h, end))
+        if not static:
             return out
-        self.dropped["static sections moved first (not dropped)"] += len(static)
-        ordered = [item for s in static for item in sections[s]]
-        ordered += [item for s, items in sections.items() if s not in static for item in items]
-        return ordered
+        first = [item for item in out if item[0] in static]
+        rest = [item for item in out if item[0] not in static]
+        if out[: len(first)] != first:
+            self._note("static sections moved first (not dropped)")
+        return first + rest
+
+    def _shorten_tags(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """A source tag on every line (`[HYPERLIQUID]`) becomes a short alias with one legend line."""
+        counts: dict[str, int] = {}
+        for idx, text in out:
+            b = self.blocks[idx]
+            if "[" in text and not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)):
+                for tag in _TAG.findall(text):
+                    counts[tag] = counts.get(tag, 0) + 1
+        if not any(n >= 3 for n in counts.values()):
+            return out
+        aliases: dict[str, str] = {}
+        taken = {m for _, t in out if "[" in t for m in _SHORT_TAG.findall(t)}
+        for tag, n in counts.items():
+            if n < 3:
+                continue
+            alias = _alias(tag, taken)
+            saved = n * (self.count(f"[{tag}]") - self.count(f"[{alias}]")) - self.count(f" {alias}={tag},")
+            if saved > 0:
+                aliases[tag] = alias
+                taken.add(alias)
+        if not aliases:
+            return out
+        legend = "Sources: " + ", ".join(f"{a}={t}" for t, a in aliases.items())
+        result: list[tuple[int, str]] = []
+        placed = False
+        pattern = re.compile(r"\[(" + "|".join(map(re.escape, aliases)) + r")\]")
+        for idx, text in out:
+            b = self.blocks[idx]
+            if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)) and pattern.search(
+                text
+            ):
+                if not placed:
+                    result.append((idx, legend))
+                    placed = True
+                text = pattern.sub(lambda m: f"[{aliases[m.group(1)]}]", text)
+            result.append((idx, text))
+        self._note("source tags shortened", sum(counts[t] for t in aliases))
+        return result
 
 
 # --- helpers -----------------------------------------------------------------------------------
-_FILLER = re.compile(r"\s+(?:indicators?|series|values)\b", re.I)
-_PERIOD = re.compile(r"\s*\((\d+)[\s\u2011-]*periods?\)", re.I)  # "EMA (20‑period)" -> "EMA(20)"
+_WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+@lru_cache(maxsize=256)
+def _mention(sym: str) -> re.Pattern[str]:
+    """A symbol as a prompt names it: `BTC`, `BTC/USDT`, `BTCUSDT`, `BTC-PERP`."""
+    return re.compile(rf"\b{re.escape(sym)}(?:[/_-]?(?:USDT|USDC|BUSD|USD|PERP))?\b")
+
+
+def _section_ends(blocks: Sequence[Block], heads: Sequence[int]) -> dict[int, int]:
+    """For each heading, the index of the next heading of the same or a higher rank (or the end)."""
+    ends: dict[int, int] = {}
+    open_: list[int] = []
+    for h in heads:
+        rank = blocks[h].rank
+        while open_ and blocks[open_[-1]].rank >= rank:
+            ends[open_.pop()] = h
+        open_.append(h)
+    for h in open_:
+        ends[h] = len(blocks)
+    return ends
+
+
+def _alias(tag: str, taken: set[str]) -> str:
+    parts = [p for p in re.split(r"[_ ]+", tag) if p]
+    base = "".join(p[0] for p in parts) if len(parts) > 1 else tag[:2]
+    alias, n = base, 2
+    while alias in taken:
+        alias = f"{base[:2]}{tag[n]}" if n < len(tag) else f"{base}{n}"
+        n += 1
+    return alias
+
+
+def _worth_keeping(sentence: str) -> bool:
+    """A later sentence of a prose line that trimming keeps: it has a number, names a symbol, is an
+    instruction, or is written in capitals (a title run into the line)."""
+    return bool(
+        HAS_DIGIT.search(sentence) or symbols_in(sentence) or sentence.isupper() or is_instruction(sentence)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _position_name(key: str, mode: str) -> str | None:
+    """A position key under its short name, or None when the level drops it (keys repeat: memoised)."""
+    name = _POSITION_ALIASES.get(key.lower(), key)
+    if _BOOKKEEPING.search(key):
+        return None
+    if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
+        return None
+    return name
+
+
+@lru_cache(maxsize=1024)
+def _series_label(label: str, shorten: bool, decorate: bool) -> str:
+    """A series label as a level writes it (labels repeat every cycle: memoised)."""
+    if shorten:
+        label = _PERIOD.sub(r"(\1)", _FILLER.sub("", label))
+    return plain(label) if decorate else label
 
 
 def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
-    body = ("…," if elided else "") + ",".join(values)
+    body = ("…," if elided else "") + join_numbers(values)
     return f"{label}: [{body}]" if label else f"[{body}]"
 
 
 def _row(cells: tuple[str, ...], tight: bool) -> str:
-    return "|" + "|".join(cells) + "|" if tight else "| " + " | ".join(cells) + " |"
+    if tight:
+        return "|" + "|".join(cells) + "|"
+    return "| " + " | ".join(cells) + " |"
 
 
 def _numeric(rows: list[tuple[str, ...]]) -> bool:
@@ -332,56 +865,13 @@ def _numeric(rows: list[tuple[str, ...]]) -> bool:
     return bool(cells) and sum(bool(NUMBER_RE.fullmatch(c)) for c in cells) * 2 >= len(cells)
 
 
-def _symbol_column(header: tuple[str, ...] | None) -> int | None:
-    if header is None:
-        return None
-    for i, col in enumerate(header):
-        if norm_key(col) in SYMBOL_KEYS:
-            return i
-    return None
-
-
-_STATIC_HEADING = re.compile(
-    r"(?i)\b(?:rules?|instructions?|guidelines?|response format|output format|schema)\b"
-)
-
-
-def _is_static(items: list[tuple[Block, str]]) -> bool:
-    """A section that reads the same every cycle: instructions, or text with no data in it."""
-    first = items[0][0]
-    if first.kind is Kind.HEADING and first.rank <= 6 and _STATIC_HEADING.search(first.label):
-        return not any(b.kind in (Kind.SERIES, Kind.POSITION, Kind.TABLE) for b, _ in items)
-    for block, text in items:
-        if block.kind in (Kind.SERIES, Kind.KV, Kind.POSITION, Kind.TABLE) or symbols_in(text):
-            return False
-        if block.kind in (Kind.PROSE, Kind.HEADING) and NUMBER_RE.search(text):
-            return False
-    return True
-
-
-def _series_carrying_facts(blocks: list[Block]) -> set[int]:
-    """Series that are the only place a symbol's price or RSI is given (they keep their last value)."""
-    have: set[tuple[str, str]] = set()
-    for b in (x.inner if x.kind is Kind.BULLET and x.inner is not None else x for x in blocks):
-        if b.kind is Kind.KV and b.symbol:
-            have.update((b.symbol, k) for k in (required_kind(key) for key, _ in b.pairs) if k)
-    needed: set[int] = set()
-    for b in (x.inner if x.kind is Kind.BULLET and x.inner is not None else x for x in blocks):
-        if b.kind is Kind.SERIES and b.symbol:
-            kind = required_kind(b.label)
-            if kind in ("price", "rsi") and (b.symbol, kind) not in have:
-                have.add((b.symbol, kind))
-                needed.add(id(b))
-    return needed
-
-
 def _prune(value: object, under_symbol: bool = False) -> object | None:
     """Keep only the market facts and positions of a JSON value."""
     if isinstance(value, dict):
         kept: dict[str, object] = {}
-        is_symbol_obj = any(k.lower() in SYMBOL_KEYS for k in value)
+        is_symbol_obj = any(str(k).lower() in SYMBOL_KEYS for k in value)
         for key, item in value.items():
-            if symbols_in(key):
+            if symbols_in(str(key)):
                 sub = _prune(item, True)
                 if sub is not None:
                     kept[key] = sub
@@ -389,30 +879,13 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
                 sub = _prune(item, under_symbol or is_symbol_obj)
                 if sub is not None:
                     kept[key] = sub
-            elif key.lower() in SYMBOL_KEYS or (
-                (under_symbol or is_symbol_obj)
-                and (
-                    required_kind(key)
-                    or is_sl(key)
-                    or is_tp(key)
-                    or _POSITION_ALIASES.get(key.lower()) in _POSITION_FIELDS["essential"]
-                )
+            elif str(key).lower() in SYMBOL_KEYS or (
+                (under_symbol or is_symbol_obj) and (required_kind(str(key)) or position_field(str(key)))
             ):
                 kept[key] = item
-        meaningful = [k for k in kept if k.lower() not in SYMBOL_KEYS]
+        meaningful = [k for k in kept if str(k).lower() not in SYMBOL_KEYS]
         return kept if meaningful else None
     if isinstance(value, list):
         items = [p for p in (_prune(v, under_symbol) for v in value) if p is not None]
         return items or None
     return None
-
-
-def _dump(value: object) -> str:
-    if isinstance(value, Raw):
-        return str(value)
-    if isinstance(value, dict):
-        items = (f"{json.dumps(k, ensure_ascii=False)}:{_dump(v)}" for k, v in value.items())
-        return "{" + ",".join(items) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(_dump(v) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=False)

@@ -1,67 +1,75 @@
-"""Lexical helpers shared by the parser, the fact checker and the tests: numbers and symbols.
+"""Lexical helpers shared by the parser, the fidelity check and the tests: numbers, symbols, decoration.
 
-Numbers are always handled as the exact substrings of the prompt (never parsed to float and printed
-back), which is what makes "every number kept appears verbatim" hold by construction.
+Numbers are handled as the exact substrings of the prompt, never parsed to float and printed back.
+A number "as written" is what a reader takes for one value: sign, currency, thousands separators,
+decimals, exponent, a glued unit or ratio suffix (`%`, `x`, `k`, `15m`), ranges and dates glued by a
+dash (`383–405`, `2025-10-28`) and times or ratios glued by `:` or `/` (`07:03`, `3:1`). Comparing these
+whole tokens is what catches a split such as `$17,500` -> `$17, 500`, which a digit-run comparison misses.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 
-# A number as a reader sees it: optional sign, digits, optional fraction and exponent; not glued to
-# a word on either side ("rsi7" holds no number, "1.25e-05" is one number, "2025-10-28" is three).
-NUMBER_RE = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
+_CORE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+_SIGNED = rf"[-+−±]?[$€£¥₿]?[-+−]?{_CORE}"
+_UNIT = r"(?:%|[A-Za-z]{1,3}(?![A-Za-z]))?"
+NUMBER_RE = re.compile(  # the leading lookahead lets the scan skip letters fast
+    rf"(?=[~≈\-+−±$€£¥₿.\d])(?<![\w.])[~≈]?{_SIGNED}{_UNIT}(?:[–—-]{_SIGNED}{_UNIT}|[:/]{_CORE}{_UNIT})*(?!\w)"
+)
+_SHORT_INT_END = re.compile(r"[^\d.]*\d{1,3}(?:,\d{3})*")
+# A bare digit run, for "does this text hold any number" checks that must be cheap.
+HAS_DIGIT = re.compile(r"\d")
 
 # Common crypto base assets; anything written as a pair (BTC/USDT, ETHUSDT, SOL-PERP) is found too.
-KNOWN_SYMBOLS = frozenset(
-    {
-        "BTC",
-        "ETH",
-        "SOL",
-        "BNB",
-        "XRP",
-        "DOGE",
-        "ADA",
-        "AVAX",
-        "DOT",
-        "LINK",
-        "MATIC",
-        "POL",
-        "LTC",
-        "TRX",
-        "TON",
-        "SHIB",
-        "ARB",
-        "OP",
-        "SUI",
-        "APT",
-        "PEPE",
-        "NEAR",
-        "ATOM",
-        "UNI",
-        "BCH",
-        "ETC",
-        "FIL",
-        "HYPE",
-        "XLM",
-        "WIF",
-        "INJ",
-        "SEI",
-        "TIA",
-        "RNDR",
-        "RENDER",
-        "AAVE",
-        "MKR",
-        "ICP",
-        "HBAR",
-        "VET",
-        "ALGO",
-    }
+_SYMBOL_LIST = (
+    "BTC ETH SOL BNB XRP DOGE ADA AVAX DOT LINK MATIC POL LTC TRX TON SHIB ARB OP SUI APT PEPE "
+    "NEAR ATOM UNI BCH ETC FIL HYPE XLM WIF INJ SEI TIA RNDR RENDER AAVE MKR ICP HBAR VET ALGO"
 )
+KNOWN_SYMBOLS = frozenset(_SYMBOL_LIST.split())
+# Coin names bots print instead of tickers ("**Bitcoin** (BTC/USDT):").
+COIN_NAMES = {
+    "bitcoin": "BTC",
+    "ethereum": "ETH",
+    "ether": "ETH",
+    "solana": "SOL",
+    "ripple": "XRP",
+    "dogecoin": "DOGE",
+    "cardano": "ADA",
+    "avalanche": "AVAX",
+    "polkadot": "DOT",
+    "chainlink": "LINK",
+    "litecoin": "LTC",
+    "polygon": "MATIC",
+    "tron": "TRX",
+    "toncoin": "TON",
+    "arbitrum": "ARB",
+    "optimism": "OP",
+    "aptos": "APT",
+    "cosmos": "ATOM",
+    "uniswap": "UNI",
+    "stellar": "XLM",
+}
 _PAIR_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USDT|USDC|BUSD|USD|PERP)\b")
-_WORD_RE = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b")
+_WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
+
+# Pictographs and dingbats used as decoration (🟢 ⚠️ ▶ ✅ 📈 ...), with their variation selectors and joiners.
+# Arrows (→ ←) and maths signs are meaning, not decoration, and are not in these ranges.
+EMOJI_RE = re.compile(
+    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u25a0-\u25ff\u2300-\u23ff\ufe0f\u200d\u20e3]+"
+)
+# Markdown emphasis that decorates words: **bold**, __bold__, *italic*. Never inside a word ("5*3"),
+# never across a number's own characters.
+# The markers never sit between a number and its sign, currency or unit (`$**17,500**`, `**5**%`): taking
+# them out there would glue the two into another number as written.
+_BOLD_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*%])")
+_UBOLD_RE = re.compile(r"(?<![\w_$€£¥+\-−~.])__(?=\S)(.+?)(?<=\S)__(?![\w_%])")
+_ITALIC_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*%])")
+_SPACES = re.compile(r"[ \t\u00a0]{2,}|\t")
 
 
 def numbers_in(text: str) -> list[str]:
@@ -70,13 +78,33 @@ def numbers_in(text: str) -> list[str]:
 
 
 def changed_numbers(original: str, compressed: str) -> list[str]:
-    """Numbers of `compressed` that do not occur verbatim (and often enough) in `original`."""
-    available = Counter(numbers_in(original))
+    """Numbers of `compressed` that are not written the same way (and as often) in `original`."""
+    return number_changes(Counter(numbers_in(original)), compressed)
+
+
+def number_changes(available: Counter[str], compressed: str) -> list[str]:
+    """`changed_numbers` against the precomputed number counts of the original."""
     changed: list[str] = []
     for number, count in sorted(Counter(numbers_in(compressed)).items()):
         if count > available[number]:
             changed.extend([number] * (count - available[number]))
     return changed
+
+
+def join_numbers(values: Iterable[str], sep: str = ",") -> str:
+    """Values joined with `sep`, or with `sep + " "` when the tight join would read as other numbers
+    (`100,200` is one number with a thousands separator; `100, 200` is two)."""
+    items = list(values)
+    for a, b in itertools.pairwise(items):
+        # `12` then `345` reads as `12,345`: the only way a tight join changes a number
+        if (
+            len(b) >= 3
+            and b[:3].isdigit()
+            and (len(b) == 3 or not b[3].isdigit())
+            and _SHORT_INT_END.fullmatch(a)
+        ):
+            return (sep + " ").join(items)
+    return sep.join(items)
 
 
 def symbols_in(text: str) -> list[str]:
@@ -86,19 +114,89 @@ def symbols_in(text: str) -> list[str]:
 
 @lru_cache(maxsize=8192)
 def _symbols_in(text: str) -> tuple[str, ...]:
+    if text.islower() or not text:
+        return ()
     found: dict[str, None] = {}
-    for match in _PAIR_RE.finditer(text):
-        found.setdefault(match.group(1), None)
-    for match in _WORD_RE.finditer(text):
-        if match.group(0) in KNOWN_SYMBOLS:
-            found.setdefault(match.group(0), None)
+    if "USD" in text or "PERP" in text:
+        for match in _PAIR_RE.finditer(text):
+            found.setdefault(match.group(1), None)
+    for word in _WORD_RE.findall(text):  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
+        if word in KNOWN_SYMBOLS:
+            found.setdefault(word, None)
+        elif word.lower() in COIN_NAMES:
+            found.setdefault(COIN_NAMES[word.lower()], None)
     return tuple(found)
+
+
+def _group1(m: re.Match[str]) -> str:
+    return m.group(1)
+
+
+def strip_emphasis(text: str) -> str:
+    """The text without markdown bold/italic markers (the words stay)."""
+    if "*" in text:
+        text = _BOLD_RE.sub(_group1, text)
+        if "*" in text:
+            text = _ITALIC_RE.sub(_group1, text)
+    if "__" in text:
+        text = _UBOLD_RE.sub(_group1, text)
+    return text
+
+
+def strip_emoji(text: str) -> str:
+    """The text without decorative pictographs; spacing around them is tidied. An emoji that is a value
+    (alone on the line, or all there is after `Label:` or in a table cell) stays."""
+    if text.isascii() or not EMOJI_RE.search(text):
+        return text
+
+    def drop(m: re.Match[str]) -> str:
+        before, after = text[: m.start()].rstrip(), text[m.end() :].lstrip()
+        alone = (not before or before[-1] in ":|=") and (not after or after[0] in "|,;")
+        return m.group(0) if alone else ""
+
+    out = EMOJI_RE.sub(drop, text)
+    return _SPACES.sub(" ", out).strip() if out.strip() else text
+
+
+def collapse_spaces(text: str) -> str:
+    """Runs of spaces and tabs inside a line become one space (numbers never touch across a space)."""
+    return _SPACES.sub(" ", text.strip()) if "  " in text or "\t" in text else text.strip()
+
+
+def plain(text: str) -> str:
+    """Text without decoration: emphasis, emoji, extra spaces."""
+    return collapse_spaces(strip_emoji(strip_emphasis(text)))
+
+
+_NORM_DROP = re.compile(r"[\s*`]+|</?keep>")
+
+
+def norm(text: str) -> str:
+    """A comparison key that survives every transformation the compressor may apply to kept text
+    (emphasis, emoji, spacing, keep markers): used to check that a line was kept."""
+    if not text.isascii():
+        text = EMOJI_RE.sub("", text)
+    return _NORM_DROP.sub("", text).lower()
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(\[`-])")
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of one line of prose (a decimal point or `e.g.` never ends a sentence)."""
+    parts = _SENTENCE_END.split(text)
+    out: list[str] = []
+    for part in parts:
+        if out and re.search(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", out[-1], re.I):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
 
 
 def first_sentence(text: str) -> str:
     """The first sentence of a line of prose (the whole line when it has one sentence)."""
-    match = re.search(r"[.!?](?=\s+[A-Z*\"'(])", text)
-    return text[: match.end()] if match else text
+    return sentences(text)[0]
 
 
 def forget_prompt_text() -> None:
