@@ -51,6 +51,7 @@ from pytest_oxbot.fakes.records import (
 )
 from pytest_oxbot.fakes.server import LoopbackServer, pass_through_to_loopback
 from pytest_oxbot.llm.client import CostAwareLLMClient
+from pytest_oxbot.llm.contract import AnswerContract
 from pytest_oxbot.pricing import MalformedUsageError, PriceTable, usage_from_response
 from pytest_oxbot.tokens import count_chat_tokens, count_tokens
 
@@ -93,6 +94,12 @@ class FakeRequest:
     messages: list[dict[str, Any]]
     max_tokens: int | None
     index: int
+    response_format: Any = None
+
+    @property
+    def contract(self) -> AnswerContract | None:
+        """The compact answer contract this request asks for (its schema or its instructions), if any."""
+        return AnswerContract.from_request(self.response_format, self.prompt)
 
     @property
     def prompt(self) -> str:
@@ -121,6 +128,8 @@ class FakeCall:
     cost: Decimal | None = None
     path: str = CHAT_COMPLETIONS
     stream: bool = False
+    response_format: Any = None
+    """The request's `response_format`, as sent (the compact contract's schema, `json_object`, ...)."""
 
 
 Answer = str | Mapping[str, Any]
@@ -429,7 +438,8 @@ class FakeLLMProvider:
             return self._replay(payload, model, messages, authorized, path)
         try:
             prompt_tokens = count_chat_tokens(_countable(messages), model)
-            content = self._content(FakeRequest(model, messages, _max_tokens(payload), index), fault)
+            asked = FakeRequest(model, messages, _max_tokens(payload), index, payload.get("response_format"))
+            content = self._content(asked, fault)
             completion_tokens = count_tokens(content, model)
         except UnknownModelError as exc:
             message = f"the fake cannot count tokens for {model!r}: {exc}"
@@ -460,6 +470,7 @@ class FakeLLMProvider:
                 cost,
                 path,
                 stream,
+                payload.get("response_format"),
             )
         )
         headers = {MODELLED_LATENCY_HEADER: repr(latency)} if latency is not None else {}
@@ -505,6 +516,9 @@ class FakeLLMProvider:
                 )
             drop = fault.symbol or next(iter(answer))
             answer = {k: v for k, v in answer.items() if k != drop}
+        contract = req.contract
+        if contract is not None and isinstance(answer, Mapping):
+            answer = contract.compact(answer)  # what a model following the contract writes
         text = answer if isinstance(answer, str) else json.dumps(answer, separators=(",", ":"), default=str)
         if fault is not None and fault.kind is Fault.MALFORMED:
             text = text[: max(1, len(text) // 2)]

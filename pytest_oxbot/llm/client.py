@@ -29,6 +29,7 @@ from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.errors import SettingsError
 from pytest_oxbot.http import HttpOptions
 from pytest_oxbot.llm.budget import Budget, BudgetOvershoot, InMemoryBudget, Reservation
+from pytest_oxbot.llm.contract import AnswerContract, ResponseFormatMode, response_format_mode
 from pytest_oxbot.llm.decisions import (
     DEFAULT_LIMITS,
     Decision,
@@ -123,6 +124,8 @@ class Completion:
     cache_key: str
     response_id: str | None = None
     overshoot: BudgetOvershoot | None = None
+    finish_reason: str | None = None
+    """The provider's `finish_reason`: `length` means the answer was cut at `max_tokens`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,10 +141,16 @@ class DecisionResult:
     cache_hit: bool
     raw_content: str = field(repr=False, default="")
     overshoot: BudgetOvershoot | None = None
+    finish_reason: str | None = None
 
     @property
     def trades(self) -> list[Decision]:
         return [d for d in self.decisions.values() if d.is_trade]
+
+    @property
+    def truncated(self) -> bool:
+        """The answer was cut at `max_tokens` (every decision is then HOLD with that error)."""
+        return self.finish_reason == "length"
 
 
 class CostAwareLLMClient:
@@ -314,29 +323,53 @@ class CostAwareLLMClient:
         budget_limit: Decimal | float | str | None = None,
         original_prompt_tokens: int | None = None,
         max_tokens: int | None = None,
+        contract: AnswerContract | bool = False,
+        response_format: ResponseFormatMode | None = None,
     ) -> DecisionResult:
-        """Ask for per-symbol decisions; anything malformed or invalid comes back as HOLD with its error."""
+        """Ask for per-symbol decisions; anything malformed or invalid comes back as HOLD with its error.
+
+        `contract=True` (or an `AnswerContract`) asks for the compact answer: its instructions are
+        appended to the prompt and, where the provider takes one (`response_format_mode(model)`, or
+        `response_format=` to say so), its strict JSON schema is sent as `response_format`. An answer cut
+        at `max_tokens` (`finish_reason == "length"`) is an error on every decision, never a silent HOLD.
+        """
+        answer = AnswerContract.for_symbols(symbols) if contract is True else (contract or None)
+        if answer is not None:
+            prompt = f"{prompt}\n\n{answer.instructions()}"
         messages = self._messages(prompt)
         limit = None if budget_limit is None else Decimal(str(budget_limit))
         chosen = model or self.router.select_optimal_model(
             count_chat_tokens(messages, self.router.default_model), context_type, max_cost=limit
         )
+        extra: dict[str, Any] = {}
+        if answer is not None:
+            wire = answer.response_format(response_format or response_format_mode(chosen))
+            if wire is not None:
+                extra["response_format"] = wire
         completion = await self.complete(
             messages,
             model=chosen,
             max_cost=limit,
             original_prompt_tokens=original_prompt_tokens,
             max_tokens=max_tokens,
+            extra_params=extra,
         )
-        parsed: ParsedDecisions = parse_decisions(
-            completion.content, symbols, prices, limits=self.decision_limits
-        )
-        for d in parsed.decisions.values():
+        content: Any = completion.content
+        if answer is not None:
+            content = answer.expand(_whole_json(completion.content))
+        parsed: ParsedDecisions = parse_decisions(content, symbols, prices, limits=self.decision_limits)
+        decisions, errors = parsed.decisions, list(parsed.errors)
+        if completion.finish_reason == "length":
+            cap = max_tokens if max_tokens is not None else self.options.max_tokens
+            why = f"answer truncated at max_tokens={cap} (finish_reason=length)"
+            errors.insert(0, why)
+            decisions = {s: Decision.hold(d.symbol, why, d.extra) for s, d in decisions.items()}
+        for d in decisions.values():
             if d.error:
                 log.warning("decision for %s demoted to HOLD: %s", d.symbol, d.error)
         return DecisionResult(
-            decisions=parsed.decisions,
-            errors=parsed.errors,
+            decisions=decisions,
+            errors=errors,
             model=completion.model,
             usage=completion.usage,
             cost=completion.cost,
@@ -344,6 +377,7 @@ class CostAwareLLMClient:
             cache_hit=completion.cache_hit,
             raw_content=completion.content,
             overshoot=completion.overshoot,
+            finish_reason=completion.finish_reason,
         )
 
     async def analyze_with_cost_optimization(
@@ -459,6 +493,7 @@ class CostAwareLLMClient:
         try:
             body = response.json()
             content = body["choices"][0]["message"].get("content") or ""
+            finish = body["choices"][0].get("finish_reason")
             if not isinstance(content, str):
                 raise TypeError(f"content is {type(content).__name__}, not text")
             usage = usage_from_response(body["usage"])
@@ -492,6 +527,7 @@ class CostAwareLLMClient:
             cache_key=key,
             response_id=self._redact(response_id) if isinstance(response_id, str) else None,
             overshoot=overshoot,
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     def _bill(
@@ -695,6 +731,7 @@ def _to_cache(c: Completion) -> dict[str, Any]:
         "usage": c.usage.to_dict(),
         "cost": str(c.cost),
         "response_id": c.response_id,
+        "finish_reason": c.finish_reason,
     }
 
 
@@ -708,4 +745,16 @@ def _from_cache(value: Mapping[str, Any], key: str, latency: float) -> Completio
         cache_hit=True,
         cache_key=key,
         response_id=value.get("response_id"),
+        finish_reason=value.get("finish_reason"),
     )
+
+
+def _whole_json(text: str) -> Any:
+    """The answer decoded when it is one JSON value (a compact answer), else the text for the parser."""
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`").removeprefix("json").removeprefix("JSON").strip()
+    try:
+        return json.loads(stripped, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return text

@@ -24,9 +24,10 @@ from typing import Any, Literal
 
 from pytest_oxbot.llm.decisions import base_asset
 
-__all__ = ["ACTIONS", "AnswerContract", "ResponseFormatMode", "response_format_mode"]
+__all__ = ["ACTIONS", "CONTRACT_NAME", "AnswerContract", "ResponseFormatMode", "response_format_mode"]
 
 ResponseFormatMode = Literal["json_schema", "json_object", "none"]
+CONTRACT_NAME = "oxbot_decisions"
 
 ACTIONS: dict[str, str] = {"hold": "hold", "buy": "buy_to_enter", "sell": "sell_to_enter", "close": "close"}
 """Compact action -> the decision parser's signal."""
@@ -44,6 +45,9 @@ _NUMBERS = (
 # DeepSeek's and Qwen's OpenAI-compatible APIs take json_object only; others get the instructions alone.
 _JSON_SCHEMA = re.compile(r"^(?:openai/|azure/)?(?:gpt-4o|gpt-4\.1|gpt-5|o[1-9])", re.IGNORECASE)
 _JSON_OBJECT = re.compile(r"^(?:deepseek/)?(?:deepseek|qwen)", re.IGNORECASE)
+_INSTRUCTED = re.compile(
+    r"Answer with JSON only, one object per coin \(([A-Z0-9, ]+)\):.*?\"a\": hold\|buy\|sell\|close"
+)
 
 
 def response_format_mode(model: str) -> ResponseFormatMode:
@@ -61,11 +65,37 @@ class AnswerContract:
 
     symbols: tuple[str, ...]
     justification: bool = False
-    name: str = "oxbot_decisions"
+    name: str = CONTRACT_NAME
 
     @classmethod
     def for_symbols(cls, symbols: Sequence[str], *, justification: bool = False) -> AnswerContract:
         return cls(tuple(dict.fromkeys(base_asset(s) for s in symbols)), justification)
+
+    @classmethod
+    def from_request(cls, response_format: Any, prompt: str) -> AnswerContract | None:
+        """The contract a request asks for, by its `response_format` schema or its instruction block.
+
+        What a model that follows instructions would recognise; the fake provider answers in it.
+        """
+        if isinstance(response_format, Mapping) and response_format.get("type") == "json_schema":
+            spec = response_format.get("json_schema")
+            schema = spec.get("schema") if isinstance(spec, Mapping) else None
+            if (
+                isinstance(spec, Mapping)
+                and spec.get("name") == CONTRACT_NAME
+                and isinstance(schema, Mapping)
+            ):
+                symbols = schema.get("required")
+                props = schema.get("properties")
+                first: Any = next(iter(props.values()), {}) if isinstance(props, Mapping) and props else {}
+                why = isinstance(first, Mapping) and "why" in (first.get("properties") or {})
+                if isinstance(symbols, list) and all(isinstance(x, str) for x in symbols):
+                    return cls(tuple(symbols), bool(why))
+        found = _INSTRUCTED.search(prompt)
+        if found is None:
+            return None
+        symbols = tuple(x.strip() for x in found.group(1).split(",") if x.strip())
+        return cls(symbols, '"why"' in prompt[found.start() :]) if symbols else None
 
     def json_schema(self) -> dict[str, Any]:
         """A strict JSON schema: one required object per symbol, every key required (nullable numbers)."""

@@ -120,6 +120,42 @@ async def test_default_seed_max_tokens_cut_a_five_coin_nof1_answer() -> None:
     assert fake.calls[0].finish_reason == "length"
     assert fake.calls[0].completion_tokens == 300
     assert result.trades == []
+    # ... and the truncation is an error on every decision, never a silent wall of HOLDs
+    assert result.truncated
+    assert result.errors[0] == "answer truncated at max_tokens=300 (finish_reason=length)"
+    assert all(d.error == result.errors[0] for d in result.decisions.values())
+
+
+async def test_the_compact_contract_fits_five_coins_in_300_tokens() -> None:
+    """The same five-coin decision as above, asked for in the compact contract: it fits, and it is cheap."""
+    symbols = ["BTC", "ETH", "SOL", "BNB", "XRP"]
+    with FakeLLMProvider() as fake:
+        async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PriceTable.shipped()) as client:
+            compact = await client.decide(
+                "Decide for BTC ETH SOL BNB XRP", symbols, model="gpt-4o-mini", contract=True
+            )
+    call = fake.calls[0]
+    assert call.finish_reason == "stop"
+    assert not compact.truncated
+    assert all(d.error is None for d in compact.decisions.values())
+    assert call.completion_tokens < 200  # a full nof1-style answer of the same decisions is over 300
+    sent = fake_request_body(fake, 0)
+    assert sent["response_format"]["type"] == "json_schema"
+    assert sent["response_format"]["json_schema"]["schema"]["required"] == symbols
+    assert "Answer with JSON only" in sent["messages"][-1]["content"]
+
+
+@pytest.mark.parametrize(
+    ("model", "wire"),
+    [("deepseek-chat", "json_object"), ("claude-3-5-haiku-20241022", None), ("gemini-2.0-flash", None)],
+)
+async def test_the_contract_uses_what_each_provider_accepts(model: str, wire: str | None) -> None:
+    with FakeLLMProvider() as fake:
+        async with CostAwareLLMClient(**fake.client_kwargs(), price_table=PriceTable.shipped()) as client:
+            result = await client.decide("Decide for BTC", ["BTC"], model=model, contract=True)
+    sent = fake_request_body(fake, 0)
+    assert (sent.get("response_format") or {}).get("type") == wire
+    assert result.decisions["BTC"].error is None  # the instructions alone are enough for the answer
 
 
 async def test_cassette_records_through_the_transport_and_replays_offline(tmp_path: Path) -> None:
@@ -169,3 +205,9 @@ def test_request_hash_is_canonical() -> None:
     b = json.loads(json.dumps(dict(reversed(list(a.items())))))
     assert request_hash(a) == request_hash(b)
     assert request_hash(a) != request_hash({**a, "max_tokens": 4})
+
+
+def fake_request_body(fake: FakeLLMProvider, index: int) -> dict[str, Any]:
+    """What the client sent in call `index` (model, messages, response_format, ...)."""
+    call = fake.calls[index]
+    return {"model": call.model, "messages": call.messages, "response_format": call.response_format}
