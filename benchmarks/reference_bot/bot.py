@@ -24,13 +24,14 @@ from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import Clock
 from pytest_oxbot.compressor import AdaptivePromptCompressor
 from pytest_oxbot.llm import CostAwareLLMClient, Decision, DecisionResult, Signal
+from pytest_oxbot.llm.contract import AnswerContract
 from pytest_oxbot.market import Candle, MarketDataClient, Snapshot
 from pytest_oxbot.market.indicators import IndicatorEngine, compute
 from pytest_oxbot.tokens import count_chat_tokens
 
 from .config import CycleConfig
 from .context import AccountView, SymbolView
-from .render import TEMPLATE_VERSION, render_prompt
+from .render import COMPACT_TEMPLATE_VERSION, TEMPLATE_VERSION, render_prompt
 from .repository import TradingRepository
 from .state import decision_key, quantised_state
 from .tables import DecisionRecord, Position
@@ -198,7 +199,8 @@ class TradingBot:
         if cfg.decision_cache and self.cache is not None:
             for v in views:
                 state = quantised_state(v, positions.get(v.symbol), cfg.price_quantum)
-                keys[v.symbol] = decision_key(cfg.model, TEMPLATE_VERSION, state)
+                template = COMPACT_TEMPLATE_VERSION if cfg.compact_answers else TEMPLATE_VERSION
+                keys[v.symbol] = decision_key(cfg.model, template, state)
             found = await self.cache.get_many(keys.values())  # one round trip per tier for all symbols
             outcome.decision_lookups += len(keys)
             for symbol, key in keys.items():
@@ -234,11 +236,25 @@ class TradingBot:
         """One LLM call deciding `group`; the prompt shows the whole account, as nof1's does."""
         cfg = self.config
         now = datetime.fromtimestamp(self.clock.time(), UTC)
-        full = render_prompt(group, account, now=now, intraday=cfg.intraday, context=cfg.context)
+        full = render_prompt(
+            group,
+            account,
+            now=now,
+            intraday=cfg.intraday,
+            context=cfg.context,
+            answer_format=not cfg.compact_answers,
+        )
         prompt = full
         if self.compressor is not None:
             prompt = self.compressor.compress_by_context(full, cfg.compress_context).text
-        messages = [{"role": "system", "content": self.llm.system_prompt}, {"role": "user", "content": full}]
+        contract = AnswerContract.for_symbols([v.symbol for v in group]) if cfg.compact_answers else None
+        sent_whole = (
+            full if contract is None else f"{full}\n\n{contract.instructions()}"
+        )  # as the client sends it
+        messages = [
+            {"role": "system", "content": self.llm.system_prompt},
+            {"role": "user", "content": sent_whole},
+        ]
         full_tokens = count_chat_tokens(messages, cfg.model)
         if self.before_llm_call is not None:
             self.before_llm_call(group, account)
@@ -248,6 +264,7 @@ class TradingBot:
             model=cfg.model,
             prices={v.symbol: v.price for v in group},
             original_prompt_tokens=full_tokens,
+            contract=contract or False,
             max_tokens=cfg.max_tokens
             if cfg.max_tokens is not None
             else cfg.max_tokens_per_symbol * len(group),

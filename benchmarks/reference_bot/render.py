@@ -22,6 +22,8 @@ from .context import AccountView, PromptContext, SymbolView
 from .tables import Position
 
 TEMPLATE_VERSION = "oxbot-cycle-prompt-v1"
+COMPACT_TEMPLATE_VERSION = "oxbot-cycle-prompt-v1-compact"
+"""The same prompt without its answer paragraph: the LLM client appends the compact answer contract."""
 
 _INSTRUCTIONS = (
     "You are a disciplined crypto trading agent. Below, we are providing you with a variety of state data, "
@@ -29,7 +31,9 @@ _INSTRUCTIONS = (
     "information, value, performance and positions.\n\n"
     "**ALL OF THE PRICE OR SIGNAL DATA BELOW IS ORDERED: OLDEST → NEWEST**\n\n"
     "**Timeframes note:** intraday series are at {intraday} intervals; the longer-term context uses "
-    "{context} candles.\n\n"
+    "{context} candles."
+)
+_NOF1_ANSWER = (
     "For each coin answer one of: hold, buy_to_enter, sell_to_enter, close; with confidence (0..1), "
     "quantity, stop_loss, profit_target and a one-sentence justification. Answer with one JSON object "
     "keyed by coin and nothing else."
@@ -105,11 +109,24 @@ def render_account(account: AccountView) -> str:
 
 
 def render_prompt(
-    views: Sequence[SymbolView], account: AccountView, *, now: datetime, intraday: str, context: str
+    views: Sequence[SymbolView],
+    account: AccountView,
+    *,
+    now: datetime,
+    intraday: str,
+    context: str,
+    answer_format: bool = True,
 ) -> str:
-    """The cycle's prompt for `views` (one symbol for a per-symbol call, several for a batched one)."""
+    """The cycle's prompt for `views` (one symbol for a per-symbol call, several for a batched one).
+
+    `answer_format=False` leaves out the nof1 answer paragraph, for a client that appends its own
+    answer contract (`CostAwareLLMClient.decide(contract=True)`).
+    """
+    instructions = _INSTRUCTIONS.format(intraday=intraday, context=context)
+    if answer_format:
+        instructions += "\n\n" + _NOF1_ANSWER
     parts = [
-        _INSTRUCTIONS.format(intraday=intraday, context=context),
+        instructions,
         f"The current time is {now:%Y-%m-%d %H:%M} UTC.",
         "---",
         "### CURRENT MARKET STATE FOR ALL COINS",

@@ -58,6 +58,8 @@ async def test_optimised_beats_naive_on_every_deterministic_kpi(sqlite_db: Datab
         ("decision_cache", "llm_response_time"),
         ("decision_cache", "cost_per_decision"),
         ("batch_tickers", "api_calls_per_cycle"),
+        ("compact_answers", "llm_response_time"),
+        ("compact_answers", "cost_per_decision"),
     ],
 )
 async def test_turning_one_switch_off_worsens_its_kpi(sqlite_db: Database, switch: str, kpi: str) -> None:
