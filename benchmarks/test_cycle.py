@@ -37,13 +37,14 @@ from pytest_oxbot.kpi.catalogue import CATALOGUE
 from pytest_oxbot.kpi.measure import KpiRecorder
 
 # Where 0xBot's target cannot be met honestly, the gate holds the achieved value (a regression
-# fails) and the table shows 0xBot's figure as the goal. Why each is missed:
-# - llm_response_time: a decision that misses the cache waits for gpt-4o-mini's modelled 0.40 s to
-#   first token + ~100 output tokens at 140 tokens/s (fakes/latency.py, cited) = ~1.1 s; only a hit
-#   is free, and decisions live LLM_CACHE_TTL_SECONDS = 300 s while the replay decides every 180 s.
-# - cache_hit_rate: the same TTL makes a decision hit at most every other cycle while the market state
-#   holds (~41 % of decision lookups); candles and indicators hit ~90 %; all lookups together 0.78.
-ACHIEVED_TARGETS: dict[str, float] = {"llm_response_time": 0.67, "cache_hit_rate": 0.78}
+# fails) and the table shows 0xBot's figure as the goal. Why it is missed:
+# - cache_hit_rate: decisions live LLM_CACHE_TTL_SECONDS = 300 s while the replay decides every 180 s,
+#   so a decision hits at most every other cycle while the market state holds (~41 % of decision
+#   lookups); candles and indicators hit ~90 %; all lookups together 0.78.
+# llm_response_time meets 0.6 s honestly since the bot asks for compact answers: a miss waits for
+# gpt-4o-mini's modelled 0.40 s to first token + ~25 output tokens at 140 tokens/s (fakes/latency.py,
+# cited) instead of ~100 nof1-style tokens, and a hit waits for nothing.
+ACHIEVED_TARGETS: dict[str, float] = {"cache_hit_rate": 0.78}
 
 # Ratio targets: what each optimisation must at least buy against the naive bot in the same run.
 MIN_GAIN = 0.20
@@ -207,6 +208,8 @@ def render_table(naive: CycleResult, opt: CycleResult) -> str:
         f"decision-cache hit rate {opt.decision_hit_rate:.1%}; "
         f"LLM calls {naive.llm_calls} -> {opt.llm_calls}; "
         f"prompt tokens before compression {_mean(opt.full_prompt_tokens):,.0f}; "
+        f"output tokens per LLM call {_mean(naive.completion_tokens):,.0f} -> "
+        f"{_mean(opt.completion_tokens):,.0f} (compact answers); "
         f"exchange calls per cycle, all endpoints, {naive.exchange_calls_per_cycle:g} -> "
         f"{opt.exchange_calls_per_cycle:g}; trades opened/closed {opt.opened}/{opt.closed}; "
         f"wall {naive.wall_s:.1f} s -> {opt.wall_s:.1f} s",
