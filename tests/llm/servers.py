@@ -37,10 +37,12 @@ def require_redis_server() -> str:
 class RedisServer:
     """`redis-server` on 127.0.0.1:<free port>; `args` are extra command-line options."""
 
-    def __init__(self, *args: str, port: int | None = None) -> None:
+    def __init__(self, *args: str, port: int | None = None, config: str | None = None) -> None:
         self.binary = require_redis_server()
         self.port = port or free_port()
         self.args: Sequence[str] = args
+        self.config = config
+        """A configuration file read first (the command-line options override it)."""
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -48,7 +50,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        first = [self.config] if self.config else []
+        cmd = [self.binary, *first, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                "--appendonly", "no", "--dir", "/tmp", "--dbfilename", f"oxbot-test-{self.port}.rdb",
                *self.args]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
