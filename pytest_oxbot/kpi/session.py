@@ -34,30 +34,65 @@ class Outputs:
 
 @dataclass
 class GateSession:
-    """Results of one session, in arrival order, and what to write at its end."""
+    """Results of one session by test (a rerun's attempt replaces the earlier one), and what to write."""
 
     outputs: Outputs = field(default_factory=Outputs)
     header: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
-    results: list[KpiResult] = field(default_factory=list)
+    by_test: dict[str, list[KpiResult]] = field(default_factory=dict)
+    keep_runs: int = 5
 
     def add(self, results: Iterable[KpiResult]) -> None:
-        self.results.extend(results)
+        """One test's results (from its teardown report); a later attempt of the same test replaces them."""
+        fresh: dict[str, list[KpiResult]] = {}
+        for r in results:
+            fresh.setdefault(r.test_id, []).append(r)
+        self.by_test.update(fresh)
+
+    @property
+    def results(self) -> list[KpiResult]:
+        return [r for results in self.by_test.values() for r in results]
 
     @property
     def judged(self) -> list[KpiResult]:
         return [r for r in self.results if r.judged]
 
+    @property
+    def recorded(self) -> list[KpiResult]:
+        """KPIs that component fixtures reported in tests that are not judged."""
+        return [r for r in self.results if not r.judged]
+
+    @property
+    def not_run(self) -> list[KpiResult]:
+        return [r for r in self.results if r.verdict == "not run"]
+
+    def add_not_run(self, baseline: Baseline, accounted: Iterable[str], why: str) -> list[str]:
+        """List every baseline test neither run nor otherwise accounted for as `not run`; their ids."""
+        from pytest_oxbot.kpi.gate import not_run
+
+        seen = set(accounted) | set(self.by_test)
+        missing = sorted(t for t in baseline.tests if t not in seen)
+        for test_id in missing:
+            self.by_test[test_id] = not_run(test_id, baseline.entries(test_id), why)
+        return missing
+
     def baseline(self) -> Baseline:
-        """This run's judged KPIs as a baseline (merged into the old one when updating)."""
+        """This run's judged, measured KPIs as a baseline (merged into the old one when updating)."""
         from pytest_oxbot.kpi import baseline as baseline_io
+        from pytest_oxbot.kpi.catalogue import spec_for
         from pytest_oxbot.kpi.fingerprint import environment_fingerprint
 
-        tests: dict[str, dict[str, tuple[float, str, tuple[float, ...]]]] = {}
+        tests: dict[str, dict[str, baseline_io.BaselineEntry]] = {}
         for r in self.judged:
-            tests.setdefault(r.test_id, {})[r.name] = (r.value, r.unit, r.samples)
+            if r.value is None:
+                continue
+            runs = (r.value,) if spec_for(r.name).noisy else ()
+            tests.setdefault(r.test_id, {})[r.name] = baseline_io.BaselineEntry(
+                r.value, r.unit, r.samples, runs
+            )
         fresh = baseline_io.from_results(tests, environment_fingerprint())
-        return self.outputs.merge_into.merged(fresh) if self.outputs.merge_into else fresh
+        merge_into = self.outputs.merge_into
+        return merge_into.merged(fresh, self.keep_runs) if merge_into else fresh
 
     def finish(self) -> list[str]:
         """Write every requested file; returns one line per file written, for the terminal."""
