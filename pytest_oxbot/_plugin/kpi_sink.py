@@ -1,8 +1,8 @@
-"""Where component fixtures drop the KPIs they measured; the gate (kpi plugin module) reads them.
+"""Where fixtures drop the KPIs they measured; the gate (kpi plugin module) reads them at teardown.
 
-The contract is deliberately tiny so a component fixture never imports the gate: call
-`report(request.node, "cache_hit_rate", 0.91)` at teardown. Whether the test is judged on it is the
-gate's decision, not the component's.
+Private: users (and their fixtures) report through `pytest_oxbot.testing.report_kpi`, which checks the
+name. The contract is deliberately tiny so a component fixture never imports the gate. Whether the test
+is judged on a value is the gate's decision, not the component's.
 """
 
 from __future__ import annotations

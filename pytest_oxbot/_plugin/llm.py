@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import report
 
 # The fake provider, the LLM client (httpx, pydantic settings) and the price table are imported by the
@@ -56,32 +57,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}(answers=None, strict_faults=True): scripted answers of the oxbot_llm fake (a string, a "
+    usage.add_marker(
+        config,
+        MARKER,
+        "(answers=None, strict_faults=True): scripted answers of the oxbot_llm fake (a string, a "
         "mapping, a sequence or a function of the request) and whether an unfired fault fails the test",
+        _parse_marker,
     )
     if config.getoption("--oxbot-llm-record"):
         from pytest_oxbot.llm.client import API_KEY_ENV_VARS, api_key_from_env
 
         if not config.getoption("--oxbot-llm-cassette"):
-            raise pytest.UsageError("--oxbot-llm-record needs --oxbot-llm-cassette PATH to record into")
+            raise usage.usage_error("--oxbot-llm-record", "needs --oxbot-llm-cassette PATH to record into")
         if api_key_from_env() is None:
-            raise pytest.UsageError(f"--oxbot-llm-record needs an API key in {' or '.join(API_KEY_ENV_VARS)}")
+            raise usage.usage_error(
+                "--oxbot-llm-record", f"needs an API key in {' or '.join(API_KEY_ENV_VARS)}"
+            )
     cassette = config.getoption("--oxbot-llm-cassette")
     if cassette and not config.getoption("--oxbot-llm-record") and not Path(cassette).is_file():
-        raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
+        raise usage.usage_error("--oxbot-llm-cassette", f"{cassette}: no such file (record it first)")
     prices = config.getoption("--oxbot-prices")
     if prices:
-        from pytest_oxbot.pricing import PriceTable, PricingError
+        from pytest_oxbot.pricing import PriceTable
 
-        try:
+        with usage.naming("--oxbot-prices"):
             PriceTable.from_file(prices)
-        except PricingError as exc:
-            raise pytest.UsageError(f"--oxbot-prices: {exc}") from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _parse_marker(mark: pytest.Mark) -> dict[str, Any]:
+    options = usage.keywords(mark, ("answers", "strict_faults"))
+    options["strict_faults"] = usage.flag(options.get("strict_faults", True), "strict_faults")
+    return options
+
+
+def describe(config: pytest.Config) -> str:
+    """The LLM fake's fragment of the plugin's one header line."""
     cassette = config.getoption("--oxbot-llm-cassette")
     if config.getoption("--oxbot-llm-record"):
         mode = f"recording real calls to {config.getoption('--oxbot-llm-upstream')} into {cassette}"
@@ -90,7 +100,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     else:
         mode = "fake provider, latency " + ("slept" if config.getoption("--oxbot-llm-sleep") else "modelled")
     prices = config.getoption("--oxbot-prices") or "shipped table (+ litellm's map if installed)"
-    return f"oxbot llm: {mode}; prices: {prices}"
+    return f"llm: {mode}, prices: {prices}"
 
 
 @pytest.fixture(scope="session")
@@ -109,12 +119,9 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
     from pytest_oxbot.fakes.llm import FakeLLMProvider
     from pytest_oxbot.llm.client import api_key_from_env
 
-    marker = request.node.get_closest_marker(MARKER)
-    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    strict = bool(options.pop("strict_faults", True))
-    answers = options.pop("answers", None)
-    if options:
-        raise pytest.UsageError(f"@pytest.mark.{MARKER} got unknown argument(s): {sorted(options)}")
+    options: dict[str, Any] = usage.marker_value(request.node, MARKER) or {}
+    strict = options.get("strict_faults", True)
+    answers = options.get("answers")
     config = request.config
     cassette_path = config.getoption("--oxbot-llm-cassette")
     recording = bool(config.getoption("--oxbot-llm-record"))

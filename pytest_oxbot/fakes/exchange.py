@@ -30,10 +30,12 @@ import respx
 
 from pytest_oxbot.clock import Clock, FakeClock
 from pytest_oxbot.fakes.exchange_data import MarketData
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.market.limits import klines_weight, ticker_24hr_weight
 
 __all__ = ["DEFAULT_REPLAY_START", "FakeExchange", "Fault", "InjectedFault"]
+
+DEFAULT_REPLAY_START = 1_769_299_200.0
+"""2026-01-25T00:00:00Z: inside both recordings, with more than 24 h of 15m candles behind it."""
 
 TICKER_24HR = "/api/v3/ticker/24hr"
 KLINES = "/api/v3/klines"

@@ -1,4 +1,5 @@
-"""Record KPIs from a test: explicit values, wall-clock timings, peak memory and async benchmarks.
+"""Record KPIs from a test: explicit values, wall-clock timings, peak memory, async benchmarks, and the
+deterministic counts (instructions under valgrind, Redis commands, SQL statements, PostgreSQL buffers).
 
 The recorder only validates names and hands values to a sink (the plugin's per-test stash), so the same
 object works outside pytest. Async benchmarks run on the caller's own event loop, which
@@ -11,13 +12,23 @@ import numbers
 import statistics
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, SupportsFloat
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, SupportsFloat
 
 from pytest_oxbot.errors import KpiUsageError
-from pytest_oxbot.kpi.catalogue import spec_for
+from pytest_oxbot.kpi.catalogue import INSTRUCTIONS_SUFFIX, spec_for
+from pytest_oxbot.kpi.errors import InstrumentUnavailable
+
+# The instruments (subprocess + valgrind, SQLAlchemy events) are imported by the methods that use them.
+if TYPE_CHECKING:
+    from sqlalchemy import Executable
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from pytest_oxbot.kpi.instructions import InstructionCount
+    from pytest_oxbot.kpi.redis_counts import RedisCount
+    from pytest_oxbot.kpi.sql_counts import SqlCount
 
 
 class Sink(Protocol):
@@ -57,9 +68,15 @@ class BenchResult:
 class KpiRecorder:
     """The `oxbot_kpi` fixture's object: several KPIs per test, each checked against the catalogue."""
 
-    def __init__(self, sink: Sink, timer: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        timer: Callable[[], float] = time.perf_counter,
+        unavailable: Callable[[InstrumentUnavailable], NoReturn] | None = None,
+    ) -> None:
         self._sink = sink
         self._timer = timer
+        self._unavailable = unavailable
 
     def record(
         self, name: str, value: SupportsFloat, *, samples: Sequence[float] = (), source: str = "explicit"
@@ -129,3 +146,75 @@ class KpiRecorder:
             result.samples.append(self._timer() - start)
         self.record(name, result.mean, samples=result.samples, source="benchmark_async")
         return result
+
+    def count_instructions(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        name: str | None = None,
+        rounds: int = 3,
+        warmup: int = 2,
+        setup: Callable[..., Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> InstructionCount:
+        """Count the instructions of `fn(*args, **kwargs)` (sync or async) under valgrind, in a child
+        process; record them as `name` (default `<fn>_instructions`), unit instructions, deterministic.
+
+        `fn` (and `setup`) must be importable by name and the arguments JSON values: see
+        `pytest_oxbot.kpi.instructions`. Where valgrind cannot run, the plugin skips the test with the
+        reason (a failure under OXBOT_REQUIRE_INSTRUMENTS=1); outside pytest, `InstrumentUnavailable`.
+        """
+        from pytest_oxbot.kpi import instructions
+
+        kpi = name or f"{getattr(fn, '__name__', 'call')}{INSTRUCTIONS_SUFFIX}"
+        if not kpi.endswith(INSTRUCTIONS_SUFFIX):
+            raise KpiUsageError(f"{kpi}: an instruction count's name must end in {INSTRUCTIONS_SUFFIX!r}")
+        spec_for(kpi)
+        try:
+            count = instructions.count_instructions(
+                fn, *args, rounds=rounds, warmup=warmup, setup=setup, env=env, **kwargs
+            )
+        except InstrumentUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable(exc)
+        self.record(kpi, count.per_call, source="valgrind")
+        return count
+
+    @contextmanager
+    def count_redis(self, client: Any, *, prefix: str = "") -> Iterator[RedisCount]:
+        """Record `<prefix>redis_commands` and `<prefix>redis_round_trips` sent by `client` in the block."""
+        from pytest_oxbot.kpi.redis_counts import count_redis
+
+        commands, trips = f"{prefix}redis_commands", f"{prefix}redis_round_trips"
+        spec_for(commands)
+        with count_redis(client) as counts:
+            yield counts
+        self.record(commands, counts.commands, source="redis client")
+        self.record(trips, counts.round_trips, source="redis client")
+
+    @contextmanager
+    def count_sql(self, engine: Any, *, name: str = "sql_statements") -> Iterator[SqlCount]:
+        """Record the SQL statements executed on `engine` (sync or async) in the block as `name`."""
+        from pytest_oxbot.kpi.sql_counts import count_sql
+
+        spec_for(name)
+        with count_sql(engine) as counts:
+            yield counts
+        self.record(name, counts.statements, source="sqlalchemy events")
+
+    async def db_buffers(
+        self, conn: AsyncConnection, *statements: Executable | str, name: str = "db_buffers"
+    ) -> int:
+        """Record the PostgreSQL shared buffers (hit + read) that executing `statements` touches."""
+        from pytest_oxbot.kpi.sql_counts import explain_buffers
+
+        spec_for(name)
+        if not statements:
+            raise KpiUsageError(f"{name}: give at least one statement to explain")
+        total = 0
+        for statement in statements:
+            total += await explain_buffers(conn, statement)
+        self.record(name, total, source="EXPLAIN (ANALYZE, BUFFERS)")
+        return total

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 # Baselines and reports are imported when the session ends, and only those that are asked for: the
 # pytest plugin builds a GateSession in every run.
 if TYPE_CHECKING:
-    from pytest_oxbot.kpi.baseline import Baseline
+    from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
     from pytest_oxbot.kpi.gate import KpiResult
 
 
@@ -66,15 +66,11 @@ class GateSession:
     def not_run(self) -> list[KpiResult]:
         return [r for r in self.results if r.verdict == "not run"]
 
-    def add_not_run(self, baseline: Baseline, accounted: Iterable[str], why: str) -> list[str]:
-        """List every baseline test neither run nor otherwise accounted for as `not run`; their ids."""
+    def add_not_run_test(self, test_id: str, entries: Mapping[str, BaselineEntry], why: str) -> None:
+        """A baseline test that did not run in this session: its KPIs are listed as `not run`."""
         from pytest_oxbot.kpi.gate import not_run
 
-        seen = set(accounted) | set(self.by_test)
-        missing = sorted(t for t in baseline.tests if t not in seen)
-        for test_id in missing:
-            self.by_test[test_id] = not_run(test_id, baseline.entries(test_id), why)
-        return missing
+        self.by_test[test_id] = not_run(test_id, entries, why)
 
     def baseline(self) -> Baseline:
         """This run's judged, measured KPIs as a baseline (merged into the old one when updating)."""

@@ -1,16 +1,8 @@
-"""I/O work as exact counts: Redis commands and round trips, SQL statements, PostgreSQL buffers.
+"""SQL work as exact counts: statements executed, and the PostgreSQL buffers the hot queries touch.
 
-An extra round trip, an N+1 loop or a dropped index changes these numbers exactly, whatever the load of
-the machine, which a latency cannot promise.
-
-* `count_redis(client)`: commands and round trips sent through one redis-py client (asyncio or sync,
-  fakeredis included) while the block runs, counted at the client: a single command is one command and
-  one round trip; a pipeline or transaction is each queued command and one round trip. Commands sent on
-  connections the client does not route through `execute_command`/`pipeline()` (pub/sub listeners, a
-  pipeline's immediate WATCH-mode commands) are not counted. A cluster pipeline counts one round trip per
-  `execute()`, although it talks to each node it touches.
 * `count_sql(engine)`: statements executed on an SQLAlchemy engine (sync or async), via its
-  `before_cursor_execute` event; an `executemany` is one statement (one round trip).
+  `before_cursor_execute` event; an `executemany` is one statement (one round trip). An N+1 loop changes
+  it exactly.
 * `explain_buffers(conn, statement)`: the shared buffers (hit + read) PostgreSQL touches to execute a
   statement, from `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`; planning buffers are left out, so a cold
   catalogue cache does not move the figure. An index scan touches a few pages; the sequential scan that
@@ -19,7 +11,6 @@ the machine, which a latency cannot promise.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,83 +29,10 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class RedisCount:
-    """What a `count_redis` block sent."""
-
-    commands: int = 0
-    round_trips: int = 0
-
-
-@dataclass
 class SqlCount:
     """What a `count_sql` block executed."""
 
     statements: int = 0
-
-
-@contextmanager
-def count_redis(client: Any) -> Iterator[RedisCount]:
-    """Count the commands and round trips `client` sends inside the block (see the module docstring)."""
-    if not callable(getattr(client, "execute_command", None)) or not callable(
-        getattr(client, "pipeline", None)
-    ):
-        raise KpiUsageError(f"count_redis needs a redis-py client, not {type(client).__name__}")
-    counts = RedisCount()
-    execute = client.execute_command
-    make_pipeline = client.pipeline
-    shadowed = {
-        name: client.__dict__[name] for name in ("execute_command", "pipeline") if name in client.__dict__
-    }
-
-    if inspect.iscoroutinefunction(execute):
-
-        async def counted_command(*args: Any, **options: Any) -> Any:
-            counts.commands += 1
-            counts.round_trips += 1
-            return await execute(*args, **options)
-
-    else:
-
-        def counted_command(*args: Any, **options: Any) -> Any:  # type: ignore[misc]
-            counts.commands += 1
-            counts.round_trips += 1
-            return execute(*args, **options)
-
-    def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
-        pipe = make_pipeline(*args, **kwargs)
-        run = pipe.execute
-
-        def tally() -> None:
-            queued = len(getattr(pipe, "command_stack", ()) or ())
-            if queued:
-                counts.commands += queued
-                counts.round_trips += 1
-
-        if inspect.iscoroutinefunction(run):
-
-            async def counted_execute(*a: Any, **kw: Any) -> Any:
-                tally()
-                return await run(*a, **kw)
-
-        else:
-
-            def counted_execute(*a: Any, **kw: Any) -> Any:  # type: ignore[misc]
-                tally()
-                return run(*a, **kw)
-
-        pipe.execute = counted_execute
-        return pipe
-
-    client.execute_command = counted_command
-    client.pipeline = counted_pipeline
-    try:
-        yield counts
-    finally:
-        for name in ("execute_command", "pipeline"):
-            if name in shadowed:
-                setattr(client, name, shadowed[name])
-            else:
-                delattr(client, name)
 
 
 @contextmanager
