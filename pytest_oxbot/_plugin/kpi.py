@@ -380,7 +380,7 @@ def _teardown(item: pytest.Item, rep: pytest.TestReport) -> None:
     if records is not None:
         del item.stash[KPI_RECORDS]  # a rerun of this item starts from nothing
     judged = item.stash.get(JUDGED, False)
-    expected = state.baseline.entries(item.nodeid) if judged and state.baseline is not None else {}
+    expected = _expected(item, state)
     if not records and not expected and not judged:
         return
     setup = item.stash.get(SETUP, "passed")
@@ -396,10 +396,10 @@ def _teardown(item: pytest.Item, rep: pytest.TestReport) -> None:
         results = [
             missing(item.nodeid, n, e, f"{n} not measured: {why}") for n, e in sorted(expected.items())
         ]
+    elif records or (expected and setup == "passed"):
+        results = _judge(item, records, judged, expect_baseline=setup == "passed" and bool(expected))
     else:
-        if not records and not expected:
-            return
-        results = _judge(item, records, judged, expect_baseline=setup == "passed")
+        return
     rep.oxbot_kpis = [r.to_dict() for r in results]  # type: ignore[attr-defined]
     judged_results = [r for r in results if r.judged]
     if not judged_results:
@@ -417,6 +417,16 @@ def _teardown(item: pytest.Item, rep: pytest.TestReport) -> None:
     if failing and rep.passed and not state.report_only:
         rep.outcome = "failed"
         rep.longrepr = "\n".join(f"KPI gate: {r.reason}" for r in failing)
+
+
+def _expected(item: pytest.Item, state: _State) -> dict[str, Any]:
+    """The baseline's KPIs for this test, unless it opted out with `@pytest.mark.oxbot_kpi(gate=False)`."""
+    if state.baseline is None:
+        return {}
+    marker = usage.marker_value(item, MARKER)
+    if marker is not None and not marker[0]:
+        return {}
+    return state.baseline.entries(item.nodeid)
 
 
 def _judge(item: pytest.Item, records: list[Any], judged: bool, *, expect_baseline: bool) -> list[KpiResult]:

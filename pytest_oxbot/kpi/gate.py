@@ -125,7 +125,8 @@ def judge(
     """Verdicts for one test's KPIs; `targets` maps each KPI name to its effective target (or None).
 
     With `expect_baseline`, every KPI of `baseline` that no measurement covers is a `missing` result,
-    its reason from `why_missing(name)`. `busy` (e.g. "cpu pressure 40%") turns a wall-clock regression
+    its reason from `why_missing(name)` (a test of the baseline is expected to keep measuring, even if
+    it no longer opts in to judging). `busy` (e.g. "cpu pressure 40%") turns a wall-clock regression
     into `unstable`: a loaded machine is not evidence against the code.
     """
     results = []
@@ -177,7 +178,7 @@ def judge(
         results.append(
             _result(test_id, m, spec.unit, target, spec.better, verdict, reason, entry, comparison, True)
         )
-    if judged and expect_baseline and baseline:
+    if expect_baseline and baseline:
         measured = {r.name for r in results}
         results += [
             missing(test_id, name, entry, why_missing(name))

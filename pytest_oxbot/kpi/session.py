@@ -80,6 +80,8 @@ class GateSession:
 
         tests: dict[str, dict[str, baseline_io.BaselineEntry]] = {}
         for r in self.judged:
+            if r.verdict == "missing":  # accepted as gone when updating
+                tests.setdefault(r.test_id, {})
             if r.value is None:
                 continue
             runs = (r.value,) if spec_for(r.name).noisy else ()
@@ -88,7 +90,9 @@ class GateSession:
             )
         fresh = baseline_io.from_results(tests, environment_fingerprint())
         merge_into = self.outputs.merge_into
-        return merge_into.merged(fresh, self.keep_runs) if merge_into else fresh
+        merged = merge_into.merged(fresh, self.keep_runs) if merge_into else fresh
+        merged.tests = {test_id: kpis for test_id, kpis in merged.tests.items() if kpis}
+        return merged
 
     def finish(self) -> list[str]:
         """Write every requested file; returns one line per file written, for the terminal."""
