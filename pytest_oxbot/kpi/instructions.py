@@ -1,7 +1,8 @@
 """Count the CPU instructions a call executes: a deterministic KPI, whatever the machine's load.
 
 The call runs in a child process under valgrind's callgrind, started with instrumentation off. The child
-(`pytest_oxbot.kpi.instructions_child`) imports the function **by name** (its module, re-imported from
+(`pytest_oxbot._instructions_child`, outside the `kpi` package so that the
+child imports nothing of the gate) imports the function **by name** (its module, re-imported from
 the same file, and its qualified name), runs the optional `setup` and the warm-up calls uncounted, then
 switches instrumentation on with valgrind client requests only around the measured calls, so interpreter
 start-up, imports and set-up cost nothing and need no subtraction. An empty instrumented region is
@@ -15,7 +16,7 @@ What keeps counts still: a fixed PYTHONHASHSEED and a fixed, minimal environment
 randomisation off (`setarch -R`, where the kernel allows it); a full garbage collection before each
 region (collections then happen at the same allocations in every run); async calls run on an event loop
 with virtual time, so `asyncio.sleep` and timers cost the same instructions however busy the machine is
-(see `instructions_child.VirtualTimeLoop`). What remains is documented in docs/kpi.md: threads, real I/O
+(see `_instructions_child.VirtualTimeLoop`). What remains is documented in docs/kpi.md: threads, real I/O
 and anything that reads the clock or the environment.
 """
 
@@ -39,7 +40,7 @@ from typing import Any
 
 from pytest_oxbot.kpi.errors import InstrumentError, InstrumentUnavailable
 
-CHILD = "pytest_oxbot.kpi.instructions_child"
+CHILD = "pytest_oxbot._instructions_child"
 INSTALL = "install valgrind: apt-get install valgrind (Debian/Ubuntu), dnf install valgrind (Fedora)"
 SUPPORTED_MACHINES = ("x86_64", "amd64")
 DEFAULT_TIMEOUT = 900.0
