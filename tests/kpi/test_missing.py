@@ -103,7 +103,8 @@ def test_benchmark_only_is_missing(saved: pytest.Pytester) -> None:
     failed_with(
         result,
         "test_tokens",
-        "prompt_tokens not measured: pytest-benchmark skipped the test, which does not use the benchmark fixture (--benchmark-only)",
+        "prompt_tokens not measured: pytest-benchmark skipped the test, which does not use the "
+        "benchmark fixture (--benchmark-only)",
     )
 
 

@@ -324,8 +324,8 @@ def test_one_header_line_states_the_configuration(
     oxbot_lines = [line for line in result.stdout.lines if "oxbot" in line.lower() and "plugins:" not in line]
     assert len(oxbot_lines) == 1, oxbot_lines
     assert oxbot_lines[0].startswith(
-        "oxbot: targets from defaults + command line; no baseline comparison; redis=redis://user:***@127.0.0.1:6390/0, "
-        "database=sqlite in tmp_path"
+        "oxbot: targets from defaults + command line; no baseline comparison; "
+        "redis=redis://user:***@127.0.0.1:6390/0, database=sqlite in tmp_path"
     ), oxbot_lines[0]
     assert "secret" not in result.stdout.str()
 
