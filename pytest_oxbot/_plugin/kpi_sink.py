@@ -8,18 +8,17 @@ is judged on a value is the gate's decision, not the component's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pytest
 
 
-@dataclass(frozen=True)
-class KpiValue:
+class KpiValue(NamedTuple):
     """One measured KPI value of one test (samples kept for noise-aware comparison)."""
 
     name: str
     value: float
-    samples: tuple[float, ...] = field(default=())
+    samples: tuple[float, ...] = ()
     source: str = "explicit"
 
 

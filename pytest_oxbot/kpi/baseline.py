@@ -15,10 +15,9 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_oxbot.kpi.errors import BaselineError
 
@@ -27,8 +26,7 @@ READABLE = ("pytest-oxbot-baseline/1", FORMAT)
 DEFAULT_RUNS_KEPT = 5
 
 
-@dataclass(frozen=True)
-class BaselineEntry:
+class BaselineEntry(NamedTuple):
     """One KPI of one test as saved."""
 
     value: float
@@ -37,13 +35,34 @@ class BaselineEntry:
     runs: tuple[float, ...] = ()
 
 
-@dataclass
 class Baseline:
     """All saved KPIs by test id, with the environment they were measured in."""
 
-    environment: dict[str, str] = field(default_factory=dict)
-    tests: dict[str, dict[str, BaselineEntry]] = field(default_factory=dict)
-    saved_at: str = ""
+    __slots__ = ("environment", "saved_at", "tests")
+
+    def __init__(
+        self,
+        environment: dict[str, str] | None = None,
+        tests: dict[str, dict[str, BaselineEntry]] | None = None,
+        saved_at: str = "",
+    ) -> None:
+        self.environment = environment if environment is not None else {}
+        self.tests = tests if tests is not None else {}
+        self.saved_at = saved_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Baseline):
+            return NotImplemented
+        return (self.environment, self.tests, self.saved_at) == (
+            other.environment,
+            other.tests,
+            other.saved_at,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Baseline({len(self.tests)} tests, saved_at={self.saved_at!r})"
 
     def entries(self, test_id: str) -> dict[str, BaselineEntry]:
         return self.tests.get(test_id, {})
@@ -73,7 +92,7 @@ def _round(value: float, digits: int = 9) -> float:
 
 
 # Samples and runs (noisy timings) read best on one line each.
-_SAMPLES = re.compile(r'"(samples|runs)": \[\s*([^\]]*?)\s*\]', re.DOTALL)
+_SAMPLES = r'"(samples|runs)": \[\s*([^\]]*?)\s*\]'  # compiled (and cached by re) on first save
 
 
 def _one_line(match: re.Match[str]) -> str:
@@ -96,7 +115,9 @@ def to_json(baseline: Baseline) -> str:
         for test_id, kpis in sorted(baseline.tests.items())
     }
     document = {"format": FORMAT, "environment": dict(sorted(baseline.environment.items())), "tests": tests}
-    return _SAMPLES.sub(_one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    return (
+        re.sub(_SAMPLES, _one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    )
 
 
 def from_json(text: str, source: str = "<baseline>") -> Baseline:
@@ -172,7 +193,7 @@ def history_dir(path: Path) -> Path:
     return path.parent / "history"
 
 
-_STAMP = re.compile(r"-(\d{8}T\d{6}Z)\.json$")
+_STAMP = r"-(\d{8}T\d{6}Z)\.json$"
 
 
 def load_history(path: Path) -> list[tuple[str, Baseline]]:
@@ -182,7 +203,7 @@ def load_history(path: Path) -> list[tuple[str, Baseline]]:
     if not directory.is_dir():
         return []
     for file in sorted(directory.glob(f"{path.stem}-*.json")):
-        match = _STAMP.search(file.name)
+        match = re.search(_STAMP, file.name)
         if match is None:
             continue
         try:

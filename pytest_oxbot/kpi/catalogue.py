@@ -13,8 +13,7 @@ Every other name is a usage error, so a typo cannot silently create an ungated K
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pytest_oxbot.errors import KpiUsageError
 
@@ -31,8 +30,7 @@ COUNT_UNITS = {
 }
 
 
-@dataclass(frozen=True)
-class KpiSpec:
+class KpiSpec(NamedTuple):
     """What a KPI means: its unit, which direction is better, its default target and how noisy it is.
 
     `tolerance` is the relative change a stable KPI may drift from its baseline before it regresses

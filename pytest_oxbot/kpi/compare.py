@@ -16,18 +16,15 @@ Noisy KPIs (wall-clock times) are judged in one of two ways:
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pytest_oxbot.kpi.catalogue import KpiSpec
 
 CompareVerdict = Literal["new", "same", "improved", "regressed", "unstable"]
 
 
-@dataclass(frozen=True)
-class ComparePolicy:
+class ComparePolicy(NamedTuple):
     """The comparison's knobs (pyproject `[tool.pytest_oxbot]`)."""
 
     min_effect: float = 0.10
@@ -42,8 +39,7 @@ class ComparePolicy:
         return self.instruction_tolerance if spec.tolerance is None else spec.tolerance
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(NamedTuple):
     """How a value moved against its baseline; `change` is relative ((new - old) / old)."""
 
     verdict: CompareVerdict
@@ -64,6 +60,8 @@ def spread(samples: Sequence[float]) -> float:
     """Robust relative spread: inter-quartile range over median (0 for fewer than 2 samples)."""
     if len(samples) < 2:
         return 0.0
+    import statistics
+
     q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     median = statistics.median(samples)
     return (q3 - q1) / abs(median) if median else float("inf")
@@ -75,6 +73,8 @@ def run_band(runs: Sequence[float]) -> tuple[float, float]:
     With k runs, the chance that one more run of unchanged code lands outside the range of the first k
     is 2/(k+1); `min_effect` keeps that case from failing when the runs happen to be close together.
     """
+    import statistics
+
     center = statistics.median(runs)
     if not center:
         return center, float("inf")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import CATALOGUE, spec_for
@@ -71,15 +72,14 @@ def read_pyproject(rootdir: Path) -> dict[str, object]:
     return section
 
 
-@dataclass(frozen=True)
-class GateConfig:
+class GateConfig(NamedTuple):
     """The effective, validated configuration of one session."""
 
-    targets: dict[str, float] = field(default_factory=dict)
+    targets: Mapping[str, float] = MappingProxyType({})
     sources: tuple[str, ...] = ("defaults",)
     baseline_path: str = DEFAULT_BASELINE
     performance_paths: tuple[str, ...] = DEFAULT_PERFORMANCE_PATHS
-    policy: ComparePolicy = field(default_factory=ComparePolicy)
+    policy: ComparePolicy = ComparePolicy()
     baseline_runs: int = 5
     max_cpu_pressure: float = 0.10
 

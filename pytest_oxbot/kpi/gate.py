@@ -11,8 +11,7 @@ all is `not run` (see `not_run`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pytest_oxbot.kpi.baseline import BaselineEntry
 from pytest_oxbot.kpi.catalogue import spec_for
@@ -32,8 +31,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Measurement:
+class Measurement(NamedTuple):
     """One value a test produced (the library twin of the plugin's `KpiValue`)."""
 
     name: str
@@ -42,8 +40,7 @@ class Measurement:
     source: str = "explicit"
 
 
-@dataclass(frozen=True)
-class KpiResult:
+class KpiResult(NamedTuple):
     """One KPI of one test with everything the reports show (`value` is None when not measured)."""
 
     test_id: str
@@ -57,10 +54,10 @@ class KpiResult:
     baseline: float | None = None
     change: float | None = None
     p_value: float | None = None
-    samples: tuple[float, ...] = field(default=())
+    samples: tuple[float, ...] = ()
     source: str = "explicit"
     judged: bool = True
-    runs: tuple[float, ...] = field(default=())
+    runs: tuple[float, ...] = ()
 
     @property
     def failing(self) -> bool:
@@ -71,7 +68,7 @@ class KpiResult:
         return self.value is not None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         data["samples"] = list(self.samples)
         data["runs"] = list(self.runs)
         return data

@@ -34,9 +34,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_oxbot.kpi.errors import InstrumentError, InstrumentUnavailable
 
@@ -49,8 +48,7 @@ _SUMMARY = re.compile(r"^summary:\s+(\d+)", re.MULTILINE)
 _TRIGGER = re.compile(r"^desc: Trigger: Client Request: (\S+)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class InstructionCount:
+class InstructionCount(NamedTuple):
     """Instructions of one measured call (`per_call`), with what it cost to find out (`seconds`)."""
 
     per_call: float

@@ -9,12 +9,9 @@ pytest-benchmark cannot do.
 from __future__ import annotations
 
 import numbers
-import statistics
 import time
-import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, SupportsFloat
 
 from pytest_oxbot.errors import KpiUsageError
@@ -37,32 +34,47 @@ class Sink(Protocol):
     def __call__(self, name: str, value: float, samples: Sequence[float], source: str) -> None: ...
 
 
-@dataclass
 class Timing:
     """The outcome of a `measure()` block, filled in when the block exits."""
 
-    name: str
-    seconds: float = 0.0
+    __slots__ = ("name", "seconds")
+
+    def __init__(self, name: str, seconds: float = 0.0) -> None:
+        self.name = name
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Timing({self.name!r}, seconds={self.seconds!r})"
 
 
-@dataclass
 class MemoryPeak:
     """The outcome of a `track_memory()` block: peak traced allocation in MiB."""
 
-    name: str
-    megabytes: float = 0.0
+    __slots__ = ("megabytes", "name")
+
+    def __init__(self, name: str, megabytes: float = 0.0) -> None:
+        self.name = name
+        self.megabytes = megabytes
+
+    def __repr__(self) -> str:
+        return f"MemoryPeak({self.name!r}, megabytes={self.megabytes!r})"
 
 
-@dataclass
 class BenchResult:
     """Per-round timings of `benchmark_async` (seconds)."""
 
-    name: str
-    samples: list[float] = field(default_factory=list)
+    __slots__ = ("name", "samples")
+
+    def __init__(self, name: str, samples: list[float] | None = None) -> None:
+        self.name = name
+        self.samples: list[float] = samples if samples is not None else []
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.samples) if self.samples else 0.0
+        return sum(self.samples) / len(self.samples) if self.samples else 0.0
+
+    def __repr__(self) -> str:
+        return f"BenchResult({self.name!r}, {len(self.samples)} samples, mean={self.mean!r})"
 
 
 class KpiRecorder:
@@ -108,6 +120,8 @@ class KpiRecorder:
     @contextmanager
     def track_memory(self, name: str = "memory_usage_mb") -> Iterator[MemoryPeak]:
         """Record the peak of Python allocations made inside the block (tracemalloc), in MiB."""
+        import tracemalloc
+
         spec_for(name)
         peak = MemoryPeak(name)
         started = not tracemalloc.is_tracing()

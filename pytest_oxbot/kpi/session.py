@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # Baselines and reports are imported when the session ends, and only those that are asked for: the
 # pytest plugin builds a GateSession in every run.
@@ -19,8 +18,7 @@ if TYPE_CHECKING:
     from pytest_oxbot.kpi.gate import KpiResult
 
 
-@dataclass
-class Outputs:
+class Outputs(NamedTuple):
     """Where this session writes (None: not asked for)."""
 
     save_baseline: Path | None = None
@@ -32,15 +30,22 @@ class Outputs:
     history_of: Path | None = None
 
 
-@dataclass
 class GateSession:
     """Results of one session by test (a rerun's attempt replaces the earlier one), and what to write."""
 
-    outputs: Outputs = field(default_factory=Outputs)
-    header: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    by_test: dict[str, list[KpiResult]] = field(default_factory=dict)
-    keep_runs: int = 5
+    def __init__(
+        self,
+        outputs: Outputs | None = None,
+        header: str = "",
+        meta: dict[str, Any] | None = None,
+        *,
+        keep_runs: int = 5,
+    ) -> None:
+        self.outputs = outputs if outputs is not None else Outputs()
+        self.header = header
+        self.meta = meta if meta is not None else {}
+        self.by_test: dict[str, list[KpiResult]] = {}
+        self.keep_runs = keep_runs
 
     def add(self, results: Iterable[KpiResult]) -> None:
         """One test's results (from its teardown report); a later attempt of the same test replaces them."""

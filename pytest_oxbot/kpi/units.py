@@ -27,7 +27,8 @@ _SUFFIXES: dict[str, dict[str, float]] = {
     "buffers": {"buffers": 1.0, "buffer": 1.0},
 }
 
-_NUMBER = re.compile(r"^\s*(\$)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# Compiled on first use (re caches it): most runs never parse a target string.
+_NUMBER = r"^\s*(\$)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$"
 
 
 def parse_quantity(spec: KpiSpec, raw: object) -> float:
@@ -40,7 +41,7 @@ def parse_quantity(spec: KpiSpec, raw: object) -> float:
     if isinstance(raw, int | float):
         value = float(raw)
     else:
-        match = _NUMBER.match(raw)
+        match = re.match(_NUMBER, raw)
         if match is None:
             raise KpiUsageError(f"target for {spec.name}: cannot read {raw!r} as a number with a unit")
         dollar, number, suffix = match.groups()
