@@ -6,11 +6,16 @@ marked `oxbot_kpi(gate=False)`. KPIs that component fixtures report for other te
 report, named in the summary) but never fail them.
 
 When: once everything the test used is torn down (component fixtures report at their teardown), in a
-`pytest_runtest_makereport` hookwrapper on the teardown report. A failing KPI turns that report into a
-failure carrying the reasons and an "oxbot KPIs" section, as pytest-httpx's teardown assertions do:
-pytest shows "ERROR at teardown of test_x" and the short summary names the test and the reason. The
-plugin never drives the test protocol, so pytest-rerunfailures, pytest-timeout, flaky and xdist see an
-ordinary failing teardown. Results travel on that report, which xdist ships to the controller unchanged.
+`pytest_runtest_teardown` hook that runs after pytest's own (`trylast`). A failing KPI fails the test's
+teardown with the reasons and a "Captured oxbot KPIs teardown" section, as pytest-httpx's teardown
+assertions do: pytest shows "ERROR at teardown of test_x" and the short summary names the test and the
+reason. The plugin never drives the test protocol, so pytest-rerunfailures, pytest-timeout, flaky and
+xdist see an ordinary failing teardown. A test whose own teardown already failed is not judged again.
+The results travel as the test's `oxbot_kpis` user property (JSON), which every report carries, xdist
+ships to the controller, and JUnit XML shows.
+
+Cost: these are plain hooks (no hookwrapper: pluggy's generator round trip costs about five times a
+plain call), and a test that reports nothing and is not in the baseline costs a few dictionary look-ups.
 
 Nothing silently green: under `--oxbot-compare`, a KPI the baseline holds for a test that ran but that
 this run did not measure is `missing` and fails that test with the reason; a baseline test that did not
@@ -19,7 +24,9 @@ run at all is `not run` in the summary and reports (`--oxbot-strict` fails the s
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -87,7 +94,8 @@ class _State:
 
 STATE = pytest.StashKey[_State]()
 JUDGED = pytest.StashKey[bool]()
-SETUP = pytest.StashKey[str]()  # the outcome of the test's setup phase
+SET_UP = pytest.StashKey[bool]()  # the test's setup passed, so its body ran
+PROPERTY = "oxbot_kpis"
 BASELINE_TEXT = "oxbot_baseline_text"
 
 
@@ -363,60 +371,65 @@ def recorder_for(node: pytest.Item) -> KpiRecorder:
     return KpiRecorder(sink, unavailable=unavailable)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-    rep = yield
-    if call.when == "setup":
-        item.stash[SETUP] = rep.outcome
-    elif call.when == "teardown":
-        _teardown(item, rep)
-    return rep
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Reached only when every setup before it passed: the test body runs next."""
+    item.stash[SET_UP] = True
 
 
-def _teardown(item: pytest.Item, rep: pytest.TestReport) -> None:
-    """Judge the test's KPIs on its teardown report; a failing one fails that report."""
-    state = item.config.stash[STATE]
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After pytest's own teardown (every fixture has reported): judge, and fail the teardown if due."""
     records = item.stash.get(KPI_RECORDS, None)
     if records is not None:
         del item.stash[KPI_RECORDS]  # a rerun of this item starts from nothing
+    ran = item.stash.get(SET_UP, False)
+    if ran:
+        del item.stash[SET_UP]
     judged = item.stash.get(JUDGED, False)
+    state = item.config.stash[STATE]
     expected = _expected(item, state)
     if not records and not expected and not judged:
         return
-    setup = item.stash.get(SETUP, "passed")
-    records = list(records or [])
-    if judged and setup == "passed":
-        records += _benchmark_time(item)
-    if setup == "skipped":
-        why = _skipped_by_option(item)
-        if why is None or not expected:
-            return  # an ordinary skip: the controller lists the test as "not run"
-        from pytest_oxbot.kpi.gate import missing
-
-        results = [
-            missing(item.nodeid, n, e, f"{n} not measured: {why}") for n, e in sorted(expected.items())
-        ]
-    elif records or (expected and setup == "passed"):
-        results = _judge(item, records, judged, expect_baseline=setup == "passed" and bool(expected))
-    else:
+    results = _results(item, state, list(records or []), judged, expected, ran)
+    if item.user_properties:  # an earlier attempt's results (pytest-rerunfailures)
+        item.user_properties[:] = [p for p in item.user_properties if p[0] != PROPERTY]
+    if not results:
         return
-    rep.oxbot_kpis = [r.to_dict() for r in results]  # type: ignore[attr-defined]
+    item.user_properties.append((PROPERTY, json.dumps([r.to_dict() for r in results])))
     judged_results = [r for r in results if r.judged]
     if not judged_results:
         return
     from pytest_oxbot.kpi.report.table import render_text, summary_line
 
-    rep.sections.append(
-        ("oxbot KPIs", "\n".join([*render_text(judged_results), summary_line(judged_results)]))
-    )
+    table = "\n".join([*render_text(judged_results), summary_line(judged_results)])
+    item.add_report_section("teardown", "oxbot KPIs", table)
     failing = [
         r
         for r in judged_results
         if r.verdict == "fail" or (r.verdict in ("regressed", "missing") and not state.updating)
     ]
-    if failing and rep.passed and not state.report_only:
-        rep.outcome = "failed"
-        rep.longrepr = "\n".join(f"KPI gate: {r.reason}" for r in failing)
+    # A test whose body already failed is not failed twice (sys.last_value: pytest's post-mortem record).
+    if failing and not state.report_only and not (ran and getattr(sys, "last_value", None) is not None):
+        pytest.fail("\n".join(f"KPI gate: {r.reason}" for r in failing), pytrace=False)
+
+
+def _results(
+    item: pytest.Item, state: _State, records: list[Any], judged: bool, expected: dict[str, Any], ran: bool
+) -> list[KpiResult]:
+    """This attempt's verdicts: measured KPIs, plus the baseline's that went missing."""
+    if ran:
+        if judged:
+            records += _benchmark_time(item)
+        if not records and not expected:
+            return []
+        return _judge(item, records, judged, expect_baseline=bool(expected))
+    why = _skipped_by_option(item)
+    if why is None or not expected:
+        return []  # an ordinary skip or a setup error: the controller lists the test as "not run"
+    from pytest_oxbot.kpi.gate import missing
+
+    return [missing(item.nodeid, n, e, f"{n} not measured: {why}") for n, e in sorted(expected.items())]
 
 
 def _expected(item: pytest.Item, state: _State) -> dict[str, Any]:
@@ -512,12 +525,12 @@ class _Collector:
             self._state.ran.add(report.nodeid)
         elif when == "setup" and report.skipped and isinstance(report.longrepr, tuple):
             self._state.skipped[report.nodeid] = str(report.longrepr[2]).removeprefix("Skipped: ")
-        elif when == "teardown":
-            data = getattr(report, "oxbot_kpis", None)
-            if data:
-                from pytest_oxbot.kpi.gate import KpiResult
+        elif when == "teardown" and report.user_properties:
+            for name, value in report.user_properties:
+                if name == PROPERTY:
+                    from pytest_oxbot.kpi.gate import KpiResult
 
-                self._state.session.add(KpiResult.from_dict(d) for d in data)
+                    self._state.session.add(KpiResult.from_dict(d) for d in json.loads(value))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -58,9 +58,9 @@ def saved(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.
 def failed_with(result: pytest.RunResult, test: str, reason: str) -> None:
     """`test` (and only it) failed at teardown with the KPI gate's `reason` (fnmatch pattern)."""
     result.stdout.fnmatch_lines(
-        [f"*_ ERROR at teardown of {test} _*", f"KPI gate: {reason}", "*- oxbot KPIs -*"]
+        [f"*_ ERROR at teardown of {test} _*", f"KPI gate: {reason}", "*- Captured oxbot KPIs teardown -*"]
     )
-    result.stdout.fnmatch_lines([f"ERROR test_bot.py::{test} - KPI gate*"])
+    result.stdout.fnmatch_lines([f"ERROR test_bot.py::{test} - Failed: KPI gate*"])
 
 
 def compare(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -66,9 +66,9 @@ def test_growing_prompt_fails_that_test_with_its_reason(pytester: pytest.Pyteste
         [
             "*_ ERROR at teardown of test_decision_prompt _*",
             "KPI gate: prompt_tokens 3000 > target 2500 tokens",
-            "*- oxbot KPIs -*",
+            "*- Captured oxbot KPIs teardown -*",
             "*test_bot.py::test_decision_prompt*prompt_tokens*3000 tokens*FAIL",
-            "ERROR test_bot.py::test_decision_prompt - KPI gate: prompt_tokens 3000 >*",
+            "ERROR test_bot.py::test_decision_prompt - Failed: KPI gate: prompt_tokens 300*",
         ]
     )
     result.stdout.fnmatch_lines(["*= oxbot KPI gate =*", "2 KPIs: 1 fail, 1 ok"])
@@ -233,7 +233,9 @@ def test_component_kpis_gate_only_judged_tests(pytester: pytest.Pytester) -> Non
     (bench / "test_cycle.py").write_text("def test_cycle(cache):\n    pass\n")
     result = run(pytester, "--oxbot-json=report.json")
     result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["KPI gate: cache_hit_rate 0.5 < target 0.85", "*- oxbot KPIs -*"])
+    result.stdout.fnmatch_lines(
+        ["KPI gate: cache_hit_rate 0.5 < target 0.85", "*- Captured oxbot KPIs teardown -*"]
+    )
     # The unjudged value is named, with how to judge it.
     result.stdout.fnmatch_lines(
         [
