@@ -15,10 +15,9 @@ import pytest
 
 from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.tokens import resolve
 
-# The compressor is imported by the fixture, not by every pytest run (`tokens` is cheap: its tokenizer
-# is loaded on first use).
+# The compressor is imported by the fixture, not by every pytest run, and the token table only when a
+# model other than the default is configured (to check it at start-up).
 if TYPE_CHECKING:
     from pytest_oxbot._plugin.compressor_recording import RecordingCompressor
 
@@ -43,6 +42,10 @@ def _model(config: pytest.Config) -> str:
         or config.getini("oxbot_compressor_model")
         or DEFAULT_MODEL
     )
+    if model == DEFAULT_MODEL:
+        return model
+    from pytest_oxbot.tokens import resolve
+
     where = (
         "--oxbot-compressor-model"
         if config.getoption("--oxbot-compressor-model")

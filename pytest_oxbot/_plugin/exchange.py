@@ -15,10 +15,8 @@ Marker `oxbot_exchange(start=..., base_url=..., strict_faults=True)` and ini opt
 from __future__ import annotations
 
 import contextlib
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -115,7 +113,8 @@ def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
         yield exchange
     if exchange.cycles:
         per_cycle = exchange.calls_per_cycle(exchange.kpi_endpoint)
-        report(request.node, "api_calls_per_cycle", fmean(per_cycle), samples=per_cycle, source="exchange")
+        mean = sum(per_cycle) / len(per_cycle)
+        report(request.node, "api_calls_per_cycle", mean, samples=per_cycle, source="exchange")
     unfired = exchange.pending_faults()
     if strict and unfired:
         pytest.fail(f"oxbot_exchange: injected fault(s) never fired: {unfired}", pytrace=False)
@@ -125,6 +124,8 @@ def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
 async def oxbot_market(oxbot_exchange: FakeExchange) -> AsyncIterator[MarketDataClient]:
     """A MarketDataClient wired to `oxbot_exchange`: shared replay clock, instant deterministic backoff,
     candles cached in an embedded HierarchicalCache (memory + fakeredis) on the same clock."""
+    import random
+
     from pytest_oxbot.cache import HierarchicalCache
     from pytest_oxbot.market.client import MarketDataClient
 

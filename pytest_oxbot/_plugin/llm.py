@@ -19,9 +19,7 @@ Marker `oxbot_llm(answers=..., strict_faults=True)`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
-from statistics import fmean
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -144,6 +142,8 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
 
 
 def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
+    from decimal import Decimal
+
     latencies = list(fake.modelled_latencies)  # measured ones when recording
     decisions = len(fake.decisions)
     spend = sum((r.cost for r in fake.decisions), Decimal(0))
@@ -155,4 +155,4 @@ def _report_kpis(node: pytest.Item, fake: FakeLLMProvider) -> None:
         report(node, "llm_response_time", sum(latencies) / decisions, samples=latencies, source="llm")
         report(node, "cost_per_decision", float(spend / decisions), source="llm")
     elif latencies:
-        report(node, "llm_response_time", fmean(latencies), samples=latencies, source="llm")
+        report(node, "llm_response_time", sum(latencies) / len(latencies), samples=latencies, source="llm")
