@@ -82,8 +82,12 @@ class KpiResult(NamedTuple):
 
 
 def fmt(value: float | None) -> str:
-    """Short, exact-enough number for humans (2712, 0.000312, 0.85)."""
-    return "-" if value is None else f"{value:.6g}"
+    """Short, exact-enough number for humans (2712, 0.000312, 0.85, 15,284,810)."""
+    if value is None:
+        return "-"
+    if abs(value) >= 1e6:  # instruction counts: every digit, grouped
+        return f"{value:,.0f}"
+    return f"{value:.6g}"
 
 
 def combine(measurements: Iterable[Measurement]) -> list[Measurement]:

@@ -196,6 +196,18 @@ class KpiRecorder:
         self.record(kpi, count.per_call, source="valgrind")
         return count
 
+    def require_instruments(self) -> None:
+        """Skip the test (or fail it, under OXBOT_REQUIRE_INSTRUMENTS=1) where instructions cannot be
+        counted, before any expensive set-up; outside pytest, raise `InstrumentUnavailable`."""
+        from pytest_oxbot.kpi import instructions
+
+        try:
+            instructions.require_instrument()
+        except InstrumentUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable(exc)
+
     @contextmanager
     def count_redis(self, client: Any, *, prefix: str = "") -> Iterator[RedisCount]:
         """Record `<prefix>redis_commands` and `<prefix>redis_round_trips` sent by `client` in the block."""
