@@ -98,3 +98,67 @@ def test_identical_runs_never_regress(samples: list[float]) -> None:
     mean = sum(samples) / len(samples)
     for name in ("db_query_time", "prompt_tokens", "cache_hit_rate"):
         assert compare(spec_for(name), mean, samples, mean, samples).verdict == "same"
+
+
+def test_between_runs_rule_judges_against_the_spread_between_runs() -> None:
+    spec = spec_for("db_query_time")
+    runs = (0.010, 0.011, 0.0105, 0.0098, 0.0102)  # the baseline's last five runs: +-7 % around 0.0102
+    policy = ComparePolicy(min_effect=0.25)
+    same = compare(spec, 0.0112, (), 0.0102, (), policy, runs)
+    assert same.verdict == "same"
+    assert same.reference == 0.0102
+    # +30 %: past the minimum effect and outside the runs' spread
+    regressed = compare(spec, 0.01326, (), 0.0102, (), policy, runs)
+    assert regressed.verdict == "regressed"
+    assert "outside the spread between runs" in regressed.note
+    # runs that themselves moved by +-60 %: the same +30 % is too noisy to judge
+    wide = (0.006, 0.010, 0.016, 0.010, 0.010)
+    unstable = compare(spec, 0.013, (), 0.010, (), policy, wide)
+    assert unstable.verdict == "unstable"
+    assert "inside the spread between runs" in unstable.note
+
+
+def test_within_run_samples_are_not_consulted_once_runs_are_kept() -> None:
+    """Within-run samples so tight that any shift is 'significant' no longer decide the verdict."""
+    spec = spec_for("db_query_time")
+    runs = (0.010, 0.013, 0.0115)
+    tight_old, tight_new = _noisy(0.0115, jitter=0.001), _noisy(0.014, jitter=0.001, seed=2)
+    result = compare(spec, 0.014, tight_new, 0.0115, tight_old, ComparePolicy(min_effect=0.25), runs)
+    assert result.verdict == "same"  # +21.7 % < 25 %: what a Mann-Whitney test alone would have failed
+
+
+def test_fewer_runs_than_min_runs_fall_back_to_the_within_run_rule() -> None:
+    spec = spec_for("db_query_time")
+    old, new = _noisy(0.010), _noisy(0.013, seed=2)
+    result = compare(
+        spec, 0.013, new, 0.010, old, ComparePolicy(min_effect=0.25, min_runs=3), (0.010, 0.0101)
+    )
+    assert result.verdict == "regressed"
+    assert result.p_value is not None
+
+
+def test_instruction_counts_use_the_instruction_tolerance() -> None:
+    spec = spec_for("parse_instructions")
+    assert (spec.unit, spec.noisy, spec.tolerance) == ("instructions", False, None)
+    assert compare(spec, 1_009_000, (), 1_000_000).verdict == "same"
+    assert compare(spec, 1_011_000, (), 1_000_000).verdict == "regressed"
+    assert (
+        compare(spec, 1_011_000, (), 1_000_000, policy=ComparePolicy(instruction_tolerance=0.02)).verdict
+        == "same"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "unit"),
+    [
+        ("redis_round_trips", "round trips"),
+        ("cache_get_redis_commands", "commands"),
+        ("sql_statements", "statements"),
+        ("hot_db_buffers", "buffers"),
+    ],
+)
+def test_io_counts_are_exact(name: str, unit: str) -> None:
+    spec = spec_for(name)
+    assert (spec.unit, spec.noisy) == (unit, False)
+    assert compare(spec, 3, (), 3).verdict == "same"
+    assert compare(spec, 4, (), 3).verdict == "regressed"
