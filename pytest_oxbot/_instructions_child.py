@@ -60,7 +60,7 @@ class ClientRequests:
         self.request(DUMP_STATS_AT, ctypes.addressof(label))
 
 
-class _VirtualTimeSelector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
+class _VirtualTimeSelector(selectors.DefaultSelector):
     """Never waits for a timer: when only the loop's own wake-up pipe is registered, a wait for the next
     timer advances virtual time instead, so sleeps and timeouts cost no idle polling and no wall time."""
 

@@ -530,7 +530,7 @@ class _Collector:
                 if name == PROPERTY:
                     from pytest_oxbot.kpi.gate import KpiResult
 
-                    self._state.session.add(KpiResult.from_dict(d) for d in json.loads(value))
+                    self._state.session.add(KpiResult.from_dict(d) for d in json.loads(str(value)))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -68,7 +68,7 @@ def check_markers(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
     parsers = config.stash.get(PARSERS, {})
     if not parsers:
         return
-    ancestors: dict[pytest.Node, bool] = {}
+    ancestors: dict[Any, bool] = {}  # pytest nodes (pytest exports no common base of Item and Collector)
     for item in items:
         if not any(m.name in parsers for m in item.own_markers) and not _marked(
             item.parent, parsers, ancestors
@@ -83,9 +83,7 @@ def check_markers(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         item.stash[PARSED] = parsed
 
 
-def _marked(
-    node: pytest.Node | None, parsers: dict[str, MarkerParser], seen: dict[pytest.Node, bool]
-) -> bool:
+def _marked(node: Node | None, parsers: dict[str, MarkerParser], seen: dict[Node, bool]) -> bool:
     """Whether `node` or a node above it carries one of the registered markers (cached per node)."""
     if node is None:
         return False

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_oxbot.kpi.errors import KpiUsageError
+from pytest_oxbot.errors import KpiUsageError
 
 
 @dataclass

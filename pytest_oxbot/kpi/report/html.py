@@ -129,7 +129,8 @@ def _history_plots(results: Sequence[KpiResult], history: Sequence[tuple[str, Ba
             ]
             if not points:
                 continue
-            points.append((len(history), r.value))
+            if r.value is not None:
+                points.append((len(history), r.value))
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_short(r.test_id))
             drawn += 1
         if not drawn:
