@@ -83,7 +83,7 @@ def check_markers(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         item.stash[PARSED] = parsed
 
 
-def _marked(node: Node | None, parsers: dict[str, MarkerParser], seen: dict[Node, bool]) -> bool:
+def _marked(node: Any, parsers: dict[str, MarkerParser], seen: dict[Any, bool]) -> bool:
     """Whether `node` or a node above it carries one of the registered markers (cached per node)."""
     if node is None:
         return False
