@@ -95,6 +95,7 @@ class _State:
 STATE = pytest.StashKey[_State]()
 JUDGED = pytest.StashKey[bool]()
 SET_UP = pytest.StashKey[bool]()  # the test's setup passed, so its body ran
+JUDGED_UPTO = pytest.StashKey[int]()  # how many of the test's reported values earlier attempts judged
 PROPERTY = "oxbot_kpis"
 BASELINE_TEXT = "oxbot_baseline_text"
 
@@ -381,8 +382,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_teardown(item: pytest.Item) -> None:
     """After pytest's own teardown (every fixture has reported): judge, and fail the teardown if due."""
     records = item.stash.get(KPI_RECORDS, None)
-    if records is not None:
-        del item.stash[KPI_RECORDS]  # a rerun of this item starts from nothing
+    if records is not None:  # a rerun of this item judges only what its own attempt reported
+        judged_before = item.stash.get(JUDGED_UPTO, 0)
+        item.stash[JUDGED_UPTO] = len(records)
+        records = records[judged_before:]
     ran = item.stash.get(SET_UP, False)
     if ran:
         del item.stash[SET_UP]

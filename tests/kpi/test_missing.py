@@ -209,7 +209,8 @@ def test_rerunfailures_reruns_a_failing_kpi_and_the_right_test_fails(pytester: p
     result = pytester.runpytest_inprocess(*ONLY_KPI, "--reruns", "1", "--oxbot-json=r.json")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # Both first attempts' bodies passed too (their teardown failed, so they were rerun).
-    assert result.parseoutcomes() == {"passed": 5, "errors": 1, "rerun": 2}
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes["errors"], outcomes["rerun"]) == (5, 1, 2)
     failed_with(result, "test_always_over", "prompt_tokens 2600 > target 2500*")
     result.stdout.no_fnmatch_line("ERROR test_bot.py::test_flaky_prompt*")
     # Each test's KPIs once, from its last attempt (a rerun starts from no recorded value).
