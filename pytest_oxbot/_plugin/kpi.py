@@ -375,6 +375,7 @@ def recorder_for(node: pytest.Item) -> KpiRecorder:
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Reached only when every setup before it passed: the test body runs next."""
+    usage.fail_if_invalid(item)
     item.stash[SET_UP] = True
 
 

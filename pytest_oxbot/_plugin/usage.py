@@ -2,8 +2,9 @@
 
 Every option and ini value is checked in `pytest_configure`, every marker argument when the tests are
 collected, and a bad one is a `pytest.UsageError` (exit code 4, before any test runs) whose message
-names it: the option, the ini key, or the test and its marker. Component modules register their
-markers with `add_marker`; `check_markers` (called from the gate's collection hook) parses every
+names it: the option, the ini key, or the test and its marker. Under pytest-xdist, whose workers
+collect, a usage error there would crash the controller: the test fails at setup with the same message.
+Component modules register their markers with `add_marker`; `check_markers` (called from the gate's collection hook) parses every
 registered marker of every collected test once and keeps the parsed value for the fixtures
 (`marker_value`). An error raised on purpose by the library (`OxbotError`) becomes the message.
 """
@@ -21,6 +22,7 @@ from pytest_oxbot.errors import OxbotError
 MarkerParser = Callable[[pytest.Mark], Any]
 PARSERS = pytest.StashKey[dict[str, MarkerParser]]()
 PARSED = pytest.StashKey[dict[str, Any]]()
+ERROR = pytest.StashKey[str]()
 
 
 def usage_error(where: str, problem: object) -> pytest.UsageError:
@@ -77,9 +79,17 @@ def check_markers(config: pytest.Config, items: Sequence[pytest.Item]) -> None:
         parsed: dict[str, Any] = {}
         for name, parser in parsers.items():
             mark = item.get_closest_marker(name)
-            if mark is not None:
+            if mark is None:
+                continue
+            try:
                 with naming(f"{item.nodeid}: @pytest.mark.{name}"):
                     parsed[name] = parser(mark)
+            except pytest.UsageError as exc:
+                if not hasattr(config, "workerinput"):
+                    raise
+                # pytest-xdist collects in its workers, where a usage error is an internal error of the
+                # controller: the test fails at setup with the same message instead.
+                item.stash[ERROR] = str(exc)
         item.stash[PARSED] = parsed
 
 
@@ -92,6 +102,13 @@ def _marked(node: Any, parsers: dict[str, MarkerParser], seen: dict[Any, bool]) 
         known = any(m.name in parsers for m in node.own_markers) or _marked(node.parent, parsers, seen)
         seen[node] = known
     return known
+
+
+def fail_if_invalid(item: pytest.Item) -> None:
+    """Under pytest-xdist: fail a test whose marker was refused at collection (see `check_markers`)."""
+    error = item.stash.get(ERROR, None)
+    if error is not None:
+        pytest.fail(error, pytrace=False)
 
 
 def marker_value(item: pytest.Item, name: str) -> Any:
