@@ -4,9 +4,9 @@ Every option and ini value is checked in `pytest_configure`, every marker argume
 collected, and a bad one is a `pytest.UsageError` (exit code 4, before any test runs) whose message
 names it: the option, the ini key, or the test and its marker. Under pytest-xdist, whose workers
 collect, a usage error there would crash the controller: the test fails at setup with the same message.
-Component modules register their markers with `add_marker`; `check_markers` (called from the gate's collection hook) parses every
-registered marker of every collected test once and keeps the parsed value for the fixtures
-(`marker_value`). An error raised on purpose by the library (`OxbotError`) becomes the message.
+Component modules register their markers with `add_marker`; `check_markers` (called from the gate's
+collection hook) parses every registered marker of every collected test once and keeps the parsed value
+for the fixtures (`marker_value`). An error raised on purpose by the library (`OxbotError`) becomes the message.
 """
 
 from __future__ import annotations
