@@ -6,7 +6,7 @@ names it: the option, the ini key, or the test and its marker. Under pytest-xdis
 collect, a usage error there would crash the controller: the test fails at setup with the same message.
 Component modules register their markers with `add_marker`; `check_markers` (called from the gate's
 collection hook) parses every registered marker of every collected test once and keeps the parsed value
-for the fixtures (`marker_value`). An error raised on purpose by the library (`OxbotError`) becomes the message.
+for the fixtures (`marker_value`). An error the library raises on purpose (`OxbotError`) is the message.
 """
 
 from __future__ import annotations

@@ -385,3 +385,24 @@ def test_fetch(oxbot_kpi):
     result.stdout.fnmatch_lines(
         ["unstable (not failed): test_noisy.py::test_fetch: fetch_latency 1.75 s too noisy*"]
     )
+
+
+def test_bad_marker_under_xdist_fails_its_test_with_the_same_message(pytester: pytest.Pytester) -> None:
+    """xdist collects in its workers, where a usage error would crash the controller."""
+    pytest.importorskip("xdist")
+    pytester.makepyprojecttoml(INI)
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        @pytest.mark.oxbot_kpi(prompt_tokens="2s")
+        def test_wrong():
+            pass
+        def test_fine():
+            pass
+    """
+    )
+    result = pytester.runpytest_subprocess(*ONLY_KPI, "-n", "2")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*pytest-oxbot: test_marked.py::test_wrong: @pytest.mark.oxbot_kpi: targets: *"]
+    )
