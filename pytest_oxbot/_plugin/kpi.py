@@ -282,7 +282,7 @@ def _check_baseline(config: pytest.Config, baseline: Baseline, gate: GateConfig)
             ),
             stacklevel=2,
         )
-    within_run = any(
+    within_run = gate.policy.within_run and any(
         entry.samples and len(entry.runs) < gate.policy.min_runs and _noisy(name)
         for kpis in baseline.tests.values()
         for name, entry in kpis.items()

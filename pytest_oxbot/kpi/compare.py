@@ -8,10 +8,13 @@ Noisy KPIs (wall-clock times) are judged in one of two ways:
   the noise that matters (another process, another moment of the machine). A change regresses when it
   is at least `min_effect` AND outside the band the baseline's own runs spread over; a change past
   `min_effect` but inside that band is `unstable` (reported, not failed).
-* **within one run** (older baselines with a single run): one-sided Mann-Whitney U on the samples
-  (scipy, the `stats` extra) AND at least `min_effect`; a spread (IQR/median) wider than `max_spread` or
-  too few samples makes a large change `unstable`. Samples within one run are correlated (same process,
-  same moment), so this rule is kept for compatibility; record several runs to get the robust one.
+* a baseline with fewer runs (older baselines hold one): a change past `min_effect` is `unstable`,
+  "too few runs", and does not fail, unless the policy opts into the **within-run** rule
+  (`within_run`): one-sided Mann-Whitney U on the samples (scipy, the `stats` extra) AND at least
+  `min_effect`; a spread (IQR/median) wider than `max_spread` or too few samples makes a large change
+  `unstable`. Samples within one run are correlated (same process, same moment: measured, the same query
+  moved +66 % between two runs with within-run samples tight enough to call any shift significant), so
+  that rule is off by default.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class ComparePolicy(NamedTuple):
     min_samples: int = 5
     instruction_tolerance: float = 0.01
     min_runs: int = 3
+    within_run: bool = False
 
     def tolerance(self, spec: KpiSpec) -> float:
         """The relative drift a deterministic KPI may show before it counts as a change."""
@@ -102,7 +106,18 @@ def compare(
         return Comparison("regressed" if worse else "improved", change)
     if len(baseline_runs) >= policy.min_runs:
         return _between_runs(spec, value, baseline_runs, policy)
-    return _within_run(spec, value, samples, baseline_value, baseline_samples, policy)
+    if policy.within_run:
+        return _within_run(spec, value, samples, baseline_value, baseline_samples, policy)
+    change = relative_change(value, baseline_value)
+    if abs(change) < policy.min_effect:
+        return Comparison("same", change, note=f"change below the {policy.min_effect:.0%} minimum effect")
+    runs = len(baseline_runs) or 1
+    return Comparison(
+        "unstable",
+        change,
+        note=f"the baseline holds {runs} run(s) of it, {policy.min_runs} are needed to judge a wall-clock "
+        "KPI between runs (add runs with --oxbot-update-baseline)",
+    )
 
 
 def _between_runs(spec: KpiSpec, value: float, runs: Sequence[float], policy: ComparePolicy) -> Comparison:

@@ -32,6 +32,7 @@ _KNOWN_KEYS = {
     "min_runs",
     "baseline_runs",
     "max_cpu_pressure",
+    "within_run",
 }
 
 
@@ -159,4 +160,12 @@ def _policy(section: Mapping[str, object], origin: str) -> ComparePolicy:
             section, "instruction_tolerance", defaults.instruction_tolerance, origin, upper=1.0
         ),
         min_runs=_integer(section, "min_runs", defaults.min_runs, 2, origin),
+        within_run=_flag(section, "within_run", defaults.within_run, origin),
     )
+
+
+def _flag(section: Mapping[str, object], key: str, default: bool, origin: str) -> bool:
+    raw = section.get(key, default)
+    if not isinstance(raw, bool):
+        raise KpiUsageError(f"{origin}: {key} must be true or false, not {raw!r}")
+    return raw
