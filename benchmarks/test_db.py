@@ -1,8 +1,13 @@
-"""db_query_time: the bot's hot queries at realistic volume (100,000 trades, 1,000 positions).
+"""The bot's hot queries at realistic volume (100,000 trades, 1,000 positions).
 
 Measured on SQLite and on the real PostgreSQL (when OXBOT_DATABASE_URL is set), first with the hot-query
 indexes, then on the same rows with 0xBot's single-column indexes instead. The plans are checked too:
 a fast number from a sequential scan would only mean the table was still small.
+
+Gated exactly: the statements one round of hot queries sends (`hot_queries_sql_statements`, an N+1 loop
+would change it) and, on PostgreSQL, the shared buffers they touch (`hot_queries_db_buffers`, from
+EXPLAIN (ANALYZE, BUFFERS): a dropped or unused index changes it whatever the load). The wall-clock
+`db_query_time` stays, judged by the noise-aware rule against the spread between the baseline's runs.
 """
 
 from __future__ import annotations
@@ -62,6 +67,19 @@ async def test_db_query_time(
     assert seeded.positions >= 1_000
     repo = TradingRepository(bench_db)
     plans = await check_plans(bench_db, seeded.bot_ids[0])
+    bot = seeded.bot_ids[0]
+    with oxbot_kpi.count_sql(bench_db.engine, name="hot_queries_sql_statements") as sql:
+        await repo.open_positions(bot)
+        await repo.recent_trades(bot, limit=50)
+    buffers = None
+    if bench_db.dialect == "postgresql":
+        async with bench_db.engine.connect() as conn:
+            buffers = await oxbot_kpi.db_buffers(
+                conn,
+                queries.open_positions(bot),
+                queries.recent_trades(bot, limit=50),
+                name="hot_queries_db_buffers",
+            )
     hot = await hot_query_samples(repo, seeded)
     await use_naive_indexes(bench_db)
     naive = await hot_query_samples(repo, seeded)
@@ -77,4 +95,6 @@ async def test_db_query_time(
             f"\n  0xBot indexes     : mean {_ms(mean_naive)}  p50 {_ms(statistics.median(naive))}  "
             f"p95 {_ms(statistics.quantiles(naive, n=20)[18])}"
             f"\n  plans: {plans}"
+            f"\n  exact: {sql.statements} statements per round"
+            + (f", {buffers} shared buffers (hit + read) per round" if buffers is not None else "")
         )

@@ -173,9 +173,15 @@ class IntelligentBatcher(Generic[Req, Res]):
         batch = self._pending.get(group)
         if batch is None:
             batch = self._open(group, loop)
-        elif key in batch.firsts:
-            return self._join(batch, key, waiter)
         firsts = batch.firsts
+        if key in firsts:  # an identical request: the same upstream item, a future of its own
+            extras = batch.extras.get(key)
+            if extras is None:
+                batch.extras[key] = [waiter]
+            else:
+                extras.append(waiter)
+            self.stats.coalesced += 1
+            return waiter
         firsts[key] = waiter
         if batch.requests is not None:
             batch.requests.append(request)
@@ -295,15 +301,7 @@ class IntelligentBatcher(Generic[Req, Res]):
                     except asyncio.InvalidStateError:
                         pass  # that caller was cancelled; the others still get their answer
             if batch.extras:
-                position = {key: i for i, key in enumerate(firsts)}
-                for key, extras in batch.extras.items():
-                    outcome = outcomes[position[key]]
-                    if isinstance(outcome, exc_type):
-                        _deliver_error(extras, outcome)
-                    else:
-                        for waiter in extras:
-                            if not waiter.done():
-                                waiter.set_result(outcome)
+                _deliver_extras(batch, outcomes)
         except BaseException as exc:  # cancelled by loop shutdown: nobody may wait forever
             for key in firsts:
                 _deliver_error(batch.waiters(key), exc)
@@ -316,6 +314,27 @@ class IntelligentBatcher(Generic[Req, Res]):
                 else:
                     for key in firsts:
                         del running[key]
+
+
+def _deliver_extras(batch: _Batch, outcomes: Sequence[Any]) -> None:
+    """Give identical requests their item's outcome, read back from the first caller's future (its
+    position among the outcomes is looked up only when that caller was cancelled before delivery)."""
+    position: dict[Hashable, int] | None = None
+    firsts = batch.firsts
+    for key, extras in batch.extras.items():
+        first = firsts[key]
+        if first.cancelled():
+            if position is None:
+                position = {k: i for i, k in enumerate(firsts)}
+            outcome = outcomes[position[key]]
+        else:
+            outcome = first.exception() or first.result()
+        if isinstance(outcome, BaseException):
+            _deliver_error(extras, outcome)
+            continue
+        for waiter in extras:
+            if not waiter.done():
+                waiter.set_result(outcome)
 
 
 def _without_abandoned(batch: _Batch, stats: BatcherStats) -> _Batch:

@@ -5,6 +5,10 @@ environment variable) the real server is used, isolated per test: Redis by a uni
 keys are deleted at teardown (the shared server is never flushed), PostgreSQL by a unique schema
 dropped at teardown. An unreachable server skips the test with the reason, or fails it when
 OXBOT_REQUIRE_REAL_BACKENDS=1 (CI), so a broken CI service can never pass as "skipped".
+
+`oxbot_redis` and `oxbot_db` report the I/O their test did as exact KPIs at teardown (when there was
+any): `redis_commands` and `redis_round_trips` counted at the client, `sql_statements` counted by
+SQLAlchemy events. The cache uses both, so its tests report them too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import pytest
 import pytest_asyncio
 
+from pytest_oxbot._plugin import usage
+from pytest_oxbot._plugin.kpi_sink import report
 from pytest_oxbot._urls import redact_url
 from pytest_oxbot.clock import FakeClock
 
@@ -68,13 +74,31 @@ def unavailable(what: str, reason: str) -> NoReturn:
     pytest.skip(f"{what}: {reason}")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Check the backend URLs once, naming the option or variable they came from."""
+    redis_url = configured_redis_url(config)
+    if redis_url and redis_url.partition("://")[0] not in _REDIS_SCHEMES:
+        where = "--oxbot-redis-url" if config.getoption("--oxbot-redis-url") else REDIS_ENV
+        raise usage.usage_error(where, f"{redact_url(redis_url)} is not a redis://, rediss:// or unix:// URL")
+    db_url = configured_database_url(config)
+    if db_url and not db_url.partition("://")[0].replace("+", "").replace("_", "").isalnum():
+        where = "--oxbot-database-url" if config.getoption("--oxbot-database-url") else DATABASE_ENV
+        raise usage.usage_error(
+            where, f"{redact_url(db_url)} is not an SQLAlchemy URL (dialect+driver://...)"
+        )
+
+
+def describe(config: pytest.Config) -> str:
+    """The backends' fragment of the plugin's one header line (credentials removed)."""
     redis_url = configured_redis_url(config)
     db_url = configured_database_url(config)
+    required = ", real backends required" if real_backends_required() else ""
     return (
-        f"oxbot backends: redis={redact_url(redis_url) or 'fakeredis'}, "
-        f"database={redact_url(db_url) or 'sqlite in tmp_path'}, "
-        f"require_real={real_backends_required()}"
+        f"redis={redact_url(redis_url) or 'fakeredis'}, "
+        f"database={redact_url(db_url) or 'sqlite in tmp_path'}{required}"
     )
 
 
@@ -118,21 +142,37 @@ async def _real_redis(url: str, prefix: str) -> AsyncIterator[Redis | RedisClust
         await client.aclose()
 
 
+async def _counted_redis(request: pytest.FixtureRequest, client: Any) -> AsyncIterator[Any]:
+    """Yield `client`, then report the commands and round trips the test sent through it."""
+    from pytest_oxbot.kpi.redis_counts import count_redis
+
+    with count_redis(client) as counts:
+        yield client
+    if counts.commands:
+        report(request.node, "redis_commands", counts.commands, source="oxbot_redis")
+        report(request.node, "redis_round_trips", counts.round_trips, source="oxbot_redis")
+
+
 @pytest_asyncio.fixture
-async def oxbot_redis(oxbot_redis_url: str | None, oxbot_key_prefix: str) -> AsyncIterator[Any]:
+async def oxbot_redis(
+    request: pytest.FixtureRequest, oxbot_redis_url: str | None, oxbot_key_prefix: str
+) -> AsyncIterator[Any]:
     """An async Redis client: fakeredis (a fresh server per test) or the configured real server.
 
     On a real server the test must keep to `oxbot_key_prefix`; those keys are deleted at teardown.
+    Reports `redis_commands` / `redis_round_trips` at teardown when the test sent any.
     """
     if oxbot_redis_url:
         async for client in _real_redis(oxbot_redis_url, oxbot_key_prefix):
-            yield client
+            async for counted in _counted_redis(request, client):
+                yield counted
         return
     from fakeredis import FakeServer
     from fakeredis.aioredis import FakeRedis
 
     client = FakeRedis(server=FakeServer(), max_connections=10_000)
-    yield client
+    async for counted in _counted_redis(request, client):
+        yield counted
     await client.aclose()
 
 
@@ -176,17 +216,34 @@ async def _real_db(url: str) -> AsyncIterator[AsyncEngine]:
         await admin.dispose()
 
 
+async def _counted_db(request: pytest.FixtureRequest, engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """Yield `engine`, then report the SQL statements the test executed on it."""
+    from pytest_oxbot.kpi.sql_counts import count_sql
+
+    with count_sql(engine) as counts:
+        yield engine
+    if counts.statements:
+        report(request.node, "sql_statements", counts.statements, source="oxbot_db")
+
+
 @pytest_asyncio.fixture
-async def oxbot_db(oxbot_database_url: str | None, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """An SQLAlchemy AsyncEngine: an SQLite file in tmp_path, or the configured server in a fresh schema."""
+async def oxbot_db(
+    request: pytest.FixtureRequest, oxbot_database_url: str | None, tmp_path: Path
+) -> AsyncIterator[AsyncEngine]:
+    """An SQLAlchemy AsyncEngine: an SQLite file in tmp_path, or the configured server in a fresh schema.
+
+    Reports `sql_statements` at teardown when the test executed any.
+    """
     if oxbot_database_url:
         async for engine in _real_db(oxbot_database_url):
-            yield engine
+            async for counted in _counted_db(request, engine):
+                yield counted
         return
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'oxbot.sqlite3'}")
-    yield engine
+    async for counted in _counted_db(request, engine):
+        yield counted
     await engine.dispose()
 
 

@@ -9,46 +9,19 @@ that must meet it), with every compressed count as samples.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import cache
 from typing import TYPE_CHECKING
 
 import pytest
 
+from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.tokens import UnknownModelError, resolve
 
-# The compressor is imported by the fixture, not by every pytest run (`tokens` is cheap: its tokenizer
-# is loaded on first use).
+# The compressor is imported by the fixture, not by every pytest run, and the token table only when a
+# model other than the default is configured (to check it at start-up).
 if TYPE_CHECKING:
-    from pytest_oxbot.compressor.engine import AdaptivePromptCompressor, CompressionResult
+    from pytest_oxbot._plugin.compressor_recording import RecordingCompressor
 
 DEFAULT_MODEL = "gpt-4o"
-
-
-@cache
-def recording_compressor_class() -> type[AdaptivePromptCompressor]:
-    """`RecordingCompressor`, an AdaptivePromptCompressor that keeps every result for the KPI report at
-    teardown; built on first use so the compressor is only imported by tests that request it."""
-    from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
-
-    class RecordingCompressor(AdaptivePromptCompressor):
-        """An AdaptivePromptCompressor that keeps every result, for the KPI report at teardown."""
-
-        def __init__(self, model: str = DEFAULT_MODEL) -> None:
-            super().__init__(model)
-            self.results: list[CompressionResult] = []
-
-        def compress_by_context(self, prompt: str, context: str = "standard") -> CompressionResult:
-            result = super().compress_by_context(prompt, context)
-            self.results.append(result)
-            return result
-
-        def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
-            result = super().compress(prompt, max_tokens)
-            self.results.append(result)
-            return result
-
-    return RecordingCompressor
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,10 +42,17 @@ def _model(config: pytest.Config) -> str:
         or config.getini("oxbot_compressor_model")
         or DEFAULT_MODEL
     )
-    try:
+    if model == DEFAULT_MODEL:
+        return model
+    from pytest_oxbot.tokens import resolve
+
+    where = (
+        "--oxbot-compressor-model"
+        if config.getoption("--oxbot-compressor-model")
+        else "ini oxbot_compressor_model"
+    )
+    with usage.naming(where):
         resolve(str(model))
-    except UnknownModelError as exc:
-        raise pytest.UsageError(f"--oxbot-compressor-model: {exc}") from None
     return str(model)
 
 
@@ -85,11 +65,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def oxbot_compressor(request: pytest.FixtureRequest) -> Iterator[AdaptivePromptCompressor]:
+def oxbot_compressor(request: pytest.FixtureRequest) -> Iterator[RecordingCompressor]:
     """An AdaptivePromptCompressor; reports `prompt_tokens` (largest compressed prompt) at teardown."""
-    compressor = recording_compressor_class()(request.config.stash[MODEL_KEY])
+    from pytest_oxbot._plugin.compressor_recording import RecordingCompressor
+
+    compressor = RecordingCompressor(request.config.stash[MODEL_KEY])
     yield compressor
-    results: list[CompressionResult] = getattr(compressor, "results", [])
+    results = compressor.results
     if results:
         counts = [r.compressed_tokens for r in results]
         report(request.node, "prompt_tokens", max(counts), samples=counts, source="compressor")

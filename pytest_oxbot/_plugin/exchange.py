@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
+from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import report
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 
 # The fake exchange (httpx, respx), the market client, the cache and the batcher are imported by the
 # fixtures that use them, not by every pytest run.
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 MARKER = "oxbot_exchange"
 MARKER_ARGS = ("start", "base_url", "mode", "strict_faults")
 FAKES_MODES = ("respx", "loopback")
+REPLAY_START = pytest.StashKey["float | None"]()
+FAKES_MODE = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,33 +65,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("oxbot_fakes", "default of --oxbot-fakes (respx or loopback)", default=None)
 
 
-def fakes_mode(config: pytest.Config, marker_value: object, marker: str) -> str:
-    """The fakes' mode for one test: its marker's `mode`, else --oxbot-fakes, else ini, else respx."""
-    value = marker_value or config.getoption("--oxbot-fakes") or config.getini("oxbot_fakes") or "respx"
+def pytest_configure(config: pytest.Config) -> None:
+    usage.add_marker(
+        config,
+        MARKER,
+        "(start=None, base_url=None, mode=None, strict_faults=True): configure the oxbot_exchange fixture "
+        "(replay start in epoch seconds or ISO-8601 UTC, the Binance-compatible URL it impersonates for "
+        "httpx clients, the fakes' mode (respx or loopback; default --oxbot-fakes), whether an injected "
+        "fault that never fired fails the test)",
+        _parse_marker,
+    )
+    raw = config.getini("oxbot_replay_start")
+    with usage.naming("ini oxbot_replay_start"):
+        config.stash[REPLAY_START] = parse_replay_start(raw) if raw else None
+    mode = config.getoption("--oxbot-fakes") or config.getini("oxbot_fakes") or "respx"
+    with usage.naming("ini oxbot_fakes"):
+        config.stash[FAKES_MODE] = _mode(mode)
+
+
+def _mode(value: object) -> str:
     if value not in FAKES_MODES:
-        raise pytest.UsageError(
-            f"@pytest.mark.{marker}(mode=...) / oxbot_fakes must be one of {FAKES_MODES}, not {value!r}"
-        )
+        raise ValueError(f"mode must be one of {', '.join(FAKES_MODES)}, not {value!r}")
     return str(value)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}(start=None, base_url=None, mode=None, strict_faults=True): configure the "
-        "oxbot_exchange fixture (replay start in epoch seconds or ISO-8601 UTC, the Binance-compatible URL "
-        "it impersonates for httpx clients, the fakes' mode (respx or loopback; default --oxbot-fakes), "
-        "whether an injected fault that never fired fails the test)",
-    )
-    value = config.getini("oxbot_fakes")
-    if value and value not in FAKES_MODES:
-        raise pytest.UsageError(f"ini oxbot_fakes must be one of {FAKES_MODES}, not {value!r}")
+def fakes_mode(config: pytest.Config, marker_value: object) -> str:
+    """The fakes' mode for one test: its marker's `mode`, else --oxbot-fakes, else ini, else respx."""
+    return str(marker_value) if marker_value else config.stash.get(FAKES_MODE, "respx")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    start = parse_replay_start(config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START)
-    when = datetime.fromtimestamp(start, tz=UTC).isoformat().replace("+00:00", "Z")
-    return f"oxbot exchange: fake Binance (recorded candles) replaying from {when}"
+def _parse_marker(mark: pytest.Mark) -> dict[str, Any]:
+    options = usage.keywords(mark, MARKER_ARGS)
+    if options.get("start") is not None:
+        options["start"] = parse_replay_start(options["start"])
+    base_url = options.get("base_url")
+    if base_url is not None and (not isinstance(base_url, str) or "://" not in base_url):
+        raise ValueError(f"base_url must be an http(s) URL string, not {base_url!r}")
+    if options.get("mode") is not None:
+        options["mode"] = _mode(options["mode"])
+    options["strict_faults"] = usage.flag(options.get("strict_faults", True), "strict_faults")
+    return options
+
+
+def describe(config: pytest.Config) -> str:
+    """The exchange's fragment of the header: only a replay start the ini moved from the default."""
+    start = config.stash.get(REPLAY_START, None)
+    if start is None:
+        return ""
+    return f"exchange replay from {datetime.fromtimestamp(start, tz=UTC).isoformat().replace('+00:00', 'Z')}"
 
 
 def parse_replay_start(value: object) -> float:
@@ -105,36 +128,24 @@ def parse_replay_start(value: object) -> float:
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise pytest.UsageError(
-                f"oxbot replay start {value!r} is neither epoch seconds nor ISO-8601"
-            ) from None
+            raise ValueError(f"replay start {value!r} is neither epoch seconds nor ISO-8601") from None
         return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    raise pytest.UsageError(f"oxbot replay start must be a number or an ISO-8601 string, got {value!r}")
+    raise ValueError(f"replay start must be a number or an ISO-8601 string, got {value!r}")
 
 
 @pytest.fixture
 def oxbot_exchange(request: pytest.FixtureRequest) -> Iterator[FakeExchange]:
     """The fake Binance exchange on real recorded candles, at a replay time you control, for any client."""
-    marker = request.node.get_closest_marker(MARKER)
-    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    unknown = sorted(set(options) - set(MARKER_ARGS))
-    if marker is not None and marker.args:
-        raise pytest.UsageError(
-            f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(MARKER_ARGS)})"
-        )
-    if unknown:
-        raise pytest.UsageError(
-            f"@pytest.mark.{MARKER} got unknown argument(s): {unknown} (known: {', '.join(MARKER_ARGS)})"
-        )
-    start_value = options.get("start") or request.config.getini("oxbot_replay_start") or DEFAULT_REPLAY_START
-    strict = bool(options.get("strict_faults", True))
-    base_url = options.get("base_url")
-    mode = fakes_mode(request.config, options.get("mode"), MARKER)
+    options: dict[str, Any] = usage.marker_value(request.node, MARKER) or {}
     from pytest_oxbot.clock import FakeClock
-    from pytest_oxbot.fakes.exchange import FakeExchange
+    from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, FakeExchange
 
+    start = options.get("start") or request.config.stash.get(REPLAY_START, None) or DEFAULT_REPLAY_START
+    strict = options.get("strict_faults", True)
+    base_url = options.get("base_url")
+    mode = fakes_mode(request.config, options.get("mode"))
     exchange = FakeExchange(
-        FakeClock(parse_replay_start(start_value)),
+        FakeClock(start),
         mount=mode == "respx",
         serve=True,
         **({"base_url": base_url} if base_url else {}),

@@ -1,25 +1,24 @@
-"""Where component fixtures drop the KPIs they measured; the gate (kpi plugin module) reads them.
+"""Where fixtures drop the KPIs they measured; the gate (kpi plugin module) reads them at teardown.
 
-The contract is deliberately tiny so a component fixture never imports the gate: call
-`report(request.node, "cache_hit_rate", 0.91)` at teardown. Whether the test is judged on it is the
-gate's decision, not the component's.
+Private: users (and their fixtures) report through `pytest_oxbot.testing.report_kpi`, which checks the
+name. The contract is deliberately tiny so a component fixture never imports the gate. Whether the test
+is judged on a value is the gate's decision, not the component's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pytest
 
 
-@dataclass(frozen=True)
-class KpiValue:
+class KpiValue(NamedTuple):
     """One measured KPI value of one test (samples kept for noise-aware comparison)."""
 
     name: str
     value: float
-    samples: tuple[float, ...] = field(default=())
+    samples: tuple[float, ...] = ()
     source: str = "explicit"
 
 

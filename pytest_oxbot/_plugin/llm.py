@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.exchange import FAKES_MODES, fakes_mode
 from pytest_oxbot._plugin.kpi_sink import report
 
@@ -83,44 +84,55 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"{MARKER}(answers=None, base_url=None, mode=None, latency_models=None, strict_faults=True): "
+    usage.add_marker(
+        config,
+        MARKER,
+        "(answers=None, base_url=None, mode=None, latency_models=None, strict_faults=True): "
         "configure the oxbot_llm fake: scripted answers (a string, a mapping, a sequence or a function of "
         "the request), the provider URL it impersonates for httpx clients (default "
         "https://llm.oxbot.test/v1; oxbot_llm.base_url is always a loopback URL with the same path), "
         f"the fakes' mode ({' or '.join(FAKES_MODES)}; default --oxbot-fakes), latency figures "
         "({model: LatencyModel}) for models without published ones, and whether an unfired fault fails "
         "the test",
+        _parse_marker,
     )
     if config.getoption("--oxbot-llm-record"):
         if not config.getoption("--oxbot-llm-cassette"):
-            raise pytest.UsageError("--oxbot-llm-record needs --oxbot-llm-cassette PATH to record into")
+            raise usage.usage_error("--oxbot-llm-record", "needs --oxbot-llm-cassette PATH to record into")
         if _api_key() is None:
-            raise pytest.UsageError(
-                "--oxbot-llm-record needs an API key in OXBOT_LLM_API_KEY or OPENAI_API_KEY"
+            raise usage.usage_error(
+                "--oxbot-llm-record", "needs an API key in OXBOT_LLM_API_KEY or OPENAI_API_KEY"
             )
     cassette = config.getoption("--oxbot-llm-cassette")
     if cassette and not config.getoption("--oxbot-llm-record") and not Path(cassette).is_file():
-        raise pytest.UsageError(f"--oxbot-llm-cassette {cassette}: no such file (record it first)")
+        raise usage.usage_error("--oxbot-llm-cassette", f"{cassette}: no such file (record it first)")
     if cassette and Path(cassette).is_file():
-        from pytest_oxbot.fakes.cassette import Cassette, CassetteError
+        from pytest_oxbot.fakes.cassette import Cassette
 
-        try:
+        with usage.naming("--oxbot-llm-cassette"):
             Cassette(cassette)  # a tampered file is a usage error now, not a fixture error later
-        except CassetteError as exc:
-            raise pytest.UsageError(f"--oxbot-llm-cassette: {exc}") from None
     prices = config.getoption("--oxbot-prices")
     if prices:
-        from pytest_oxbot.pricing import PriceTable, PricingError
+        from pytest_oxbot.pricing import PriceTable
 
-        try:
+        with usage.naming("--oxbot-prices"):
             PriceTable.from_file(prices)
-        except PricingError as exc:
-            raise pytest.UsageError(f"--oxbot-prices: {exc}") from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _parse_marker(mark: pytest.Mark) -> dict[str, Any]:
+    options = usage.keywords(mark, MARKER_ARGS)
+    base_url = options.get("base_url")
+    if base_url is not None and (not isinstance(base_url, str) or "://" not in base_url):
+        raise ValueError(f"base_url must be an http(s) URL string, not {base_url!r}")
+    if options.get("mode") is not None and options["mode"] not in FAKES_MODES:
+        raise ValueError(f"mode must be one of {', '.join(FAKES_MODES)}, not {options['mode']!r}")
+    options["latency_models"] = _latency_models(options.get("latency_models"))
+    options["strict_faults"] = usage.flag(options.get("strict_faults", True), "strict_faults")
+    return options
+
+
+def describe(config: pytest.Config) -> str:
+    """The LLM fake's fragment of the plugin's one header line."""
     cassette = config.getoption("--oxbot-llm-cassette")
     if config.getoption("--oxbot-llm-record"):
         mode = f"recording real calls to {config.getoption('--oxbot-llm-upstream')} into {cassette}"
@@ -129,7 +141,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     else:
         mode = "fake provider, latency " + ("slept" if config.getoption("--oxbot-llm-sleep") else "modelled")
     prices = config.getoption("--oxbot-prices") or "shipped table (+ litellm's map if installed)"
-    return f"oxbot llm: {mode}; prices: {prices}"
+    return f"llm: {mode}, prices: {prices}"
 
 
 @pytest.fixture(scope="session")
@@ -150,9 +162,9 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
     from pytest_oxbot.fakes.cassette import Cassette
     from pytest_oxbot.fakes.llm import DEFAULT_BASE_URL, FakeLLMProvider
 
-    options = _marker_options(request.node)
+    options: dict[str, Any] = usage.marker_value(request.node, MARKER) or {}
     strict = bool(options.get("strict_faults", True))
-    mode = fakes_mode(request.config, options.get("mode"), MARKER)
+    mode = fakes_mode(request.config, options.get("mode"))
     config = request.config
     cassette_path = config.getoption("--oxbot-llm-cassette")
     recording = bool(config.getoption("--oxbot-llm-record"))
@@ -164,7 +176,7 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
             answers=options.get("answers"),
             clock=FakeClock(),
             sleep=bool(config.getoption("--oxbot-llm-sleep")),
-            latency_models=_latency_models(options.get("latency_models")),
+            latency_models=options.get("latency_models"),
             cassette=cassette,
             record_upstream=config.getoption("--oxbot-llm-upstream") if recording else None,
             client_defaults={
@@ -188,21 +200,6 @@ def oxbot_llm(request: pytest.FixtureRequest, oxbot_price_table: PriceTable) -> 
         pytest.fail(f"oxbot_llm: injected fault(s) never fired: {unfired}", pytrace=False)
 
 
-def _marker_options(node: pytest.Item) -> dict[str, Any]:
-    marker = node.get_closest_marker(MARKER)
-    options: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    if marker is not None and marker.args:
-        raise pytest.UsageError(
-            f"@pytest.mark.{MARKER} takes keyword arguments only ({', '.join(MARKER_ARGS)})"
-        )
-    unknown = sorted(set(options) - set(MARKER_ARGS))
-    if unknown:
-        raise pytest.UsageError(
-            f"@pytest.mark.{MARKER} got unknown argument(s): {unknown} (known: {', '.join(MARKER_ARGS)})"
-        )
-    return options
-
-
 def _latency_models(value: object) -> dict[str, Any] | None:
     from pytest_oxbot.fakes.latency import LatencyModel
 
@@ -211,9 +208,8 @@ def _latency_models(value: object) -> dict[str, Any] | None:
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, LatencyModel) for k, v in value.items()
     ):
-        raise pytest.UsageError(
-            f"@pytest.mark.{MARKER}(latency_models=...) takes {{model: LatencyModel(ttft_s, tokens_per_s, "
-            f"source)}}, not {value!r}"
+        raise TypeError(
+            f"latency_models takes {{model: LatencyModel(ttft_s, tokens_per_s, source)}}, not {value!r}"
         )
     return dict(value)
 
@@ -263,10 +259,8 @@ def _report_kpis(node: pytest.Item, fake: FakeLLMProvider, *, prompt_tokens: boo
 
 def _api_key() -> str | None:
     """The real provider's key, read at this edge only (OXBOT_LLM_API_KEY, else OPENAI_API_KEY)."""
-    from pytest_oxbot.errors import SettingsError
     from pytest_oxbot.settings import Settings
 
-    try:
+    with usage.naming("settings"):
         return Settings.from_env().api_key()
-    except SettingsError as exc:
-        raise pytest.UsageError(f"pytest-oxbot: {exc}") from None
+    return None  # unreachable: naming() raises

@@ -38,7 +38,6 @@ from pytest_oxbot.clock import Clock, FakeClock
 from pytest_oxbot.errors import FakeError
 from pytest_oxbot.fakes.exchange_data import MarketArchive, MarketData
 from pytest_oxbot.fakes.faults import Fault, FaultQueue, PendingFault
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
 from pytest_oxbot.fakes.server import LoopbackServer, pass_through_to_loopback
 from pytest_oxbot.market.limits import klines_weight, ticker_24hr_weight
 from pytest_oxbot.market.models import INTERVAL_SECONDS
@@ -50,6 +49,9 @@ __all__ = [
     "FakeExchange",
     "Fault",
 ]
+
+DEFAULT_REPLAY_START = 1_769_299_200.0
+"""2026-01-25T00:00:00Z: inside both recordings, with more than 24 h of 15m candles behind it."""
 
 TICKER_24HR = "/api/v3/ticker/24hr"
 TICKER_PRICE = "/api/v3/ticker/price"

@@ -1,45 +1,22 @@
 """The KPI gate's library: catalogue, targets, measurement, baselines, comparison and reports.
 
-It never imports pytest; `pytest_oxbot._plugin.kpi` wires it into pytest. The names below are loaded on
-first access (PEP 562), so the pytest plugin, imported by every run, pays only for the submodules it uses.
+It never imports pytest; `pytest_oxbot._plugin.kpi` wires it into pytest. Every module named here uses
+the standard library only, so importing the package is cheap (the pytest plugin does it in every run);
+the heavy parts live in the modules that need them and are imported by the user of that feature:
+scipy by the within-run significance test (`compare.mann_whitney_p`, the `stats` extra), matplotlib by
+`report.html` (the `plots` extra), SQLAlchemy by `sql_counts`, valgrind's child process by `instructions`.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-# Eager, and cheap: the function `compare` must shadow the submodule of the same name (importing the
-# submodule later would otherwise bind `pytest_oxbot.kpi.compare` to the module).
-from pytest_oxbot.kpi.compare import compare
-
-if TYPE_CHECKING:
-    from pytest_oxbot.errors import KpiUsageError
-    from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
-    from pytest_oxbot.kpi.catalogue import CATALOGUE, KpiSpec, spec_for
-    from pytest_oxbot.kpi.compare import ComparePolicy, Comparison
-    from pytest_oxbot.kpi.config import GateConfig, build_config
-    from pytest_oxbot.kpi.errors import BaselineError
-    from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
-    from pytest_oxbot.kpi.measure import KpiRecorder
-
-_HOMES = {
-    "Baseline": "baseline",
-    "BaselineEntry": "baseline",
-    "CATALOGUE": "catalogue",
-    "KpiSpec": "catalogue",
-    "spec_for": "catalogue",
-    "ComparePolicy": "compare",
-    "Comparison": "compare",
-    "GateConfig": "config",
-    "build_config": "config",
-    "BaselineError": "errors",
-    "KpiUsageError": "errors",
-    "KpiResult": "gate",
-    "Measurement": "gate",
-    "judge": "gate",
-    "KpiRecorder": "measure",
-}
+from pytest_oxbot.errors import KpiUsageError
+from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
+from pytest_oxbot.kpi.catalogue import CATALOGUE, KpiSpec, spec_for
+from pytest_oxbot.kpi.compare import ComparePolicy, Comparison, compare
+from pytest_oxbot.kpi.config import GateConfig, build_config
+from pytest_oxbot.kpi.errors import BaselineError, InstrumentError, InstrumentUnavailable
+from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
+from pytest_oxbot.kpi.measure import KpiRecorder
 
 __all__ = [
     "CATALOGUE",
@@ -49,6 +26,8 @@ __all__ = [
     "ComparePolicy",
     "Comparison",
     "GateConfig",
+    "InstrumentError",
+    "InstrumentUnavailable",
     "KpiRecorder",
     "KpiResult",
     "KpiSpec",
@@ -59,16 +38,3 @@ __all__ = [
     "judge",
     "spec_for",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})

@@ -1,8 +1,12 @@
 """Baseline files: stable, sorted, reviewable JSON meant to be committed, plus an archive for history.
 
-Layout: `{"format": ..., "environment": {...}, "tests": {test_id: {kpi: {"unit", "value", "samples"}}}}`
+Layout (`pytest-oxbot-baseline/2`):
+`{"format": ..., "environment": {...}, "tests": {test_id: {kpi: {"unit", "value", "samples", "runs"}}}}`
 with sorted keys, two-space indent and values rounded to 9 significant digits, so re-saving unchanged
-results gives an unchanged file. Any problem reading one is a `BaselineError` naming the file.
+results gives an unchanged file. `samples` are the measurements of the last run (wall-clock KPIs);
+`runs` are the values of the last few runs of a wall-clock KPI, oldest first (`value` is the newest),
+so a timing is judged against the spread between runs rather than within one. Version 1 files (no
+`runs`) are read as one run each. Any problem reading one is a `BaselineError` naming the file.
 """
 
 from __future__ import annotations
@@ -11,54 +15,90 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_oxbot.kpi.catalogue import canonical_name
 from pytest_oxbot.kpi.errors import BaselineError
 
-FORMAT = "pytest-oxbot-baseline/1"
+FORMAT = "pytest-oxbot-baseline/2"
+READABLE = ("pytest-oxbot-baseline/1", FORMAT)
+DEFAULT_RUNS_KEPT = 5
 
 
-@dataclass(frozen=True)
-class BaselineEntry:
+class BaselineEntry(NamedTuple):
     """One KPI of one test as saved."""
 
     value: float
     unit: str = ""
     samples: tuple[float, ...] = ()
+    runs: tuple[float, ...] = ()
 
 
-@dataclass
 class Baseline:
     """All saved KPIs by test id, with the environment they were measured in."""
 
-    environment: dict[str, str] = field(default_factory=dict)
-    tests: dict[str, dict[str, BaselineEntry]] = field(default_factory=dict)
-    saved_at: str = ""
+    __slots__ = ("environment", "saved_at", "tests")
+
+    def __init__(
+        self,
+        environment: dict[str, str] | None = None,
+        tests: dict[str, dict[str, BaselineEntry]] | None = None,
+        saved_at: str = "",
+    ) -> None:
+        self.environment = environment if environment is not None else {}
+        self.tests = tests if tests is not None else {}
+        self.saved_at = saved_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Baseline):
+            return NotImplemented
+        return (self.environment, self.tests, self.saved_at) == (
+            other.environment,
+            other.tests,
+            other.saved_at,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Baseline({len(self.tests)} tests, saved_at={self.saved_at!r})"
 
     def entries(self, test_id: str) -> dict[str, BaselineEntry]:
         return self.tests.get(test_id, {})
 
-    def merged(self, newer: Baseline) -> Baseline:
-        """This baseline with `newer`'s tests replacing ours (tests not re-run are kept)."""
-        tests = {**self.tests, **newer.tests}
+    def merged(self, newer: Baseline, keep_runs: int = DEFAULT_RUNS_KEPT) -> Baseline:
+        """This baseline with `newer`'s tests replacing ours (tests not re-run are kept).
+
+        A KPI that keeps runs (a wall-clock one) appends the newer run to ours, keeping the last
+        `keep_runs`, so repeated updates build the between-run spread the comparison needs.
+        """
+        tests = dict(self.tests)
+        for test_id, kpis in newer.tests.items():
+            old = self.tests.get(test_id, {})
+            tests[test_id] = {name: _append_run(old.get(name), e, keep_runs) for name, e in kpis.items()}
         return Baseline(newer.environment or self.environment, tests, newer.saved_at)
+
+
+def _append_run(old: BaselineEntry | None, new: BaselineEntry, keep: int) -> BaselineEntry:
+    if old is None or not new.runs or old.unit != new.unit:
+        return new
+    previous = old.runs or (old.value,)
+    return BaselineEntry(new.value, new.unit, new.samples, (*previous, *new.runs)[-keep:])
 
 
 def _round(value: float, digits: int = 9) -> float:
     return float(f"{value:.{digits}g}") if math.isfinite(value) else value
 
 
-# Samples (noisy timings) need few digits and read best on one line each.
-_SAMPLES = re.compile(r'"samples": \[\s*([^\]]*?)\s*\]', re.DOTALL)
+# Samples and runs (noisy timings) read best on one line each.
+_SAMPLES = r'"(samples|runs)": \[\s*([^\]]*?)\s*\]'  # compiled (and cached by re) on first save
 
 
 def _one_line(match: re.Match[str]) -> str:
-    items = [part.strip() for part in match.group(1).split(",")]
-    return '"samples": [' + ", ".join(items) + "]"
+    items = [part.strip() for part in match.group(2).split(",")]
+    return f'"{match.group(1)}": [' + ", ".join(items) + "]"
 
 
 def to_json(baseline: Baseline) -> str:
@@ -69,13 +109,16 @@ def to_json(baseline: Baseline) -> str:
                 "unit": e.unit,
                 "value": _round(e.value),
                 **({"samples": [_round(s, 6) for s in e.samples]} if e.samples else {}),
+                **({"runs": [_round(r) for r in e.runs]} if e.runs else {}),
             }
             for name, e in sorted(kpis.items())
         }
         for test_id, kpis in sorted(baseline.tests.items())
     }
     document = {"format": FORMAT, "environment": dict(sorted(baseline.environment.items())), "tests": tests}
-    return _SAMPLES.sub(_one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    return (
+        re.sub(_SAMPLES, _one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
+    )
 
 
 def from_json(text: str, source: str = "<baseline>") -> Baseline:
@@ -84,9 +127,12 @@ def from_json(text: str, source: str = "<baseline>") -> Baseline:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"baseline {source} is corrupt: not valid JSON ({exc})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise BaselineError(f"baseline {source} is not a {FORMAT} file (format: {found!r})")
+        raise BaselineError(
+            f"baseline {source} is not a pytest-oxbot baseline (format: {found!r}; this version reads "
+            f"{' and '.join(READABLE)}; re-record it with --oxbot-save-baseline)"
+        )
     env = data.get("environment", {})
     tests = data.get("tests")
     if not isinstance(env, dict) or not isinstance(tests, dict):
@@ -104,12 +150,17 @@ def from_json(text: str, source: str = "<baseline>") -> Baseline:
 def _entry(raw: Any, source: str, test_id: str, name: str) -> BaselineEntry:
     try:
         value = raw["value"]
-        samples = raw.get("samples", [])
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError("value")
-        if not all(isinstance(s, int | float) and not isinstance(s, bool) for s in samples):
-            raise TypeError("samples")
-        return BaselineEntry(float(value), str(raw.get("unit", "")), tuple(float(s) for s in samples))
+        lists = {}
+        for key in ("samples", "runs"):
+            items = raw.get(key, [])
+            if not isinstance(items, list) or not all(
+                isinstance(s, int | float) and not isinstance(s, bool) for s in items
+            ):
+                raise TypeError(key)
+            lists[key] = tuple(float(s) for s in items)
+        return BaselineEntry(float(value), str(raw.get("unit", "")), lists["samples"], lists["runs"])
     except (TypeError, KeyError, AttributeError) as exc:
         raise BaselineError(f"baseline {source} is corrupt at {test_id!r} / {name!r}: bad {exc}") from None
 
@@ -145,7 +196,7 @@ def history_dir(path: Path) -> Path:
     return path.parent / "history"
 
 
-_STAMP = re.compile(r"-(\d{8}T\d{6}Z)\.json$")
+_STAMP = r"-(\d{8}T\d{6}Z)\.json$"
 
 
 def load_history(path: Path) -> list[tuple[str, Baseline]]:
@@ -155,7 +206,7 @@ def load_history(path: Path) -> list[tuple[str, Baseline]]:
     if not directory.is_dir():
         return []
     for file in sorted(directory.glob(f"{path.stem}-*.json")):
-        match = _STAMP.search(file.name)
+        match = re.search(_STAMP, file.name)
         if match is None:
             continue
         try:
@@ -166,11 +217,7 @@ def load_history(path: Path) -> list[tuple[str, Baseline]]:
 
 
 def from_results(
-    results: Mapping[str, Mapping[str, tuple[float, str, tuple[float, ...]]]], environment: Mapping[str, str]
+    results: Mapping[str, Mapping[str, BaselineEntry]], environment: Mapping[str, str]
 ) -> Baseline:
-    """Build a baseline from `{test_id: {kpi: (value, unit, samples)}}`."""
-    tests = {
-        test_id: {name: BaselineEntry(v, unit, samples) for name, (v, unit, samples) in kpis.items()}
-        for test_id, kpis in results.items()
-    }
-    return Baseline(dict(environment), tests)
+    """Build a baseline from `{test_id: {kpi: entry}}`."""
+    return Baseline(dict(environment), {test_id: dict(kpis) for test_id, kpis in results.items()})

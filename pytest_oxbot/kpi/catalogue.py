@@ -1,28 +1,40 @@
 """The KPI catalogue: fixed names, units, direction and 0xBot's targets as defaults.
 
-Components report under these names; anything else must be a free-form wall-clock latency whose name
-ends in `_time` or `_latency` (seconds, lower is better, noisy, no default target). Every other name is
-a usage error, so a typo cannot silently create an ungated KPI.
+Components report under these names; anything else must belong to a family named by its suffix:
+
+* `<what>_time`, `<what>_latency`: a wall-clock latency (seconds, noisy, no default target);
+* `<what>_instructions`: CPU instructions counted under valgrind (deterministic, judged against the
+  baseline within `instruction_tolerance`, 1 % by default);
+* `redis_commands`, `redis_round_trips`, `sql_statements`, `db_buffers`, alone or as `<what>_redis_commands`
+  etc.: I/O work counted at the client or by EXPLAIN (deterministic, exact).
+
+Every other name is a usage error, so a typo cannot silently create an ungated KPI.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pytest_oxbot.errors import KpiUsageError
 
 Better = Literal["lower", "higher"]
 
 FREE_FORM_SUFFIXES = ("_time", "_latency")
+INSTRUCTIONS_SUFFIX = "_instructions"
+# I/O counts: exact, lower is better, no default target (the baseline holds each test's own count).
+COUNT_UNITS = {
+    "redis_commands": ("commands", "Redis commands sent, counted at the client (a pipeline: each command)"),
+    "redis_round_trips": ("round trips", "Redis round trips (a pipeline or transaction: one)"),
+    "sql_statements": ("statements", "SQL statements executed, counted by SQLAlchemy events"),
+    "db_buffers": ("buffers", "PostgreSQL shared buffers hit + read, from EXPLAIN (ANALYZE, BUFFERS)"),
+}
 
 
-@dataclass(frozen=True)
-class KpiSpec:
+class KpiSpec(NamedTuple):
     """What a KPI means: its unit, which direction is better, its default target and how noisy it is.
 
-    `tolerance` is the relative change a stable KPI may drift from its baseline before it regresses;
-    noisy KPIs are judged statistically instead (see `compare`).
+    `tolerance` is the relative change a stable KPI may drift from its baseline before it regresses
+    (None: the session's `instruction_tolerance`); noisy KPIs are judged statistically (see `compare`).
     """
 
     name: str
@@ -30,7 +42,7 @@ class KpiSpec:
     better: Better
     target: float | None
     noisy: bool
-    tolerance: float = 1e-6
+    tolerance: float | None = 1e-6
     description: str = ""
 
     def within(self, value: float, target: float) -> bool:
@@ -121,20 +133,47 @@ def canonical_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
+def _well_formed(name: str) -> bool:
+    return name.isidentifier() and name.islower()
+
+
 def is_free_form(name: str) -> bool:
     """Free-form wall-clock latencies are named `<what>_time` or `<what>_latency`."""
-    return name.isidentifier() and name.islower() and name.endswith(FREE_FORM_SUFFIXES)
+    return _well_formed(name) and name.endswith(FREE_FORM_SUFFIXES)
+
+
+def _count_family(name: str) -> str | None:
+    for family in COUNT_UNITS:
+        if name == family or name.endswith("_" + family):
+            return family
+    return None
+
+
+def is_deterministic_count(name: str) -> bool:
+    """Instruction and I/O counts: the KPIs a loaded machine cannot move."""
+    return _well_formed(name) and (name.endswith(INSTRUCTIONS_SUFFIX) or _count_family(name) is not None)
 
 
 def spec_for(name: str) -> KpiSpec:
-    """The spec of a catalogue KPI (or its alias) or of a free-form latency; any other name is an error."""
-    spec = CATALOGUE.get(canonical_name(name))
+    """The spec of a catalogue KPI (or its alias) or of a KPI family; any other name is a usage error."""
+    name = canonical_name(name)
+    spec = CATALOGUE.get(name)
     if spec is not None:
         return spec
-    if is_free_form(name):
-        return KpiSpec(name, "s", "lower", None, True, description="free-form wall-clock latency")
+    if _well_formed(name):
+        if name.endswith(FREE_FORM_SUFFIXES):
+            return KpiSpec(name, "s", "lower", None, True, description="free-form wall-clock latency")
+        if name.endswith(INSTRUCTIONS_SUFFIX) and name != INSTRUCTIONS_SUFFIX[1:]:
+            return KpiSpec(
+                name, "instructions", "lower", None, False, None, "CPU instructions counted under valgrind"
+            )
+        family = _count_family(name)
+        if family is not None:
+            unit, description = COUNT_UNITS[family]
+            return KpiSpec(name, unit, "lower", None, False, 0.0, description)
     known = ", ".join(sorted(CATALOGUE))
     raise KpiUsageError(
-        f"unknown KPI {name!r}: use one of {known}, or a wall-clock latency named '<what>_time' "
-        "or '<what>_latency'"
+        f"unknown KPI {name!r}: use one of {known}; a wall-clock latency '<what>_time' or "
+        "'<what>_latency'; an instruction count '<what>_instructions'; or an I/O count "
+        f"{', '.join(COUNT_UNITS)} (optionally prefixed '<what>_')"
     )

@@ -26,9 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     cmp = sub.add_parser("compare", help="judge CURRENT against BASELINE (exit 1 on a failing KPI)")
     cmp.add_argument("baseline", type=Path)
     cmp.add_argument("current", type=Path)
-    cmp.add_argument("--min-effect", type=float, default=ComparePolicy.min_effect)
-    cmp.add_argument("--alpha", type=float, default=ComparePolicy.alpha)
-    cmp.add_argument("--max-spread", type=float, default=ComparePolicy.max_spread)
+    cmp.add_argument("--min-effect", type=float, default=ComparePolicy().min_effect)
+    cmp.add_argument("--alpha", type=float, default=ComparePolicy().alpha)
+    cmp.add_argument("--max-spread", type=float, default=ComparePolicy().max_spread)
     cmp.add_argument("--no-targets", action="store_true", help="judge against the baseline only")
     cmp.add_argument("--markdown", type=Path, help="also write the Markdown summary here")
     return parser

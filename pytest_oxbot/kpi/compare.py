@@ -1,41 +1,56 @@
-"""Compare a KPI with its baseline: exactly for stable KPIs, statistically for noisy ones.
+"""Compare a KPI with its baseline: exactly for deterministic KPIs, noise-aware for wall-clock ones.
 
-Noisy KPIs regress only when the difference is significant (one-sided Mann-Whitney U, scipy) AND at
-least `min_effect` in relative size; when either side's spread (IQR / median) is too wide, or there
-are too few samples for the test to be meaningful, a large change is reported as "unstable" instead
-of failing, so CI flakes do not block merges and real regressions still do.
+Deterministic KPIs (tokens, cost, counts, instructions) regress on any change beyond their tolerance.
+Noisy KPIs (wall-clock times) are judged in one of two ways:
+
+* **between runs** (the baseline holds `min_runs` or more runs of the KPI, each the value of one whole
+  pytest run): the verdict is judged against how much the KPI moved *between* those runs, which is
+  the noise that matters (another process, another moment of the machine). A change regresses when it
+  is at least `min_effect` AND outside the band the baseline's own runs spread over; a change past
+  `min_effect` but inside that band is `unstable` (reported, not failed).
+* a baseline with fewer runs (older baselines hold one): a change past `min_effect` is `unstable`,
+  "too few runs", and does not fail, unless the policy opts into the **within-run** rule
+  (`within_run`): one-sided Mann-Whitney U on the samples (scipy, the `stats` extra) AND at least
+  `min_effect`; a spread (IQR/median) wider than `max_spread` or too few samples makes a large change
+  `unstable`. Samples within one run are correlated (same process, same moment: measured, the same query
+  moved +66 % between two runs with within-run samples tight enough to call any shift significant), so
+  that rule is off by default.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pytest_oxbot.kpi.catalogue import KpiSpec
 
 CompareVerdict = Literal["new", "same", "improved", "regressed", "unstable"]
 
 
-@dataclass(frozen=True)
-class ComparePolicy:
-    """The noise-aware rule's knobs (pyproject `[tool.pytest_oxbot]`: min_effect, alpha, max_spread)."""
+class ComparePolicy(NamedTuple):
+    """The comparison's knobs (pyproject `[tool.pytest_oxbot]`)."""
 
     min_effect: float = 0.10
     alpha: float = 0.05
     max_spread: float = 0.5
     min_samples: int = 5
+    instruction_tolerance: float = 0.01
+    min_runs: int = 3
+    within_run: bool = False
+
+    def tolerance(self, spec: KpiSpec) -> float:
+        """The relative drift a deterministic KPI may show before it counts as a change."""
+        return self.instruction_tolerance if spec.tolerance is None else spec.tolerance
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(NamedTuple):
     """How a value moved against its baseline; `change` is relative ((new - old) / old)."""
 
     verdict: CompareVerdict
     change: float | None = None
     p_value: float | None = None
     note: str = ""
+    reference: float | None = None  # what `change` is relative to, when not the baseline's value
 
 
 def relative_change(new: float, old: float) -> float:
@@ -49,9 +64,25 @@ def spread(samples: Sequence[float]) -> float:
     """Robust relative spread: inter-quartile range over median (0 for fewer than 2 samples)."""
     if len(samples) < 2:
         return 0.0
+    import statistics
+
     q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     median = statistics.median(samples)
     return (q3 - q1) / abs(median) if median else float("inf")
+
+
+def run_band(runs: Sequence[float]) -> tuple[float, float]:
+    """(center, band) of a baseline's runs: their median, and the largest relative distance of a run from it.
+
+    With k runs, the chance that one more run of unchanged code lands outside the range of the first k
+    is 2/(k+1); `min_effect` keeps that case from failing when the runs happen to be close together.
+    """
+    import statistics
+
+    center = statistics.median(runs)
+    if not center:
+        return center, float("inf")
+    return center, max(abs(r - center) for r in runs) / abs(center)
 
 
 def compare(
@@ -61,17 +92,60 @@ def compare(
     baseline_value: float | None,
     baseline_samples: Sequence[float] = (),
     policy: ComparePolicy | None = None,
+    baseline_runs: Sequence[float] = (),
 ) -> Comparison:
     """Judge `value` (and its samples) against the baseline in the KPI's better direction."""
     if baseline_value is None:
         return Comparison("new")
     policy = policy or ComparePolicy()
+    if not spec.noisy:
+        change = relative_change(value, baseline_value)
+        if abs(change) <= policy.tolerance(spec):
+            return Comparison("same", change)
+        worse = change > 0 if spec.better == "lower" else change < 0
+        return Comparison("regressed" if worse else "improved", change)
+    if len(baseline_runs) >= policy.min_runs:
+        return _between_runs(spec, value, baseline_runs, policy)
+    if policy.within_run:
+        return _within_run(spec, value, samples, baseline_value, baseline_samples, policy)
+    change = relative_change(value, baseline_value)
+    if abs(change) < policy.min_effect:
+        return Comparison("same", change, note=f"change below the {policy.min_effect:.0%} minimum effect")
+    runs = len(baseline_runs) or 1
+    return Comparison(
+        "unstable",
+        change,
+        note=f"the baseline holds {runs} run(s) of it, {policy.min_runs} are needed to judge a wall-clock "
+        "KPI between runs (add runs with --oxbot-update-baseline)",
+    )
+
+
+def _between_runs(spec: KpiSpec, value: float, runs: Sequence[float], policy: ComparePolicy) -> Comparison:
+    center, band = run_band(runs)
+    change = relative_change(value, center)
+    worse = change > 0 if spec.better == "lower" else change < 0
+    seen = f"the baseline's {len(runs)} runs spread +-{band:.0%} around {center:.4g}"
+    if abs(change) < policy.min_effect:
+        note = f"change below the {policy.min_effect:.0%} minimum effect"
+        return Comparison("same", change, note=note, reference=center)
+    if abs(change) <= band:
+        return Comparison(
+            "unstable", change, note=f"inside the spread between runs: {seen}", reference=center
+        )
+    verdict: CompareVerdict = "regressed" if worse else "improved"
+    return Comparison(verdict, change, note=f"outside the spread between runs: {seen}", reference=center)
+
+
+def _within_run(
+    spec: KpiSpec,
+    value: float,
+    samples: Sequence[float],
+    baseline_value: float,
+    baseline_samples: Sequence[float],
+    policy: ComparePolicy,
+) -> Comparison:
     change = relative_change(value, baseline_value)
     worse = change > 0 if spec.better == "lower" else change < 0
-    if not spec.noisy:
-        if abs(change) <= spec.tolerance:
-            return Comparison("same", change)
-        return Comparison("regressed" if worse else "improved", change)
     if abs(change) < policy.min_effect:
         return Comparison("same", change, note=f"change below the {policy.min_effect:.0%} minimum effect")
     if len(samples) < policy.min_samples or len(baseline_samples) < policy.min_samples:
@@ -85,7 +159,7 @@ def compare(
         return Comparison(
             "unstable", change, note=f"spread {widest:.0%} (IQR/median) exceeds {policy.max_spread:.0%}"
         )
-    p_value = _mann_whitney_p(samples, baseline_samples, spec.better if worse else _flip(spec.better))
+    p_value = mann_whitney_p(samples, baseline_samples, spec.better if worse else _flip(spec.better))
     if p_value >= policy.alpha:
         return Comparison("same", change, p_value, note=f"not significant (p={p_value:.3g})")
     return Comparison("regressed" if worse else "improved", change, p_value)
@@ -95,9 +169,12 @@ def _flip(better: str) -> str:
     return "higher" if better == "lower" else "lower"
 
 
-def _mann_whitney_p(samples: Sequence[float], baseline: Sequence[float], better: str) -> float:
-    """One-sided p-value that the current samples are worse than the baseline's."""
-    from scipy.stats import mannwhitneyu  # imported lazily: scipy costs ~0.3 s to import
+def mann_whitney_p(samples: Sequence[float], baseline: Sequence[float], better: str) -> float:
+    """One-sided p-value that the current samples are worse than the baseline's (needs scipy)."""
+    from pytest_oxbot.errors import require
+
+    require("scipy", feature="the noise-aware comparison of wall-clock KPIs", extra="stats")
+    from scipy.stats import mannwhitneyu
 
     alternative = "greater" if better == "lower" else "less"
     result = mannwhitneyu(list(samples), list(baseline), alternative=alternative)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.catalogue import CATALOGUE, spec_for
@@ -19,7 +20,20 @@ from pytest_oxbot.kpi.units import parse_quantity
 
 DEFAULT_BASELINE = ".oxbot/baseline.json"
 DEFAULT_PERFORMANCE_PATHS = ("benchmarks",)
-_KNOWN_KEYS = {"targets", "baseline", "performance_paths", "min_effect", "alpha", "max_spread", "min_samples"}
+_KNOWN_KEYS = {
+    "targets",
+    "baseline",
+    "performance_paths",
+    "min_effect",
+    "alpha",
+    "max_spread",
+    "min_samples",
+    "instruction_tolerance",
+    "min_runs",
+    "baseline_runs",
+    "max_cpu_pressure",
+    "within_run",
+}
 
 
 def parse_targets(raw: Mapping[str, object], origin: str) -> dict[str, float]:
@@ -60,15 +74,16 @@ def read_pyproject(rootdir: Path) -> dict[str, object]:
     return section
 
 
-@dataclass(frozen=True)
-class GateConfig:
+class GateConfig(NamedTuple):
     """The effective, validated configuration of one session."""
 
-    targets: dict[str, float] = field(default_factory=dict)
+    targets: Mapping[str, float] = MappingProxyType({})
     sources: tuple[str, ...] = ("defaults",)
     baseline_path: str = DEFAULT_BASELINE
     performance_paths: tuple[str, ...] = DEFAULT_PERFORMANCE_PATHS
-    policy: ComparePolicy = field(default_factory=ComparePolicy)
+    policy: ComparePolicy = ComparePolicy()
+    baseline_runs: int = 5
+    max_cpu_pressure: float = 0.10
 
     def target(self, name: str, overrides: Mapping[str, float] | None = None) -> float | None:
         """The target of `name` for one test: its marker, else the session layers, else the default."""
@@ -114,18 +129,44 @@ def build_config(
     paths = pyproject.get("performance_paths", list(DEFAULT_PERFORMANCE_PATHS))
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
         raise KpiUsageError(f"{origin}: 'performance_paths' must be a list of path strings")
-    return GateConfig(targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin))
+    runs = _integer(pyproject, "baseline_runs", 5, 1, origin)
+    pressure = _number(pyproject, "max_cpu_pressure", 0.10, origin, upper=1.0)
+    return GateConfig(
+        targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin), runs, pressure
+    )
+
+
+def _number(section: Mapping[str, object], key: str, default: float, origin: str, upper: float = 10) -> float:
+    raw = section.get(key, default)
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < float(raw) <= upper:
+        raise KpiUsageError(f"{origin}: {key} must be a number in (0, {upper:g}], not {raw!r}")
+    return float(raw)
+
+
+def _integer(section: Mapping[str, object], key: str, default: int, lowest: int, origin: str) -> int:
+    raw = section.get(key, default)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < lowest:
+        raise KpiUsageError(f"{origin}: {key} must be an integer >= {lowest}, not {raw!r}")
+    return raw
 
 
 def _policy(section: Mapping[str, object], origin: str) -> ComparePolicy:
     defaults = ComparePolicy()
-    values: dict[str, float] = {}
-    for key in ("min_effect", "alpha", "max_spread"):
-        raw = section.get(key, getattr(defaults, key))
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 < float(raw) < 10:
-            raise KpiUsageError(f"{origin}: {key} must be a positive number, not {raw!r}")
-        values[key] = float(raw)
-    min_samples = section.get("min_samples", defaults.min_samples)
-    if isinstance(min_samples, bool) or not isinstance(min_samples, int) or min_samples < 2:
-        raise KpiUsageError(f"{origin}: min_samples must be an integer >= 2, not {min_samples!r}")
-    return ComparePolicy(values["min_effect"], values["alpha"], values["max_spread"], min_samples)
+    return ComparePolicy(
+        min_effect=_number(section, "min_effect", defaults.min_effect, origin),
+        alpha=_number(section, "alpha", defaults.alpha, origin, upper=0.5),
+        max_spread=_number(section, "max_spread", defaults.max_spread, origin),
+        min_samples=_integer(section, "min_samples", defaults.min_samples, 2, origin),
+        instruction_tolerance=_number(
+            section, "instruction_tolerance", defaults.instruction_tolerance, origin, upper=1.0
+        ),
+        min_runs=_integer(section, "min_runs", defaults.min_runs, 2, origin),
+        within_run=_flag(section, "within_run", defaults.within_run, origin),
+    )
+
+
+def _flag(section: Mapping[str, object], key: str, default: bool, origin: str) -> bool:
+    raw = section.get(key, default)
+    if not isinstance(raw, bool):
+        raise KpiUsageError(f"{origin}: {key} must be true or false, not {raw!r}")
+    return raw

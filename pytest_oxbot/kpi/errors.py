@@ -7,3 +7,12 @@ from pytest_oxbot.errors import KpiUsageError
 
 class BaselineError(KpiUsageError):
     """A baseline file that is missing, unreadable or not a pytest-oxbot baseline."""
+
+
+class InstrumentUnavailable(KpiUsageError):
+    """This machine cannot count instructions (no valgrind, another OS or CPU); the message says why."""
+
+
+class InstrumentError(KpiUsageError):
+    """Counting instructions failed: the function is not importable by name, its arguments are not JSON, or
+    the call raised in the child (its traceback is in the message)."""

@@ -1,4 +1,5 @@
-"""Record KPIs from a test: explicit values, wall-clock timings, peak memory and async benchmarks.
+"""Record KPIs from a test: explicit values, wall-clock timings, peak memory, async benchmarks, and the
+deterministic counts (instructions under valgrind, Redis commands, SQL statements, PostgreSQL buffers).
 
 The recorder only validates names and hands values to a sink (the plugin's per-test stash), so the same
 object works outside pytest. Async benchmarks run on the caller's own event loop, which
@@ -8,16 +9,23 @@ pytest-benchmark cannot do.
 from __future__ import annotations
 
 import numbers
-import statistics
 import time
-import tracemalloc
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol, SupportsFloat
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, SupportsFloat
 
 from pytest_oxbot.errors import KpiUsageError
-from pytest_oxbot.kpi.catalogue import spec_for
+from pytest_oxbot.kpi.catalogue import INSTRUCTIONS_SUFFIX, spec_for
+from pytest_oxbot.kpi.errors import InstrumentUnavailable
+
+# The instruments (subprocess + valgrind, SQLAlchemy events) are imported by the methods that use them.
+if TYPE_CHECKING:
+    from sqlalchemy import Executable
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from pytest_oxbot.kpi.instructions import InstructionCount
+    from pytest_oxbot.kpi.redis_counts import RedisCount
+    from pytest_oxbot.kpi.sql_counts import SqlCount
 
 
 class Sink(Protocol):
@@ -26,40 +34,61 @@ class Sink(Protocol):
     def __call__(self, name: str, value: float, samples: Sequence[float], source: str) -> None: ...
 
 
-@dataclass
 class Timing:
     """The outcome of a `measure()` block, filled in when the block exits."""
 
-    name: str
-    seconds: float = 0.0
+    __slots__ = ("name", "seconds")
+
+    def __init__(self, name: str, seconds: float = 0.0) -> None:
+        self.name = name
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Timing({self.name!r}, seconds={self.seconds!r})"
 
 
-@dataclass
 class MemoryPeak:
     """The outcome of a `track_memory()` block: peak traced allocation in MiB."""
 
-    name: str
-    megabytes: float = 0.0
+    __slots__ = ("megabytes", "name")
+
+    def __init__(self, name: str, megabytes: float = 0.0) -> None:
+        self.name = name
+        self.megabytes = megabytes
+
+    def __repr__(self) -> str:
+        return f"MemoryPeak({self.name!r}, megabytes={self.megabytes!r})"
 
 
-@dataclass
 class BenchResult:
     """Per-round timings of `benchmark_async` (seconds)."""
 
-    name: str
-    samples: list[float] = field(default_factory=list)
+    __slots__ = ("name", "samples")
+
+    def __init__(self, name: str, samples: list[float] | None = None) -> None:
+        self.name = name
+        self.samples: list[float] = samples if samples is not None else []
 
     @property
     def mean(self) -> float:
-        return statistics.fmean(self.samples) if self.samples else 0.0
+        return sum(self.samples) / len(self.samples) if self.samples else 0.0
+
+    def __repr__(self) -> str:
+        return f"BenchResult({self.name!r}, {len(self.samples)} samples, mean={self.mean!r})"
 
 
 class KpiRecorder:
     """The `oxbot_kpi` fixture's object: several KPIs per test, each checked against the catalogue."""
 
-    def __init__(self, sink: Sink, timer: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        timer: Callable[[], float] = time.perf_counter,
+        unavailable: Callable[[InstrumentUnavailable], NoReturn] | None = None,
+    ) -> None:
         self._sink = sink
         self._timer = timer
+        self._unavailable = unavailable
 
     def record(
         self, name: str, value: SupportsFloat, *, samples: Sequence[float] = (), source: str = "explicit"
@@ -91,6 +120,8 @@ class KpiRecorder:
     @contextmanager
     def track_memory(self, name: str = "memory_usage_mb") -> Iterator[MemoryPeak]:
         """Record the peak of Python allocations made inside the block (tracemalloc), in MiB."""
+        import tracemalloc
+
         spec_for(name)
         peak = MemoryPeak(name)
         started = not tracemalloc.is_tracing()
@@ -129,3 +160,87 @@ class KpiRecorder:
             result.samples.append(self._timer() - start)
         self.record(name, result.mean, samples=result.samples, source="benchmark_async")
         return result
+
+    def count_instructions(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        name: str | None = None,
+        rounds: int = 3,
+        warmup: int = 2,
+        setup: Callable[..., Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> InstructionCount:
+        """Count the instructions of `fn(*args, **kwargs)` (sync or async) under valgrind, in a child
+        process; record them as `name` (default `<fn>_instructions`), unit instructions, deterministic.
+
+        `fn` (and `setup`) must be importable by name and the arguments JSON values: see
+        `pytest_oxbot.kpi.instructions`. Where valgrind cannot run, the plugin skips the test with the
+        reason (a failure under OXBOT_REQUIRE_INSTRUMENTS=1); outside pytest, `InstrumentUnavailable`.
+        """
+        from pytest_oxbot.kpi import instructions
+
+        kpi = name or f"{getattr(fn, '__name__', 'call')}{INSTRUCTIONS_SUFFIX}"
+        if not kpi.endswith(INSTRUCTIONS_SUFFIX):
+            raise KpiUsageError(f"{kpi}: an instruction count's name must end in {INSTRUCTIONS_SUFFIX!r}")
+        spec_for(kpi)
+        try:
+            count = instructions.count_instructions(
+                fn, *args, rounds=rounds, warmup=warmup, setup=setup, env=env, **kwargs
+            )
+        except InstrumentUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable(exc)
+        self.record(kpi, count.per_call, source="valgrind")
+        return count
+
+    def require_instruments(self) -> None:
+        """Skip the test (or fail it, under OXBOT_REQUIRE_INSTRUMENTS=1) where instructions cannot be
+        counted, before any expensive set-up; outside pytest, raise `InstrumentUnavailable`."""
+        from pytest_oxbot.kpi import instructions
+
+        try:
+            instructions.require_instrument()
+        except InstrumentUnavailable as exc:
+            if self._unavailable is None:
+                raise
+            self._unavailable(exc)
+
+    @contextmanager
+    def count_redis(self, client: Any, *, prefix: str = "") -> Iterator[RedisCount]:
+        """Record `<prefix>redis_commands` and `<prefix>redis_round_trips` sent by `client` in the block."""
+        from pytest_oxbot.kpi.redis_counts import count_redis
+
+        commands, trips = f"{prefix}redis_commands", f"{prefix}redis_round_trips"
+        spec_for(commands)
+        with count_redis(client) as counts:
+            yield counts
+        self.record(commands, counts.commands, source="redis client")
+        self.record(trips, counts.round_trips, source="redis client")
+
+    @contextmanager
+    def count_sql(self, engine: Any, *, name: str = "sql_statements") -> Iterator[SqlCount]:
+        """Record the SQL statements executed on `engine` (sync or async) in the block as `name`."""
+        from pytest_oxbot.kpi.sql_counts import count_sql
+
+        spec_for(name)
+        with count_sql(engine) as counts:
+            yield counts
+        self.record(name, counts.statements, source="sqlalchemy events")
+
+    async def db_buffers(
+        self, conn: AsyncConnection, *statements: Executable | str, name: str = "db_buffers"
+    ) -> int:
+        """Record the PostgreSQL shared buffers (hit + read) that executing `statements` touches."""
+        from pytest_oxbot.kpi.sql_counts import explain_buffers
+
+        spec_for(name)
+        if not statements:
+            raise KpiUsageError(f"{name}: give at least one statement to explain")
+        total = 0
+        for statement in statements:
+            total += await explain_buffers(conn, statement)
+        self.record(name, total, source="EXPLAIN (ANALYZE, BUFFERS)")
+        return total

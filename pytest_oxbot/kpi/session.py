@@ -7,19 +7,17 @@ calls `finish()` once on the controller.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # Baselines and reports are imported when the session ends, and only those that are asked for: the
 # pytest plugin builds a GateSession in every run.
 if TYPE_CHECKING:
-    from pytest_oxbot.kpi.baseline import Baseline
+    from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
     from pytest_oxbot.kpi.gate import KpiResult
 
 
-@dataclass
-class Outputs:
+class Outputs(NamedTuple):
     """Where this session writes (None: not asked for)."""
 
     save_baseline: Path | None = None
@@ -31,32 +29,74 @@ class Outputs:
     history_of: Path | None = None
 
 
-@dataclass
 class GateSession:
-    """Results of one session, in arrival order, and what to write at its end."""
+    """Results of one session by test (a rerun's attempt replaces the earlier one), and what to write."""
 
-    outputs: Outputs = field(default_factory=Outputs)
-    header: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-    results: list[KpiResult] = field(default_factory=list)
+    def __init__(
+        self,
+        outputs: Outputs | None = None,
+        header: str = "",
+        meta: dict[str, Any] | None = None,
+        *,
+        keep_runs: int = 5,
+    ) -> None:
+        self.outputs = outputs if outputs is not None else Outputs()
+        self.header = header
+        self.meta = meta if meta is not None else {}
+        self.by_test: dict[str, list[KpiResult]] = {}
+        self.keep_runs = keep_runs
 
     def add(self, results: Iterable[KpiResult]) -> None:
-        self.results.extend(results)
+        """One test's results (from its teardown report); a later attempt of the same test replaces them."""
+        fresh: dict[str, list[KpiResult]] = {}
+        for r in results:
+            fresh.setdefault(r.test_id, []).append(r)
+        self.by_test.update(fresh)
+
+    @property
+    def results(self) -> list[KpiResult]:
+        return [r for results in self.by_test.values() for r in results]
 
     @property
     def judged(self) -> list[KpiResult]:
         return [r for r in self.results if r.judged]
 
+    @property
+    def recorded(self) -> list[KpiResult]:
+        """KPIs that component fixtures reported in tests that are not judged."""
+        return [r for r in self.results if not r.judged]
+
+    @property
+    def not_run(self) -> list[KpiResult]:
+        return [r for r in self.results if r.verdict == "not run"]
+
+    def add_not_run_test(self, test_id: str, entries: Mapping[str, BaselineEntry], why: str) -> None:
+        """A baseline test that did not run in this session: its KPIs are listed as `not run`."""
+        from pytest_oxbot.kpi.gate import not_run
+
+        self.by_test[test_id] = not_run(test_id, entries, why)
+
     def baseline(self) -> Baseline:
-        """This run's judged KPIs as a baseline (merged into the old one when updating)."""
+        """This run's judged, measured KPIs as a baseline (merged into the old one when updating)."""
         from pytest_oxbot.kpi import baseline as baseline_io
+        from pytest_oxbot.kpi.catalogue import spec_for
         from pytest_oxbot.kpi.fingerprint import environment_fingerprint
 
-        tests: dict[str, dict[str, tuple[float, str, tuple[float, ...]]]] = {}
+        tests: dict[str, dict[str, baseline_io.BaselineEntry]] = {}
         for r in self.judged:
-            tests.setdefault(r.test_id, {})[r.name] = (r.value, r.unit, r.samples)
+            if r.verdict == "missing":  # accepted as gone when updating
+                tests.setdefault(r.test_id, {})
+            if r.value is None:
+                continue
+            runs = (r.value,) if spec_for(r.name).noisy else ()
+            tests.setdefault(r.test_id, {})[r.name] = baseline_io.BaselineEntry(
+                r.value, r.unit, r.samples, runs
+            )
         fresh = baseline_io.from_results(tests, environment_fingerprint())
-        return self.outputs.merge_into.merged(fresh) if self.outputs.merge_into else fresh
+        merge_into = self.outputs.merge_into
+        merged = merge_into.merged(fresh, self.keep_runs) if merge_into else fresh
+        merged.tests = {test_id: kpis for test_id, kpis in merged.tests.items() if kpis}
+        return merged
 
     def finish(self) -> list[str]:
         """Write every requested file; returns one line per file written, for the terminal."""

@@ -20,9 +20,15 @@ _SUFFIXES: dict[str, dict[str, float]] = {
     "calls": {"calls": 1.0, "call": 1.0},
     "MB": {"mb": 1.0, "mib": 1.0, "kb": 1 / 1024, "kib": 1 / 1024, "gb": 1024.0, "gib": 1024.0},
     "ratio": {"%": 0.01, "ratio": 1.0},
+    "instructions": {"instructions": 1.0, "k": 1e3, "m": 1e6, "g": 1e9},
+    "commands": {"commands": 1.0, "command": 1.0},
+    "round trips": {"round trips": 1.0, "round trip": 1.0},
+    "statements": {"statements": 1.0, "statement": 1.0},
+    "buffers": {"buffers": 1.0, "buffer": 1.0},
 }
 
-_NUMBER = re.compile(r"^\s*(\$)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# Compiled on first use (re caches it): most runs never parse a target string.
+_NUMBER = r"^\s*(\$)?\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$"
 
 
 def parse_quantity(spec: KpiSpec, raw: object) -> float:
@@ -35,7 +41,7 @@ def parse_quantity(spec: KpiSpec, raw: object) -> float:
     if isinstance(raw, int | float):
         value = float(raw)
     else:
-        match = _NUMBER.match(raw)
+        match = re.match(_NUMBER, raw)
         if match is None:
             raise KpiUsageError(f"target for {spec.name}: cannot read {raw!r} as a number with a unit")
         dollar, number, suffix = match.groups()

@@ -22,7 +22,7 @@ from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
 from pytest_oxbot.fakes.exchange import FakeExchange
 from pytest_oxbot.fakes.latency import LatencyModel
 from pytest_oxbot.fakes.llm import FakeLLMProvider, FakeRequest
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 from pytest_oxbot.llm.budget import InMemoryBudget
 from pytest_oxbot.llm.client import CostAwareLLMClient
 from pytest_oxbot.llm.errors import BudgetExceeded

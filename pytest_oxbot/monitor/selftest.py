@@ -17,7 +17,7 @@ from typing import Any
 
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 from pytest_oxbot.monitor.config import AlertRule, MonitorConfig
 from pytest_oxbot.monitor.demo import DemoBot
 from pytest_oxbot.monitor.history import HistoryStore

@@ -47,7 +47,7 @@ def test_merge_keeps_tests_not_rerun() -> None:
     ("text", "message"),
     [
         ("{not json", "corrupt: not valid JSON"),
-        ("[]", "is not a pytest-oxbot-baseline/1 file"),
+        ("[]", "is not a pytest-oxbot baseline"),
         ('{"format": "other/1", "tests": {}}', "format: 'other/1'"),
         ('{"format": "pytest-oxbot-baseline/1", "tests": []}', "must be objects"),
         (
@@ -84,3 +84,43 @@ def test_history_is_archived_and_read_oldest_first(tmp_path: Path) -> None:
     history = bl.load_history(path)
     assert [stamp for stamp, _ in history] == ["20260101T000000Z", "20260102T000000Z"]
     assert [b.entries("t.py::b")["prompt_tokens"].value for _, b in history] == [2000, 2100]
+
+
+def test_version_1_files_read_as_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "old.json"
+    path.write_text(
+        '{"format": "pytest-oxbot-baseline/1", "environment": {}, '
+        '"tests": {"t": {"db_query_time": {"unit": "s", "value": 0.01, "samples": [0.01, 0.011]}}}}'
+    )
+    entry = bl.load(path).entries("t")["db_query_time"]
+    assert (entry.value, entry.samples, entry.runs) == (0.01, (0.01, 0.011), ())
+
+
+def test_updating_appends_runs_of_wall_clock_kpis_and_keeps_the_last_few() -> None:
+    base = bl.Baseline(
+        {},
+        {
+            "t": {
+                "db_query_time": bl.BaselineEntry(0.010, "s"),
+                "prompt_tokens": bl.BaselineEntry(10, "tokens"),
+            }
+        },
+    )
+    for value in (0.011, 0.012, 0.013, 0.014, 0.015):
+        newer = bl.Baseline(
+            {},
+            {
+                "t": {
+                    "db_query_time": bl.BaselineEntry(value, "s", (), (value,)),
+                    "prompt_tokens": bl.BaselineEntry(11, "tokens"),
+                }
+            },
+        )
+        base = base.merged(newer, keep_runs=5)
+    entry = base.entries("t")["db_query_time"]
+    assert entry.value == 0.015
+    assert entry.runs == (0.011, 0.012, 0.013, 0.014, 0.015)
+    assert base.entries("t")["prompt_tokens"] == bl.BaselineEntry(11, "tokens")
+    text = bl.to_json(base)
+    assert '"runs": [0.011, 0.012, 0.013, 0.014, 0.015]' in text
+    assert bl.from_json(text).entries("t")["db_query_time"].runs == entry.runs

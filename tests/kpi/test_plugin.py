@@ -60,16 +60,19 @@ def test_growing_prompt_fails_that_test_with_its_reason(pytester: pytest.Pyteste
     write_suite(pytester, sections=6)  # 3000 tokens > 2500
     result = run(pytester)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=2, failed=1)
+    # The test body passed; its KPI verdict fails its teardown (judged after every fixture finished).
+    result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*_ test_decision_prompt _*",
+            "*_ ERROR at teardown of test_decision_prompt _*",
             "KPI gate: prompt_tokens 3000 > target 2500 tokens",
-            "*- oxbot KPIs -*",
-            "FAILED test_bot.py::test_decision_prompt - KPI gate: prompt_tokens 3000 >*",
+            "*- Captured oxbot KPIs teardown -*",
+            "*test_bot.py::test_decision_prompt*prompt_tokens*3000 tokens*FAIL",
+            "ERROR test_bot.py::test_decision_prompt - Failed: KPI gate: prompt_tokens 300*",
         ]
     )
     result.stdout.fnmatch_lines(["*= oxbot KPI gate =*", "2 KPIs: 1 fail, 1 ok"])
+    result.stdout.no_fnmatch_line("*ERROR*test_cost*")
 
 
 def test_same_suite_within_targets_passes(pytester: pytest.Pytester) -> None:
@@ -87,9 +90,10 @@ def test_targets_from_marker_pyproject_ini_and_command_line(pytester: pytest.Pyt
         extra_ini='oxbot_targets = ["cost_per_decision=$0.0001"]\n'
         "[tool.pytest_oxbot.targets]\nprompt_tokens = 1500\n",
     )
-    result = run(pytester)
-    result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*targets from defaults + pyproject.toml + ini oxbot_targets*"])
+    result = run(pytester, "--oxbot-json=r.json")
+    result.assert_outcomes(passed=3, errors=2)
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert data["targets_source"] == "defaults + pyproject.toml + ini oxbot_targets"
     result = run(
         pytester, "--oxbot-target", "prompt_tokens=2000", "--oxbot-target", "cost_per_decision=0.001"
     )
@@ -103,7 +107,7 @@ def test_targets_from_marker_pyproject_ini_and_command_line(pytester: pytest.Pyt
     """
     )
     result = run(pytester, "test_marked.py", "--oxbot-target", "prompt_tokens=9000")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*prompt_tokens 150 > target 100 tokens*"])
 
 
@@ -120,7 +124,7 @@ def test_regression_against_saved_baseline(pytester: pytest.Pytester) -> None:
     write_suite(pytester, sections=5)  # 2500: within target, but +25 % against the baseline
     result = run(pytester, "--oxbot-compare")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
     result.stdout.fnmatch_lines(["*prompt_tokens 2500 tokens regressed +25.0% vs baseline 2000 tokens*"])
 
     updated = run(pytester, f"--oxbot-compare={baseline}", "--oxbot-update-baseline")
@@ -160,19 +164,36 @@ def test_bad_pyproject_target_is_a_usage_error(pytester: pytest.Pytester) -> Non
     result.stderr.fnmatch_lines(["*tool.pytest_oxbot?.targets: target for prompt_tokens must be a number*"])
 
 
-def test_bad_marker_target_errors_that_test(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ('prompt_tokens="2s"', "targets: target for prompt_tokens: unit 's' does not fit*"),
+        ("2500", "takes keyword targets*"),
+        ('gate="no"', "gate must be True or False*"),
+        ("prompt_tokenz=1", "targets: unknown KPI 'prompt_tokenz'*"),
+    ],
+)
+def test_bad_marker_is_a_usage_error_naming_test_and_marker(
+    pytester: pytest.Pytester, marker: str, message: str
+) -> None:
+    """Checked once, at collection, like every option: nothing runs, exit code 4, the test is named."""
     pytester.makepyprojecttoml(INI)
-    pytester.makepyfile("""
+    pytester.makepyfile(
+        test_marked=f"""
         import pytest
-        @pytest.mark.oxbot_kpi(prompt_tokens="2s")
-        def test_wrong_unit():
+        @pytest.mark.oxbot_kpi({marker})
+        def test_wrong():
             pass
         def test_fine():
             pass
-    """)
+    """
+    )
     result = run(pytester)
-    result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.oxbot_kpi: target for prompt_tokens: unit 's' does not fit*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [f"ERROR: pytest-oxbot: test_marked.py::test_wrong: @pytest.mark.oxbot_kpi: {message}"]
+    )
+    result.stdout.no_fnmatch_line("*passed*")
 
 
 def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -199,22 +220,31 @@ def test_component_kpis_gate_only_judged_tests(pytester: pytest.Pytester) -> Non
     pytester.makepyprojecttoml(INI)
     conftest = """
         import pytest
-        from pytest_oxbot._plugin.kpi_sink import report
+        from pytest_oxbot.testing import report_kpi
 
         @pytest.fixture
         def cache(request):
             yield "cache"
-            report(request.node, "cache_hit_rate", 0.5, source="cache")  # as a component does, at teardown
+            report_kpi(request, "cache_hit_rate", 0.5, source="cache")  # as a component does, at teardown
     """
     pytester.makeconftest(conftest)
     pytester.makepyfile(test_unit="def test_deliberate_miss(cache):\n    pass\n")
     bench = pytester.mkdir("benchmarks")
     (bench / "test_cycle.py").write_text("def test_cycle(cache):\n    pass\n")
     result = run(pytester, "--oxbot-json=report.json")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["KPI gate: cache_hit_rate 0.5 < target 0.85", "*- oxbot KPIs -*"])
-    result.stdout.fnmatch_lines(["1 KPI value(s) recorded by tests that are not judged"])
-    result.stdout.fnmatch_lines(["FAILED benchmarks/test_cycle.py::test_cycle*"])
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        ["KPI gate: cache_hit_rate 0.5 < target 0.85", "*- Captured oxbot KPIs teardown -*"]
+    )
+    # The unjudged value is named, with how to judge it.
+    result.stdout.fnmatch_lines(
+        [
+            "recorded but not judged (to judge a test: use the oxbot_kpi fixture, mark the test "
+            "@pytest.mark.oxbot_kpi, or put it under [tool.pytest_oxbot] performance_paths):",
+            "  cache_hit_rate: 1 test(s), e.g. test_unit.py::test_deliberate_miss",
+        ]
+    )
+    result.stdout.fnmatch_lines(["ERROR benchmarks/test_cycle.py::test_cycle*"])
     data = json.loads((pytester.path / "report.json").read_text())
     verdicts = {(r["test_id"], r["verdict"]) for r in data["results"]}
     assert verdicts == {
@@ -284,21 +314,29 @@ def test_reports_and_step_summary(pytester: pytest.Pytester, monkeypatch: pytest
     assert page.count("<svg") >= 2
 
 
-def test_header_states_targets_baseline_and_backends(pytester: pytest.Pytester) -> None:
+def test_one_header_line_states_the_configuration(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OXBOT_REDIS_URL", "redis://user:secret@127.0.0.1:6390/0")
+    monkeypatch.delenv("OXBOT_DATABASE_URL", raising=False)
     write_suite(pytester, sections=1)
-    result = run(pytester, "--oxbot-target", "prompt_tokens=100", "--co")
-    result.stdout.fnmatch_lines(
-        [
-            "oxbot KPI gate: targets from defaults + command line; no baseline comparison; backends: redis=*",
-        ]
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--oxbot-target", "prompt_tokens=100", "--co"
     )
+    oxbot_lines = [line for line in result.stdout.lines if "oxbot" in line.lower() and "plugins:" not in line]
+    assert len(oxbot_lines) == 1, oxbot_lines
+    assert oxbot_lines[0].startswith(
+        "oxbot: targets from defaults + command line; no baseline comparison; "
+        "redis=redis://user:***@127.0.0.1:6390/0, database=sqlite in tmp_path"
+    ), oxbot_lines[0]
+    assert "secret" not in result.stdout.str()
 
 
 def test_full_plugin_entry_point(pytester: pytest.Pytester) -> None:
     """Through the installed `pytest11` entry point, with every component's plugin module loaded."""
     write_suite(pytester, sections=6)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, errors=1)
 
 
 def test_cli_compares_two_baselines(pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
@@ -323,13 +361,10 @@ def test_gate_false_records_a_naive_measurement_without_judging(pytester: pytest
         "import pytest\n\n"
         "@pytest.mark.oxbot_kpi(gate=False)\n"
         "def test_naive(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 8000)\n\n"
-        "def test_optimised(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 1200)\n\n"
-        "@pytest.mark.oxbot_kpi(2500)\n"
-        "def test_positional(oxbot_kpi):\n    pass\n"
+        "def test_optimised(oxbot_kpi):\n    oxbot_kpi.record('prompt_tokens', 1200)\n"
     )
     result = run(pytester, "--oxbot-json=r.json")
-    result.assert_outcomes(passed=2, errors=1)
-    result.stdout.fnmatch_lines(["*@pytest.mark.oxbot_kpi takes keyword targets*"])
+    result.assert_outcomes(passed=2)
     data = json.loads((pytester.path / "r.json").read_text())
     verdicts = {r["test_id"].rsplit("::", 1)[1]: r["verdict"] for r in data["results"]}
     assert verdicts == {"test_naive": "recorded", "test_optimised": "ok"}
@@ -348,5 +383,26 @@ def test_fetch(oxbot_kpi):
     result = run(pytester, "--oxbot-compare")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
-        ["unstable (not failed): test_noisy.py::test_fetch: fetch_latency too noisy*"]
+        ["unstable (not failed): test_noisy.py::test_fetch: fetch_latency 1.75 s too noisy*"]
+    )
+
+
+def test_bad_marker_under_xdist_fails_its_test_with_the_same_message(pytester: pytest.Pytester) -> None:
+    """xdist collects in its workers, where a usage error would crash the controller."""
+    pytest.importorskip("xdist")
+    pytester.makepyprojecttoml(INI)
+    pytester.makepyfile(
+        test_marked="""
+        import pytest
+        @pytest.mark.oxbot_kpi(prompt_tokens="2s")
+        def test_wrong():
+            pass
+        def test_fine():
+            pass
+    """
+    )
+    result = pytester.runpytest_subprocess(*ONLY_KPI, "-n", "2")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*pytest-oxbot: test_marked.py::test_wrong: @pytest.mark.oxbot_kpi: targets: *"]
     )

@@ -87,7 +87,7 @@ def test_record_without_cassette_or_key_is_a_usage_error(
     pytester.makepyfile("def test_x(): pass")
     result = pytester.runpytest("--oxbot-llm-record")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--oxbot-llm-record needs --oxbot-llm-cassette*"])
+    result.stderr.fnmatch_lines(["*--oxbot-llm-record: needs --oxbot-llm-cassette*"])
     monkeypatch.delenv("OXBOT_LLM_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     result = pytester.runpytest("--oxbot-llm-record", "--oxbot-llm-cassette", "c.json")

@@ -63,6 +63,10 @@ def test_ini(oxbot_exchange):
 @pytest.mark.oxbot_exchange(start="2026-01-30T06:00:00+00:00")
 def test_marker(oxbot_exchange):
     assert oxbot_exchange.replay_time == 1769752800.0
+"""
+
+BAD_MARKER = """
+import pytest
 
 @pytest.mark.oxbot_exchange(nonsense=1)
 def test_bad_marker(oxbot_exchange):
@@ -94,8 +98,8 @@ def test_exchange_fixtures_in_a_user_project(pytester: pytest.Pytester) -> None:
         test_cycles=CYCLES, test_faults=FAULTS, test_replay_start=REPLAY_START, test_batcher_factory=BATCHER
     )
     result = pytester.runpytest("-s", "-p", "no:cacheprovider")
-    # 8 pass; test_forgot errors at teardown (its fault never fired), test_bad_marker at setup.
-    result.assert_outcomes(passed=8, errors=2)
+    # 8 pass; test_forgot errors at teardown (its fault never fired).
+    result.assert_outcomes(passed=8, errors=1)
     # api_calls_per_cycle is reported only by the test that marked cycles.
     result.stdout.fnmatch_lines(
         ["*KPI test_cycles api_calls_per_cycle=1.0 samples=?1.0, 1.0, 1.0? source=exchange*"]
@@ -104,4 +108,10 @@ def test_exchange_fixtures_in_a_user_project(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*ERROR at teardown of test_forgot*", "*injected fault(s) never fired*rate_limit*"]
     )
-    result.stdout.fnmatch_lines(["*unknown argument(s)*nonsense*"])
+    # A bad marker argument is a usage error at collection, naming the test and the marker.
+    pytester.makepyfile(test_bad_marker=BAD_MARKER)
+    bad = pytester.runpytest("-p", "no:cacheprovider", "test_bad_marker.py")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(
+        ["*test_bad_marker.py::test_bad_marker: @pytest.mark.oxbot_exchange: unknown argument(s) nonsense*"]
+    )

@@ -14,7 +14,7 @@ import sys
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.connections import make_redis_client
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 from pytest_oxbot.monitor.demo import DemoBot
 from pytest_oxbot.monitor.fleet import RedisReporterLink
 from pytest_oxbot.monitor.reporter import MetricsReporter

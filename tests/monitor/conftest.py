@@ -8,7 +8,7 @@ from typing import Any
 import pytest_asyncio
 
 from pytest_oxbot.clock import FakeClock
-from pytest_oxbot.fakes.replay import DEFAULT_REPLAY_START
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 from pytest_oxbot.monitor.config import AlertRule, MonitorConfig
 from pytest_oxbot.monitor.demo import DemoBot
 

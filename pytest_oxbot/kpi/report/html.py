@@ -23,7 +23,7 @@ MAX_LINES = 10
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
-tr.fail td,tr.regressed td{background:#fde2e2}
+tr.fail td,tr.regressed td,tr.missing td{background:#fde2e2}
 tr.unstable td{background:#fff4d6}tr.improved td{background:#e3f6e3}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0}
 """
@@ -35,7 +35,7 @@ def render(
     header: str = "",
     history: Sequence[tuple[str, Baseline]] = (),
 ) -> str:
-    judged = [r for r in results if r.judged]
+    judged = [r for r in results if r.judged and r.value is not None]
     table_rows = "".join(
         f'<tr class="{html.escape(r[-1].lower())}">'
         + "".join(f"<td>{html.escape(c)}</td>" for c in r)
@@ -65,6 +65,9 @@ def render(
 
 
 def _figure() -> tuple[Any, Any]:
+    from pytest_oxbot.errors import require
+
+    require("matplotlib", feature="the HTML report's plots (--oxbot-html)", extra="plots")
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -99,7 +102,7 @@ def _target_plots(results: Sequence[KpiResult]) -> list[str]:
         fig, ax = _figure()
         labels = [_short(r.test_id) for r in items]
         colors = ["#d9534f" if r.failing else "#5cb85c" for r in items]
-        ax.barh(range(len(items)), [r.value for r in items], color=colors)
+        ax.barh(range(len(items)), [r.value or 0.0 for r in items], color=colors)
         for i, r in enumerate(items):
             if r.target is not None:
                 ax.plot([r.target, r.target], [i - 0.4, i + 0.4], color="black", linewidth=2)
@@ -126,7 +129,8 @@ def _history_plots(results: Sequence[KpiResult], history: Sequence[tuple[str, Ba
             ]
             if not points:
                 continue
-            points.append((len(history), r.value))
+            if r.value is not None:
+                points.append((len(history), r.value))
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=_short(r.test_id))
             drawn += 1
         if not drawn:

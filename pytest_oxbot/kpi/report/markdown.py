@@ -26,6 +26,10 @@ def render(results: Sequence[KpiResult], *, header: str = "") -> str:
     if noisy:
         lines += ["", "**Too noisy to judge (not failed):**", ""]
         lines += [f"- `{r.test_id}`: {_cell(r.reason)}" for r in noisy]
+    not_run = sorted({r.test_id: r.reason for r in results if r.verdict == "not run"}.items())
+    if not_run:
+        lines += ["", "**Baseline tests that did not run:**", ""]
+        lines += [f"- `{test_id}`: {_cell(why)}" for test_id, why in not_run]
     lines += ["", "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows(results)]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from pytest_oxbot.kpi.gate import KpiResult, fmt
+from pytest_oxbot.kpi.gate import VERDICT_ORDER, KpiResult, fmt
 
 HEADERS = ("test", "kpi", "value", "target", "baseline", "change", "verdict")
 
@@ -19,7 +19,7 @@ def row(result: KpiResult) -> tuple[str, ...]:
     return (
         result.test_id,
         result.name,
-        f"{fmt(result.value)}{unit}",
+        "-" if result.value is None else f"{fmt(result.value)}{unit}",
         target,
         fmt(result.baseline),
         change,
@@ -38,8 +38,7 @@ def counts(results: Sequence[KpiResult]) -> Counter[str]:
 def summary_line(results: Sequence[KpiResult]) -> str:
     """ "7 KPIs: 1 fail, 6 ok" in a fixed verdict order."""
     tally = counts(results)
-    order = ("fail", "regressed", "unstable", "improved", "ok", "recorded")
-    parts = [f"{tally[v]} {v}" for v in order if tally[v]]
+    parts = [f"{tally[v]} {v}" for v in VERDICT_ORDER if tally[v]]
     noun = "KPI" if len(results) == 1 else "KPIs"
     return f"{len(results)} {noun}: {', '.join(parts) if parts else 'none'}"
 
