@@ -19,10 +19,9 @@ from typing import Any
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.compressor.engine import AdaptivePromptCompressor
-from pytest_oxbot.fakes.exchange import FakeExchange
+from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START, FakeExchange
 from pytest_oxbot.fakes.latency import LatencyModel
 from pytest_oxbot.fakes.llm import FakeLLMProvider, FakeRequest
-from pytest_oxbot.fakes.exchange import DEFAULT_REPLAY_START
 from pytest_oxbot.llm.budget import InMemoryBudget
 from pytest_oxbot.llm.client import CostAwareLLMClient
 from pytest_oxbot.llm.errors import BudgetExceeded
