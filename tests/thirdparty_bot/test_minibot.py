@@ -133,6 +133,6 @@ def test_the_gate_fails_the_naive_variant_of_the_same_bot(pytester: pytest.Pytes
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_naive=NAIVE)
     result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(passed=1, errors=1)  # the gate fails the test at its teardown
     result.stdout.fnmatch_lines(["*api_calls_per_cycle 5 > target 1 calls*"])
     result.stdout.fnmatch_lines(["*cost_per_decision * > target 0.0003 USD*"])
