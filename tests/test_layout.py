@@ -24,6 +24,11 @@ import pytest_oxbot
 
 PACKAGE = Path(pytest_oxbot.__file__).parent
 EDGE_MODULES = {"settings.py", "plugin.py", "__main__.py", "cli.py"}
+PLUMBING = {
+    # A counted child process inherits PATH (to find valgrind's tools) and HOME, nothing else: process
+    # plumbing, not configuration (the counts must not depend on the caller's environment).
+    "child_environment",
+}
 ENVIRONMENT_READS = {"environ", "getenv", "getenvb", "environb", "putenv", "unsetenv"}
 SETTINGS_READS = {"from_env", "load_settings", "Settings"}
 
@@ -87,7 +92,7 @@ class _AmbientReads(ast.NodeVisitor):
         self._in_from_env = 0
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        edge = node.name == "from_env"
+        edge = node.name == "from_env" or node.name in PLUMBING
         self._in_from_env += edge
         self.generic_visit(node)
         self._in_from_env -= edge
