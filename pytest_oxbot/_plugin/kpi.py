@@ -154,6 +154,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--oxbot-html", metavar="PATH", help="write a self-contained HTML report with plots (extra: plots)"
     )
     group.addoption(
+        "--oxbot-export",
+        action="append",
+        default=[],
+        dest="oxbot_exports",
+        metavar="FORMAT:PATH",
+        help="also write the KPIs for another tool (repeatable); FORMAT: bmf, github-action-benchmark, "
+        "openmetrics, pytest-benchmark (see docs/kpi.md, Exporters)",
+    )
+    group.addoption(
         "--benchmark",
         action="store_true",
         dest="oxbot_benchmark",
@@ -248,6 +257,7 @@ def _build_state(config: pytest.Config) -> _State:
         html=html,
         step_summary=step_summary_path(os.environ),
         history_of=save_path or compare_path or default,
+        exports=_exports(config.getoption("oxbot_exports")),
     )
     meta = {
         "environment": environment_fingerprint(),
@@ -267,6 +277,15 @@ def _build_state(config: pytest.Config) -> _State:
         in {"1", "true", "yes"},
         describe=describe,
     )
+
+
+def _exports(specs: list[str]) -> tuple[tuple[str, Path], ...]:
+    if not specs:
+        return ()
+    from pytest_oxbot.kpi.export import parse_spec
+
+    with usage.naming("--oxbot-export"):
+        return tuple(parse_spec(spec) for spec in specs)
 
 
 def _check_baseline(config: pytest.Config, baseline: Baseline, gate: GateConfig) -> None:
@@ -546,10 +565,22 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         _list_not_run(state)
         if state.strict and state.not_run and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if state.session.outputs.exports:
+        state.session.benchmarks = _pytest_benchmark_entries(config)
     try:
         state.written = state.session.finish()
     except OSError as exc:
         warnings.warn(OxbotEnvironmentWarning(f"pytest-oxbot: could not write a report: {exc}"), stacklevel=1)
+
+
+def _pytest_benchmark_entries(config: pytest.Config) -> dict[str, Any]:
+    """pytest-benchmark's own results of this session (its JSON entries) by test id, for the exporters."""
+    session = getattr(config, "_benchmarksession", None)
+    return {
+        bench.fullname: bench.as_dict(include_data=False)
+        for bench in getattr(session, "benchmarks", None) or []
+        if not getattr(bench, "has_error", False)
+    }
 
 
 def _list_not_run(state: _State) -> None:

@@ -1,7 +1,8 @@
 """`python -m pytest_oxbot.kpi compare OLD NEW`: judge one saved baseline against another, outside pytest.
 
 It reuses the gate's own comparison and table, so a CI job can diff two artifacts exactly as the plugin
-would have judged them.
+would have judged them. `python -m pytest_oxbot.kpi export FORMAT INPUT OUTPUT` writes a baseline or a JSON
+report in another tool's format, with the plugin's own exporters.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_oxbot.errors import KpiUsageError
+from pytest_oxbot.errors import KpiUsageError, OxbotError
 from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.compare import ComparePolicy
 from pytest_oxbot.kpi.fingerprint import differences
@@ -31,7 +32,21 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--max-spread", type=float, default=ComparePolicy().max_spread)
     cmp.add_argument("--no-targets", action="store_true", help="judge against the baseline only")
     cmp.add_argument("--markdown", type=Path, help="also write the Markdown summary here")
+    exp = sub.add_parser("export", help="write INPUT (a baseline or a JSON report) as FORMAT to OUTPUT")
+    exp.add_argument("format", help="bmf, github-action-benchmark, openmetrics or pytest-benchmark")
+    exp.add_argument("input", type=Path)
+    exp.add_argument("output", type=Path)
     return parser
+
+
+def export_file(fmt: str, source: Path, output: Path) -> list[str]:
+    """Export `source` (baseline or JSON report) as `fmt` to `output`; one line per format written."""
+    from pytest_oxbot.kpi import export
+    from pytest_oxbot.kpi.export.source import load_results
+
+    spec = export.parse_spec(f"{fmt}:{output}")
+    results, environment = load_results(source)
+    return export.write([spec], results, export.context(environment))
 
 
 def compare_files(
@@ -51,6 +66,13 @@ def compare_files(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "export":
+        try:
+            print("\n".join(export_file(args.format, args.input, args.output)))
+        except OxbotError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     policy = ComparePolicy(args.min_effect, args.alpha, args.max_spread)
     try:
         results, env_diff = compare_files(

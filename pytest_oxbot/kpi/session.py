@@ -27,6 +27,7 @@ class Outputs(NamedTuple):
     html: Path | None = None
     step_summary: Path | None = None
     history_of: Path | None = None
+    exports: tuple[tuple[str, Path], ...] = ()  # (format, path) of each --oxbot-export
 
 
 class GateSession:
@@ -45,6 +46,7 @@ class GateSession:
         self.meta = meta if meta is not None else {}
         self.by_test: dict[str, list[KpiResult]] = {}
         self.keep_runs = keep_runs
+        self.benchmarks: dict[str, Any] = {}  # pytest-benchmark's own entries by test id (for exporters)
 
     def add(self, results: Iterable[KpiResult]) -> None:
         """One test's results (from its teardown report); a later attempt of the same test replaces them."""
@@ -132,6 +134,11 @@ class GateSession:
             history = baseline_io.load_history(out.history_of) if out.history_of else []
             _write(out.html, html.render(self.judged, header=self.header, history=history))
             written.append(f"html report: {out.html}")
+        if out.exports:
+            from pytest_oxbot.kpi import export
+
+            context = export.context(self.meta.get("environment"), pytest_benchmark=self.benchmarks)
+            written += export.write(out.exports, self.results, context)
         return written
 
 
