@@ -27,10 +27,14 @@ def paths(path: Path) -> tuple[Path, Path]:
 
 def render(results: Sequence[KpiResult], path: Path, context: ExportContext) -> dict[Path, str]:
     smaller, bigger = paths(path)
-    by_file: dict[Path, list[dict[str, Any]]] = {}
+    by_file: dict[Path, list[dict[str, Any]]] = {smaller: [], bigger: []}
     for r in results:
-        by_file.setdefault(bigger if r.better == "higher" else smaller, []).append(_entry(r))
-    return {p: json.dumps(entries, indent=2, ensure_ascii=False) + "\n" for p, entries in by_file.items()}
+        by_file[bigger if r.better == "higher" else smaller].append(_entry(r))
+    return {
+        p: json.dumps(entries, indent=2, ensure_ascii=False) + "\n"
+        for p, entries in by_file.items()
+        if entries
+    }
 
 
 def _entry(r: KpiResult) -> dict[str, Any]:
