@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_oxbot.errors import KpiUsageError
+from pytest_oxbot.errors import KpiUsageError, OxbotError
 
 
 class BaselineError(KpiUsageError):
@@ -16,3 +16,7 @@ class InstrumentUnavailable(KpiUsageError):
 class InstrumentError(KpiUsageError):
     """Counting instructions failed: the function is not importable by name, its arguments are not JSON, or
     the call raised in the child (its traceback is in the message)."""
+
+
+class CommentError(OxbotError):
+    """The forge refused the KPI comment or could not be reached; the message never holds the token."""
