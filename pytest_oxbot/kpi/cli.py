@@ -8,6 +8,7 @@ report in another tool's format, with the plugin's own exporters.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,7 +37,39 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("format", help="bmf, github-action-benchmark, openmetrics or pytest-benchmark")
     exp.add_argument("input", type=Path)
     exp.add_argument("output", type=Path)
+    com = sub.add_parser(
+        "comment",
+        help="post REPORT (Markdown) as the one KPI comment of a pull/merge request, edited on later runs",
+        description="Reads the forge's CI variables: GitHub Actions' GITHUB_API_URL, GITHUB_REPOSITORY, "
+        "GITHUB_REF and the token in GITHUB_TOKEN; GitLab CI's CI_API_V4_URL, CI_PROJECT_ID, "
+        "CI_MERGE_REQUEST_IID and the token in GITLAB_TOKEN. The token is read from the environment only "
+        "(never an argument: arguments show in process lists and logs).",
+    )
+    com.add_argument("provider", choices=["github", "gitlab"])
+    com.add_argument("report", type=Path, help="the Markdown report (--oxbot-markdown)")
+    com.add_argument(
+        "--number", type=int, help="the pull/merge request number (default: from the CI variables)"
+    )
+    com.add_argument(
+        "--token-var", default="", metavar="NAME", help="the variable holding the token (default: see above)"
+    )
     return parser
+
+
+def comment(args: argparse.Namespace) -> int:
+    """`comment`: create or edit the request's KPI comment; one line on success or failure."""
+    from pytest_oxbot.kpi.comment import CommentTarget, upsert
+
+    try:
+        target = CommentTarget.from_env(
+            args.provider, os.environ, number=args.number, token_var=args.token_var
+        )
+        text = args.report.read_text(encoding="utf-8")
+        print(f"{upsert(target, text)} the KPI comment on {target.provider} request #{target.number}")
+    except (OxbotError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def export_file(fmt: str, source: Path, output: Path) -> list[str]:
@@ -66,6 +99,8 @@ def compare_files(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "comment":
+        return comment(args)
     if args.command == "export":
         try:
             print("\n".join(export_file(args.format, args.input, args.output)))

@@ -48,8 +48,10 @@ def test_the_comment_is_found_beyond_the_first_page() -> None:
 def test_a_refused_token_is_an_error_that_never_shows_the_token() -> None:
     with serve_forge() as forge, pytest.raises(CommentError) as caught:
         upsert(_github(forge.url, token="wrong-token-123"), "x")
-    assert "HTTP 401" in str(caught.value) and "token" in str(caught.value)
-    assert "wrong-token-123" not in str(caught.value) and "wrong-token-123" not in repr(caught.value)
+    assert "HTTP 401" in str(caught.value)
+    assert "token" in str(caught.value)
+    assert "wrong-token-123" not in str(caught.value)
+    assert "wrong-token-123" not in repr(caught.value)
     assert isinstance(caught.value, OxbotError)
     assert "wrong-token-123" not in repr(_github("http://x", token="wrong-token-123"))
 
@@ -63,7 +65,9 @@ def test_an_unreachable_forge_is_a_comment_error() -> None:
 
 def test_a_huge_report_is_cut_to_the_forge_limit_with_a_note() -> None:
     body = body_of("| row |\n" * 20_000)
-    assert len(body) <= MAX_BODY and body.startswith(MARKER) and "truncated" in body
+    assert len(body) <= MAX_BODY
+    assert body.startswith(MARKER)
+    assert "truncated" in body
 
 
 def test_targets_from_the_ci_variables() -> None:
@@ -86,5 +90,5 @@ def test_targets_from_the_ci_variables() -> None:
 
 
 def test_missing_ci_variables_are_named() -> None:
-    with pytest.raises(KpiUsageError, match="GITHUB_TOKEN.*request number"):
+    with pytest.raises(KpiUsageError, match=r"GITHUB_TOKEN.*request number"):
         CommentTarget.from_env("github", {"GITHUB_REPOSITORY": "acme/bot", "GITHUB_REF": "refs/heads/main"})

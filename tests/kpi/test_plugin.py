@@ -321,7 +321,15 @@ def test_one_header_line_states_the_configuration(
     monkeypatch.delenv("OXBOT_DATABASE_URL", raising=False)
     write_suite(pytester, sections=1)
     result = pytester.runpytest_inprocess(
-        "-p", "no:cacheprovider", "--oxbot-target", "prompt_tokens=100", "--co"
+        # In-process, pytest warns that the already imported plugin cannot be assertion-rewritten: a
+        # warning about this test's harness, not a header line.
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        "--oxbot-target",
+        "prompt_tokens=100",
+        "--co",
     )
     oxbot_lines = [line for line in result.stdout.lines if "oxbot" in line.lower() and "plugins:" not in line]
     assert len(oxbot_lines) == 1, oxbot_lines
