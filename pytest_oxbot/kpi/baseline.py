@@ -187,10 +187,12 @@ def _samples(raw: Any) -> tuple[tuple[float, ...], SampleSummary | None]:
         raise TypeError("samples")
     pairs: list[tuple[float, int]] = []
     for item in raw["kept"]:
-        value, count = (item, 1) if _is_number(item) else (item[0], item[1]) if _pair(item) else (None, 0)
-        if value is None:
+        if _is_number(item):
+            pairs.append((float(item), 1))
+        elif _pair(item):
+            pairs.append((float(item[0]), int(item[1])))
+        else:
             raise TypeError("samples: kept values are numbers or [number, count] pairs")
-        pairs.append((float(value), int(count)))
     fields = [raw.get(k) for k in SampleSummary._fields]
     if not all(_is_number(f) for f in fields) or not isinstance(fields[0], int):
         raise TypeError(f"samples: summary needs numbers {', '.join(SampleSummary._fields)}")
