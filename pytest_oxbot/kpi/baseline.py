@@ -193,7 +193,7 @@ def _samples(raw: Any) -> tuple[tuple[float, ...], SampleSummary | None]:
             pairs.append((float(item[0]), int(item[1])))
         else:
             raise TypeError("samples: kept values are numbers or [number, count] pairs")
-    fields = [raw.get(k) for k in SampleSummary._fields]
+    fields: list[Any] = [raw.get(k) for k in SampleSummary._fields]
     if not all(_is_number(f) for f in fields) or not isinstance(fields[0], int):
         raise TypeError(f"samples: summary needs numbers {', '.join(SampleSummary._fields)}")
     samples = expand(pairs)
