@@ -62,8 +62,8 @@ def test_terminal_and_markdown() -> None:
     assert summary_line(results) == "2 KPIs: 1 fail, 1 ok"
     md = markdown.render(results, header="targets from defaults")
     assert md.startswith("### ❌ pytest-oxbot KPI gate")
-    assert "- `tests/test_x.py::test_cycle`: prompt_tokens 2712 > target 2500 tokens" in md
-    assert "| tests/test_x.py::test_cycle | decision_time | 0.2 s | <= 0.5 | 0.21 |" in md
+    assert "- ❌ `tests/test_x.py::test_cycle`: prompt_tokens 2712 > target 2500 tokens" in md
+    assert "| ✔️ | `tests/test_x.py::test_cycle` | decision_time | 0.2 s | ≤ 0.5 | 0.21 | ▼ -4.8% |" in md
 
 
 def test_json_report() -> None:
