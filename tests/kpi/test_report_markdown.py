@@ -12,7 +12,7 @@ from pytest_oxbot.kpi.baseline import BaselineEntry
 from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
 from pytest_oxbot.kpi.report import display_path, markdown
 
-from .test_plugin import run, write_suite
+from .test_plugin import ONLY_KPI, run, write_suite
 
 
 def _mixed() -> list[KpiResult]:
@@ -108,13 +108,14 @@ def test_display_path_is_never_absolute(tmp_path: Path) -> None:
 
 
 def test_reports_from_a_run_hold_no_absolute_path(pytester: pytest.Pytester) -> None:
-    if importlib.util.find_spec("matplotlib") is None:  # not imported here: pytester unloads it after
+    if importlib.util.find_spec("matplotlib") is None:
         pytest.skip("matplotlib (extra: plots) is not installed")
+    # In a subprocess: an in-process run would unload numpy afterwards, which cannot be imported twice.
     write_suite(pytester, sections=4)
     run(pytester, "--oxbot-save-baseline=.oxbot/baseline.json")
     write_suite(pytester, sections=6)
-    result = run(
-        pytester,
+    result = pytester.runpytest_subprocess(
+        *ONLY_KPI,
         "--oxbot-compare=.oxbot/baseline.json",
         "--oxbot-markdown=out/pr.md",
         "--oxbot-html=out/report.html",
