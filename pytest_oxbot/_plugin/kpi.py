@@ -249,6 +249,7 @@ def _build_state(config: pytest.Config) -> _State:
         html=html,
         step_summary=step_summary_path(os.environ),
         history_of=save_path or compare_path or default,
+        compared=baseline,
     )
     meta = {
         "environment": environment_fingerprint(),

@@ -27,6 +27,7 @@ class Outputs(NamedTuple):
     html: Path | None = None
     step_summary: Path | None = None
     history_of: Path | None = None
+    compared: Baseline | None = None  # the baseline judged against: its samples for the HTML report
 
 
 class GateSession:
@@ -130,7 +131,8 @@ class GateSession:
             from pytest_oxbot.kpi.report import html  # matplotlib only when asked for
 
             history = baseline_io.load_history(out.history_of) if out.history_of else []
-            _write(out.html, html.render(self.judged, header=self.header, history=history))
+            page = html.render(self.judged, header=self.header, history=history, baseline=out.compared)
+            _write(out.html, page)
             written.append(f"html report: {out.html}")
         return written
 

@@ -79,9 +79,12 @@ def test_html_is_self_contained_with_plots() -> None:
             Baseline({}, {"tests/test_x.py::test_cycle": {"prompt_tokens": BaselineEntry(2400, "tokens")}}),
         )
     ]
-    page = html.render(_results(), header="h", history=history)
+    baseline = Baseline(
+        {}, {"tests/test_x.py::test_cycle": {"decision_time": BaselineEntry(0.21, "s", (0.2, 0.21, 0.22))}}
+    )
+    page = html.render(_results(), header="h", history=history, baseline=baseline)
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 4  # two KPIs vs targets, one history, one distribution
+    assert page.count("<svg") == 4  # two KPIs vs targets, one distribution, one history
     assert "src=" not in page
     assert "<link" not in page
     assert "prompt_tokens 2712 &gt; target 2500 tokens" in page
