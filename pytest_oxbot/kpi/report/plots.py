@@ -74,7 +74,7 @@ def _decimals(values: Sequence[float]) -> int:
     finite = sorted({v for v in values if math.isfinite(v)})
     steps = [b - a for a, b in itertools.pairwise(finite) if b > a]
     smallest = min(steps) if steps else max((abs(v) for v in finite), default=1.0) or 1.0
-    return max(0, -math.floor(math.log10(smallest)) + (0 if steps else 1))
+    return max(0, -math.floor(math.log10(smallest) + 1e-9) + (0 if steps else 1))
 
 
 def unit_formatter(unit: str) -> Any:
