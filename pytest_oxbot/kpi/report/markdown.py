@@ -1,10 +1,11 @@
 """Markdown for a pull-request comment and `$GITHUB_STEP_SUMMARY`: what needs attention first.
 
 Order: the verdict line, every failing KPI with its reason, a compact table of those KPIs with their
-change (▲/▼ and whether that is better or worse for the KPI), then the rest in a collapsed `<details>`
-with counts per verdict. A comment must stay under GitHub's 65,536 characters even for thousands of
-KPIs: the collapsed rows go first, then the failing table's, then the reasons, each cut saying how many
-rows it left out (the JSON and HTML reports hold them all).
+change (▲/▼ and whether that is better or worse for the KPI), the baseline tests that did not run, then
+the rest in a collapsed `<details>` with counts per verdict (and the reasons of the unstable ones).
+A comment must stay under GitHub's 65,536 characters even for thousands of KPIs: the collapsed rows go
+first, then the failing table's, then the reasons, each cut saying how many rows it left out (the JSON
+report holds them all).
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ def render(results: Sequence[KpiResult], *, header: str = "", max_chars: int = M
     table = [_row(r) for r in failing]
     tally = counts(rest)
     label = ", ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER if tally[v])
-    noted = [r for r in rest if r.reason and r.verdict in ("unstable", "not run")]
+    not_run = sorted({r.test_id: r.reason for r in rest if r.verdict == "not run"}.items())
+    not_run_lines = [f"- {ICONS['not run']} `{test_id}`: {_cell(why)}" for test_id, why in not_run]
+    noted = [r for r in rest if r.reason and r.verdict == "unstable"]
     rest_notes = [f"- {ICONS[r.verdict]} `{r.test_id}`: {_cell(r.reason)}" for r in noted]
     rest_rows = [_row(r) for r in rest]
 
@@ -104,6 +107,7 @@ def render(results: Sequence[KpiResult], *, header: str = "", max_chars: int = M
     budget = max_chars - len("\n".join(top)) - 800  # headings, table heads, <details> tags
     reasons, budget = _fit(reasons, budget, "failing KPIs")
     table, budget = _fit(table, budget, "rows of failing KPIs")
+    not_run_lines, budget = _fit(not_run_lines, budget, "tests that did not run")
     notes_share = budget // 3  # the reasons of unstable / not run KPIs: never all of the room
     rest_notes, left = _fit(rest_notes, notes_share, "notes")
     budget += left - notes_share
@@ -112,6 +116,8 @@ def render(results: Sequence[KpiResult], *, header: str = "", max_chars: int = M
     lines = list(top)
     if failing:
         lines += ["", f"**Failing ({len(failing)}):**", "", *reasons, "", *_table_head(), *table]
+    if not_run_lines:  # a test that silently disappeared is news (and fails under --oxbot-strict)
+        lines += ["", f"**Baseline tests that did not run ({len(not_run)}):**", "", *not_run_lines]
     if rest:
         lines += ["", f"<details><summary>{len(rest)} other KPIs: {label}</summary>", ""]
         if rest_notes:
