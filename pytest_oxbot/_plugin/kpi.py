@@ -333,7 +333,9 @@ class _XdistHooks:
         if state.baseline is not None:
             from pytest_oxbot.kpi import baseline as baseline_io
 
-            node.workerinput[BASELINE_TEXT] = baseline_io.to_json(state.baseline)
+            # Every sample (identical ones merged): workers judge exactly what a serial run would.
+            text = baseline_io.to_json(state.baseline, keep_samples=sys.maxsize)
+            node.workerinput[BASELINE_TEXT] = text
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

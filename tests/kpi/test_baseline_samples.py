@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import statistics
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,11 @@ def test_merge_keeps_the_newer_summary() -> None:
     merged = old.merged(newer).entries("t::a")["db_query_time"]
     assert len(merged.samples) == 80
     assert json.loads(bl.to_json(old.merged(newer)))["tests"]["t::a"]["db_query_time"]["samples"]["n"] == 80
+
+
+def test_uncapped_text_for_xdist_workers_keeps_every_sample() -> None:
+    """The controller ships its loaded baseline to workers uncapped: their verdicts equal a serial run's."""
+    samples = _timings(300)
+    text = bl.to_json(_one(samples), keep_samples=sys.maxsize)
+    loaded = bl.from_json(text).entries("t::a")["db_query_time"].samples
+    assert loaded == tuple(sorted(float(f"{s:.6g}") for s in samples))
