@@ -35,6 +35,7 @@ from benchmarks.reference_bot.naive import use_naive_indexes
 from pytest_oxbot.connections import unique_schema_name
 from pytest_oxbot.kpi.catalogue import CATALOGUE
 from pytest_oxbot.kpi.measure import KpiRecorder
+from pytest_oxbot.testing import phase
 
 # Where 0xBot's target cannot be met honestly, the gate holds the achieved value (a regression
 # fails) and the table shows 0xBot's figure as the goal. Why it is missed:
@@ -50,19 +51,24 @@ ACHIEVED_TARGETS: dict[str, float] = {"cache_hit_rate": 0.78}
 MIN_GAIN = 0.20
 
 
-async def _seeded_sqlite(tmp: Path) -> tuple[Path, SeedResult]:
+async def _seeded_sqlite(tmp: Path, config: pytest.Config) -> tuple[Path, SeedResult]:
     """Seed one SQLite file; each bot gets a copy (same rows, half the seeding time)."""
     path = tmp / "seeded.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     await db.create_tables()
     try:
-        return path, await seed_volume(db, SeedSpec())
+        with phase("seeding the SQLite database", config):
+            return path, await seed_volume(db, SeedSpec())
     finally:
         await db.dispose()  # the last connection checkpoints the WAL into the file
 
 
 async def _run(
-    config: CycleConfig, backends: Any, tmp: Path, sqlite_seed: tuple[Path, SeedResult] | None
+    config: CycleConfig,
+    backends: Any,
+    tmp: Path,
+    sqlite_seed: tuple[Path, SeedResult] | None,
+    pytest_config: pytest.Config,
 ) -> CycleResult:
     if sqlite_seed is None:
         db = Database(backends.database_url, schema=unique_schema_name(f"oxbot_cycle_{config.name}"))
@@ -72,21 +78,26 @@ async def _run(
         shutil.copyfile(sqlite_seed[0], path)
         db = Database(f"sqlite+aiosqlite:///{path}")
     try:
-        seeded = await seed_volume(db, SeedSpec()) if sqlite_seed is None else sqlite_seed[1]
+        if sqlite_seed is None:
+            with phase(f"seeding the PostgreSQL database ({config.name} bot)", pytest_config):
+                seeded = await seed_volume(db, SeedSpec())
+        else:
+            seeded = sqlite_seed[1]
         if config.name == "naive":
             await use_naive_indexes(db)  # the naive bot has 0xBot's single-column indexes
-        result = await run_cycle(config, db, seeded.bot_ids[0], redis_url=backends.redis_url)
+        with phase(f"{config.name} cycle: {config.cycles} cycles", pytest_config):
+            result = await run_cycle(config, db, seeded.bot_ids[0], redis_url=backends.redis_url)
         return result
     finally:
         await db.drop()
         await db.dispose()
 
 
-async def _run_both(backends: Any, tmp: Path) -> dict[str, CycleResult]:
+async def _run_both(backends: Any, tmp: Path, config: pytest.Config) -> dict[str, CycleResult]:
     optimised = CycleConfig.optimised().with_env()
     naive = CycleConfig.naive(cycles=optimised.cycles)
-    sqlite_seed = None if backends.database_url else await _seeded_sqlite(tmp)
-    return {c.name: await _run(c, backends, tmp, sqlite_seed) for c in (naive, optimised)}
+    sqlite_seed = None if backends.database_url else await _seeded_sqlite(tmp, config)
+    return {c.name: await _run(c, backends, tmp, sqlite_seed, config) for c in (naive, optimised)}
 
 
 def _fresh_process_memory_mb(variant: str, backends: Any) -> float:
@@ -109,11 +120,14 @@ def _fresh_process_memory_mb(variant: str, backends: Any) -> float:
 
 
 @pytest.fixture(scope="module")
-def runs(backends: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, CycleResult]:
+def runs(
+    backends: Any, tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> dict[str, CycleResult]:
     """Both bots, once per session (a sync fixture running its own event loop, so no loop scope leaks)."""
-    results = asyncio.run(_run_both(backends, tmp_path_factory.mktemp("cycle")))
+    results = asyncio.run(_run_both(backends, tmp_path_factory.mktemp("cycle"), pytestconfig))
     for name, result in results.items():
-        result.peak_memory_mb = _fresh_process_memory_mb(name, backends)
+        with phase(f"{name} bot's peak memory in a fresh process", pytestconfig):
+            result.peak_memory_mb = _fresh_process_memory_mb(name, backends)
     return results
 
 

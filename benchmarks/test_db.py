@@ -22,6 +22,7 @@ from benchmarks.reference_bot import Database, SeedResult, SeedSpec, TradingRepo
 from benchmarks.reference_bot.naive import use_naive_indexes
 from pytest_oxbot.db import explain
 from pytest_oxbot.kpi.measure import KpiRecorder
+from pytest_oxbot.testing import phase
 
 ROUNDS = 200
 WARMUP = 20
@@ -60,9 +61,13 @@ def _ms(seconds: float) -> str:
 
 
 async def test_db_query_time(
-    bench_db: Database, oxbot_kpi: KpiRecorder, capsys: pytest.CaptureFixture[str]
+    bench_db: Database,
+    oxbot_kpi: KpiRecorder,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    seeded = await seed_volume(bench_db, SeedSpec())
+    with phase(f"seeding the {bench_db.dialect} database", request):
+        seeded = await seed_volume(bench_db, SeedSpec())
     assert seeded.trades >= 100_000
     assert seeded.positions >= 1_000
     repo = TradingRepository(bench_db)

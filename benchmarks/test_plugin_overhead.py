@@ -30,6 +30,7 @@ import pytest
 
 from pytest_oxbot.kpi.instructions import child_environment, count_process
 from pytest_oxbot.kpi.measure import KpiRecorder
+from pytest_oxbot.testing import phase
 
 TESTS = 500
 FILES = 10
@@ -74,20 +75,26 @@ def test_whole_plugin_overhead_on_500_tests(
     tmp_path_factory: pytest.TempPathFactory,
     oxbot_kpi: KpiRecorder,
     capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     oxbot_kpi.require_instruments()
     _make_suite(pytester)
     extra = {"PYTHONPYCACHEPREFIX": str(tmp_path_factory.mktemp("pycache"))}
     env = child_environment(extra)
     wall: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
-    for name in VARIANTS:
-        _native(pytester.path, name, env)  # warm the bytecode cache and the file system
-    started = time.perf_counter()
-    counts = {name: count_process(_argv(name), cwd=pytester.path, env=extra) for name in VARIANTS}
-    counting = time.perf_counter() - started
-    for _ in range(WALL_ROUNDS):  # informative: interleaved, medians printed
+    with phase("warming up: one native run of each variant", request):
         for name in VARIANTS:
-            wall[name].append(_native(pytester.path, name, env))
+            _native(pytester.path, name, env)  # warm the bytecode cache and the file system
+    started = time.perf_counter()
+    counts = {}
+    for name in VARIANTS:
+        with phase(f"counting instructions under valgrind: {name}", request):
+            counts[name] = count_process(_argv(name), cwd=pytester.path, env=extra)
+    counting = time.perf_counter() - started
+    with phase(f"wall-clock rounds: {WALL_ROUNDS} x {len(VARIANTS)} native runs", request):
+        for _ in range(WALL_ROUNDS):  # informative: interleaved, medians printed
+            for name in VARIANTS:
+                wall[name].append(_native(pytester.path, name, env))
 
     plugin = counts[FULL] - counts[WITHOUT]
     overhead = plugin / counts[WITHOUT]

@@ -38,6 +38,7 @@ from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
 from pytest_oxbot.errors import KpiUsageError, MissingExtraError, require
 from pytest_oxbot.kpi.config import GateConfig, build_config, parse_targets, read_pyproject
 from pytest_oxbot.kpi.fingerprint import environment_fingerprint
+from pytest_oxbot.kpi.report import display_path
 from pytest_oxbot.kpi.session import GateSession, Outputs, step_summary_path
 
 # Judging, baselines, the recorder and the reports are imported when a test reports a KPI or a baseline
@@ -258,12 +259,13 @@ def _build_state(config: pytest.Config) -> _State:
         step_summary=step_summary_path(os.environ),
         history_of=save_path or compare_path or default,
         exports=_exports(config.getoption("oxbot_exports")),
+        compared=baseline,
     )
     meta = {
         "environment": environment_fingerprint(),
         "targets_source": " + ".join(gate.sources),
         "targets": gate.targets,
-        "baseline": str(against) if baseline is not None else None,
+        "baseline": display_path(against, config.rootpath) if against and baseline is not None else None,
     }
     return _State(
         gate,
@@ -327,9 +329,10 @@ def _path(config: pytest.Config, name: str) -> Path | None:
 def _describe(config: pytest.Config, gate: GateConfig, compare: Path | None, save: Path | None) -> str:
     """The gate's part of the report header."""
     parts = [f"targets from {' + '.join(gate.sources)}"]
-    parts.append(f"baseline {compare}" if compare else "no baseline comparison")
+    root = config.rootpath
+    parts.append(f"baseline {display_path(compare, root)}" if compare else "no baseline comparison")
     if save:
-        parts.append(f"saving baseline to {save}")
+        parts.append(f"saving baseline to {display_path(save, root)}")
     if config.getoption("oxbot_report_only"):
         parts.append("report only")
     return "; ".join(parts)
@@ -349,7 +352,9 @@ class _XdistHooks:
         if state.baseline is not None:
             from pytest_oxbot.kpi import baseline as baseline_io
 
-            node.workerinput[BASELINE_TEXT] = baseline_io.to_json(state.baseline)
+            # Every sample (identical ones merged): workers judge exactly what a serial run would.
+            text = baseline_io.to_json(state.baseline, keep_samples=sys.maxsize)
+            node.workerinput[BASELINE_TEXT] = text
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,18 +1,20 @@
 """Baseline files: stable, sorted, reviewable JSON meant to be committed, plus an archive for history.
 
-Layout (`pytest-oxbot-baseline/2`):
+Layout (`pytest-oxbot-baseline/3`):
 `{"format": ..., "environment": {...}, "tests": {test_id: {kpi: {"unit", "value", "samples", "runs"}}}}`
 with sorted keys, two-space indent and values rounded to 9 significant digits, so re-saving unchanged
-results gives an unchanged file. `samples` are the measurements of the last run (wall-clock KPIs);
-`runs` are the values of the last few runs of a wall-clock KPI, oldest first (`value` is the newest),
-so a timing is judged against the spread between runs rather than within one. Version 1 files (no
-`runs`) are read as one run each. Any problem reading one is a `BaselineError` naming the file.
+results gives an unchanged file. `samples` are the measurements of the last run (wall-clock KPIs), on
+one line: `{"n", "min", "median", "max", "mad", "kept"}`, a summary of all of them and at most 50
+weighted values (`x` or `[x, count]`, see `samples.py`) that stand for them; `runs` are the values of the
+last few runs of a wall-clock KPI, oldest first (`value` is the newest), so a timing is judged against
+the spread between runs rather than within one. Version 1 and 2 files (samples as a plain list; version
+1 without `runs`, read as one run each) are read too. Any problem reading one is a `BaselineError`
+naming the file.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -21,19 +23,21 @@ from typing import Any, NamedTuple
 
 from pytest_oxbot.kpi.catalogue import canonical_name
 from pytest_oxbot.kpi.errors import BaselineError
+from pytest_oxbot.kpi.samples import DEFAULT_CAP, SampleSummary, compact, expand, rounded, summarise
 
-FORMAT = "pytest-oxbot-baseline/2"
-READABLE = ("pytest-oxbot-baseline/1", FORMAT)
+FORMAT = "pytest-oxbot-baseline/3"
+READABLE = ("pytest-oxbot-baseline/1", "pytest-oxbot-baseline/2", FORMAT)
 DEFAULT_RUNS_KEPT = 5
 
 
 class BaselineEntry(NamedTuple):
-    """One KPI of one test as saved."""
+    """One KPI of one test as saved; `summary` describes the samples as measured (None: from `samples`)."""
 
     value: float
     unit: str = ""
     samples: tuple[float, ...] = ()
     runs: tuple[float, ...] = ()
+    summary: SampleSummary | None = None
 
 
 class Baseline:
@@ -85,40 +89,46 @@ def _append_run(old: BaselineEntry | None, new: BaselineEntry, keep: int) -> Bas
     if old is None or not new.runs or old.unit != new.unit:
         return new
     previous = old.runs or (old.value,)
-    return BaselineEntry(new.value, new.unit, new.samples, (*previous, *new.runs)[-keep:])
+    return new._replace(runs=(*previous, *new.runs)[-keep:])
 
 
-def _round(value: float, digits: int = 9) -> float:
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+def _round(value: float) -> float:
+    return rounded(value, 9)
 
 
-# Samples and runs (noisy timings) read best on one line each.
-_SAMPLES = r'"(samples|runs)": \[\s*([^\]]*?)\s*\]'  # compiled (and cached by re) on first save
+def _samples_json(e: BaselineEntry, cap: int) -> dict[str, Any]:
+    """The one-line samples object: summary of all samples, then at most `cap` weighted values."""
+    summary = e.summary if e.summary is not None and e.summary.n == len(e.samples) else summarise(e.samples)
+    kept = [value if count == 1 else [value, count] for value, count in compact(e.samples, cap)]
+    return {**summary._asdict(), "kept": kept}
 
 
-def _one_line(match: re.Match[str]) -> str:
-    items = [part.strip() for part in match.group(2).split(",")]
-    return f'"{match.group(1)}": [' + ", ".join(items) + "]"
+def to_json(baseline: Baseline, *, keep_samples: int = DEFAULT_CAP) -> str:
+    """The committed text: deterministic for the same values; samples capped at `keep_samples` values."""
+    inline: dict[str, str] = {}  # placeholder -> compact JSON, so samples and runs read on one line each
 
+    def one_line(value: Any) -> str:
+        marker = f"@inline{len(inline)}@"
+        inline[json.dumps(marker)] = json.dumps(value, ensure_ascii=False)
+        return marker
 
-def to_json(baseline: Baseline) -> str:
-    """The committed text: deterministic for the same values."""
     tests = {
         test_id: {
             name: {
                 "unit": e.unit,
                 "value": _round(e.value),
-                **({"samples": [_round(s, 6) for s in e.samples]} if e.samples else {}),
-                **({"runs": [_round(r) for r in e.runs]} if e.runs else {}),
+                **({"samples": one_line(_samples_json(e, keep_samples))} if e.samples else {}),
+                **({"runs": one_line([_round(r) for r in e.runs])} if e.runs else {}),
             }
             for name, e in sorted(kpis.items())
         }
         for test_id, kpis in sorted(baseline.tests.items())
     }
     document = {"format": FORMAT, "environment": dict(sorted(baseline.environment.items())), "tests": tests}
-    return (
-        re.sub(_SAMPLES, _one_line, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)) + "\n"
-    )
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    if inline:
+        text = re.sub('"@inline[0-9]+@"', lambda m: inline[m.group(0)], text)
+    return text + "\n"
 
 
 def from_json(text: str, source: str = "<baseline>") -> Baseline:
@@ -150,19 +160,57 @@ def from_json(text: str, source: str = "<baseline>") -> Baseline:
 def _entry(raw: Any, source: str, test_id: str, name: str) -> BaselineEntry:
     try:
         value = raw["value"]
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not _is_number(value):
             raise TypeError("value")
-        lists = {}
-        for key in ("samples", "runs"):
-            items = raw.get(key, [])
-            if not isinstance(items, list) or not all(
-                isinstance(s, int | float) and not isinstance(s, bool) for s in items
-            ):
-                raise TypeError(key)
-            lists[key] = tuple(float(s) for s in items)
-        return BaselineEntry(float(value), str(raw.get("unit", "")), lists["samples"], lists["runs"])
+        runs = raw.get("runs", [])
+        if not isinstance(runs, list) or not all(_is_number(r) for r in runs):
+            raise TypeError("runs")
+        samples, summary = _samples(raw.get("samples", []))
+        return BaselineEntry(
+            float(value), str(raw.get("unit", "")), samples, tuple(map(float, runs)), summary
+        )
     except (TypeError, KeyError, AttributeError) as exc:
         raise BaselineError(f"baseline {source} is corrupt at {test_id!r} / {name!r}: bad {exc}") from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _samples(raw: Any) -> tuple[tuple[float, ...], SampleSummary | None]:
+    """A plain list (formats 1 and 2) or the summary with weighted values (format 3)."""
+    if isinstance(raw, list):
+        if not all(_is_number(s) for s in raw):
+            raise TypeError("samples")
+        return tuple(float(s) for s in raw), None
+    if not isinstance(raw, dict) or not isinstance(raw.get("kept"), list):
+        raise TypeError("samples")
+    pairs: list[tuple[float, int]] = []
+    for item in raw["kept"]:
+        if _is_number(item):
+            pairs.append((float(item), 1))
+        elif _pair(item):
+            pairs.append((float(item[0]), int(item[1])))
+        else:
+            raise TypeError("samples: kept values are numbers or [number, count] pairs")
+    fields: list[Any] = [raw.get(k) for k in SampleSummary._fields]
+    if not all(_is_number(f) for f in fields) or not isinstance(fields[0], int):
+        raise TypeError(f"samples: summary needs numbers {', '.join(SampleSummary._fields)}")
+    samples = expand(pairs)
+    if len(samples) != fields[0]:
+        raise TypeError(f"samples: the kept counts add up to {len(samples)}, n is {fields[0]}")
+    return samples, SampleSummary(int(fields[0]), *(float(f) for f in fields[1:]))
+
+
+def _pair(item: Any) -> bool:
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and _is_number(item[0])
+        and isinstance(item[1], int)
+        and not isinstance(item[1], bool)
+        and item[1] >= 1
+    )
 
 
 def load(path: Path) -> Baseline:
@@ -176,10 +224,12 @@ def load(path: Path) -> Baseline:
     return from_json(text, str(path))
 
 
-def save(path: Path, baseline: Baseline, *, archive: bool = True) -> Path | None:
+def save(
+    path: Path, baseline: Baseline, *, archive: bool = True, keep_samples: int = DEFAULT_CAP
+) -> Path | None:
     """Write `path` atomically and, with `archive`, a timestamped copy under `history/` beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = to_json(baseline)
+    text = to_json(baseline, keep_samples=keep_samples)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

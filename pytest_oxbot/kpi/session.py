@@ -28,6 +28,7 @@ class Outputs(NamedTuple):
     step_summary: Path | None = None
     history_of: Path | None = None
     exports: tuple[tuple[str, Path], ...] = ()  # (format, path) of each --oxbot-export
+    compared: Baseline | None = None  # the baseline judged against: its samples for the HTML report
 
 
 class GateSession:
@@ -132,7 +133,8 @@ class GateSession:
             from pytest_oxbot.kpi.report import html  # matplotlib only when asked for
 
             history = baseline_io.load_history(out.history_of) if out.history_of else []
-            _write(out.html, html.render(self.judged, header=self.header, history=history))
+            page = html.render(self.judged, header=self.header, history=history, baseline=out.compared)
+            _write(out.html, page)
             written.append(f"html report: {out.html}")
         if out.exports:
             from pytest_oxbot.kpi import export

@@ -31,7 +31,8 @@ def test_round_trip_and_stable_sorted_text(tmp_path: Path) -> None:
     bl.save(path, loaded, archive=False)
     assert path.read_text() == first
     assert first.index('"t.py::a"') < first.index('"t.py::b"')
-    assert '"samples": [0.01, 0.02]' in first
+    summary = '"n": 2, "min": 0.01, "median": 0.015, "max": 0.02, "mad": 0.005'
+    assert f'"samples": {{{summary}, "kept": [0.01, 0.02]}}' in first
     assert json.loads(first)["format"] == bl.FORMAT
 
 

@@ -62,8 +62,8 @@ def test_terminal_and_markdown() -> None:
     assert summary_line(results) == "2 KPIs: 1 fail, 1 ok"
     md = markdown.render(results, header="targets from defaults")
     assert md.startswith("### ❌ pytest-oxbot KPI gate")
-    assert "- `tests/test_x.py::test_cycle`: prompt_tokens 2712 > target 2500 tokens" in md
-    assert "| tests/test_x.py::test_cycle | decision_time | 0.2 s | <= 0.5 | 0.21 |" in md
+    assert "- ❌ `tests/test_x.py::test_cycle`: prompt_tokens 2712 > target 2500 tokens" in md
+    assert "| ✔️ | `tests/test_x.py::test_cycle` | decision_time | 0.2 s | ≤ 0.5 | 0.21 | ▼ -4.8% |" in md
 
 
 def test_json_report() -> None:
@@ -79,9 +79,12 @@ def test_html_is_self_contained_with_plots() -> None:
             Baseline({}, {"tests/test_x.py::test_cycle": {"prompt_tokens": BaselineEntry(2400, "tokens")}}),
         )
     ]
-    page = html.render(_results(), header="h", history=history)
+    baseline = Baseline(
+        {}, {"tests/test_x.py::test_cycle": {"decision_time": BaselineEntry(0.21, "s", (0.2, 0.21, 0.22))}}
+    )
+    page = html.render(_results(), header="h", history=history, baseline=baseline)
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == 4  # two KPIs vs targets, one history, one distribution
+    assert page.count("<svg") == 4  # two KPIs vs targets, one distribution, one history
     assert "src=" not in page
     assert "<link" not in page
     assert "prompt_tokens 2712 &gt; target 2500 tokens" in page

@@ -167,7 +167,7 @@ def test_tests_that_did_not_run_are_listed_and_strict_fails(saved: pytest.Pytest
     strict.stdout.fnmatch_lines(
         ["not run: 1 baseline test(s) did not run, failing the session (--oxbot-strict):"]
     )
-    assert "**Baseline tests that did not run:**" in (saved.path / "pr.md").read_text()
+    assert "**Baseline tests that did not run (1):**" in (saved.path / "pr.md").read_text()
     saved.makepyfile(
         test_bot="import pytest\n"
         + SUITE.replace("def test_sorting", "@pytest.mark.skip(reason='flaky box')\ndef test_sorting")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,11 @@ import pytest
 
 from pytest_oxbot.monitor.app import serve
 from pytest_oxbot.monitor.demo import DemoBot
+from tests.browser import BROWSER_FLAGS
+from tests.browser import chromium as browser_binary
 
 from .conftest import config, rule, run_cycles
 
-BROWSER_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 LATENCY = config(
     rule(
         "llm_response_time_high",
@@ -43,29 +34,11 @@ LATENCY = config(
 )
 
 
-def _chromium() -> str:
-    path = os.environ.get("OXBOT_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    problem = None
-    if path is None:
-        problem = "no chromium on PATH (apt-get install chromium)"
-    else:
-        try:
-            import playwright.async_api  # noqa: F401
-        except ImportError:
-            problem = "playwright is not installed (pip install 'pytest-oxbot[test]')"
-    if problem is not None:
-        if os.environ.get("OXBOT_REQUIRE_BROWSER", "").strip() in {"1", "true", "yes"}:
-            pytest.fail(f"browser test: {problem} (and OXBOT_REQUIRE_BROWSER=1 demands it)", pytrace=False)
-        pytest.skip(f"browser test: {problem}")
-    assert path is not None
-    return path
-
-
 @pytest.mark.oxbot_monitor(config=LATENCY)
 async def test_dashboard_draws_charts_and_shows_a_firing_alert(
     oxbot_monitor: Any, demo_bot: DemoBot, tmp_path: Path
 ) -> None:
-    chromium = _chromium()
+    chromium = browser_binary()
     from playwright.async_api import async_playwright
 
     monitor = oxbot_monitor.monitor
