@@ -154,6 +154,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--oxbot-html", metavar="PATH", help="write a self-contained HTML report with plots (extra: plots)"
     )
     group.addoption(
+        "--oxbot-history",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help="append this run's KPIs with commit, branch and environment to a history (default "
+        ".oxbot/history.jsonl; or sqlite:///file, postgresql+asyncpg://...); use the =PATH form",
+    )
+    group.addoption(
         "--benchmark",
         action="store_true",
         dest="oxbot_benchmark",
@@ -180,6 +189,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (KpiUsageError, MissingExtraError) as exc:
         raise pytest.UsageError(f"pytest-oxbot: {exc}") from None
     config.stash[STATE] = state
+    _history_store(config)  # a bad --oxbot-history stops the run now, not after it
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(_Collector(state), "oxbot-kpi-collector")
     if config.getoption("oxbot_benchmark") and config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -550,6 +560,46 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         state.written = state.session.finish()
     except OSError as exc:
         warnings.warn(OxbotEnvironmentWarning(f"pytest-oxbot: could not write a report: {exc}"), stacklevel=1)
+    if config.getoption("oxbot_history") is not None:
+        state.written.append(_append_history(config, state))
+
+
+def _history_store(config: pytest.Config) -> str | None:
+    """Where `--oxbot-history` writes (None: not asked for); a value that names no store is a usage error."""
+    value = config.getoption("oxbot_history")
+    if value is None:
+        return None
+    from pytest_oxbot.kpi.history import DEFAULT_PATH, open_store
+
+    target = value or str(config.rootpath / DEFAULT_PATH)
+    try:
+        open_store(target)
+    except KpiUsageError as exc:
+        raise usage.usage_error("--oxbot-history", str(exc)) from None
+    return target
+
+
+def _append_history(config: pytest.Config, state: _State) -> str:
+    """Append this session's record (controller only: workers return before this); never fails the run."""
+    from pytest_oxbot.kpi.history import append_run
+
+    target = _history_store(config)
+    assert target is not None
+    results = state.session.results
+    if not any(r.value is not None for r in results):
+        return "history: no KPI measured in this session, no run recorded"
+    try:
+        return append_run(
+            target,
+            results,
+            env=os.environ,
+            cwd=config.rootpath,
+            environment=environment_fingerprint(),
+            max_runs=state.gate.history_max_runs,
+        )
+    except KpiUsageError as exc:
+        warnings.warn(OxbotEnvironmentWarning(f"pytest-oxbot: {exc}"), stacklevel=1)
+        return f"history not written: {exc}"
 
 
 def _list_not_run(state: _State) -> None:

@@ -33,6 +33,7 @@ _KNOWN_KEYS = {
     "baseline_runs",
     "max_cpu_pressure",
     "within_run",
+    "history_max_runs",
 }
 
 
@@ -84,6 +85,7 @@ class GateConfig(NamedTuple):
     policy: ComparePolicy = ComparePolicy()
     baseline_runs: int = 5
     max_cpu_pressure: float = 0.10
+    history_max_runs: int = 200  # runs a history store keeps (--oxbot-history)
 
     def target(self, name: str, overrides: Mapping[str, float] | None = None) -> float | None:
         """The target of `name` for one test: its marker, else the session layers, else the default."""
@@ -131,8 +133,16 @@ def build_config(
         raise KpiUsageError(f"{origin}: 'performance_paths' must be a list of path strings")
     runs = _integer(pyproject, "baseline_runs", 5, 1, origin)
     pressure = _number(pyproject, "max_cpu_pressure", 0.10, origin, upper=1.0)
+    history_runs = _integer(pyproject, "history_max_runs", GateConfig.history_max_runs, 1, origin)
     return GateConfig(
-        targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin), runs, pressure
+        targets,
+        tuple(sources),
+        baseline,
+        tuple(paths),
+        _policy(pyproject, origin),
+        runs,
+        pressure,
+        history_max_runs=history_runs,
     )
 
 
