@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pytest_oxbot.kpi.gate import KpiResult
 
 DEFAULT_PATH = ".oxbot/history.jsonl"
-DEFAULT_MAX_RUNS = 200
+DEFAULT_MAX_RUNS = 200  # = kpi.config.DEFAULT_HISTORY_RUNS
 SQL_BACKENDS = ("sqlite", "postgresql", "postgres")
 
 Store = JsonlStore | SqlStore

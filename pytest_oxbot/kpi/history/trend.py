@@ -108,16 +108,17 @@ def analyse(values: Sequence[float], policy: TrendPolicy | None = None) -> Trend
     if n < policy.min_runs:
         return Trend(n, spread)
     points = sorted(_segment(y, 0, n, sigma, scale, policy))
+    bounds = [0, *(p[0] for p in points), n]
     drift = _drift(y, sigma, scale, policy)
     if points and drift is not None:
-        bounds = [0, *(p[0] for p in points), n]
-        step_cost = sum(_l1(y[a:b]) for a, b in itertools.pairwise(bounds))
-        if _line_cost(y) < step_cost:
-            points = []
+        if _line_cost(y) < sum(_l1(y[a:b]) for a, b in itertools.pairwise(bounds)):
+            points, bounds = [], [0, n]
         else:
             drift = None
+    levels = [statistics.median(y[a:b]) for a, b in itertools.pairwise(bounds)]  # between neighbours
     changes = tuple(
-        ChangePoint(i, scale.back(b), scale.back(a), scale.relative(a - b, b), s) for i, b, a, s in points
+        ChangePoint(at, scale.back(b), scale.back(a), scale.relative(a - b, b), score)
+        for (at, *_, score), b, a in zip(points, levels, levels[1:], strict=False)
     )
     return Trend(n, spread, changes, drift)
 
