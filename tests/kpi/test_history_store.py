@@ -74,7 +74,9 @@ def test_ci_variables_win_over_git_and_urls_are_redacted(tmp_path: Path) -> None
         "github",
         "99",
     )
-    assert info.ci_url is not None and "ghs_secret" not in info.ci_url and info.ci_url.endswith("/runs/99")
+    assert info.ci_url is not None
+    assert "ghs_secret" not in info.ci_url
+    assert info.ci_url.endswith("/runs/99")
     push = {k: v for k, v in github.items() if k != "GITHUB_HEAD_REF"}
     assert from_ci(push).branch == "17/merge"
     gitlab = {
@@ -213,4 +215,5 @@ def test_append_run_names_the_commit_and_the_store(tmp_path: Path) -> None:
     line = append_run(tmp_path / "h.jsonl", results, env=env, cwd=tmp_path, environment=ENV, max_runs=5)
     assert line == f"history: run eeeeeee on main appended to {tmp_path / 'h.jsonl'}"
     text = (tmp_path / "h.jsonl").read_text()
-    assert "pw" not in text and "OXBOT_DATABASE_URL" not in text  # the environment is never copied
+    assert "pw" not in text  # the environment is never copied
+    assert "OXBOT_DATABASE_URL" not in text
