@@ -87,17 +87,16 @@ def test_sqlite_url_and_no_git(pytester: pytest.Pytester, monkeypatch: pytest.Mo
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(pytester.path.parent))  # no repository above
     write_suite(pytester, sections=4)
     url = f"sqlite:///{pytester.path / 'h.db'}"
-    result = run(pytester, f"--oxbot-history={url}")
+    result = pytester.runpytest_subprocess(*ONLY_KPI, f"--oxbot-history={url}")
     result.stdout.fnmatch_lines([f"history: run ------- appended to {url}"])
-    # Read with the standard library: pytester's in-process run unloads the SQLAlchemy modules it imported.
+    # Read with the standard library: pytester unloads at teardown the modules a test imported
+    # (SQLAlchemy loaded twice in one process breaks), so this test leaves SQLAlchemy alone.
     with closing(sqlite3.connect(pytester.path / "h.db")) as db:
         rows = db.execute("SELECT commit_sha, branch, record FROM oxbot_history_runs").fetchall()
     assert len(rows) == 1
     assert rows[0][:2] == (None, None)
-    assert (
-        RunRecord.from_dict(json.loads(rows[0][2])).tests["test_bot.py::test_cost"]["cost_per_decision"].value
-        == 0.0002
-    )
+    record = RunRecord.from_dict(json.loads(rows[0][2]))
+    assert record.tests["test_bot.py::test_cost"]["cost_per_decision"].value == 0.0002
 
 
 def test_a_value_that_names_no_store_is_a_usage_error(pytester: pytest.Pytester) -> None:

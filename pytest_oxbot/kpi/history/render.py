@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -99,14 +100,14 @@ def render(series: Series, rows: int, policy: TrendPolicy) -> list[str]:
         )
     for c in trend.change_points:
         run = series.runs[c.at]
+        size = "no noise between runs" if math.isinf(c.score) else f"{c.score:.1f} standard errors"
         lines.append(
             f"  CHANGE POINT at run {c.at + 1} ({run.short_sha}, {_when(run)}): {fmt(c.before)} -> "
-            f"{fmt(c.after)}{unit} ({c.change:+.1%}), {c.score:.1f} standard errors; run-to-run spread "
-            f"+-{trend.spread:.1%}"
+            f"{fmt(c.after)}{unit} ({c.change:+.1%}), {size}; run-to-run spread +-{trend.spread:.1%}"
         )
     if trend.drift is not None:
         d = trend.drift
-        steps = "" if trend.change_points else ", no single step past the spread"
+        steps = "" if trend.change_points else ", no single step flagged"
         lines.append(
             f"  DRIFT: {d.per_run:+.1%} per run, {d.total:+.1%} over {trend.runs} runs (Theil-Sen slope, "
             f"Mann-Kendall z={d.z:.1f}; run-to-run spread +-{trend.spread:.1%}){steps}"
