@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi.compare import ComparePolicy
+from pytest_oxbot.kpi.errors import BaselineError
 from pytest_oxbot.kpi.fingerprint import differences
 from pytest_oxbot.kpi.gate import KpiResult, Measurement, judge
 from pytest_oxbot.kpi.report import markdown
@@ -81,8 +82,11 @@ def compare_files(
 
     `old_record`/`new_record` pick a history record on one side; `record` on every side that is a history.
     """
-    before = load_source(old, record=old_record or record, lenient=old_record is None).baseline
-    after = load_source(new, record=new_record or record, lenient=new_record is None).baseline
+    first = load_source(old, record=old_record or record, lenient=old_record is None)
+    second = load_source(new, record=new_record or record, lenient=new_record is None)
+    if record is not None and "history" not in (first.kind, second.kind):
+        raise BaselineError(f"--record {record!r} applies to history files; neither {old} nor {new} is one")
+    before, after = first.baseline, second.baseline
     results: list[KpiResult] = []
     for test_id, kpis in sorted(after.tests.items()):
         measurements = [Measurement(name, e.value, e.samples) for name, e in kpis.items()]

@@ -52,13 +52,11 @@ def load_source(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{path} cannot be read: {exc}") from None
-    first = next((line for line in text.splitlines() if line.strip()), "")
     try:
         document: Any = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            document = json.loads(first)  # JSON Lines: the history's first record
-        except json.JSONDecodeError as exc:
+    except json.JSONDecodeError as exc:
+        document = _first_json_line(text)  # JSON Lines: a history (a bad line or two is skipped later)
+        if document is None:
             raise _not_ours(path, f"not JSON: {exc.msg} at line {exc.lineno}") from None
     kind = _kind(document)
     if kind is None:
@@ -71,6 +69,17 @@ def load_source(
     if kind == "report":
         return Source(kind, _from_report(document, path), f"JSON report {path}")
     return _from_history(path, record, runs)
+
+
+def _first_json_line(text: str, tries: int = 5) -> Any:
+    """The first of the first `tries` non-empty lines that is JSON (None: none is)."""
+    lines = [line for line in text.splitlines() if line.strip()][:tries]
+    for line in lines:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    return None
 
 
 def _kind(document: Any) -> Kind | None:

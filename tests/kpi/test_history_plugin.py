@@ -176,6 +176,8 @@ def test_history_cli_reports_corrupt_lines_and_goes_on(
         fh.write("{broken\n")
     assert main(["history", "--history", str(path)]) == 0
     assert f"warning: skipped {path}:21: not JSON" in capsys.readouterr().err
+    path.write_text("<<<<<<< HEAD\n" + path.read_text())  # a conflict marker on top: still a history
+    assert main(["compare", str(path), str(path), "--no-targets"]) == 0
 
 
 def test_compare_reads_baselines_reports_and_history_alike(
@@ -239,6 +241,8 @@ def test_record_is_an_error_for_a_baseline_given_alone(
     base.write_text(json.dumps({"format": "pytest-oxbot-baseline/2", "environment": {}, "tests": {}}))
     assert main(["compare", str(base), str(base), "--old-record", "abc"]) == 2
     assert "--record 'abc' applies to history files" in capsys.readouterr().err
+    assert main(["compare", str(base), str(base), "--record", "abc"]) == 2
+    assert "neither" in capsys.readouterr().err
 
 
 def test_a_history_as_baseline_gives_wall_clock_kpis_their_runs(tmp_path: Path) -> None:

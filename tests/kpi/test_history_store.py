@@ -217,3 +217,17 @@ def test_append_run_names_the_commit_and_the_store(tmp_path: Path) -> None:
     text = (tmp_path / "h.jsonl").read_text()
     assert "pw" not in text  # the environment is never copied
     assert "OXBOT_DATABASE_URL" not in text
+
+
+def test_history_cli_reads_an_sql_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_oxbot.kpi.cli import main
+
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    store = SqlStore(url, max_runs=50)
+    for i in range(12):
+        store.append(_record(i, 100.0 if i < 6 else 130.0))
+    assert main(["history", "--history", url, "--fail-on-change"]) == 1
+    out = capsys.readouterr().out
+    assert "t.py::test_a  prompt_tokens tokens  12 runs  ▁▁▁▁▁▁██████" in out
+    assert "CHANGE POINT at run 7" in out
+    assert f"in {url}" in out
