@@ -136,15 +136,8 @@ def build_config(
     pressure = _number(pyproject, "max_cpu_pressure", 0.10, origin, upper=1.0)
     history_runs = _integer(pyproject, "history_max_runs", DEFAULT_HISTORY_RUNS, 1, origin)
     return GateConfig(
-        targets,
-        tuple(sources),
-        baseline,
-        tuple(paths),
-        _policy(pyproject, origin),
-        runs,
-        pressure,
-        history_max_runs=history_runs,
-    )
+        targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin), runs, pressure
+    )._replace(history_max_runs=history_runs)
 
 
 def _number(section: Mapping[str, object], key: str, default: float, origin: str, upper: float = 10) -> float:

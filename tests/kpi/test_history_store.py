@@ -231,3 +231,13 @@ def test_history_cli_reads_an_sql_store(tmp_path: Path, capsys: pytest.CaptureFi
     assert "t.py::test_a  prompt_tokens tokens  12 runs  ▁▁▁▁▁▁██████" in out
     assert "CHANGE POINT at run 7" in out
     assert f"in {url}" in out
+
+
+def test_history_max_runs_is_validated_in_pyproject() -> None:
+    from pytest_oxbot.errors import KpiUsageError
+    from pytest_oxbot.kpi.config import build_config
+
+    assert build_config({}).history_max_runs == 200
+    assert build_config({"history_max_runs": 7}).history_max_runs == 7
+    with pytest.raises(KpiUsageError, match="history_max_runs must be an integer >= 1, not 0"):
+        build_config({"history_max_runs": 0})
