@@ -164,6 +164,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "openmetrics, pytest-benchmark (see docs/kpi.md, Exporters)",
     )
     group.addoption(
+        "--oxbot-history",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help="append this run's KPIs with commit, branch and environment to a history (default "
+        ".oxbot/history.jsonl; or sqlite:///file, postgresql+asyncpg://...); use the =PATH form",
+    )
+    group.addoption(
         "--benchmark",
         action="store_true",
         dest="oxbot_benchmark",
@@ -260,6 +269,7 @@ def _build_state(config: pytest.Config) -> _State:
         history_of=save_path or compare_path or default,
         exports=_exports(config.getoption("oxbot_exports")),
         compared=baseline,
+        history_store=_history_store(config),
     )
     meta = {
         "environment": environment_fingerprint(),
@@ -572,10 +582,52 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if state.session.outputs.exports:
         state.session.benchmarks = _pytest_benchmark_entries(config)
+    # The history first: the HTML report draws its trends from it, this run included.
+    appended = _append_history(config, state) if config.getoption("oxbot_history") is not None else None
     try:
         state.written = state.session.finish()
     except OSError as exc:
         warnings.warn(OxbotEnvironmentWarning(f"pytest-oxbot: could not write a report: {exc}"), stacklevel=1)
+    if appended is not None:
+        state.written.append(appended)
+
+
+def _history_store(config: pytest.Config) -> str | None:
+    """Where `--oxbot-history` writes (None: not asked for); a value that names no store is a usage error."""
+    value = config.getoption("oxbot_history")
+    if value is None:
+        return None
+    from pytest_oxbot.kpi.history import DEFAULT_PATH, open_store
+
+    target = value or str(config.rootpath / DEFAULT_PATH)
+    try:
+        open_store(target)
+    except KpiUsageError as exc:
+        raise usage.usage_error("--oxbot-history", str(exc)) from None
+    return target
+
+
+def _append_history(config: pytest.Config, state: _State) -> str:
+    """Append this session's record (controller only: workers return before this); never fails the run."""
+    from pytest_oxbot.kpi.history import append_run
+
+    target = _history_store(config)
+    assert target is not None
+    results = state.session.results
+    if not any(r.value is not None for r in results):
+        return "history: no KPI measured in this session, no run recorded"
+    try:
+        return append_run(
+            target,
+            results,
+            env=os.environ,
+            cwd=config.rootpath,
+            environment=environment_fingerprint(),
+            max_runs=state.gate.history_max_runs,
+        )
+    except KpiUsageError as exc:
+        warnings.warn(OxbotEnvironmentWarning(f"pytest-oxbot: {exc}"), stacklevel=1)
+        return f"history not written: {exc}"
 
 
 def _pytest_benchmark_entries(config: pytest.Config) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pytest_oxbot.kpi.units import parse_quantity
 
 DEFAULT_BASELINE = ".oxbot/baseline.json"
 DEFAULT_PERFORMANCE_PATHS = ("benchmarks",)
+DEFAULT_HISTORY_RUNS = 200  # runs a history store keeps (--oxbot-history)
 _KNOWN_KEYS = {
     "targets",
     "baseline",
@@ -33,6 +34,7 @@ _KNOWN_KEYS = {
     "baseline_runs",
     "max_cpu_pressure",
     "within_run",
+    "history_max_runs",
 }
 
 
@@ -84,6 +86,7 @@ class GateConfig(NamedTuple):
     policy: ComparePolicy = ComparePolicy()
     baseline_runs: int = 5
     max_cpu_pressure: float = 0.10
+    history_max_runs: int = DEFAULT_HISTORY_RUNS
 
     def target(self, name: str, overrides: Mapping[str, float] | None = None) -> float | None:
         """The target of `name` for one test: its marker, else the session layers, else the default."""
@@ -131,9 +134,10 @@ def build_config(
         raise KpiUsageError(f"{origin}: 'performance_paths' must be a list of path strings")
     runs = _integer(pyproject, "baseline_runs", 5, 1, origin)
     pressure = _number(pyproject, "max_cpu_pressure", 0.10, origin, upper=1.0)
+    history_runs = _integer(pyproject, "history_max_runs", DEFAULT_HISTORY_RUNS, 1, origin)
     return GateConfig(
         targets, tuple(sources), baseline, tuple(paths), _policy(pyproject, origin), runs, pressure
-    )
+    )._replace(history_max_runs=history_runs)
 
 
 def _number(section: Mapping[str, object], key: str, default: float, origin: str, upper: float = 10) -> float:

@@ -28,6 +28,7 @@ class Outputs(NamedTuple):
     step_summary: Path | None = None
     history_of: Path | None = None
     exports: tuple[tuple[str, Path], ...] = ()  # (format, path) of each --oxbot-export
+    history_store: str | None = None  # --oxbot-history: the HTML report's trends come from it
     compared: Baseline | None = None  # the baseline judged against: its samples for the HTML report
 
 
@@ -101,6 +102,15 @@ class GateSession:
         merged.tests = {test_id: kpis for test_id, kpis in merged.tests.items() if kpis}
         return merged
 
+    def _trends(self, store: str | None) -> dict[tuple[str, str], list[tuple[str, float]]] | None:
+        """Each judged KPI's series in the history store (None without one: archived baselines are drawn)."""
+        if store is None:
+            return None
+        from pytest_oxbot.kpi.history import load_history, series
+
+        records = load_history(store)
+        return {(r.test_id, r.name): series(records, r.test_id, r.name) for r in self.judged}
+
     def finish(self) -> list[str]:
         """Write every requested file; returns one line per file written, for the terminal."""
         written: list[str] = []
@@ -133,7 +143,13 @@ class GateSession:
             from pytest_oxbot.kpi.report import html  # matplotlib only when asked for
 
             history = baseline_io.load_history(out.history_of) if out.history_of else []
-            page = html.render(self.judged, header=self.header, history=history, baseline=out.compared)
+            page = html.render(
+                self.judged,
+                header=self.header,
+                history=history,
+                trends=self._trends(out.history_store),
+                baseline=out.compared,
+            )
             _write(out.html, page)
             written.append(f"html report: {out.html}")
         if out.exports:

@@ -1,4 +1,4 @@
-"""What the export CLI reads: a baseline file or the plugin's JSON report, as results to export."""
+"""What the export CLI reads, as results to export: a baseline, the plugin's JSON report or a history."""
 
 from __future__ import annotations
 
@@ -11,29 +11,21 @@ from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.catalogue import spec_for
 from pytest_oxbot.kpi.gate import KpiResult
 from pytest_oxbot.kpi.report import json_report
+from pytest_oxbot.kpi.sources import load_source
 
 
 def load_results(path: Path) -> tuple[list[KpiResult], dict[str, str]]:
-    """(results, environment) of a baseline or a JSON report; anything else is a `KpiUsageError`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data: Any = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KpiUsageError(f"cannot read {path}: {exc}") from None
-    found = data.get("format") if isinstance(data, dict) else None
-    if found == json_report.FORMAT:
+    """(results, environment) of a baseline, a JSON report (its verdicts kept) or a history file (its last
+    record), told by content through the one loader, `kpi.sources`."""
+    source = load_source(path)
+    if source.kind == "report":
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
         try:
             results = [KpiResult.from_dict(item) for item in data["results"]]
         except (KeyError, TypeError) as exc:
             raise KpiUsageError(f"{path} is a corrupt {json_report.FORMAT} report: {exc}") from None
         return results, {str(k): str(v) for k, v in (data.get("environment") or {}).items()}
-    if found in baseline_io.READABLE:
-        saved = baseline_io.from_json(text, str(path))
-        return _from_baseline(saved), saved.environment
-    raise KpiUsageError(
-        f"{path} is neither a pytest-oxbot baseline ({', '.join(baseline_io.READABLE)}) nor a JSON report "
-        f"({json_report.FORMAT}); format: {found!r}"
-    )
+    return _from_baseline(source.baseline), source.baseline.environment
 
 
 def _from_baseline(saved: baseline_io.Baseline) -> list[KpiResult]:
