@@ -87,8 +87,8 @@ def scratch(tmp_path: Path) -> Path:
     _git(repo, "remote", "add", "origin", str(origin))
     _git(repo, "push", "-q", "origin", "main")
     _git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "benchmarks/test_perf.py").write_text(BENCHMARK.format(tokens=1010))
-    _git(repo, "commit", "-q", "-am", "a slightly longer prompt")
+    (repo / "benchmarks/test_perf.py").write_text(BENCHMARK.format(tokens=990))
+    _git(repo, "commit", "-q", "-am", "a shorter prompt")
     return repo
 
 
@@ -172,7 +172,7 @@ def _run_github_workflow(repo: Path, forge: Forge) -> dict[str, str]:
                 "GITHUB_REF": "refs/pull/7/merge",
             },
         )
-        printed[step["name"]] = _run(script, repo, env)
+        printed[step.get("name", step["run"])] = _run(script, repo, env)
         for line in output_file.read_text().splitlines():
             key, _, value = line.partition("=")
             outputs[f"{step.get('id')}.{key}"] = value

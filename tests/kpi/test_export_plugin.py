@@ -44,6 +44,12 @@ TESTS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The in-process runs are serial sessions: under xdist pytest-benchmark would disable itself."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 def _suite(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml(INI)
     pytester.makepyfile(test_bot=SUITE)
@@ -182,7 +188,7 @@ def test_cli_refuses_a_file_it_cannot_export(tmp_path: Path, capsys: pytest.Capt
     other = tmp_path / "other.json"
     other.write_text('{"benchmarks": []}')
     assert main(["export", "bmf", str(other), str(tmp_path / "x.json")]) == 2
-    assert "neither a pytest-oxbot baseline" in capsys.readouterr().err
+    assert "is not a pytest-oxbot baseline" in capsys.readouterr().err
     assert main(["export", "csv", str(_baseline(tmp_path)), str(tmp_path / "x.csv")]) == 2
     assert "bmf, github-action-benchmark, openmetrics, pytest-benchmark" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
