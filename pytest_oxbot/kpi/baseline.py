@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from pytest_oxbot._json import is_finite_number, strict_loads
 from pytest_oxbot.kpi.catalogue import canonical_name
 from pytest_oxbot.kpi.errors import BaselineError
 from pytest_oxbot.kpi.samples import DEFAULT_CAP, SampleSummary, compact, expand, rounded, summarise
@@ -134,9 +135,9 @@ def to_json(baseline: Baseline, *, keep_samples: int = DEFAULT_CAP) -> str:
 def from_json(text: str, source: str = "<baseline>") -> Baseline:
     """Parse and validate a baseline document."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"baseline {source} is corrupt: not valid JSON ({exc})") from None
+        data = strict_loads(text)
+    except ValueError as exc:  # NaN, Infinity, 1e400, deep nesting: never "improved", never INTERNALERROR
+        raise BaselineError(f"baseline {source} is corrupt: {exc}") from None
     if not isinstance(data, dict) or data.get("format") not in READABLE:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise BaselineError(
@@ -174,7 +175,7 @@ def _entry(raw: Any, source: str, test_id: str, name: str) -> BaselineEntry:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return is_finite_number(value)
 
 
 def _samples(raw: Any) -> tuple[tuple[float, ...], SampleSummary | None]:

@@ -8,6 +8,7 @@ pytest-benchmark cannot do.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
@@ -97,7 +98,10 @@ class KpiRecorder:
         name = spec_for(name).name  # a guide alias is recorded under its catalogue name
         if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy scalars welcome
             raise KpiUsageError(f"{name}: a KPI value must be a number, not {type(value).__name__}")
-        self._sink(name, float(value), tuple(float(s) for s in samples), source)
+        measured = (float(value), *(float(s) for s in samples))
+        if not all(math.isfinite(v) for v in measured):  # NaN compares as neither better nor worse
+            raise KpiUsageError(f"{name}: a KPI value and its samples must be finite, got {float(value)!r}")
+        self._sink(name, measured[0], measured[1:], source)
 
     @contextmanager
     def measure(self, name: str = "wall_time") -> Iterator[Timing]:

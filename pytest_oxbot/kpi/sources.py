@@ -9,10 +9,10 @@ Anything else is a `BaselineError` in one line naming the file and what was foun
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from pytest_oxbot._json import is_finite_number, strict_loads
 from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
@@ -53,11 +53,11 @@ def load_source(
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"{path} cannot be read: {exc}") from None
     try:
-        document: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
+        document: Any = strict_loads(text)
+    except ValueError as exc:
         document = _first_json_line(text)  # JSON Lines: a history (a bad line or two is skipped later)
         if document is None:
-            raise _not_ours(path, f"not JSON: {exc.msg} at line {exc.lineno}") from None
+            raise _not_ours(path, str(exc)) from None
     kind = _kind(document)
     if kind is None:
         found = document.get("format") if isinstance(document, dict) else type(document).__name__
@@ -76,8 +76,8 @@ def _first_json_line(text: str, tries: int = 5) -> Any:
     lines = [line for line in text.splitlines() if line.strip()][:tries]
     for line in lines:
         try:
-            return json.loads(line)
-        except json.JSONDecodeError:
+            return strict_loads(line)
+        except ValueError:
             continue
     return None
 
@@ -106,6 +106,8 @@ def _from_report(document: dict[str, Any], path: Path) -> Baseline:
         if value is None:  # missing / not run: nothing measured
             continue
         try:
+            if not is_finite_number(value) or not all(map(is_finite_number, item.get("samples") or ())):
+                raise ValueError("'value' and 'samples' must be finite numbers")
             name = canonical_name(str(item["name"]))
             samples = tuple(float(s) for s in item.get("samples") or ())
             entry = BaselineEntry(float(value), str(item.get("unit", "")), samples)

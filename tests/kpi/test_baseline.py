@@ -47,7 +47,7 @@ def test_merge_keeps_tests_not_rerun() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{not json", "corrupt: not valid JSON"),
+        ("{not json", "corrupt: not JSON"),
         ("[]", "is not a pytest-oxbot baseline"),
         ('{"format": "other/1", "tests": {}}', "format: 'other/1'"),
         ('{"format": "pytest-oxbot-baseline/1", "tests": []}', "must be objects"),

@@ -201,7 +201,7 @@ def test_corrupt_baseline_is_a_usage_error(pytester: pytest.Pytester) -> None:
     (pytester.path / "base.json").write_text('{"format": "pytest-oxbot-baseline/1", "tests": {"t": 1}')
     result = run(pytester, "--oxbot-compare=base.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: pytest-oxbot: baseline base.json is corrupt: not valid JSON*"])
+    result.stderr.fnmatch_lines(["ERROR: pytest-oxbot: baseline base.json is corrupt: not JSON*"])
 
 
 def test_baseline_from_another_environment_warns(pytester: pytest.Pytester) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from pytest_oxbot._json import strict_loads
 from pytest_oxbot.errors import KpiUsageError
 from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.catalogue import spec_for
@@ -19,7 +19,7 @@ def load_results(path: Path) -> tuple[list[KpiResult], dict[str, str]]:
     record), told by content through the one loader, `kpi.sources`."""
     source = load_source(path)
     if source.kind == "report":
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: Any = strict_loads(path.read_text(encoding="utf-8"))  # load_source checked it already
         try:
             results = [KpiResult.from_dict(item) for item in data["results"]]
         except (KeyError, TypeError) as exc:

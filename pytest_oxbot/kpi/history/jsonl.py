@@ -13,6 +13,7 @@ import json
 import os
 from pathlib import Path
 
+from pytest_oxbot._json import strict_loads
 from pytest_oxbot.kpi.history.record import HistoryError, RunRecord
 
 
@@ -67,10 +68,8 @@ class JsonlStore:
             if not line.strip():
                 continue
             try:
-                records.append(RunRecord.from_dict(json.loads(line)))
-            except json.JSONDecodeError as exc:
-                problems.append(f"{self.path}:{number}: not JSON ({exc.msg} at column {exc.colno})")
-            except ValueError as exc:
+                records.append(RunRecord.from_dict(strict_loads(line)))
+            except ValueError as exc:  # not JSON, NaN/Infinity, too deep, or not a record
                 problems.append(f"{self.path}:{number}: {exc}")
         if strict and problems:
             raise HistoryError(

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from pytest_oxbot._json import is_finite_number
 from pytest_oxbot.errors import KpiUsageError
 
 if TYPE_CHECKING:
@@ -100,8 +101,8 @@ def _opt_str(value: Any) -> str | None:
 
 def _point(raw: Any, test_id: str, name: str) -> KpiPoint:
     value = raw.get("value") if isinstance(raw, dict) else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{test_id!r} / {name!r}: 'value' must be a number")
+    if not is_finite_number(value):
+        raise ValueError(f"{test_id!r} / {name!r}: 'value' must be a finite number")
     return KpiPoint(float(value), str(raw.get("unit", "")), str(raw.get("verdict", "")))
 
 

@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pytest_oxbot._json import strict_loads
 from pytest_oxbot._urls import redact_url
 from pytest_oxbot.kpi.history.record import HistoryError, RunRecord
 
@@ -129,8 +130,8 @@ class SqlStore:
         problems: list[str] = []
         for row_id, text in rows:
             try:
-                records.append(RunRecord.from_dict(json.loads(text)))
-            except ValueError as exc:  # JSONDecodeError is a ValueError
+                records.append(RunRecord.from_dict(strict_loads(text)))
+            except ValueError as exc:  # not JSON, NaN/Infinity, too deep, or not a record
                 problems.append(f"{self.where} {TABLE} id {row_id}: {exc}")
         if strict and problems:
             raise HistoryError(problems[0])
