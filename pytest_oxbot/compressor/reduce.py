@@ -20,6 +20,9 @@ from pytest_oxbot.compressor.facts import (
     contract_kind,
     example_type,
     fact_value,
+    is_list_value,
+    kv_facts,
+    sentence_facts,
     symbol_column,
     typed_line,
 )
@@ -38,6 +41,7 @@ from pytest_oxbot.compressor.parse import (
     norm_key,
     position_field,
     required_kind,
+    segments,
     split_row,
 )
 from pytest_oxbot.compressor.text import (
@@ -330,8 +334,12 @@ class Reducer:
 
     def _market_sentence(self, sentence: str, b: Block) -> bool:
         """A prose sentence that states a symbol's price, RSI or trend (kept even in emergency)."""
+        if not HAS_DIGIT.search(sentence):
+            return False
+        if sentence_facts(sentence):
+            return True
         named = symbols_in(sentence) or ([b.symbol] if b.symbol else [])
-        return bool(named) and bool(_MARKET_WORDS.search(sentence)) and bool(HAS_DIGIT.search(sentence))
+        return bool(named) and bool(_MARKET_WORDS.search(sentence))
 
     def _series(self, b: Block) -> str:
         keep = self.level.series
@@ -357,6 +365,8 @@ class Reducer:
         if mode == "all" or (mode == "symbol_required" and b.symbol is None):
             if not self.level.decorate:
                 return b.text.strip()
+            if b.sep == "entity" and self.level.series is not None:
+                return self._entity_series(b)
             text = plain(b.text)
             if b.sep == "=":
                 return _EQ_SPACES.sub("=", text)
@@ -368,13 +378,25 @@ class Reducer:
                     text = f"{key}: {' '.join(kept_s)}"
                     self._drop(b, "sentences without data in a value", text)
             return text
-        kept = [(k, v) for k, v in b.pairs if b.symbol is not None and required_kind(k) is not None]
-        if not kept:
+        needed = {(f.kind, f.value) for f in kv_facts(b.symbol, b)} if b.symbol is not None else set()
+        kept_at = [
+            i
+            for i, (k, v) in enumerate(b.pairs)
+            if norm_key(k) in SYMBOL_KEYS
+            or ((kind := required_kind(k))
+            and (kind, fact_value(v, kind)) in needed)
+        ]
+        if len(kept_at) == sum(norm_key(k) in SYMBOL_KEYS for k, _ in b.pairs):
             self._drop(b, "key/value line without required facts")
             return ""
-        if len(kept) == len(b.pairs):
+        if len(kept_at) == len(b.pairs):
             text = plain(b.text)
             return _EQ_SPACES.sub("=", text) if b.sep == "=" else text
+        kept = [b.pairs[i] for i in kept_at]
+        if b.sep == "entity":  # the segments as written: `BTC: price 89225.34, rsi 55.2`
+            text = f"{plain(b.label)}: " + ", ".join(plain(b.values[i]) for i in kept_at)
+            self._drop(b, "key/values not required", text)
+            return text
         text = (
             "; ".join(f"{plain(k)}: {plain(v)}" for k, v in kept)
             if b.sep == ":"
@@ -384,6 +406,32 @@ class Reducer:
             text = f"{plain(b.label)} {text}"
         self._drop(b, "key/values not required", text)
         return text
+
+    def _entity_series(self, b: Block) -> str:
+        """An entity line whose values include an unbracketed series (`last 1h closes 1, 2, 3, 4`):
+        the series keeps its last values, as a bracketed one does at this level."""
+        keep = self.level.series
+        assert keep is not None
+        parts: list[str] = []
+        shortened = False
+        for (key, value), raw in zip(b.pairs, b.values, strict=True):
+            if not is_list_value(value):
+                parts.append(plain(raw))
+                continue
+            values = segments(value)
+            if len(values) <= keep:
+                parts.append(plain(raw))
+            elif keep:
+                parts.append(f"{plain(key)} {join_numbers(values[-keep:], ', ')}")
+                shortened = True
+            else:
+                shortened = True
+        text = plain(b.text)
+        if not shortened:
+            return text
+        out = f"{plain(b.label)}: " + ", ".join(parts)
+        self._drop(b, f"series shortened to the last {keep} values" if keep else "series", out)
+        return out
 
     def _position(self, b: Block) -> str:
         mode = self.level.positions
@@ -414,7 +462,8 @@ class Reducer:
 
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)
-        head_rows = [split_row(ln) for ln in lines[:5]]  # enough to tell what the table is
+        sep = b.sep or "|"
+        head_rows = [split_row(ln, sep) for ln in lines[:5]]  # enough to tell what the table is
         sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
         is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
@@ -433,14 +482,14 @@ class Reducer:
                 self._drop(b, "time-series table")
                 return ""
             if keep is not None and len(lines) > keep:
-                first = b.line + (2 if header is not None else 0)
+                first = b.line + ((1 if sep == "," else 2) if header is not None else 0)
                 for k in range(len(lines) - keep):
                     self.dropped.append(
                         Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
                     )
                     self._owners.append(self._owner)
                 lines = lines[-keep:]
-        rows = [split_row(ln) for ln in lines]
+        rows = [split_row(ln, sep) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
                 gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)
@@ -454,6 +503,9 @@ class Reducer:
             header = tuple(plain(c) for c in header) if header is not None else None
             rows = [tuple(plain(c) for c in r) for r in rows]
         out = []
+        if sep == ",":  # CSV stays CSV: no rule line, no pipes
+            out = [join_numbers(cells) for cells in ([header] if header is not None else []) + rows]
+            return "\n".join(out)
         if header is not None:
             out.append(_row(header, tight))
             out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))
@@ -833,7 +885,7 @@ def _worth_keeping(sentence: str) -> bool:
 @lru_cache(maxsize=4096)
 def _position_name(key: str, mode: str) -> str | None:
     """A position key under its short name, or None when the level drops it (keys repeat: memoised)."""
-    name = _POSITION_ALIASES.get(key.lower(), key)
+    name = _POSITION_ALIASES.get(key.lower()) or position_field(key) or key
     if _BOOKKEEPING.search(key):
         return None
     if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
