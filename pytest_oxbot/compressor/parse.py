@@ -1168,6 +1168,10 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list, a blank line, then a plain line: the record ended with the list
+            if m.blank_before and (
+                b.kind is not Kind.HEADING or (j > i + 1 and m.indent < blocks[i + 1].indent)
+            ):
+                break  # a blank line, then a line out of the record's indentation: the record ended
             bullets = bullets or m.kind is Kind.BULLET
             if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
                 break  # the next record's header

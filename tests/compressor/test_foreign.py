@@ -6,6 +6,8 @@ says which values it planted under which symbol.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,7 +33,9 @@ IDS = [f"{c.shape}-{i % 3}" for i, c in enumerate(CASES)]
 # tickers and the coin names a prompt may use instead
 OWNERS = {sym: {sym, name} | ({"Ether"} if sym == "ETH" else set()) for sym, name, _ in COINS}
 NAMES = sorted({n for names in OWNERS.values() for n in names})
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# OXBOT_HYPOTHESIS_EXAMPLES raises the budget for a deeper local hunt
+EXAMPLES = int(os.environ.get("OXBOT_HYPOTHESIS_EXAMPLES", "60"))
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def assert_safe(prompt: str, facts: list[tuple[str, str, str]], keys: tuple[str, ...], out: str) -> None:
