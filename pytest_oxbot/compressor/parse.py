@@ -1147,15 +1147,19 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     while i < n:
         b = blocks[i]
         core = b.core
-        starts = b.kind is Kind.HEADING or (
-            core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS
-        )
+        starts = b.kind is Kind.HEADING or _opens_record(core)
         if not starts:
             i += 1
             continue
         rec = Record(i, i + 1, None)
         if b.kind is Kind.HEADING:
             rec.symbol = symbol_of(b.label)
+        elif core.sep == "entity":  # `BTC: price 1, rsi 2`: a record of one line
+            rec.pairs.extend(core.pairs)
+            rec.symbol = symbol_of(core.label)
+            out.append(rec)
+            i += 1
+            continue
         else:
             rec.pairs.extend(core.pairs)
             rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
@@ -1173,7 +1177,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             ):
                 break  # a blank line, then a line out of the record's indentation: the record ended
             bullets = bullets or m.kind is Kind.BULLET
-            if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
+            if _opens_record(mc):
                 break  # the next record's header
             if mc.kind is Kind.KV:
                 rec.pairs.extend(mc.pairs)
@@ -1186,6 +1190,11 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         out.append(rec)
         i = j if j > i + 1 else i + 1
     return out
+
+
+def _opens_record(core: Block) -> bool:
+    """A `Symbol: X ...` / `symbol=X ...` line, or an entity line (`BTC: price 1, rsi 2`)."""
+    return core.kind is Kind.KV and (core.sep == "entity" or norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
 
 
 def _json_keys(value: object) -> list[str]:

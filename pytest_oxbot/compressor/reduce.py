@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from pytest_oxbot.compressor.facts import (
@@ -383,8 +383,7 @@ class Reducer:
             i
             for i, (k, v) in enumerate(b.pairs)
             if norm_key(k) in SYMBOL_KEYS
-            or ((kind := required_kind(k))
-            and (kind, fact_value(v, kind)) in needed)
+            or ((kind := required_kind(k)) and (kind, fact_value(v, kind)) in needed)
         ]
         if len(kept_at) == sum(norm_key(k) in SYMBOL_KEYS for k, _ in b.pairs):
             self._drop(b, "key/value line without required facts")
@@ -418,20 +417,27 @@ class Reducer:
             if not is_list_value(value):
                 parts.append(plain(raw))
                 continue
-            values = segments(value)
-            if len(values) <= keep:
+            tail = self._series_tail(value)
+            if tail == value:
                 parts.append(plain(raw))
-            elif keep:
-                parts.append(f"{plain(key)} {join_numbers(values[-keep:], ', ')}")
-                shortened = True
-            else:
-                shortened = True
+                continue
+            shortened = True
+            if tail:
+                parts.append(f"{plain(key)} {tail}")
         text = plain(b.text)
         if not shortened:
             return text
         out = f"{plain(b.label)}: " + ", ".join(parts)
         self._drop(b, f"series shortened to the last {keep} values" if keep else "series", out)
         return out
+
+    def _series_tail(self, value: str) -> str:
+        """The last values of an unbracketed series (`1, 2, 3, 4`) this level keeps ("" for none)."""
+        keep = self.level.series
+        values = segments(value)
+        if keep is None or len(values) <= keep:
+            return value
+        return join_numbers(values[-keep:], ", ") if keep else ""
 
     def _position(self, b: Block) -> str:
         mode = self.level.positions
@@ -566,7 +572,8 @@ class Reducer:
             return False
         if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
             return False
-        if len(members) + (head.kind is not Kind.HEADING) < 2:
+        one_line = head.kind is not Kind.HEADING and not members and len(head.core.pairs) >= 2
+        if len(members) + (head.kind is not Kind.HEADING) < 2 and not one_line:
             return False
         for m in members:
             core = m.core
@@ -593,6 +600,7 @@ class Reducer:
         rows: list[dict[str, str]] = []
         names: list[str] = []
         by_heading = self.blocks[run[0].start].kind is Kind.HEADING
+        by_entity = self.blocks[run[0].start].core.sep == "entity"
         for rec in run:
             head = self.blocks[rec.start]
             row: dict[str, str] = {}
@@ -601,10 +609,16 @@ class Reducer:
                 k = norm_key(key)
                 if k in row:
                     return  # a label twice in one record: not a simple record, leave it
+                if by_entity and is_list_value(value):  # an unbracketed series, as `_entity_series`
+                    value = self._series_tail(value)
+                    if not value:
+                        continue
                 columns.setdefault(k, key)  # pairs come from the undecorated line already
                 row[k] = value
             rows.append(row)
-            names.append(plain(head.label) if by_heading else "")
+            names.append(
+                plain(head.label if by_heading else head.core.label) if by_heading or by_entity else ""
+            )
         filled = sum(len(r) for r in rows)
         if filled * 5 < len(rows) * len(columns) * 4 or len(columns) > 14:
             return  # the records do not share their labels: a table would be mostly empty
@@ -614,10 +628,11 @@ class Reducer:
             }
             if not columns:
                 return
-        header = (["name"] if by_heading else []) + list(columns.values())
+        named = by_heading or by_entity
+        header = (["name"] if named else []) + list(columns.values())
         lines = [_row(tuple(header), True), _row(tuple("-" for _ in header), True)]
         for name, row in zip(names, rows, strict=True):
-            cells = ([name] if by_heading else []) + [row.get(k, "") for k in columns]
+            cells = ([name] if named else []) + [row.get(k, "") for k in columns]
             lines.append(_row(tuple(cells), True))
         table = "\n".join(lines)
         first = run[0].start
@@ -632,8 +647,15 @@ class Reducer:
         texts[first] = table
         self._tables.add(first)
         # the records' own lines lost nothing (their pairs are the table), except columns left out above
-        keep = [k for k, owner in enumerate(self._owners) if owner not in members or self.level.kv != "all"]
-        self.dropped = [self.dropped[k] for k in keep]
+        keep = [
+            k
+            for k, owner in enumerate(self._owners)
+            if owner not in members or self.level.kv != "all" or self.dropped[k].reason.startswith("series")
+        ]
+        self.dropped = [  # a shortened series in a pivoted line: its cell is what is kept now
+            replace(self.dropped[k], kept=None) if self._owners[k] in members else self.dropped[k]
+            for k in keep
+        ]
         self._owners = [self._owners[k] for k in keep]
         self._note("records pivoted into tables", len(run))
 
