@@ -258,7 +258,43 @@ def bold_names(seed: int) -> Foreign:
     return case
 
 
+def bold_prose(seed: int) -> Foreign:
+    """`**BTC** price 89225.34 rsi 55.2, funding 0.01 - momentum fading.` (no colon, no table)."""
+    rng = random.Random(seed)
+    m = _market(rng, rng.randint(2, 5))
+    case = Foreign("bold tickers in prose")
+    lines = [*_head(rng), "Latest reads:"]
+    for sym, _, _ in m.coins:
+        d = m.data[sym]
+        price, rsi = num(float(d["price"])), f"{d['rsi']}"
+        lines.append(
+            f"**{sym}** price {price} rsi {rsi}, funding {d['funding']} - momentum {rng.choice(['fading', 'building', 'flat'])}."
+        )
+        case.facts += [(sym, "price", price), (sym, "rsi", rsi)]
+    case.prompt = "\n".join(lines + _tail(rng, m.coins[0][0])) + "\n"
+    return case
+
+
+def json_keyed(seed: int) -> Foreign:
+    """A JSON object keyed by symbol: `{"BTC": {"price": 89225.34, "rsi": 55.2}, ...}`."""
+    rng = random.Random(seed)
+    m = _market(rng, rng.randint(2, 5))
+    case = Foreign("JSON keyed by symbol")
+    items = []
+    for sym, _, _ in m.coins:
+        d = m.data[sym]
+        price, rsi = num(float(d["price"])), f"{d['rsi']}"
+        items.append(f'"{sym}": {{"price": {price}, "rsi": {rsi}, "oi": {float(d["oi"]):.0f}}}')
+        case.facts += [(sym, "price", price), (sym, "rsi", rsi)]
+    body = "{" + ", ".join(items) + "}"
+    json.loads(body)
+    case.prompt = "\n".join([*_head(rng), "market =", body, *_tail(rng, m.coins[0][0])]) + "\n"
+    return case
+
+
 FOREIGN_SHAPES: dict[str, Callable[[int], Foreign]] = {
+    "bold tickers in prose": bold_prose,
+    "JSON keyed by symbol": json_keyed,
     "entity lines": entity_lines,
     "demo bot lines": demo_lines,
     "symbol=k=v dump": kv_dump,
