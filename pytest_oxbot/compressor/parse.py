@@ -592,8 +592,8 @@ def _entity_values(kv: Block) -> None:
     """A one-pair `Entity: labelled values` line becomes the entity (label) and its values (pairs):
     `BTC: price 89225.34, rsi 55.2`. Only when the key names one symbol and nothing more."""
     key, value = kv.pairs[0]
-    sym = symbol_of(key)
-    if sym is None or required_kind(key) or position_field(key) or _SIDE_START.match(value):
+    found = symbols_in(key)  # memoised, and emphasis does not hide a ticker from it
+    if len(found) != 1 or required_kind(key) or position_field(key) or _SIDE_START.match(value):
         return
     rest = _ENTITY_DECOR.sub(" ", MENTION_RE.sub(" ", plain(key))).split()
     if len(rest) > 2:
@@ -752,7 +752,7 @@ def _csv_end(lines: list[str], i: int) -> int | None:
     """Where a CSV block starting at line `i` ends: a header of labels, then rows with as many
     cells, some numeric (no quoting: a quoted cell may hide a comma, and then this is not our table)."""
     head = lines[i].strip()
-    if '"' in head or "  " in head:
+    if i + 1 >= len(lines) or lines[i + 1].count(",") != head.count(",") or '"' in head or "  " in head:
         return None
     cells = head.split(",")
     if len(cells) < 2 or not all(_CSV_HEADER.fullmatch(c.strip()) for c in cells):
@@ -1172,10 +1172,8 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list, a blank line, then a plain line: the record ended with the list
-            if m.blank_before and (
-                b.kind is not Kind.HEADING or (j > i + 1 and m.indent < blocks[i + 1].indent)
-            ):
-                break  # a blank line, then a line out of the record's indentation: the record ended
+            if b.kind is not Kind.HEADING and (m.instr or m.fmt or _names_other(mc, rec.symbol)):
+                break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
             if _opens_record(mc):
                 break  # the next record's header
@@ -1190,6 +1188,11 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         out.append(rec)
         i = j if j > i + 1 else i + 1
     return out
+
+
+def _names_other(block: Block, symbol: str | None) -> bool:
+    """A line that names a symbol other than `symbol`."""
+    return any(s != symbol for s in symbols_in(block.text))
 
 
 def _opens_record(core: Block) -> bool:

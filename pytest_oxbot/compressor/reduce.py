@@ -591,8 +591,8 @@ class Reducer:
         if len(a_keys & b_keys) * 5 < len(a_keys | b_keys) * 3:
             return False  # different labels: another kind of record
         a, b = self.blocks[prev.start], self.blocks[rec.start]
-        if a.kind is not b.kind:
-            return False
+        if a.kind is not b.kind or (a.core.sep == "entity") != (b.core.sep == "entity"):
+            return False  # `BTC: price 1` names its row, `symbol=BTC price=1` has a column for it
         return a.kind is not Kind.HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
 
     def _pivot(self, run: list[Record], texts: dict[int, str]) -> None:

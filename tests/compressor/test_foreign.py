@@ -134,3 +134,5 @@ def test_any_shape_any_mode_any_budget(shape: str, seed: int, how: str | int) ->
         out = COMPRESSOR.compress_by_context(case.prompt, how)
     assert_safe(case.prompt, case.facts, case.answer_keys, out)
     assert check_fidelity(case.prompt, out, out.level).ok
+    if isinstance(how, str):  # idempotent: the output compressed again at its level is itself
+        assert COMPRESSOR.compress_by_context(out, how) == out
