@@ -598,11 +598,11 @@ def _entity_values(kv: Block) -> None:
     rest = _ENTITY_DECOR.sub(" ", MENTION_RE.sub(" ", plain(key))).split()
     if len(rest) > 2:
         return
-    found = entity_values(value)
-    if found is None:
+    parsed = entity_values(value)
+    if parsed is None:
         return
     kv.label, kv.sep = key, "entity"
-    kv.pairs, kv.values = found
+    kv.pairs, kv.values = parsed
 
 
 _SIDE_START = re.compile(r"(?i)^\W*(?:long|short)\b")
@@ -1172,7 +1172,9 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list, a blank line, then a plain line: the record ended with the list
-            if b.kind is not Kind.HEADING and (m.instr or m.fmt or _names_other(mc, rec.symbol)):
+            if b.kind is not Kind.HEADING and (
+                ((m.instr or m.fmt) and not _data_pairs(mc)) or _names_other(mc, rec.symbol)
+            ):
                 break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
             if _opens_record(mc):
@@ -1188,6 +1190,11 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         out.append(rec)
         i = j if j > i + 1 else i + 1
     return out
+
+
+def _data_pairs(block: Block) -> bool:
+    """A key/value line with a market or position field (`Entry Price: $1`), even in a RULES section."""
+    return block.kind is Kind.KV and any(required_kind(k) or position_field(k) for k, _ in block.pairs)
 
 
 def _names_other(block: Block, symbol: str | None) -> bool:
