@@ -194,11 +194,27 @@ class Reducer:
         if lv.decorate:
             out = self._shorten_tags(out)
         pieces: list[str] = []
-        for i, (_, text) in enumerate(out):
+        for i, (idx, text) in enumerate(out):
             if i and text.startswith("|") and out[i - 1][1].rsplit("\n", 1)[-1].startswith("|"):
                 pieces.append("")  # two tables need a blank line or they read back as one
+            elif i and self._ends_list(out[i - 1][0], idx, text):
+                pieces.append("")  # the blank line that ends a list also ends its record: it stays
             pieces.append(text)
         return "\n".join(pieces)
+
+    def _ends_list(self, prev: int, idx: int, text: str) -> bool:
+        """A plain line after a blank line that follows a list (a record's end, see `records`)."""
+        if not (0 <= prev < len(self.blocks) and 0 <= idx < len(self.blocks)):
+            return False
+        a, b = self.blocks[prev], self.blocks[idx]
+        return (
+            b.blank_before
+            and a.kind is Kind.BULLET
+            and b.kind is not Kind.BULLET
+            and b.kind is not Kind.HEADING
+            and not text.startswith(("-", "|"))
+            and idx == prev + 1
+        )
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
