@@ -22,7 +22,7 @@ from pytest_oxbot.compressor import (
     required_facts,
 )
 
-from .corpus import COINS
+from .corpus import COINS, prose_report
 from .factcheck import has_number, numbers_kept_as_written, owned_by
 from .foreign import FOREIGN_SHAPES, ISSUE_FACTS, ISSUE_SAMPLE, Foreign, demo_lines, foreign_corpus
 
@@ -136,3 +136,14 @@ def test_any_shape_any_mode_any_budget(shape: str, seed: int, how: str | int) ->
     assert check_fidelity(case.prompt, out, out.level).ok
     if isinstance(how, str):  # idempotent: the output compressed again at its level is itself
         assert COMPRESSOR.compress_by_context(out, how) == out
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_a_list_then_labelled_lines_compresses_idempotently(mode: str) -> None:
+    """The blank line after a list ends a record; the output keeps it, so a second pass reads the
+    same records (it used to pivot the list into the next symbol's row)."""
+    example = "- Example: +0.000% move @ 0.000x leverage = $1,000.00 notional (100–101)"
+    prompt = prose_report(0).prompt.replace("SOL\n\n", f"SOL\n\n{example}\n\n", 1)
+    first = COMPRESSOR.compress_by_context(prompt, mode)
+    assert COMPRESSOR.compress_by_context(first, mode) == first
+    assert example in first
