@@ -36,8 +36,12 @@ from pytest_oxbot.tokens import count_tokens
 def _tests_module(name: str) -> ModuleType:
     """A helper module of tests/compressor (the corpus and the independent checks), loaded by path:
     the benchmarks measure the same prompts the tests check, without making tests/ a package."""
-    path = Path(__file__).resolve().parents[1] / "tests" / "compressor" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_oxbot_compressor_{name}", path)
+    folder = Path(__file__).resolve().parents[1] / "tests" / "compressor"
+    if "_oxbot_compressor" not in sys.modules:  # a package for the helpers' relative imports
+        package = ModuleType("_oxbot_compressor")
+        package.__path__ = [str(folder)]
+        sys.modules["_oxbot_compressor"] = package
+    spec = importlib.util.spec_from_file_location(f"_oxbot_compressor.{name}", folder / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -50,6 +54,7 @@ _corpus = _tests_module("corpus")
 SHAPES, corpus = _corpus.SHAPES, _corpus.corpus
 numbers_kept_as_written = _tests_module("factcheck").numbers_kept_as_written
 nof1_prompts = _tests_module("nof1").nof1_prompts
+foreign_corpus = _tests_module("foreign").foreign_corpus
 
 MODEL = "gpt-4o"
 BEFORE_BUDGET = 2_500
@@ -264,3 +269,28 @@ def timeit_once(fn: Callable[[], object]) -> float:
 
 def test_corpus_covers_five_shapes() -> None:
     assert set(SHAPES) <= set(TARGETS)
+
+
+def test_foreign_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    """Shapes no renderer of ours writes (`tests/compressor/foreign.py`): reduction per mode, defects
+    (gated at 0) and time per prompt (printed). Their facts must survive every mode, even emergency."""
+    compressor = AdaptivePromptCompressor(MODEL)
+    fast = AdaptivePromptCompressor(MODEL, verify=False)
+    by_shape: dict[str, list[str]] = {}
+    for case in foreign_corpus(SEEDS):
+        by_shape.setdefault(case.shape, []).append(case.prompt)
+    modes = ("analysis", "standard", "minimal", "emergency")
+    lines, defects = [], 0
+    for shape, prompts in by_shape.items():
+        cells = []
+        for mode in modes:
+            rows = [measure(compressor, shape, p, mode) for p in prompts]
+            defects += sum(r.defects for r in rows)
+            cells.append(f"{mode} {1 - sum(r.compressed for r in rows) / sum(r.original for r in rows):6.1%}")
+        best = statistics.median(min(timings(fast, p)) for p in prompts)
+        avg = sum(count_tokens(p, MODEL) for p in prompts) // len(prompts)
+        lines.append(f"  {shape:<22} {avg:>4} tok  " + "  ".join(cells) + f"  {best * 1e3:5.2f} ms")
+    with capsys.disabled():
+        print(f"\n[compressor] foreign shapes, fewer tokens per mode, seeds {list(SEEDS)}, defects {defects}")
+        print("\n".join(lines))
+    assert defects == 0

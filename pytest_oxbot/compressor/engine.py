@@ -186,6 +186,9 @@ class AdaptivePromptCompressor:
         doc = self._parse(prompt)
         static = self._static(doc)
         text, reducer = self._render(doc, level, static)
+        while not text.strip() and level > 0 and prompt.strip():  # never empty: the next milder rung
+            level -= 1
+            text, reducer = self._render(doc, level, static)
         return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
 
     def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
@@ -199,13 +202,24 @@ class AdaptivePromptCompressor:
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
         doc = self._parse(prompt)
         static = self._static(doc)
+        # The first rung that fits; when none does, the smallest one (budget_met says so). An empty
+        # rendering is never a candidate: it would "fit" by losing everything.
+        smallest: tuple[int, str, Reducer, int] | None = None
         for level in range(len(LEVELS)):
             text, reducer = self._render(doc, level, static)
-            if level == len(LEVELS) - 1 or count_tokens(text, self.model) <= max_tokens:
+            if not text.strip():
+                continue
+            tokens = count_tokens(text, self.model)
+            if tokens <= max_tokens:
                 return self._finish(
                     prompt, doc, original, text, reducer, level, "budget", started, max_tokens
                 )
-        raise AssertionError("unreachable: the last level always returns")  # pragma: no cover
+            if smallest is None or tokens <= smallest[0]:
+                smallest = (tokens, text, reducer, level)
+        if smallest is None:  # every rung was empty: the prompt itself is the smallest safe text
+            return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
+        _, text, reducer, level = smallest
+        return self._finish(prompt, doc, original, text, reducer, level, "budget", started, max_tokens)
 
     # -- internals -----------------------------------------------------------------------------
     def _parse(self, prompt: str) -> Doc:

@@ -32,7 +32,16 @@ from pytest_oxbot.compressor.parse import (
     symbol_of,
     table_rows,
 )
-from pytest_oxbot.compressor.text import NUMBER_RE, norm, number_changes, numbers_in, plain
+from pytest_oxbot.compressor.text import (
+    HAS_DIGIT,
+    MENTION_RE,
+    NUMBER_RE,
+    norm,
+    number_changes,
+    numbers_in,
+    plain,
+    sentences,
+)
 from pytest_oxbot.errors import CompressorError
 
 __all__ = [
@@ -122,10 +131,7 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
         if core.kind is Kind.KV:
             sym = b.symbol
             if idx not in in_position and sym:
-                for key, value in core.pairs:
-                    kind = required_kind(key)
-                    if kind:
-                        facts.add(Fact(sym, kind, fact_value(value, kind)))
+                facts.update(kv_facts(sym, core))
             if len(core.pairs) == 1 and core.sep == ":":
                 named = symbol_of(core.pairs[0][0])
                 if named:
@@ -139,7 +145,67 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
             facts.update(_table_facts(core.header, table_rows(core)))
         elif core.kind is Kind.JSON:
             facts.update(_json_facts(core.data, None))
+        elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):
+            for sentence in sentences(plain(core.text)):
+                facts.update(sentence_facts(sentence))
     return frozenset(facts)
+
+
+def is_list_value(value: str) -> bool:
+    """`1, 2, 3`: a series written without brackets (its values are history, not the current fact)."""
+    return value.count(",") >= 2 and len(NUMBER_RE.findall(value)) >= 3
+
+
+def kv_facts(sym: str, core: Block) -> set[Fact]:
+    """The required facts of one key/value line about `sym`: its price, RSI and trend (the first value
+    of each; an unbracketed series is history), or its position fields when it states a position."""
+    if core.sep == "entity":
+        keys = {position_field(k) for k, _ in core.pairs}
+        if ("sl" in keys and "tp" in keys) or ("side" in keys and ("entry" in keys or "qty" in keys)):
+            return _position_facts(sym, core.pairs)
+    if core.sep != "entity":
+        found = ((key, required_kind(key), value) for key, value in core.pairs)
+        return {Fact(sym, kind, fact_value(value, kind)) for _, kind, value in found if kind}
+    facts: dict[str, Fact] = {}
+    for key, value in core.pairs:
+        kind = required_kind(key)
+        if kind and kind not in facts and not is_list_value(value):
+            fact = Fact(sym, kind, fact_value(value, kind))
+            if kind == "trend" or NUMBER_RE.search(fact.value):
+                facts[kind] = fact
+    return set(facts.values())
+
+
+# A price in prose: `Bitcoin is trading at 89,225`, `Ether sits at $3,012`, `BTC price 89225.34`.
+_PROSE_CUE = re.compile(
+    r"(?i)\b(?P<label>price|last|mark|rsi|trend)\b(?:\s*\(\d+\))?(?:\s+(?:is|was|of|at|near|around))?"
+    r"\s*[:=]?\s*(?=[-+$€£~\d.])"
+    r"|\b(?:trading|trades|traded|sits|sitting|stands|priced|quoted|changes hands|changing hands|is)\s+"
+    r"(?:at|near|around)\s+(?=[$€£~\d])"
+)
+
+
+def sentence_facts(sentence: str) -> set[Fact]:
+    """Prices (and RSI) a prose sentence states about a symbol it names: the first value after a price
+    cue, before the next symbol is named. A number without such a cue is not taken for a fact."""
+    facts: dict[tuple[str, str], Fact] = {}
+    mentions = list(MENTION_RE.finditer(sentence))
+    for n, m in enumerate(mentions):
+        sym = symbol_of(m.group(0))
+        if sym is None:
+            continue
+        end = mentions[n + 1].start() if n + 1 < len(mentions) else len(sentence)
+        clause = sentence[m.end() : end]
+        for cue in _PROSE_CUE.finditer(clause):
+            label = (cue.group("label") or "price").lower()
+            kind = "rsi" if label == "rsi" else "trend" if label == "trend" else "price"
+            if kind == "trend":
+                continue  # a trend in prose is a word among words: not a checkable fact
+            num = NUMBER_RE.match(clause, cue.end())
+            if num is None or num.group(0).endswith("%") or ":" in num.group(0):
+                continue
+            facts.setdefault((sym, kind), Fact(sym, kind, num.group(0)))
+    return set(facts.values())
 
 
 def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = ()) -> int | None:

@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 
-from pytest_oxbot.compressor.text import HAS_DIGIT, NUMBER_RE, join_numbers, plain, strip_emoji, symbols_in
+from pytest_oxbot.compressor.text import (
+    HAS_DIGIT,
+    MENTION_RE,
+    NUMBER_RE,
+    join_numbers,
+    plain,
+    strip_emoji,
+    symbols_in,
+)
 
 
 class Kind(StrEnum):
@@ -503,6 +511,103 @@ def _kv(text: str, body: str) -> Block | None:
     return Block(Kind.KV, text, pairs=pairs2, sep=":")
 
 
+# --- entity lines: `BTC: price 89225.34, rsi 55.2, trend up; last 1h closes 1, 2, 3` ---------------
+# Labels a market-data line is made of: a value behind one of these is data about the line's entity.
+MARKET_LABEL = re.compile(
+    r"(?i)^(?:\d+[a-z]{1,2} )?(?:last|current|mark|spot|close|closes|open|high|low|bid|ask|mid|rsi|macd|"
+    r"ema|sma|atr|vwap|adx|trend|bias|regime|volume|vol|change|chg|oi|open interest|funding|spread|"
+    r"momentum|volatility|side|qty|size|entry|sl|tp|stop|target|pnl|upnl|liq|leverage|lev|"
+    r"(?:[\w ]+ )?price)\b"
+)
+_SEGMENT_SEP = re.compile(r"\s*[;|]\s*|,(?!\d{3}(?!\d))\s*")
+_PERIOD_TOKEN = re.compile(r"\d+[A-Za-z]{1,2}")  # `24h`, `1h`, `15m`: part of a label, not a value
+_LABEL_SEP = re.compile(r"^([A-Za-z][\w ()%/.&-]{0,40}?)\s*[:=]\s*(\S.*)$")
+_ENTITY_DECOR = re.compile(r"[()\[\]*_`/-]+")
+
+
+def segments(value: str) -> list[str]:
+    """The parts of a value separated by `,` `;` `|` (never inside brackets, never a thousands comma)."""
+    out: list[str] = []
+    start = 0
+    for m in _SEGMENT_SEP.finditer(value):
+        if _balanced(value[start : m.start()]):
+            out.append(value[start : m.start()])
+            start = m.end()
+    out.append(value[start:])
+    return [s.strip() for s in out]
+
+
+def _value_start(token: str) -> bool:
+    return token[:1] in _NUMERIC_START and bool(NUMBER_RE.match(token)) and not _PERIOD_TOKEN.fullmatch(token)
+
+
+def _segment(seg: str) -> tuple[str, str] | None:
+    """`price 89225.34` / `rsi: 55.2` / `RSI(14) 48.3` / `trend up` -> (label, value); None: no label."""
+    m = _LABEL_SEP.match(seg)
+    if m and len(m.group(1).split()) <= 4:
+        return m.group(1).strip(), m.group(2).strip()
+    tokens = seg.split()
+    for i in range(1, min(len(tokens), 6)):
+        if _value_start(tokens[i]):
+            return " ".join(tokens[:i]), " ".join(tokens[i:])
+    if 2 <= len(tokens) <= 4 and tokens[-1].isalpha() and not HAS_DIGIT.search(tokens[-1]):
+        return " ".join(tokens[:-1]), tokens[-1]
+    return None
+
+
+def entity_values(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | None:
+    """The labelled values of an entity line's value, and the text each one is written as: `price
+    89225.34, rsi 55.2; last 1h closes 1, 2, 3` -> (price, 89225.34), (rsi, 55.2), (last 1h closes,
+    1, 2, 3). A number straight after the entity is its price (`**Bitcoin**: $89,225 (+2.1%)`).
+    None unless at least one label is market vocabulary."""
+    pairs: list[tuple[str, str]] = []
+    raws: list[str] = []
+    market = False
+    for seg in segments(value):
+        if not seg:
+            return None
+        parsed = _segment(seg)
+        if parsed is not None and MARKET_LABEL.match(parsed[0].lower()):
+            market = True
+        if parsed is None or not parsed[0]:
+            if pairs:  # a list goes on: `closes 1, 2, 3`; a remark belongs to the value before it
+                key, val = pairs[-1]
+                pairs[-1] = (key, f"{val}, {seg}")
+                raws[-1] = f"{raws[-1]}, {seg}"
+                continue
+            if not _value_start(seg.split()[0]):
+                return None
+            parsed, market = ("price", seg), True
+            raws.append(seg)
+            pairs.append(parsed)
+            continue
+        if len(parsed[0].split()) > 4:
+            return None
+        pairs.append(parsed)
+        raws.append(seg)
+    return (tuple(pairs), tuple(raws)) if market and pairs else None
+
+
+def _entity_values(kv: Block) -> None:
+    """A one-pair `Entity: labelled values` line becomes the entity (label) and its values (pairs):
+    `BTC: price 89225.34, rsi 55.2`. Only when the key names one symbol and nothing more."""
+    key, value = kv.pairs[0]
+    found = symbols_in(key)  # memoised, and emphasis does not hide a ticker from it
+    if len(found) != 1 or required_kind(key) or position_field(key) or _SIDE_START.match(value):
+        return
+    rest = _ENTITY_DECOR.sub(" ", MENTION_RE.sub(" ", plain(key))).split()
+    if len(rest) > 2:
+        return
+    parsed = entity_values(value)
+    if parsed is None:
+        return
+    kv.label, kv.sep = key, "entity"
+    kv.pairs, kv.values = parsed
+
+
+_SIDE_START = re.compile(r"(?i)^\W*(?:long|short)\b")
+
+
 def _is_label_line(core: str) -> bool:
     """A short line that names what follows (`Fee Structure:`, `PORTFOLIO`, `Bitcoin (BTC/USDT):`)."""
     if len(core) > 90:
@@ -546,6 +651,8 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
             return pos
     user = bool(patterns) and any(p.search(core) for p in patterns)
     kv = _kv(line, core) if has_colon or has_eq else None
+    if kv is not None and kv.sep == ":" and len(kv.pairs) == 1:
+        _entity_values(kv)
     if kv is not None:
         value = kv.pairs[0][1]
         if value[:1] in _NUMERIC_START and not user:
@@ -638,8 +745,37 @@ def _looks_like_kv_value(core: str) -> bool:
     return False
 
 
-def split_row(line: str) -> tuple[str, ...]:
-    """The cells of one markdown table row (empty cells at either end included)."""
+_CSV_HEADER = re.compile(r"[A-Za-z_][\w ()%./-]{0,30}")
+
+
+def _csv_end(lines: list[str], i: int) -> int | None:
+    """Where a CSV block starting at line `i` ends: a header of labels, then rows with as many
+    cells, some numeric (no quoting: a quoted cell may hide a comma, and then this is not our table)."""
+    head = lines[i].strip()
+    if i + 1 >= len(lines) or lines[i + 1].count(",") != head.count(",") or '"' in head or "  " in head:
+        return None
+    cells = head.split(",")
+    if len(cells) < 2 or not all(_CSV_HEADER.fullmatch(c.strip()) for c in cells):
+        return None
+    j = i + 1
+    while j < len(lines):
+        row = lines[j].strip()
+        parts = row.split(",")
+        if (
+            '"' in row
+            or len(parts) != len(cells)
+            or not any(_value_start(c.strip()) for c in parts)
+            or any("," in n for n in NUMBER_RE.findall(row))  # `1,234`: cells that read as one number
+        ):
+            break
+        j += 1
+    return j if j > i + 1 else None
+
+
+def split_row(line: str, sep: str = "|") -> tuple[str, ...]:
+    """The cells of one markdown table row (empty cells at either end included), or of a CSV row."""
+    if sep == ",":
+        return tuple(c.strip() for c in line.split(","))
     row = line.strip()
     row = row[1:] if row.startswith("|") else row
     row = row[:-1] if row.endswith("|") else row
@@ -648,19 +784,23 @@ def split_row(line: str) -> tuple[str, ...]:
 
 def table_rows(block: Block) -> list[tuple[str, ...]]:
     """The body rows of a table block (split on demand: most rows of a long table get dropped)."""
-    return [split_row(ln) for ln in block.values]
+    return [split_row(ln, block.sep or "|") for ln in block.values]
 
 
 _TABLE_RULE = re.compile(r":?-+:?")
 
 
-def _table(lines: list[str], at: int) -> Block:
+def _table(lines: list[str], at: int, sep: str = "") -> Block:
     header: tuple[str, ...] | None = None
     body = lines
-    if len(lines) >= 2 and all(_TABLE_RULE.fullmatch(c) for c in split_row(lines[1])):
+    if sep == ",":
+        header, body = split_row(lines[0], sep), lines[1:]
+    elif len(lines) >= 2 and all(_TABLE_RULE.fullmatch(c) for c in split_row(lines[1])):
         header = split_row(lines[0])
         body = lines[2:]
-    return Block(Kind.TABLE, "\n".join(lines), line=at, nlines=len(lines), header=header, values=tuple(body))
+    return Block(
+        Kind.TABLE, "\n".join(lines), line=at, nlines=len(lines), header=header, values=tuple(body), sep=sep
+    )
 
 
 def dump_json(value: object) -> str:
@@ -785,6 +925,9 @@ def parse(
             else:
                 block = Block(Kind.CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
             i = j + 1
+        elif "," in line and (csv_end := _csv_end(lines, i)) is not None:
+            block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
+            i = csv_end
         elif line.startswith("|") and line.endswith("|") and len(line) > 1:
             j = i
             while j < len(lines) and lines[j].strip().startswith("|") and lines[j].strip().endswith("|"):
@@ -907,7 +1050,10 @@ def _assign_context(doc: Doc) -> None:
         core = b.core
         if b.kind is not Kind.POSITION:
             b.symbol = symbol
-            if symbol is None and core.kind in (Kind.KV, Kind.SERIES):
+            own = own_symbol(core) if core.kind is Kind.KV else None
+            if own is not None:
+                b.symbol = own  # the line names its entity: that beats the heading
+            elif symbol is None and core.kind in (Kind.KV, Kind.SERIES):
                 named = symbols_in(core.label if core.kind is Kind.SERIES or core.label else core.pairs[0][0])
                 b.symbol = named[0] if len(named) == 1 else None
         if core is not b:
@@ -932,6 +1078,16 @@ def _assign_context(doc: Doc) -> None:
         elif core.instr:
             b.instr = True
     doc.answer_keys = tuple(keys)
+
+
+def own_symbol(core: Block) -> str | None:
+    """The symbol a key/value line names itself: `BTC: price ...` or `symbol=SOLUSDT price=...`."""
+    if core.sep == "entity":
+        return symbol_of(core.label)
+    for key, value in core.pairs:
+        if norm_key(key) in SYMBOL_KEYS:
+            return symbol_of(value)
+    return None
 
 
 @lru_cache(maxsize=4096)
@@ -991,15 +1147,19 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     while i < n:
         b = blocks[i]
         core = b.core
-        starts = b.kind is Kind.HEADING or (
-            core.kind is Kind.KV and norm_key(core.pairs[0][0]) in SYMBOL_KEYS
-        )
+        starts = b.kind is Kind.HEADING or _opens_record(core)
         if not starts:
             i += 1
             continue
         rec = Record(i, i + 1, None)
         if b.kind is Kind.HEADING:
             rec.symbol = symbol_of(b.label)
+        elif core.sep == "entity":  # `BTC: price 1, rsi 2`: a record of one line
+            rec.pairs.extend(core.pairs)
+            rec.symbol = symbol_of(core.label)
+            out.append(rec)
+            i += 1
+            continue
         else:
             rec.pairs.extend(core.pairs)
             rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
@@ -1012,8 +1172,12 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list, a blank line, then a plain line: the record ended with the list
+            if b.kind is not Kind.HEADING and (
+                ((m.instr or m.fmt) and not _data_pairs(mc)) or _names_other(mc, rec.symbol)
+            ):
+                break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
-            if mc.kind is Kind.KV and norm_key(mc.pairs[0][0]) in SYMBOL_KEYS:
+            if _opens_record(mc):
                 break  # the next record's header
             if mc.kind is Kind.KV:
                 rec.pairs.extend(mc.pairs)
@@ -1026,6 +1190,21 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         out.append(rec)
         i = j if j > i + 1 else i + 1
     return out
+
+
+def _data_pairs(block: Block) -> bool:
+    """A key/value line with a market or position field (`Entry Price: $1`), even in a RULES section."""
+    return block.kind is Kind.KV and any(required_kind(k) or position_field(k) for k, _ in block.pairs)
+
+
+def _names_other(block: Block, symbol: str | None) -> bool:
+    """A line that names a symbol other than `symbol`."""
+    return any(s != symbol for s in symbols_in(block.text))
+
+
+def _opens_record(core: Block) -> bool:
+    """A `Symbol: X ...` / `symbol=X ...` line, or an entity line (`BTC: price 1, rsi 2`)."""
+    return core.kind is Kind.KV and (core.sep == "entity" or norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
 
 
 def _json_keys(value: object) -> list[str]:

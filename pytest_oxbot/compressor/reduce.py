@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from pytest_oxbot.compressor.facts import (
@@ -20,6 +20,9 @@ from pytest_oxbot.compressor.facts import (
     contract_kind,
     example_type,
     fact_value,
+    is_list_value,
+    kv_facts,
+    sentence_facts,
     symbol_column,
     typed_line,
 )
@@ -38,6 +41,7 @@ from pytest_oxbot.compressor.parse import (
     norm_key,
     position_field,
     required_kind,
+    segments,
     split_row,
 )
 from pytest_oxbot.compressor.text import (
@@ -190,11 +194,27 @@ class Reducer:
         if lv.decorate:
             out = self._shorten_tags(out)
         pieces: list[str] = []
-        for i, (_, text) in enumerate(out):
+        for i, (idx, text) in enumerate(out):
             if i and text.startswith("|") and out[i - 1][1].rsplit("\n", 1)[-1].startswith("|"):
                 pieces.append("")  # two tables need a blank line or they read back as one
+            elif i and self._ends_list(out[i - 1][0], idx, text):
+                pieces.append("")  # the blank line that ends a list also ends its record: it stays
             pieces.append(text)
         return "\n".join(pieces)
+
+    def _ends_list(self, prev: int, idx: int, text: str) -> bool:
+        """A plain line after a blank line that follows a list (a record's end, see `records`)."""
+        if not (0 <= prev < len(self.blocks) and 0 <= idx < len(self.blocks)):
+            return False
+        a, b = self.blocks[prev], self.blocks[idx]
+        return (
+            b.blank_before
+            and a.kind is Kind.BULLET
+            and b.kind is not Kind.BULLET
+            and b.kind is not Kind.HEADING
+            and not text.startswith(("-", "|"))
+            and idx == prev + 1
+        )
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
@@ -330,8 +350,12 @@ class Reducer:
 
     def _market_sentence(self, sentence: str, b: Block) -> bool:
         """A prose sentence that states a symbol's price, RSI or trend (kept even in emergency)."""
+        if not HAS_DIGIT.search(sentence):
+            return False
+        if sentence_facts(sentence):
+            return True
         named = symbols_in(sentence) or ([b.symbol] if b.symbol else [])
-        return bool(named) and bool(_MARKET_WORDS.search(sentence)) and bool(HAS_DIGIT.search(sentence))
+        return bool(named) and bool(_MARKET_WORDS.search(sentence))
 
     def _series(self, b: Block) -> str:
         keep = self.level.series
@@ -357,6 +381,8 @@ class Reducer:
         if mode == "all" or (mode == "symbol_required" and b.symbol is None):
             if not self.level.decorate:
                 return b.text.strip()
+            if b.sep == "entity" and self.level.series is not None:
+                return self._entity_series(b)
             text = plain(b.text)
             if b.sep == "=":
                 return _EQ_SPACES.sub("=", text)
@@ -368,13 +394,24 @@ class Reducer:
                     text = f"{key}: {' '.join(kept_s)}"
                     self._drop(b, "sentences without data in a value", text)
             return text
-        kept = [(k, v) for k, v in b.pairs if b.symbol is not None and required_kind(k) is not None]
-        if not kept:
+        needed = {(f.kind, f.value) for f in kv_facts(b.symbol, b)} if b.symbol is not None else set()
+        kept_at = [
+            i
+            for i, (k, v) in enumerate(b.pairs)
+            if norm_key(k) in SYMBOL_KEYS
+            or ((kind := required_kind(k)) and (kind, fact_value(v, kind)) in needed)
+        ]
+        if len(kept_at) == sum(norm_key(k) in SYMBOL_KEYS for k, _ in b.pairs):
             self._drop(b, "key/value line without required facts")
             return ""
-        if len(kept) == len(b.pairs):
+        if len(kept_at) == len(b.pairs):
             text = plain(b.text)
             return _EQ_SPACES.sub("=", text) if b.sep == "=" else text
+        kept = [b.pairs[i] for i in kept_at]
+        if b.sep == "entity":  # the segments as written: `BTC: price 89225.34, rsi 55.2`
+            text = f"{plain(b.label)}: " + ", ".join(plain(b.values[i]) for i in kept_at)
+            self._drop(b, "key/values not required", text)
+            return text
         text = (
             "; ".join(f"{plain(k)}: {plain(v)}" for k, v in kept)
             if b.sep == ":"
@@ -384,6 +421,39 @@ class Reducer:
             text = f"{plain(b.label)} {text}"
         self._drop(b, "key/values not required", text)
         return text
+
+    def _entity_series(self, b: Block) -> str:
+        """An entity line whose values include an unbracketed series (`last 1h closes 1, 2, 3, 4`):
+        the series keeps its last values, as a bracketed one does at this level."""
+        keep = self.level.series
+        assert keep is not None
+        parts: list[str] = []
+        shortened = False
+        for (key, value), raw in zip(b.pairs, b.values, strict=True):
+            if not is_list_value(value):
+                parts.append(plain(raw))
+                continue
+            tail = self._series_tail(value)
+            if tail == value:
+                parts.append(plain(raw))
+                continue
+            shortened = True
+            if tail:
+                parts.append(f"{plain(key)} {tail}")
+        text = plain(b.text)
+        if not shortened:
+            return text
+        out = f"{plain(b.label)}: " + ", ".join(parts)
+        self._drop(b, f"series shortened to the last {keep} values" if keep else "series", out)
+        return out
+
+    def _series_tail(self, value: str) -> str:
+        """The last values of an unbracketed series (`1, 2, 3, 4`) this level keeps ("" for none)."""
+        keep = self.level.series
+        values = segments(value)
+        if keep is None or len(values) <= keep:
+            return value
+        return join_numbers(values[-keep:], ", ") if keep else ""
 
     def _position(self, b: Block) -> str:
         mode = self.level.positions
@@ -414,7 +484,8 @@ class Reducer:
 
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)
-        head_rows = [split_row(ln) for ln in lines[:5]]  # enough to tell what the table is
+        sep = b.sep or "|"
+        head_rows = [split_row(ln, sep) for ln in lines[:5]]  # enough to tell what the table is
         sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
         is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
@@ -433,14 +504,14 @@ class Reducer:
                 self._drop(b, "time-series table")
                 return ""
             if keep is not None and len(lines) > keep:
-                first = b.line + (2 if header is not None else 0)
+                first = b.line + ((1 if sep == "," else 2) if header is not None else 0)
                 for k in range(len(lines) - keep):
                     self.dropped.append(
                         Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
                     )
                     self._owners.append(self._owner)
                 lines = lines[-keep:]
-        rows = [split_row(ln) for ln in lines]
+        rows = [split_row(ln, sep) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
                 gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)
@@ -454,6 +525,9 @@ class Reducer:
             header = tuple(plain(c) for c in header) if header is not None else None
             rows = [tuple(plain(c) for c in r) for r in rows]
         out = []
+        if sep == ",":  # CSV stays CSV: no rule line, no pipes
+            out = [join_numbers(cells) for cells in ([header] if header is not None else []) + rows]
+            return "\n".join(out)
         if header is not None:
             out.append(_row(header, tight))
             out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))
@@ -514,7 +588,8 @@ class Reducer:
             return False
         if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
             return False
-        if len(members) + (head.kind is not Kind.HEADING) < 2:
+        one_line = head.kind is not Kind.HEADING and not members and len(head.core.pairs) >= 2
+        if len(members) + (head.kind is not Kind.HEADING) < 2 and not one_line:
             return False
         for m in members:
             core = m.core
@@ -532,8 +607,8 @@ class Reducer:
         if len(a_keys & b_keys) * 5 < len(a_keys | b_keys) * 3:
             return False  # different labels: another kind of record
         a, b = self.blocks[prev.start], self.blocks[rec.start]
-        if a.kind is not b.kind:
-            return False
+        if a.kind is not b.kind or (a.core.sep == "entity") != (b.core.sep == "entity"):
+            return False  # `BTC: price 1` names its row, `symbol=BTC price=1` has a column for it
         return a.kind is not Kind.HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
 
     def _pivot(self, run: list[Record], texts: dict[int, str]) -> None:
@@ -541,6 +616,7 @@ class Reducer:
         rows: list[dict[str, str]] = []
         names: list[str] = []
         by_heading = self.blocks[run[0].start].kind is Kind.HEADING
+        by_entity = self.blocks[run[0].start].core.sep == "entity"
         for rec in run:
             head = self.blocks[rec.start]
             row: dict[str, str] = {}
@@ -549,10 +625,16 @@ class Reducer:
                 k = norm_key(key)
                 if k in row:
                     return  # a label twice in one record: not a simple record, leave it
+                if by_entity and is_list_value(value):  # an unbracketed series, as `_entity_series`
+                    value = self._series_tail(value)
+                    if not value:
+                        continue
                 columns.setdefault(k, key)  # pairs come from the undecorated line already
                 row[k] = value
             rows.append(row)
-            names.append(plain(head.label) if by_heading else "")
+            names.append(
+                plain(head.label if by_heading else head.core.label) if by_heading or by_entity else ""
+            )
         filled = sum(len(r) for r in rows)
         if filled * 5 < len(rows) * len(columns) * 4 or len(columns) > 14:
             return  # the records do not share their labels: a table would be mostly empty
@@ -562,10 +644,11 @@ class Reducer:
             }
             if not columns:
                 return
-        header = (["name"] if by_heading else []) + list(columns.values())
+        named = by_heading or by_entity
+        header = (["name"] if named else []) + list(columns.values())
         lines = [_row(tuple(header), True), _row(tuple("-" for _ in header), True)]
         for name, row in zip(names, rows, strict=True):
-            cells = ([name] if by_heading else []) + [row.get(k, "") for k in columns]
+            cells = ([name] if named else []) + [row.get(k, "") for k in columns]
             lines.append(_row(tuple(cells), True))
         table = "\n".join(lines)
         first = run[0].start
@@ -580,8 +663,15 @@ class Reducer:
         texts[first] = table
         self._tables.add(first)
         # the records' own lines lost nothing (their pairs are the table), except columns left out above
-        keep = [k for k, owner in enumerate(self._owners) if owner not in members or self.level.kv != "all"]
-        self.dropped = [self.dropped[k] for k in keep]
+        keep = [
+            k
+            for k, owner in enumerate(self._owners)
+            if owner not in members or self.level.kv != "all" or self.dropped[k].reason.startswith("series")
+        ]
+        self.dropped = [  # a shortened series in a pivoted line: its cell is what is kept now
+            replace(self.dropped[k], kept=None) if self._owners[k] in members else self.dropped[k]
+            for k in keep
+        ]
         self._owners = [self._owners[k] for k in keep]
         self._note("records pivoted into tables", len(run))
 
@@ -833,7 +923,7 @@ def _worth_keeping(sentence: str) -> bool:
 @lru_cache(maxsize=4096)
 def _position_name(key: str, mode: str) -> str | None:
     """A position key under its short name, or None when the level drops it (keys repeat: memoised)."""
-    name = _POSITION_ALIASES.get(key.lower(), key)
+    name = _POSITION_ALIASES.get(key.lower()) or position_field(key) or key
     if _BOOKKEEPING.search(key):
         return None
     if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):

@@ -54,6 +54,12 @@ COIN_NAMES = {
     "uniswap": "UNI",
     "stellar": "XLM",
 }
+# Any way a text names a symbol: a ticker (with a quote asset or not) or a coin name.
+MENTION_RE = re.compile(
+    r"\b(?:[A-Z][A-Z0-9]{1,9}?[/_-]?(?:USDT|USDC|BUSD|USD|PERP)|"
+    + "|".join(sorted(KNOWN_SYMBOLS | {n.capitalize() for n in COIN_NAMES}, key=len, reverse=True))
+    + r")\b"
+)
 _PAIR_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USDT|USDC|BUSD|USD|PERP)\b")
 _WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
 
