@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from hashlib import blake2b
 from typing import Any, Literal
 
@@ -229,7 +230,23 @@ class AdaptivePromptCompressor:
         self, doc: Doc, level: int, static: tuple[tuple[re.Pattern[str], ...], frozenset[str]]
     ) -> tuple[str, Reducer]:
         reducer = Reducer(doc, LEVELS[level], self._count, static[0], static[1])
-        return reducer.render(), reducer
+        text = reducer.render()
+        repeated = reducer.duplicate_lines()
+        if not repeated:
+            return text, reducer
+        # Repeated instruction lines go before anything else is decided: a line that is dropped must
+        # not keep records apart or sections different, or compressing the output again would pivot
+        # or merge what this pass kept (idempotence). So render the prompt without them, and report
+        # every line under its number in the original.
+        kept = [i for i in range(len(doc.lines)) if i not in repeated]
+        pruned = self._parse("\n".join(doc.lines[i] for i in kept))
+        second = Reducer(pruned, LEVELS[level], self._count, static[0], static[1])
+        text = second.render()
+        second.dropped = [
+            *(Dropped(line + 1, doc.lines[line], why) for line, why in repeated.items()),
+            *(replace(d, line=kept[d.line - 1] + 1) for d in second.dropped),
+        ]
+        return text, second
 
     def _count(self, text: str) -> int:
         return count_tokens(text, self.model)

@@ -57,6 +57,9 @@ from pytest_oxbot.compressor.text import (
 __all__ = ["Dropped", "Reducer", "contract_kind", "typed_line"]
 
 
+DUPLICATE = "duplicate of line"  # the reason given to a repeated instruction line
+
+
 @dataclass(frozen=True, slots=True)
 class Dropped:
     """One line of the original prompt that lost content, and why."""
@@ -166,6 +169,15 @@ class Reducer:
         self._owner = -1  # the block being rendered (each Dropped entry remembers it)
         self._tables: set[int] = set()  # blocks whose text is a pivot table
         self._owners: list[int] = []
+
+    def duplicate_lines(self) -> dict[int, str]:
+        """0-based lines of the repeated instruction lines this level drops (after `render`), with why."""
+        return {
+            line: why
+            for idx, why in self._skip.items()
+            if why.startswith(DUPLICATE)
+            for line in range(self.blocks[idx].line, self.blocks[idx].line + self.blocks[idx].nlines)
+        }
 
     # -- entry -------------------------------------------------------------------------------
     def render(self) -> str:
@@ -583,7 +595,8 @@ class Reducer:
 
     def _pivotable(self, rec: Record) -> bool:
         head = self.blocks[rec.start]
-        members = self.blocks[rec.start + 1 : rec.end]
+        # a member this level drops (a repeated instruction line) does not stand in the way
+        members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
         if head.fmt or head.instr or head.kind is Kind.PROTECTED:
             return False
         if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
@@ -676,14 +689,10 @@ class Reducer:
         self._note("records pivoted into tables", len(run))
 
     def _plan_dedupe(self, collapse: bool) -> None:
-        if collapse:
-            self._plan_twins()
+        # Identical instruction lines first: a section that differs from its twin only by a repeated
+        # instruction is a twin once that line is gone (else a second pass would merge what the first
+        # kept apart, and compressing twice would not give the same text).
         seen: dict[str, int] = {}
-        same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
-        members = {
-            i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)
-        }
-        boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
         for idx, b in enumerate(self.blocks):
             if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
                 continue
@@ -696,9 +705,18 @@ class Reducer:
             ):
                 key = norm(b.text)
                 if key in seen:
-                    self._skip[idx] = f"duplicate of line {self.blocks[seen[key]].line + 1}"
+                    self._skip[idx] = f"{DUPLICATE} {self.blocks[seen[key]].line + 1}"
                 else:
                     seen[key] = idx
+        if collapse:
+            self._plan_twins()
+        same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
+        members = {
+            i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)
+        }
+        boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
+        for idx, b in enumerate(self.blocks):
+            if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
                 continue
             core = b.core
             if (
@@ -752,7 +770,7 @@ class Reducer:
         for n, h in enumerate(heads):
             b = self.blocks[h]
             end = next((k for k in heads[n + 1 :] if self.blocks[k].rank <= b.rank), len(self.blocks))
-            body = self.blocks[h + 1 : end]
+            body = [x for k, x in enumerate(self.blocks[h + 1 : end], h + 1) if k not in self._skip]
             named = symbols_in(b.label)
             if len(named) != 1 or not body or b.instr or b.fmt:
                 continue

@@ -147,3 +147,50 @@ def test_a_list_then_labelled_lines_compresses_idempotently(mode: str) -> None:
     first = COMPRESSOR.compress_by_context(prompt, mode)
     assert COMPRESSOR.compress_by_context(first, mode) == first
     assert example in first
+
+
+REPEATED_INSTRUCTION = """ALWAYS size above 2% risk.
+
+DASHBOARD
+ADA
+
+Price Structure [CHARTS]: trading at 0.45581; 4H range 0.44898–0.46128.
+Net Funding [HYPERLIQUID]: +0.0125%.
+Momentum [MARKET_DATA]: RSI(14) 78.6, trend bearish.
+BTC
+
+ALWAYS size above 2% risk.
+
+Price Structure [CHARTS]: trading at 82,012.65; 4H range 80,782–82,997.
+Net Funding [HYPERLIQUID]: -0.0107%.
+Momentum [MARKET_DATA]: RSI(14) 70.8, trend neutral.
+SOL
+
+Price Structure [CHARTS]: trading at 144.36; 4H range 142–146.
+Net Funding [HYPERLIQUID]: -0.0042%.
+Momentum [MARKET_DATA]: RSI(14) 41.4, trend bearish.
+
+### FVG Analysis (SOL/USDT)
+No unmitigated FVGs detected.
+
+ALWAYS size above 2% risk.
+
+### FVG Analysis (XRP/USDT)
+No unmitigated FVGs detected.
+
+RESPONSE FORMAT
+Respond with JSON only: {"BTC": {"signal": "hold|buy|sell", "confidence": 0.0}}
+"""
+
+
+@pytest.mark.parametrize("mode", ["standard", "analysis", "minimal", "emergency"])
+def test_a_repeated_instruction_inside_a_record_does_not_break_idempotence(mode: str) -> None:
+    """Found by hypothesis: the repeated line kept a record (or a section) apart in the first pass and was
+    dropped, so a second pass pivoted (or merged) what the first kept. It now goes before anything else."""
+    compressor = AdaptivePromptCompressor("gpt-4o")
+    first = compressor.compress_by_context(REPEATED_INSTRUCTION, mode)
+    assert compressor.compress_by_context(first, mode) == first
+    if mode in ("standard", "analysis"):  # the levels that keep every instruction keep it once
+        assert str(first).count("ALWAYS size above 2% risk.") == 1
+        repeated = [d for d in first.dropped if d.reason.startswith("duplicate of line")]
+        assert sorted(d.line for d in repeated) == [11, 25]  # numbered as in the original prompt
