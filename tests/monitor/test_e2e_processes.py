@@ -29,7 +29,10 @@ from .conftest import rule
 
 SCRIPT = Path(__file__).with_name("bot_process.py")
 NAMES = ("bot-a", "bot-b")
-TIMEOUT_S = 60.0
+# Each step waits for what the bots report, not for a time; this is only how long before a step is called
+# lost. Generous: on a loaded 2-core machine (the benchmarks or CPU hogs beside it) two bot processes, the
+# monitor and Redis share the cores, and a bot sees the model switch back only on its next cache miss.
+TIMEOUT_S = 180.0
 
 
 class Fleet:
