@@ -79,6 +79,7 @@ def scratch(tmp_path: Path) -> Path:
         cwd=repo,
         check=True,
         capture_output=True,
+        timeout=300,
     )
     assert (repo / ".oxbot/baseline.json").exists()
     _git(repo, "add", "-A")
@@ -113,7 +114,12 @@ def _shell_env(repo: Path, extra: Mapping[str, str]) -> dict[str, str]:
 
 def _run(script: str, repo: Path, env: Mapping[str, str]) -> str:
     done = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", script], cwd=repo, env=dict(env), capture_output=True, text=True
+        ["bash", "-eo", "pipefail", "-c", script],
+        cwd=repo,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=300,  # a step that hangs fails this test with its command, instead of holding the suite
     )
     assert done.returncode == 0, f"{script}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     return done.stdout
