@@ -10,17 +10,8 @@ import pytest
 from pytest_oxbot.kpi import baseline as baseline_io
 from pytest_oxbot.kpi.baseline import Baseline, BaselineEntry
 from pytest_oxbot.kpi.cli import main
+from tests.kpi.pytester_args import ONLY_KPI
 
-ONLY_KPI = (
-    "-p",
-    "no:oxbot",
-    "-p",
-    "pytest_oxbot._plugin.kpi",
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:hypothesispytest",
-)
 INI = '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n'
 SUITE = """
 import pytest

@@ -12,16 +12,7 @@ import json
 
 import pytest
 
-ONLY_KPI = (
-    "-p",
-    "no:oxbot",
-    "-p",
-    "pytest_oxbot._plugin.kpi",
-    "-p",
-    "no:cacheprovider",
-    "-p",
-    "no:hypothesispytest",
-)
+from tests.kpi.pytester_args import ONLY_KPI
 
 # min_effect 9 (x10): the wall-clock benchmark_time must not be what fails here, only its absence.
 PYPROJECT = """

@@ -7,19 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# hypothesis is re-imported (and assertion-rewritten) by every in-process run: leave it out.
-ONLY_KPI = tuple(
-    [
-        "-p",
-        "no:oxbot",
-        "-p",
-        "pytest_oxbot._plugin.kpi",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:hypothesispytest",
-    ]
-)
+from tests.kpi.pytester_args import ONLY_KPI
 
 INI = """
 [tool.pytest.ini_options]

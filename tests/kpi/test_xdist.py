@@ -6,20 +6,11 @@ import json
 
 import pytest
 
+from tests.kpi.pytester_args import ONLY_KPI
+
 pytest.importorskip("xdist")
 
-ARGS = tuple(
-    [
-        "-p",
-        "no:oxbot",
-        "-p",
-        "pytest_oxbot._plugin.kpi",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:hypothesispytest",
-    ]
-)
+ARGS = ONLY_KPI
 
 SUITE = """
 import pytest
