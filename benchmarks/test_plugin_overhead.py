@@ -13,8 +13,10 @@ Bytecode: each variant runs once natively first, in the same environment, so bot
 their modules from a warm bytecode cache (a private PYTHONPYCACHEPREFIX in the test's tmp dir), as a
 user's pytest does. Wall-clock time is measured too, interleaved, and printed beside (never gated).
 
-The figure is also recorded as the KPI `plugin_overhead_instructions` (the plugin's own instructions on
-this suite), so the baseline catches a plugin change that costs more than 1 %.
+The suite's count with the whole plugin is recorded as the KPI `plugin_suite_instructions`, judged against
+the baseline within 1 %. The overhead itself (a difference of two ~3.7 G counts that each wander by about
+0.05 % between runs: paths, temporary names) moves by +-2 % from run to run, so it is gated on its target
+only; recording it as a baseline KPI at 1 % made the gate flap (measured: 89.9 M to 93.5 M on the same code).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def test_whole_plugin_overhead_on_500_tests(
 
     plugin = counts[FULL] - counts[WITHOUT]
     overhead = plugin / counts[WITHOUT]
-    oxbot_kpi.record("plugin_overhead_instructions", plugin, source="cachegrind")
+    oxbot_kpi.record("plugin_suite_instructions", counts[FULL], source="cachegrind")
     with capsys.disabled():
         print(f"\nplugin overhead on a {TESTS}-test suite (instructions; {counting:.0f} s under valgrind):")
         for name in VARIANTS:
