@@ -60,11 +60,9 @@ log = logging.getLogger(__name__)
 UNIT = Decimal("1e-10")
 _PRUNE_DAYS = range(3, 11)  # days older than this are deleted (once per day per process)
 
-# KEYS[1] the day's hash: epoch, spent, held, calls, and one `l:<id>` = "<units>:<expiry ms>" per lease.
-# ARGV: 1 expected epoch ('' = this process has not seen the day), 2 epoch to create, 3 highest spent
-# seen, 4 reservation id, 5 units, 6 limit (-1 = none), 7 now (ms), 8 lease (ms), 9 units held outside.
-# Returns {status, spent, held, epoch}: status 1 reserved, 0 refused, -1 the counter was reset.
-_RESERVE = """
+# Both scripts open the day the same way: create its hash on first use, refuse when the counter was reset
+# under us (another epoch, or less spent than this process has already seen). ARGV 1-3 as below.
+_OPEN_DAY = """
 local key = KEYS[1]
 local epoch = redis.call('HGET', key, 'epoch')
 if not epoch then
@@ -76,7 +74,15 @@ elseif ARGV[1] ~= '' and epoch ~= ARGV[1] then
 end
 local spent = tonumber(redis.call('HGET', key, 'spent') or '0')
 if spent < tonumber(ARGV[3]) then return {-1, spent, 0, epoch} end
-local now = tonumber(ARGV[7])
+"""
+
+# KEYS[1] the day's hash: epoch, spent, held, calls, and one `l:<id>` = "<units>:<expiry ms>" per lease.
+# ARGV: 1 expected epoch ('' = this process has not seen the day), 2 epoch to create, 3 highest spent
+# seen, 4 reservation id, 5 units, 6 limit (-1 = none), 7 now (ms), 8 lease (ms), 9 units held outside.
+# Returns {status, spent, held, epoch}: status 1 reserved, 0 refused, -1 the counter was reset.
+_RESERVE = (
+    _OPEN_DAY
+    + """local now = tonumber(ARGV[7])
 local held = tonumber(redis.call('HGET', key, 'held') or '0')
 local fields = redis.call('HGETALL', key)
 for i = 1, #fields, 2 do
@@ -101,23 +107,14 @@ local lease = string.format('%d', units) .. ':' .. string.format('%d', now + ton
 redis.call('HSET', key, 'held', held + units, 'l:' .. ARGV[4], lease)
 return {1, spent, held + units, epoch}
 """
+)
 
 # KEYS[1] the day's hash. ARGV: 1 expected epoch, 2 epoch to create, 3 highest spent seen, 4 reservation
 # id, 5 actual units. Releases the lease if it is still there (it may have expired) and adds the spend.
 # Returns {status, spent, held, epoch}: status 1 settled, -1 the counter was reset (nothing written).
-_SETTLE = """
-local key = KEYS[1]
-local epoch = redis.call('HGET', key, 'epoch')
-if not epoch then
-  if ARGV[1] ~= '' then return {-1, 0, 0, ''} end
-  redis.call('HSET', key, 'epoch', ARGV[2], 'spent', 0, 'held', 0, 'calls', 0)
-  epoch = ARGV[2]
-elseif ARGV[1] ~= '' and epoch ~= ARGV[1] then
-  return {-1, 0, 0, epoch}
-end
-local spent = tonumber(redis.call('HGET', key, 'spent') or '0')
-if spent < tonumber(ARGV[3]) then return {-1, spent, 0, epoch} end
-local held = tonumber(redis.call('HGET', key, 'held') or '0')
+_SETTLE = (
+    _OPEN_DAY
+    + """local held = tonumber(redis.call('HGET', key, 'held') or '0')
 local lease = redis.call('HGET', key, 'l:' .. ARGV[4])
 if lease then
   held = held - tonumber(string.sub(lease, 1, string.find(lease, ':', 1, true) - 1))
@@ -129,6 +126,7 @@ spent = redis.call('HINCRBY', key, 'spent', ARGV[5])
 redis.call('HINCRBY', key, 'calls', 1)
 return {1, spent, held, epoch}
 """
+)
 
 
 @dataclass(frozen=True, slots=True)

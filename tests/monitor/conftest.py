@@ -43,3 +43,18 @@ async def run_cycles(bot: DemoBot, monitor: Any, n: int, **kwargs: Any) -> list[
         out.append(await bot.cycle(**kwargs))
         await monitor.tick()
     return out
+
+
+# A slow model routes the bots to a faster one (used by the action and the browser tests).
+LATENCY = config(
+    rule(
+        "llm_response_time_high",
+        "llm_response_time",
+        "above",
+        1.0,
+        clear_at=0.8,
+        window_s=540,
+        action="switch_to_faster_model",
+        params={"model": "gpt-4.1-nano"},
+    )
+)

@@ -13,7 +13,7 @@ import pytest
 from pytest_oxbot.llm.errors import BudgetExceeded, EmergencyStop
 from pytest_oxbot.monitor.demo import DemoBot
 
-from .conftest import config, rule, run_cycles
+from .conftest import LATENCY, config, rule, run_cycles
 
 HIT_RATE = config(
     rule(
@@ -66,20 +66,6 @@ async def test_low_hit_rate_raises_the_ttls_up_to_the_cap_and_a_reset_restores_t
 
     await oxbot_monitor.monitor.reset()
     assert (cache.l1_ttl, cache.l2_ttl) == (30.0, 300.0)
-
-
-LATENCY = config(
-    rule(
-        "llm_response_time_high",
-        "llm_response_time",
-        "above",
-        1.0,
-        clear_at=0.8,
-        window_s=540,
-        action="switch_to_faster_model",
-        params={"model": "gpt-4.1-nano"},
-    )
-)
 
 
 @pytest.mark.oxbot_monitor(config=LATENCY)

@@ -18,20 +18,7 @@ from pytest_oxbot.monitor.demo import DemoBot
 from tests.browser import BROWSER_FLAGS
 from tests.browser import chromium as browser_binary
 
-from .conftest import config, rule, run_cycles
-
-LATENCY = config(
-    rule(
-        "llm_response_time_high",
-        "llm_response_time",
-        "above",
-        1.0,
-        clear_at=0.8,
-        window_s=540,
-        action="switch_to_faster_model",
-        params={"model": "gpt-4.1-nano"},
-    )
-)
+from .conftest import LATENCY, run_cycles
 
 
 @pytest.mark.oxbot_monitor(config=LATENCY)
