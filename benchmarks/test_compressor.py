@@ -30,6 +30,7 @@ from benchmarks.reference_bot.render import num, render_compact, render_full, re
 from benchmarks.reference_bot.sample import sample_context
 from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.text import forget_prompt_text, numbers_in
+from pytest_oxbot.kpi.measure import KpiRecorder
 from pytest_oxbot.tokens import count_tokens
 
 
@@ -61,6 +62,7 @@ BEFORE_BUDGET = 2_500
 BEFORE_REDUCTION = 0.69
 SEEDS = range(4)
 RUNS = 15
+MAX_INSTRUCTIONS_PER_1K_TOKENS = 2_500_000  # ~0.25 ms per 1k tokens here (1.17 M measured in 0.11 ms)
 # (goal, gate): the gate is the goal where it is met, else the achieved floor (goal printed as missed)
 TARGETS = {
     "nof1": (0.50, 0.50),
@@ -247,18 +249,36 @@ def test_standard_mode_pytest_benchmark(benchmark: BenchmarkFixture) -> None:
     assert result.compressed_tokens <= BEFORE_BUDGET
 
 
-def test_token_counting_speed(capsys: pytest.CaptureFixture[str]) -> None:
-    """Exact counting must stay cheap enough to run on every prompt: well under 1 ms per 1k tokens."""
-    texts = [render_full(sample_context())] + [p for _, p in nof1_prompts()]
+def token_texts() -> list[str]:
+    """Our "before" prompt and the 12 nof1 prompts (a set-up, importable by name for the valgrind child)."""
+    return [render_full(sample_context())] + [p for _, p in nof1_prompts()]
+
+
+def count_all_tokens(texts: list[str]) -> None:
+    for text in texts:
+        count_tokens(text, MODEL)
+
+
+def test_token_counting_speed(oxbot_kpi: KpiRecorder, capsys: pytest.CaptureFixture[str]) -> None:
+    """Exact counting must stay cheap enough to run on every prompt. Gated on CPU instructions per 1k
+    tokens (valgrind: the same on a busy machine); the wall time (target well under 1 ms per 1k tokens)
+    is printed beside, never gated."""
+    oxbot_kpi.require_instruments()
+    texts = token_texts()
     tokens = sum(count_tokens(t, MODEL) for t in texts)
+    counted = oxbot_kpi.count_instructions(
+        count_all_tokens, setup=token_texts, name="token_count_instructions", rounds=1, warmup=1
+    )
+    per_1k_instructions = counted.per_call / tokens * 1000
     best = min(timeit_once(lambda: [count_tokens(t, MODEL) for t in texts]) for _ in range(15))
     per_1k = best / tokens * 1000
     with capsys.disabled():
         print(
-            f"\n[tokens] {tokens} tokens in {best * 1e3:.2f} ms: "
-            f"{per_1k * 1e3:.3f} ms per 1k tokens (o200k_base)"
+            f"\n[tokens] {tokens} tokens: {per_1k_instructions:,.0f} instructions per 1k tokens "
+            f"(gated <= {MAX_INSTRUCTIONS_PER_1K_TOKENS:,}); wall {best * 1e3:.2f} ms, "
+            f"{per_1k * 1e3:.3f} ms per 1k tokens (o200k_base, best of 15, not gated)"
         )
-    assert per_1k <= 0.25e-3
+    assert per_1k_instructions <= MAX_INSTRUCTIONS_PER_1K_TOKENS
 
 
 def timeit_once(fn: Callable[[], object]) -> float:
