@@ -65,7 +65,7 @@ RUNS = 15
 TARGETS = {
     "nof1": (0.50, 0.50),
     "prose report": (0.25, 0.25),
-    "markdown dashboard": (0.35, 0.15),
+    "markdown dashboard": (0.35, 0.18),
     "key=value dump": (None, 0.22),
     "JSON state": (None, 0.40),
     "tables": (None, 0.40),
