@@ -67,7 +67,7 @@ MAX_INSTRUCTIONS_PER_1K_TOKENS = 2_500_000  # ~0.25 ms per 1k tokens here (1.17 
 TARGETS = {
     "nof1": (0.50, 0.50),
     "prose report": (0.25, 0.25),
-    "markdown dashboard": (0.35, 0.15),
+    "markdown dashboard": (0.35, 0.18),
     "key=value dump": (None, 0.22),
     "JSON state": (None, 0.40),
     "tables": (None, 0.40),

@@ -230,10 +230,9 @@ class AdaptivePromptCompressor:
         self, doc: Doc, level: int, static: tuple[tuple[re.Pattern[str], ...], frozenset[str]]
     ) -> tuple[str, Reducer]:
         reducer = Reducer(doc, LEVELS[level], self._count, static[0], static[1])
-        text = reducer.render()
         repeated = reducer.duplicate_lines()
         if not repeated:
-            return text, reducer
+            return reducer.render(), reducer
         # Repeated instruction lines go before anything else is decided: a line that is dropped must
         # not keep records apart or sections different, or compressing the output again would pivot
         # or merge what this pass kept (idempotence). So render the prompt without them, and report

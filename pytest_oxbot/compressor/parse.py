@@ -676,11 +676,15 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     return Block(Kind.PROSE, line, instr=instr)
 
 
+_DICT_CHARS = re.compile(r"[{}'\"]")
+
+
 def _dict_groups(line: str) -> list[str]:
     """The top-level `{...}` groups of a line when it is only such groups (else one group: the line)."""
     groups: list[str] = []
     depth, start, quote = 0, -1, ""
-    for k, ch in enumerate(line):
+    for m in _DICT_CHARS.finditer(line):  # only the characters that matter: a long line costs little
+        k, ch = m.start(), m.group()
         if quote:
             if ch == quote and line[k - 1] != "\\":
                 quote = ""

@@ -171,21 +171,47 @@ class Reducer:
         self._owners: list[int] = []
 
     def duplicate_lines(self) -> dict[int, str]:
-        """0-based lines of the repeated instruction lines this level drops (after `render`), with why."""
+        """0-based lines of the repeated instruction lines this level drops, with why. Known before
+        `render` (the engine re-parses without them instead of rendering twice)."""
+        if not self.level.dedupe:
+            return {}
+        self._index_positions()
         return {
             line: why
-            for idx, why in self._skip.items()
-            if why.startswith(DUPLICATE)
+            for idx, why in self._duplicates().items()
             for line in range(self.blocks[idx].line, self.blocks[idx].line + self.blocks[idx].nlines)
         }
+
+    def _index_positions(self) -> None:
+        if not self._pos:
+            for rec in self.doc.records:
+                if rec.is_position:
+                    for i in range(rec.start, rec.end):
+                        self._pos[i] = rec
+
+    def _duplicates(self) -> dict[int, str]:
+        """Identical instruction lines after their first occurrence (blocks, with why)."""
+        seen: dict[str, int] = {}
+        out: dict[int, str] = {}
+        for idx, b in enumerate(self.blocks):
+            if (
+                b.instr
+                and not b.fmt
+                and b.kind in (Kind.PROSE, Kind.KV, Kind.BULLET)
+                and idx not in self._pos
+                and len(_WORDS.findall(b.text)) >= 2
+            ):
+                key = norm(b.text)
+                if key in seen:
+                    out[idx] = f"{DUPLICATE} {self.blocks[seen[key]].line + 1}"
+                else:
+                    seen[key] = idx
+        return out
 
     # -- entry -------------------------------------------------------------------------------
     def render(self) -> str:
         lv = self.level
-        for rec in self.doc.records:
-            if rec.is_position:
-                for i in range(rec.start, rec.end):
-                    self._pos[i] = rec
+        self._index_positions()
         if lv.dedupe:  # first: a duplicate between two records must not keep them apart only once
             self._plan_dedupe(collapse=lv.prose != "none")
         texts: dict[int, str] = {}
@@ -658,7 +684,31 @@ class Reducer:
             if not columns:
                 return
         named = by_heading or by_entity
-        header = (["name"] if named else []) + list(columns.values())
+        shown: dict[str, str] = {}
+        for k, label in columns.items():
+            # `$1.0 (4H Range: $0.9 - $1.1)` in every row: the labelled aside is a column of its own
+            split = [_ASIDE.fullmatch(r.get(k, "")) for r in rows]
+            if (
+                self.level.kv == "all"  # minimal/emergency keep required columns only: no new column
+                and len(rows) > 1
+                and all(split)
+                and len({m.group(2) for m in split if m}) == 1
+            ):
+                aside = f"{k}\x00aside"
+                rows = [
+                    {**r, k: m.group(1), aside: m.group(3)} for r, m in zip(rows, split, strict=True) if m
+                ]
+                shown[k] = label
+                shown[aside] = split[0].group(2) if split[0] else ""
+            else:
+                shown[k] = label
+        for k, label in list(shown.items()):  # `+0.01% / 8h`, `2.40x average` in every row: the unit once
+            unit = _common_unit([r.get(k, "") for r in rows]) if self.level.kv == "all" else ""
+            if unit:
+                shown[k] = f"{label} ({unit.strip()})"
+                rows = [{**r, k: r[k][: -len(unit)]} for r in rows]
+        columns = shown
+        header = (["name"] if named else []) + list(shown.values())
         lines = [_row(tuple(header), True), _row(tuple("-" for _ in header), True)]
         for name, row in zip(names, rows, strict=True):
             cells = ([name] if named else []) + [row.get(k, "") for k in columns]
@@ -692,22 +742,7 @@ class Reducer:
         # Identical instruction lines first: a section that differs from its twin only by a repeated
         # instruction is a twin once that line is gone (else a second pass would merge what the first
         # kept apart, and compressing twice would not give the same text).
-        seen: dict[str, int] = {}
-        for idx, b in enumerate(self.blocks):
-            if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
-                continue
-            if (
-                b.instr
-                and not b.fmt
-                and b.kind in (Kind.PROSE, Kind.KV, Kind.BULLET)
-                and idx not in self._pos
-                and len(_WORDS.findall(b.text)) >= 2
-            ):
-                key = norm(b.text)
-                if key in seen:
-                    self._skip[idx] = f"{DUPLICATE} {self.blocks[seen[key]].line + 1}"
-                else:
-                    seen[key] = idx
+        self._skip.update(self._duplicates())
         if collapse:
             self._plan_twins()
         same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
@@ -960,6 +995,33 @@ def _series_label(label: str, shorten: bool, decorate: bool) -> str:
 def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
     body = ("…," if elided else "") + join_numbers(values)
     return f"{label}: [{body}]" if label else f"[{body}]"
+
+
+_ASIDE = re.compile(r"(.*?\S) \((\d{0,2}[A-Za-z][\w ]{0,24}): ([^()]+)\)")
+# A unit written after the value in every cell of a column: words, or `/ 8h`-like periods (never a number)
+_UNIT = re.compile(r" (?:/ ?\d{0,3}[A-Za-z]{1,8}|[A-Za-z][A-Za-z.]*(?: [A-Za-z][A-Za-z.]*){0,2})")
+
+
+def _common_unit(cells: list[str]) -> str:
+    """The unit all cells end with (` / 8h`, ` average`, ` USD`), or "" (a cell without it, or only one
+    row: nothing is saved). What stays of each cell is its value, numbers untouched."""
+    if len(cells) < 2 or not all(cells):
+        return ""
+    tail = cells[0]
+    for c in cells[1:]:
+        n = 0
+        while n < len(tail) and n < len(c) and tail[-1 - n] == c[-1 - n]:
+            n += 1
+        tail = tail[len(tail) - n :] if n else ""
+        if not tail:
+            return ""
+    for j, ch in enumerate(tail):
+        if ch == " " and _UNIT.fullmatch(tail[j:]):
+            unit = tail[j:]
+            if all(c[: -len(unit)].strip() and HAS_DIGIT.search(c[: -len(unit)]) for c in cells):
+                return unit
+            return ""
+    return ""
 
 
 def _row(cells: tuple[str, ...], tight: bool) -> str:
