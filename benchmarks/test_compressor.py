@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -30,6 +31,7 @@ from benchmarks.reference_bot.render import num, render_compact, render_full, re
 from benchmarks.reference_bot.sample import sample_context
 from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.text import forget_prompt_text, numbers_in
+from pytest_oxbot.kpi.instructions import count_instructions
 from pytest_oxbot.kpi.measure import KpiRecorder
 from pytest_oxbot.tokens import count_tokens
 
@@ -239,6 +241,50 @@ def test_time_per_prompt_including_token_counting(capsys: pytest.CaptureFixture[
             f"(best of {RUNS}, goal <= 2 ms)"
         )
         print("\n".join(lines))
+
+
+COUNTED_PROMPTS = {  # KPI name: the prompt it counts (one of each kind the goal speaks of)
+    "compress_before_instructions": "before (ours)",
+    "compress_nof1_instructions": "nof1",
+    "compress_dashboard_instructions": "markdown dashboard",
+}
+
+
+def counted_prompt(kind: str) -> tuple[AdaptivePromptCompressor, str]:
+    """Set-up for the valgrind child (importable by name): production compressor and one prompt."""
+    prompts: dict[str, Callable[[], str]] = {
+        "before (ours)": lambda: render_full(sample_context()),
+        "nof1": lambda: nof1_prompts()[0][1],
+        "markdown dashboard": lambda: SHAPES["markdown dashboard"](0).prompt,
+    }
+    return AdaptivePromptCompressor(MODEL, verify=False), prompts[kind]()
+
+
+def compress_fresh(state: tuple[AdaptivePromptCompressor, str]) -> None:
+    """One prompt compressed as a live bot sees it: new text, so no memo of an earlier call helps."""
+    compressor, prompt = state
+    forget_prompt_text()
+    compressor.compress_by_context(prompt, "standard")
+
+
+def _count_prompt(kind: str) -> float:
+    return count_instructions(compress_fresh, kind, setup=counted_prompt, rounds=2, warmup=1).per_call
+
+
+def test_instructions_per_prompt(oxbot_kpi: KpiRecorder, capsys: pytest.CaptureFixture[str]) -> None:
+    """The compressor's CPU work in instructions (valgrind, standard mode, two exact token counts
+    included): the deterministic form of the time per prompt printed above, judged against the
+    baseline within 1 % whatever the machine's load."""
+    oxbot_kpi.require_instruments()
+    with ThreadPoolExecutor(2) as pool:  # two valgrind children at a time
+        counts = dict(zip(COUNTED_PROMPTS, pool.map(_count_prompt, COUNTED_PROMPTS.values()), strict=True))
+    lines = ["\n[compressor] CPU instructions per prompt, standard mode incl. 2 token counts (valgrind)"]
+    for name, per_prompt in counts.items():
+        oxbot_kpi.record(name, per_prompt, source="valgrind")
+        lines.append(f"  {COUNTED_PROMPTS[name]:<24} {per_prompt / 1e6:6.1f} M instructions  ({name})")
+    with capsys.disabled():
+        print("\n".join(lines))
+    assert all(count > 0 for count in counts.values())
 
 
 def test_standard_mode_pytest_benchmark(benchmark: BenchmarkFixture) -> None:

@@ -11,6 +11,7 @@ all is `not run` (see `not_run`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from pytest_oxbot.kpi.baseline import BaselineEntry
@@ -82,12 +83,16 @@ class KpiResult(NamedTuple):
 
 
 def fmt(value: float | None) -> str:
-    """Short, exact-enough number for humans (2712, 0.000312, 0.85, 15,284,810)."""
+    """Short, exact-enough number for humans (2712, 0.000312, 0.0000865047, 0.85, 15,284,810): a cost per
+    decision reads as money, never as `8.65047e-05`."""
     if value is None:
         return "-"
     if abs(value) >= 1e6:  # instruction counts: every digit, grouped
         return f"{value:,.0f}"
-    return f"{value:.6g}"
+    short = f"{value:.6g}"
+    if "e" in short and abs(value) >= 1e-12:  # 6 significant digits, written out
+        return format(Decimal(short), "f")
+    return short
 
 
 def combine(measurements: Iterable[Measurement]) -> list[Measurement]:

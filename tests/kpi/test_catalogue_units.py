@@ -87,3 +87,33 @@ def test_bad_targets_name_the_kpi(name: str, raw: object, message: str) -> None:
 def test_plain_numbers_round_trip_through_strings(value: float) -> None:
     spec = spec_for("prompt_tokens")
     assert parse_quantity(spec, repr(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (8.65047e-05, "0.0000865047"),  # a cost per decision reads as money, not 8.65047e-05
+        (9e-05, "0.00009"),
+        (-3.2e-07, "-0.00000032"),
+        (0.000312, "0.000312"),
+        (0.85, "0.85"),
+        (2712.0, "2712"),
+        (15_284_810.0, "15,284,810"),
+        (None, "-"),
+    ],
+)
+def test_gate_numbers_are_written_out(value: float | None, shown: str) -> None:
+    from pytest_oxbot.kpi.gate import fmt
+
+    assert fmt(value) == shown
+
+
+@given(
+    st.floats(min_value=1e-12, max_value=1e6, allow_nan=False) | st.floats(min_value=-1e6, max_value=-1e-12)
+)
+def test_gate_numbers_keep_six_significant_digits(value: float) -> None:
+    from pytest_oxbot.kpi.gate import fmt
+
+    shown = fmt(value)
+    assert "e" not in shown
+    assert float(shown.replace(",", "")) == pytest.approx(value, rel=5e-6)
