@@ -28,11 +28,11 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from aiodataloader import DataLoader
 
+from benchmarks.parallel import each
 from pytest_oxbot.batcher import IntelligentBatcher
 from pytest_oxbot.kpi.instructions import count_instructions
 from pytest_oxbot.kpi.measure import KpiRecorder
@@ -100,8 +100,7 @@ def _count(job: tuple[Callable[[list[int]], Awaitable[None]], float]) -> float:
 def _count_all(
     jobs: list[tuple[Callable[[list[int]], Awaitable[None]], float]],
 ) -> dict[tuple[Callable[[list[int]], Awaitable[None]], float], float]:
-    with ThreadPoolExecutor(2) as pool:  # two valgrind children at a time
-        return dict(zip(jobs, pool.map(_count, jobs), strict=True))
+    return dict(zip(jobs, each(_count, jobs), strict=True))
 
 
 async def _wall(fn: Callable[[list[int]], Awaitable[None]], keys: list[int]) -> float:

@@ -25,7 +25,6 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import cachetools
@@ -33,6 +32,7 @@ import pytest
 from aiocache import SimpleMemoryCache
 from cashews import Cache as CashewsCache
 
+from benchmarks.parallel import each
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.cache.redis_tier import pack
 from pytest_oxbot.clock import SystemClock
@@ -115,8 +115,7 @@ def _count(job: Counted) -> float:
 
 def instructions_per_lookup(pairs: dict[str, Counted]) -> dict[str, float]:
     """Instructions per lookup of each contender, two valgrind children at a time."""
-    with ThreadPoolExecutor(2) as pool:
-        return dict(zip(pairs, pool.map(_count, pairs.values()), strict=True))
+    return dict(zip(pairs, each(_count, pairs.values()), strict=True))
 
 
 def _gate_instructions(

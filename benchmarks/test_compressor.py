@@ -18,7 +18,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,6 +25,7 @@ from types import ModuleType
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from benchmarks.parallel import each
 from benchmarks.reference_bot.context import PromptContext
 from benchmarks.reference_bot.render import num, render_compact, render_full, render_minimal
 from benchmarks.reference_bot.sample import sample_context
@@ -276,8 +276,7 @@ def test_instructions_per_prompt(oxbot_kpi: KpiRecorder, capsys: pytest.CaptureF
     included): the deterministic form of the time per prompt printed above, judged against the
     baseline within 1 % whatever the machine's load."""
     oxbot_kpi.require_instruments()
-    with ThreadPoolExecutor(2) as pool:  # two valgrind children at a time
-        counts = dict(zip(COUNTED_PROMPTS, pool.map(_count_prompt, COUNTED_PROMPTS.values()), strict=True))
+    counts = dict(zip(COUNTED_PROMPTS, each(_count_prompt, COUNTED_PROMPTS.values()), strict=True))
     lines = ["\n[compressor] CPU instructions per prompt, standard mode incl. 2 token counts (valgrind)"]
     for name, per_prompt in counts.items():
         oxbot_kpi.record(name, per_prompt, source="valgrind")

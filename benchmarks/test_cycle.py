@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.parallel import each
 from benchmarks.reference_bot import (
     CycleConfig,
     CycleResult,
@@ -125,9 +126,11 @@ def runs(
 ) -> dict[str, CycleResult]:
     """Both bots, once per session (a sync fixture running its own event loop, so no loop scope leaks)."""
     results = asyncio.run(_run_both(backends, tmp_path_factory.mktemp("cycle"), pytestconfig))
-    for name, result in results.items():
-        with phase(f"{name} bot's peak memory in a fresh process", pytestconfig):
-            result.peak_memory_mb = _fresh_process_memory_mb(name, backends)
+    # Side by side: each process has its own database (file or schema) and peak RSS is its own.
+    with phase("both bots' peak memory, each in a fresh process", pytestconfig):
+        peaks = each(lambda name: _fresh_process_memory_mb(name, backends), results)
+    for result, peak in zip(results.values(), peaks, strict=True):
+        result.peak_memory_mb = peak
     return results
 
 

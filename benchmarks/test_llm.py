@@ -18,6 +18,7 @@ from statistics import median
 
 import pytest
 
+from benchmarks.parallel import each
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.fakes.llm import FakeLLMProvider, Nof1Answers
 from pytest_oxbot.kpi.measure import KpiRecorder
@@ -119,11 +120,9 @@ async def test_cache_hit_overhead_is_far_below_a_miss(
     """Gated on instructions (valgrind, one decision per call, the fake provider in-process); the wall
     times of the same calls are printed beside."""
     oxbot_kpi.require_instruments()
-    miss = oxbot_kpi.count_instructions(
-        decide_miss, setup=overhead_client, name="llm_miss_instructions", rounds=5
-    )
-    hit = oxbot_kpi.count_instructions(
-        decide_hit, setup=overhead_client, name="llm_hit_instructions", rounds=5
+    miss, hit = each(
+        lambda job: oxbot_kpi.count_instructions(job[0], setup=overhead_client, name=job[1], rounds=5),
+        [(decide_miss, "llm_miss_instructions"), (decide_hit, "llm_hit_instructions")],
     )
     state = await overhead_client()
     try:

@@ -21,10 +21,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
+from benchmarks.parallel import each
 
 N = 5_000
 MAX_HOOK_INSTRUCTIONS = 3_000  # observe_compression, net of the driver
@@ -119,8 +120,7 @@ def per_event(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     script = tmp_path_factory.mktemp("monitor-bench") / "bench.py"
     script.write_text(SCRIPT)
     modes = ("empty", "hook", "prometheus", "ledger", "l1_plain", "l1_watched")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        counts = dict(zip(modes, pool.map(lambda mode: _instructions(script, mode), modes), strict=True))
+    counts = dict(zip(modes, each(lambda mode: _instructions(script, mode), modes), strict=True))
     driver = counts["empty"] / N
     return {mode: counts[mode] / N - driver for mode in modes if mode != "empty"}
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.parallel import each
 from pytest_oxbot.kpi.instructions import child_environment, count_process
 from pytest_oxbot.kpi.measure import KpiRecorder
 from pytest_oxbot.testing import phase
@@ -88,10 +89,9 @@ def test_whole_plugin_overhead_on_500_tests(
         for name in VARIANTS:
             _native(pytester.path, name, env)  # warm the bytecode cache and the file system
     started = time.perf_counter()
-    counts = {}
-    for name in VARIANTS:
-        with phase(f"counting instructions under valgrind: {name}", request):
-            counts[name] = count_process(_argv(name), cwd=pytester.path, env=extra)
+    with phase("counting instructions under valgrind: both variants side by side", request):
+        counted = each(lambda name: count_process(_argv(name), cwd=pytester.path, env=extra), VARIANTS)
+    counts = dict(zip(VARIANTS, counted, strict=True))
     counting = time.perf_counter() - started
     with phase(f"wall-clock rounds: {WALL_ROUNDS} x {len(VARIANTS)} native runs", request):
         for _ in range(WALL_ROUNDS):  # informative: interleaved, medians printed
