@@ -24,6 +24,7 @@ run at all is `not run` in the summary and reports (`--oxbot-strict` fails the s
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -37,7 +38,7 @@ from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
 from pytest_oxbot.errors import KpiUsageError, MissingExtraError, require
 from pytest_oxbot.kpi.config import GateConfig, build_config, parse_targets, read_pyproject
-from pytest_oxbot.kpi.fingerprint import environment_fingerprint
+from pytest_oxbot.kpi.fingerprint import environment_fingerprint, environment_key
 from pytest_oxbot.kpi.report import display_path
 from pytest_oxbot.kpi.session import GateSession, Outputs, step_summary_path
 
@@ -306,10 +307,21 @@ def _check_baseline(config: pytest.Config, baseline: Baseline, gate: GateConfig)
 
     diff = differences(baseline.environment, environment_fingerprint())
     if diff:
+        untagged = sum(
+            1
+            for kpis in baseline.tests.values()
+            for name, entry in kpis.items()
+            if _noisy(name) and not entry.hosts
+        )
+        consequence = (
+            f"{untagged} wall-clock KPI(s) saved without their environment are judged against runs from "
+            "elsewhere (re-record them with --oxbot-update-baseline)"
+            if untagged
+            else "wall-clock KPIs are judged only against its runs from this environment"
+        )
         config.issue_config_time_warning(
             OxbotEnvironmentWarning(
-                f"pytest-oxbot: baseline was saved in another environment "
-                f"({'; '.join(diff)}); timing comparisons may be off"
+                f"pytest-oxbot: baseline was saved in another environment ({'; '.join(diff)}); {consequence}"
             ),
             stacklevel=2,
         )
@@ -320,6 +332,12 @@ def _check_baseline(config: pytest.Config, baseline: Baseline, gate: GateConfig)
     )
     if within_run:
         require("scipy", feature="judging wall-clock KPIs of a one-run baseline", extra="stats")
+
+
+@functools.cache
+def _environment_key() -> str:
+    """Kept with every wall-clock result; the same all session (reading /proc/cpuinfo once)."""
+    return environment_key()
 
 
 def _noisy(name: str) -> bool:
@@ -500,6 +518,7 @@ def _judge(item: pytest.Item, records: list[Any], judged: bool, *, expect_baseli
         expect_baseline=expect_baseline,
         why_missing=lambda name: _why_missing(item, name),
         busy=busy(state.gate.max_cpu_pressure) if baseline else "",
+        host=_environment_key(),
     )
 
 

@@ -7,9 +7,11 @@ results gives an unchanged file. `samples` are the measurements of the last run 
 one line: `{"n", "min", "median", "max", "mad", "kept"}`, a summary of all of them and at most 50
 weighted values (`x` or `[x, count]`, see `samples.py`) that stand for them; `runs` are the values of the
 last few runs of a wall-clock KPI, oldest first (`value` is the newest), so a timing is judged against
-the spread between runs rather than within one. Version 1 and 2 files (samples as a plain list; version
-1 without `runs`, read as one run each) are read too. Any problem reading one is a `BaselineError`
-naming the file.
+the spread between runs rather than within one; `hosts` (optional, one per run) the environment each run
+was measured in (`fingerprint.environment_key`), so a run is judged only against runs of the same
+interpreter build on the same kind of machine.
+Version 1 and 2 files (samples as a plain list; version 1 without `runs`, read as one run each) are read
+too. Any problem reading one is a `BaselineError` naming the file.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class BaselineEntry(NamedTuple):
     samples: tuple[float, ...] = ()
     runs: tuple[float, ...] = ()
     summary: SampleSummary | None = None
+    hosts: tuple[str, ...] = ()  # the environment key of each run (aligned with `runs`; "" unknown)
 
 
 class Baseline:
@@ -87,10 +90,15 @@ class Baseline:
 
 
 def _append_run(old: BaselineEntry | None, new: BaselineEntry, keep: int) -> BaselineEntry:
+    """Runs accumulate with their environment; runs saved before environments were kept are unknown ("")."""
     if old is None or not new.runs or old.unit != new.unit:
         return new
     previous = old.runs or (old.value,)
-    return new._replace(runs=(*previous, *new.runs)[-keep:])
+    if not new.hosts and not old.hosts:
+        return new._replace(runs=(*previous, *new.runs)[-keep:])
+    old_hosts = old.hosts if len(old.hosts) == len(previous) else ("",) * len(previous)
+    new_hosts = new.hosts if len(new.hosts) == len(new.runs) else ("",) * len(new.runs)
+    return new._replace(runs=(*previous, *new.runs)[-keep:], hosts=(*old_hosts, *new_hosts)[-keep:])
 
 
 def _round(value: float) -> float:
@@ -120,6 +128,7 @@ def to_json(baseline: Baseline, *, keep_samples: int = DEFAULT_CAP) -> str:
                 "value": _round(e.value),
                 **({"samples": one_line(_samples_json(e, keep_samples))} if e.samples else {}),
                 **({"runs": one_line([_round(r) for r in e.runs])} if e.runs else {}),
+                **({"hosts": one_line(list(e.hosts))} if e.hosts else {}),
             }
             for name, e in sorted(kpis.items())
         }
@@ -166,9 +175,19 @@ def _entry(raw: Any, source: str, test_id: str, name: str) -> BaselineEntry:
         runs = raw.get("runs", [])
         if not isinstance(runs, list) or not all(_is_number(r) for r in runs):
             raise TypeError("runs")
+        hosts = raw.get("hosts", [])
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and len(h) <= 200 for h in hosts):
+            raise TypeError("hosts (one environment key string per run)")
+        if hosts and len(hosts) != len(runs):
+            raise TypeError(f"hosts: {len(hosts)} for {len(runs)} runs")
         samples, summary = _samples(raw.get("samples", []))
         return BaselineEntry(
-            float(value), str(raw.get("unit", "")), samples, tuple(map(float, runs)), summary
+            float(value),
+            str(raw.get("unit", "")),
+            samples,
+            tuple(map(float, runs)),
+            summary,
+            tuple(hosts),
         )
     except (TypeError, KeyError, AttributeError) as exc:
         raise BaselineError(f"baseline {source} is corrupt at {test_id!r} / {name!r}: bad {exc}") from None

@@ -113,7 +113,10 @@ def compare_files(
     before, after = first.baseline, second.baseline
     results: list[KpiResult] = []
     for test_id, kpis in sorted(after.tests.items()):
-        measurements = [Measurement(name, e.value, e.samples) for name, e in kpis.items()]
+        measurements = [
+            Measurement(name, e.value, e.samples, host=e.hosts[-1] if e.hosts else None)
+            for name, e in kpis.items()
+        ]
         targets = {} if use_targets else {m.name: None for m in measurements}
         results += judge(
             test_id, measurements, targets=targets, baseline=before.entries(test_id), policy=policy

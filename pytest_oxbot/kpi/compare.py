@@ -15,10 +15,19 @@ Noisy KPIs (wall-clock times) are judged in one of two ways:
   `unstable`. Samples within one run are correlated (same process, same moment: measured, the same query
   moved +66 % between two runs with within-run samples tight enough to call any shift significant), so
   that rule is off by default.
+
+When the baseline's runs carry their environment (`hosts`), a wall-clock KPI is judged only against the
+runs of this run's environment: another interpreter build or machine is not evidence against the code
+(measured: the same code 1.4x slower under a pyenv-built CPython than under Debian's PGO build). A
+machine-speed probe that scales runs was tried and dropped: on a shared 2-core VM, the speed of a fixed
+workload in another process did not follow the measured code's (normalising by it widened the spread
+between 5 s windows from 60 % to 106 %), and one taken in-process just before judging caught a momentary
+state (0.54 vs 1.0 ms within seconds).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Literal, NamedTuple
 
@@ -64,8 +73,6 @@ def spread(samples: Sequence[float]) -> float:
     """Robust relative spread: inter-quartile range over median (0 for fewer than 2 samples)."""
     if len(samples) < 2:
         return 0.0
-    import statistics
-
     q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
     median = statistics.median(samples)
     return (q3 - q1) / abs(median) if median else float("inf")
@@ -77,8 +84,6 @@ def run_band(runs: Sequence[float]) -> tuple[float, float]:
     With k runs, the chance that one more run of unchanged code lands outside the range of the first k
     is 2/(k+1); `min_effect` keeps that case from failing when the runs happen to be close together.
     """
-    import statistics
-
     center = statistics.median(runs)
     if not center:
         return center, float("inf")
@@ -93,11 +98,25 @@ def compare(
     baseline_samples: Sequence[float] = (),
     policy: ComparePolicy | None = None,
     baseline_runs: Sequence[float] = (),
+    *,
+    host: str | None = None,
+    baseline_hosts: Sequence[str] = (),
 ) -> Comparison:
-    """Judge `value` (and its samples) against the baseline in the KPI's better direction."""
+    """Judge `value` (and its samples) against the baseline in the KPI's better direction.
+
+    `host` is this run's environment key and `baseline_hosts` those of the baseline's runs
+    (`fingerprint.environment_key`); with both, a wall-clock KPI is judged only against the runs of its own
+    environment.
+    """
     if baseline_value is None:
         return Comparison("new")
     policy = policy or ComparePolicy()
+    if spec.noisy and host is not None and baseline_hosts:
+        recorded = tuple(baseline_runs) or (baseline_value,)
+        if len(baseline_hosts) == len(recorded):
+            here = tuple(r for r, h in zip(recorded, baseline_hosts, strict=True) if h == host)
+            if len(here) < len(recorded):
+                return _same_environment_only(spec, value, here, len(recorded), host, policy)
     if not spec.noisy:
         change = relative_change(value, baseline_value)
         if abs(change) <= policy.tolerance(spec):
@@ -117,6 +136,27 @@ def compare(
         change,
         note=f"the baseline holds {runs} run(s) of it, {policy.min_runs} are needed to judge a wall-clock "
         "KPI between runs (add runs with --oxbot-update-baseline)",
+    )
+
+
+def _same_environment_only(
+    spec: KpiSpec, value: float, runs: tuple[float, ...], recorded: int, host: str, policy: ComparePolicy
+) -> Comparison:
+    """Judge against the runs recorded in this environment, or say how many more are needed."""
+    if len(runs) >= policy.min_runs:
+        comparison = _between_runs(spec, value, runs, policy)
+        note = f"{len(runs)} of the baseline's {recorded} runs are from this environment ({host})"
+        return comparison._replace(note=f"{comparison.note}; {note}" if comparison.note else note)
+    change = relative_change(value, statistics.median(runs)) if runs else None
+    if change is not None and abs(change) < policy.min_effect:
+        return Comparison("same", change, note=f"change below the {policy.min_effect:.0%} minimum effect")
+    return Comparison(
+        "unstable",
+        change,
+        note=f"{len(runs)} of the baseline's {recorded} runs were recorded in this environment ({host}), "
+        f"{policy.min_runs} are needed to judge a wall-clock KPI here (add runs with --oxbot-update-baseline "
+        "on this machine, or keep a history store of CI runs)",
+        reference=statistics.median(runs) if runs else None,
     )
 
 

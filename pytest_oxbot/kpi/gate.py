@@ -39,6 +39,7 @@ class Measurement(NamedTuple):
     value: float
     samples: tuple[float, ...] = ()
     source: str = "explicit"
+    host: str | None = None  # the environment key it was measured in (else judge()'s `host`)
 
 
 class KpiResult(NamedTuple):
@@ -59,6 +60,7 @@ class KpiResult(NamedTuple):
     source: str = "explicit"
     judged: bool = True
     runs: tuple[float, ...] = ()
+    host: str | None = None  # the environment a wall-clock KPI was measured in (`environment_key`)
 
     @property
     def failing(self) -> bool:
@@ -108,7 +110,7 @@ def combine(measurements: Iterable[Measurement]) -> list[Measurement]:
         samples = tuple(s for m in items for s in (m.samples or (m.value,)))
         value = sum(m.value for m in items) / len(items)
         sources = "+".join(sorted({m.source for m in items}))
-        combined.append(Measurement(name, value, samples, sources))
+        combined.append(Measurement(name, value, samples, sources, items[-1].host))
     return combined
 
 
@@ -127,13 +129,15 @@ def judge(
     expect_baseline: bool = False,
     why_missing: Callable[[str], str] = _not_measured,
     busy: str = "",
+    host: str | None = None,
 ) -> list[KpiResult]:
     """Verdicts for one test's KPIs; `targets` maps each KPI name to its effective target (or None).
 
     With `expect_baseline`, every KPI of `baseline` that no measurement covers is a `missing` result,
     its reason from `why_missing(name)` (a test of the baseline is expected to keep measuring, even if
     it no longer opts in to judging). `busy` (e.g. "cpu pressure 40%") turns a wall-clock regression
-    into `unstable`: a loaded machine is not evidence against the code.
+    into `unstable`: a loaded machine is not evidence against the code. `host` (`environment_key()`)
+    limits a wall-clock KPI's judgement to the baseline runs of the same environment and is kept with it.
     """
     results = []
     for m in combine(measurements):
@@ -145,6 +149,7 @@ def judge(
                 _result(test_id, m, spec.unit, target, spec.better, "recorded", "", entry, None, False)
             )
             continue
+        measured_in = m.host if m.host is not None else host
         comparison = compare(
             spec,
             m.value,
@@ -153,6 +158,8 @@ def judge(
             entry.samples if entry else (),
             policy,
             entry.runs if entry else (),
+            host=measured_in,
+            baseline_hosts=entry.hosts if entry else (),
         )
         if spec.noisy and busy and comparison.verdict == "regressed":
             comparison = Comparison(
@@ -181,9 +188,8 @@ def judge(
         else:
             reason = ""
             verdict = "ok"
-        results.append(
-            _result(test_id, m, spec.unit, target, spec.better, verdict, reason, entry, comparison, True)
-        )
+        result = _result(test_id, m, spec.unit, target, spec.better, verdict, reason, entry, comparison, True)
+        results.append(result._replace(host=measured_in) if spec.noisy else result)
     if expect_baseline and baseline:
         measured = {r.name for r in results}
         results += [

@@ -92,9 +92,11 @@ class GateSession:
                 tests.setdefault(r.test_id, {})
             if r.value is None:
                 continue
-            runs = (r.value,) if spec_for(r.name).noisy else ()
+            noisy = spec_for(r.name).noisy
+            runs = (r.value,) if noisy else ()
+            hosts = (r.host,) if noisy and r.host else ()
             tests.setdefault(r.test_id, {})[r.name] = baseline_io.BaselineEntry(
-                r.value, r.unit, r.samples, runs
+                r.value, r.unit, r.samples, runs, hosts=hosts
             )
         fresh = baseline_io.from_results(tests, environment_fingerprint())
         merge_into = self.outputs.merge_into

@@ -110,9 +110,14 @@ def _from_report(document: dict[str, Any], path: Path) -> Baseline:
                 raise ValueError("'value' and 'samples' must be finite numbers")
             name = canonical_name(str(item["name"]))
             samples = tuple(float(s) for s in item.get("samples") or ())
+            host = item.get("host")
+            if host is not None and not isinstance(host, str):
+                raise ValueError("'host' must be a string")
             entry = BaselineEntry(float(value), str(item.get("unit", "")), samples)
+            noisy = _noisy(name)
             tests.setdefault(str(item["test_id"]), {})[name] = entry._replace(
-                runs=(entry.value,) if _noisy(name) else ()
+                runs=(entry.value,) if noisy else (),
+                hosts=(host,) if noisy and host else (),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BaselineError(f"JSON report {path} is corrupt at {item!r:.80}: {exc}") from None
