@@ -922,8 +922,10 @@ class Reducer:
             if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)) and pattern.search(
                 text
             ):
-                if not placed:
-                    result.append((idx, legend))
+                if not placed:  # before the record this line belongs to, never inside it
+                    start = next((r.start for r in self.doc.records if r.start <= idx < r.end), idx)
+                    at = next((n for n, (i, _) in enumerate(result) if i >= start), len(result))
+                    result.insert(at, (result[at][0] if at < len(result) else idx, legend))
                     placed = True
                 text = pattern.sub(lambda m: f"[{aliases[m.group(1)]}]", text)
             result.append((idx, text))
