@@ -17,7 +17,7 @@ import yaml
 from pytest_oxbot.cache import HierarchicalCache
 from pytest_oxbot.connections import eviction_policy, make_redis_client
 from pytest_oxbot.llm.budget import RedisBudget
-from tests.llm.servers import RedisServer
+from tests.servers import RedisServer
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

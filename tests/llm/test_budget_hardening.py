@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from pytest_oxbot.cache.faults import TcpProxy
 from pytest_oxbot.clock import FakeClock
 from pytest_oxbot.connections import make_redis_client
 from pytest_oxbot.errors import OxbotError
@@ -36,8 +37,7 @@ from pytest_oxbot.llm.budget import eviction_policy
 from pytest_oxbot.pricing import PriceTable
 from pytest_oxbot.retry import RetryPolicy
 from pytest_oxbot.tokens import count_chat_tokens
-
-from .servers import RedisServer, TcpProxy
+from tests.servers import RedisServer
 
 PRICES = PriceTable.shipped()
 ANSWER = json.dumps({"BTC": {"signal": "hold", "confidence": 0.5}})
@@ -50,13 +50,13 @@ class Provider:
     def __init__(self, reply: Callable[[dict[str, Any]], httpx.Response] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
         self.reply = reply or (lambda body: chat(body))
-        self.before: Callable[[], None] | None = None
+        self.before: Callable[[], Awaitable[None]] | None = None
 
-    def handler(self, request: httpx.Request) -> httpx.Response:
+    async def handler(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         self.requests.append(body)
         if self.before is not None:
-            self.before()
+            await self.before()
         return self.reply(body)
 
     def client(self, **kwargs: Any) -> CostAwareLLMClient:
@@ -203,9 +203,14 @@ def redis_server() -> Iterator[RedisServer]:
 
 @pytest_asyncio.fixture
 async def proxy(redis_server: RedisServer) -> AsyncIterator[TcpProxy]:
-    p = await TcpProxy(redis_server.port).start()
+    p = TcpProxy("127.0.0.1", redis_server.port)
+    await p.up()
     yield p
-    await p.aclose()
+    await p.down()
+
+
+def through(proxy: TcpProxy) -> str:
+    return f"redis://127.0.0.1:{proxy.port}/0"
 
 
 def prefix() -> str:
@@ -215,16 +220,16 @@ def prefix() -> str:
 async def test_losing_redis_between_reserve_and_settle_keeps_the_answer_and_settles_later(
     proxy: TcpProxy,
 ) -> None:
-    redis = make_redis_client(proxy.url, socket_timeout=1.0)
+    redis = make_redis_client(through(proxy), socket_timeout=1.0)
     budget = RedisBudget(redis, Decimal(1), prefix=prefix())
     provider = Provider()
-    provider.before = proxy.cut  # the link drops while the provider is answering
+    provider.before = proxy.down  # the link drops while the provider is answering
     async with provider.client(budget=budget) as client:
         result = await client.decide(PROMPT, ["BTC"], model="gpt-4o-mini")
     assert result.cost > 0  # the paid answer came back (the seed raised redis' ConnectionError)
     assert result.decisions["BTC"].error is None
     assert budget.unsettled == 1
-    proxy.restore()
+    await proxy.up()
     provider.before = None
     assert await budget.spent_today() == result.cost  # written as soon as Redis answered
     assert await budget.committed_today() == result.cost  # and the reservation released
@@ -234,7 +239,7 @@ async def test_losing_redis_between_reserve_and_settle_keeps_the_answer_and_sett
 
 
 async def test_an_unreachable_budget_refuses_with_a_library_error_by_default() -> None:
-    from .servers import free_port
+    from tests.servers import free_port
 
     redis = make_redis_client(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.5)
     budget = RedisBudget(redis, Decimal(1), prefix=prefix())
@@ -250,13 +255,13 @@ async def test_an_unreachable_budget_refuses_with_a_library_error_by_default() -
 async def test_an_unreachable_budget_with_a_fallback_allowance_spends_at_most_that_and_writes_it_back(
     proxy: TcpProxy,
 ) -> None:
-    redis = make_redis_client(proxy.url, socket_timeout=1.0)
+    redis = make_redis_client(through(proxy), socket_timeout=1.0)
     provider = Provider()
     async with provider.client() as probe:
         one = worst_case(probe)
     budget = RedisBudget(redis, Decimal(1), prefix=prefix(), fallback_limit=one * Decimal("2.5"))
     await budget.spent_today()  # the start-up read, Redis up
-    proxy.cut()
+    await proxy.down()
     answered = 0
     refusals: list[str] = []
     async with provider.client(budget=budget) as client:
@@ -273,7 +278,7 @@ async def test_an_unreachable_budget_with_a_fallback_allowance_spends_at_most_th
     assert len(refusals) == 6 - answered
     assert all("local fallback" in r for r in refusals)
     assert local_spend <= one * Decimal("2.5")
-    proxy.restore()
+    await proxy.up()
     assert await budget.spent_today() == local_spend  # the local spend reached the shared counter
     await redis.aclose()
 

@@ -28,9 +28,9 @@ from pytest_oxbot.llm import (
 from pytest_oxbot.llm.budget import Reservation
 from pytest_oxbot.pricing import PriceTable
 from pytest_oxbot.retry import RetryPolicy
+from tests.servers import DripServer
 
 from .conftest import DictCache, SleepRecorder
-from .servers import DripServer
 from .test_budget_hardening import chat
 
 PRICES = PriceTable.shipped()

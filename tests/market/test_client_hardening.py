@@ -24,7 +24,7 @@ from pytest_oxbot.market import (
     RateLimitedError,
 )
 from pytest_oxbot.retry import RetryPolicy
-from tests.llm.servers import DripServer
+from tests.servers import DripServer
 
 if TYPE_CHECKING:
     from .conftest import SleepLog

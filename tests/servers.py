@@ -1,8 +1,9 @@
-"""Real servers the hardening tests start themselves on free loopback ports (no mocks).
+"""Real servers tests start themselves on free loopback ports (no mocks).
 
-- `RedisServer`: a throwaway `redis-server` (no persistence unless asked), restartable on its port.
-- `TcpProxy`: a TCP proxy the test can cut and restore, to lose a link without losing the server's data.
+- `RedisServer`: a throwaway `redis-server` (no persistence), restartable on its port, freezable.
 - `DripServer`: an HTTP server that answers one byte every `interval` seconds, to test total deadlines.
+
+A link to cut and restore is the library's own `pytest_oxbot.cache.faults.TcpProxy`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -35,113 +39,91 @@ def require_redis_server() -> str:
 
 
 class RedisServer:
-    """`redis-server` on 127.0.0.1:<free port>; `args` are extra command-line options."""
+    """A throwaway `redis-server` on 127.0.0.1:<free port>, without persistence: for the tests that
+    freeze Redis (SIGSTOP), fill it past `maxmemory`, restart it empty, or rename its commands. The
+    shared server is never touched. `args` are extra options; a `config` file is read first. Its log
+    and files go to `folder` (a temporary one by default, removed by `stop()`)."""
 
-    def __init__(self, *args: str, port: int | None = None, config: str | None = None) -> None:
+    def __init__(
+        self, *args: str, port: int | None = None, config: str | None = None, folder: Path | None = None
+    ) -> None:
         self.binary = require_redis_server()
         self.port = port or free_port()
         self.args: Sequence[str] = args
         self.config = config
-        """A configuration file read first (the command-line options override it)."""
+        self.folder = folder
         self.proc: subprocess.Popen[bytes] | None = None
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def log(self) -> Path:
+        return self._folder() / "server.log"
+
+    def _folder(self) -> Path:
+        if self.folder is not None:
+            return self.folder
+        if self._temporary is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix=f"oxbot-redis-{self.port}-")
+        return Path(self._temporary.name)
+
     def start(self) -> RedisServer:
+        folder = self._folder()
+        folder.mkdir(parents=True, exist_ok=True)
         first = [self.config] if self.config else []
         cmd = [self.binary, *first, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", "/tmp", "--dbfilename", f"oxbot-test-{self.port}.rdb",
-               *self.args]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               "--appendonly", "no", "--daemonize", "no", "--dir", str(folder), *self.args]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return self
+        while not self.answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                log = self.log.read_text(errors="replace")
+                self.stop()
+                raise RuntimeError(f"redis-server did not start on port {self.port}:\n{log}")
             time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        return self
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def freeze(self) -> None:
+        """SIGSTOP: the server keeps its sockets open but answers nothing (a hung host, a paused VM)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
 
     def stop(self) -> None:
+        """Ends the server (thawed first: a test that failed while it was frozen leaves it so)."""
         if self.proc is not None:
-            self.proc.terminate()
+            if self.proc.poll() is None:
+                self.thaw()
+                self.proc.terminate()
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
             self.proc = None
+        if self._temporary is not None:
+            self._temporary.cleanup()
+            self._temporary = None
 
     def restart(self) -> None:
+        """Stopped and started again on the same port: empty, as a restart without persistence is."""
         self.stop()
         self.start()
-
-
-class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` drops every connection and refuses new ones."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.open = True
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)  # type: ignore[arg-type]
-        if not self.open:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, ConnectionError):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        with contextlib.suppress(asyncio.CancelledError):  # closing the proxy ends its pipes quietly
-            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-    def cut(self) -> None:
-        self.open = False
-        for w in list(self._writers):
-            w.transport.abort()
-        self._writers.clear()
-
-    def restore(self) -> None:
-        self.open = True
-
-    async def aclose(self) -> None:
-        self.cut()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
 
 
 class DripServer:
