@@ -182,7 +182,10 @@ def _count(text: str, encoding: str) -> int:
         return 0
     # encode_ordinary: special-token strings inside user text are counted as the plain text the API
     # sees, never rejected or merged into a control token.
-    return _encoder(encoding).count(text)
+    try:
+        return _encoder(encoding).count(text)
+    except UnicodeEncodeError:  # a lone surrogate: counted as the replacement character a UTF-8 body carries
+        return _encoder(encoding).count(text.encode("utf-8", "replace").decode("utf-8"))
 
 
 def count_tokens(text: str, model: str) -> int:

@@ -267,7 +267,7 @@ class AdaptivePromptCompressor:
         second = Reducer(pruned, LEVELS[level], self._count, static[0], static[1])
         text = second.render()
         second.dropped = [
-            *(Dropped(line + 1, doc.lines[line], why) for line, why in repeated.items()),
+            *(Dropped(line + 1, doc.lines[line].strip(), why) for line, why in repeated.items()),
             *(replace(d, line=kept[d.line - 1] + 1) for d in second.dropped),
         ]
         return text, second

@@ -37,6 +37,7 @@ from pytest_oxbot.compressor.text import (
     MENTION_RE,
     NUMBER_RE,
     norm,
+    number_as_written,
     number_changes,
     numbers_in,
     plain,
@@ -72,13 +73,13 @@ class Fact:
 
 def fact_value(value: str, kind: str) -> str:
     """The part of a value a fact compares: the first number as written, or the first word for
-    side and trend (`$86,979.38 (-4.0% away)` -> `$86,979.38`; `**LONG**` -> `LONG`)."""
+    side and trend (`$86,979.38 (-4.0% away)` -> `$86,979.38`; `2 965,10` and `(1,234.50)` whole;
+    `**LONG**` -> `LONG`)."""
     text = plain(str(value)).strip("'\" ")
     if kind in ("side", "trend", "position"):
         m = re.search(r"[A-Za-z][\w-]*", text)
         return m.group(0) if m else text
-    m = NUMBER_RE.search(text)
-    return m.group(0) if m else text
+    return number_as_written(text) or text
 
 
 # --- facts ---------------------------------------------------------------------------------------
@@ -102,14 +103,14 @@ def _side_line_facts(symbol: str, value: str) -> set[Fact]:
     facts = {Fact(symbol, "position", symbol), Fact(symbol, "side", m.group("side"))}
     if m.group("qty"):
         facts.add(Fact(symbol, "qty", m.group("qty")))
-    entry = NUMBER_RE.match(text, m.end())
+    entry = number_as_written(text, m.end(), anchored=True)
     if entry:
-        facts.add(Fact(symbol, "entry", entry.group(0)))
+        facts.add(Fact(symbol, "entry", entry))
     pnl = re.search(r"(?i)\b(?:u?pnl|p&l)\s*[:=]\s*", text)
     if pnl:
-        num = NUMBER_RE.match(text, pnl.end())
+        num = number_as_written(text, pnl.end(), anchored=True)
         if num:
-            facts.add(Fact(symbol, "pnl", num.group(0)))
+            facts.add(Fact(symbol, "pnl", num))
     return facts
 
 

@@ -25,6 +25,7 @@ from pytest_oxbot.compressor.text import (
     MENTION_RE,
     NUMBER_RE,
     join_numbers,
+    number_as_written,
     plain,
     strip_emoji,
     symbols_in,
@@ -381,10 +382,14 @@ def required_kind(key: str) -> str | None:
     return None
 
 
+_KEY_UNIT = re.compile(r"\s*\((?:[a-z]{1,5}|[$€£¥%])\)$")
+
+
 @lru_cache(maxsize=4096)
 def position_field(key: str) -> str | None:
-    """Which position fact a key names: side, qty, entry, sl, tp, pnl (or None)."""
-    k = norm_key(key).strip("'\" ")
+    """Which position fact a key names: side, qty, entry, sl, tp, pnl (or None); a unit in
+    parentheses is not part of the name (`unrealized P&L (USDT)`, `entry ($)`)."""
+    k = _KEY_UNIT.sub("", norm_key(key).strip("'\" "))
     if is_sl(k):
         return "sl"
     if is_tp(k):
@@ -519,7 +524,8 @@ MARKET_LABEL = re.compile(
     r"momentum|volatility|side|qty|size|entry|sl|tp|stop|target|pnl|upnl|liq|leverage|lev|"
     r"(?:[\w ]+ )?price)\b"
 )
-_SEGMENT_SEP = re.compile(r"\s*[;|]\s*|,(?!\d{3}(?!\d))\s*")
+# A comma between two digits never separates (`1,250`, and a decimal comma: `2.965,10`, `1,25`).
+_SEGMENT_SEP = re.compile(r"\s*[;|]\s*|,(?!\d)\s*")
 _PERIOD_TOKEN = re.compile(r"\d+[A-Za-z]{1,2}")  # `24h`, `1h`, `15m`: part of a label, not a value
 _LABEL_SEP = re.compile(r"^([A-Za-z][\w ()%/.&-]{0,40}?)\s*[:=]\s*(\S.*)$")
 _ENTITY_DECOR = re.compile(r"[()\[\]*_`/-]+")
@@ -538,6 +544,8 @@ def segments(value: str) -> list[str]:
 
 
 def _value_start(token: str) -> bool:
+    if token[:1] == "(":  # an accounting negative: `(1,234.50)`
+        return number_as_written(token, anchored=True) == token
     return token[:1] in _NUMERIC_START and bool(NUMBER_RE.match(token)) and not _PERIOD_TOKEN.fullmatch(token)
 
 
@@ -547,6 +555,8 @@ def _segment(seg: str) -> tuple[str, str] | None:
     if m and len(m.group(1).split()) <= 4:
         return m.group(1).strip(), m.group(2).strip()
     tokens = seg.split()
+    if _value_start(tokens[0]):
+        return None  # `$0.49533 (+3.07%)`: a value and its remark, no label
     for i in range(1, min(len(tokens), 6)):
         if _value_start(tokens[i]):
             return " ".join(tokens[:i]), " ".join(tokens[i:])
@@ -555,11 +565,15 @@ def _segment(seg: str) -> tuple[str, str] | None:
     return None
 
 
-def entity_values(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | None:
+def entity_values(
+    value: str, implicit_price: bool = True
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, ...]] | None:
     """The labelled values of an entity line's value, and the text each one is written as: `price
     89225.34, rsi 55.2; last 1h closes 1, 2, 3` -> (price, 89225.34), (rsi, 55.2), (last 1h closes,
-    1, 2, 3). A number straight after the entity is its price (`**Bitcoin**: $89,225 (+2.1%)`).
-    None unless at least one label is market vocabulary."""
+    1, 2, 3). A number straight after the entity is its price (`**Bitcoin**: $89,225 (+2.1%)`) when
+    `implicit_price`, i.e. when the key names the entity and nothing else: after `BTC 1m volumes:` a
+    bare number is a volume, and the line is not an entity line. None unless at least one label is
+    market vocabulary."""
     pairs: list[tuple[str, str]] = []
     raws: list[str] = []
     market = False
@@ -575,7 +589,7 @@ def entity_values(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, .
                 pairs[-1] = (key, f"{val}, {seg}")
                 raws[-1] = f"{raws[-1]}, {seg}"
                 continue
-            if not _value_start(seg.split()[0]):
+            if not implicit_price or not _value_start(seg.split()[0]):
                 return None
             parsed, market = ("price", seg), True
             raws.append(seg)
@@ -588,6 +602,12 @@ def entity_values(value: str) -> tuple[tuple[tuple[str, str], ...], tuple[str, .
     return (tuple(pairs), tuple(raws)) if market and pairs else None
 
 
+def _names_a_measure(words: Sequence[str]) -> bool:
+    """Key words besides the entity that say what the values are (`1m volumes`, `RSI`), unlike a name
+    or a venue (`Bitcoin Cash (BCH)`, `BTC Perp`)."""
+    return any(w[0].isdigit() or MARKET_LABEL.match(w) or MARKET_LABEL.match(w.rstrip("sS")) for w in words)
+
+
 def _entity_values(kv: Block) -> None:
     """A one-pair `Entity: labelled values` line becomes the entity (label) and its values (pairs):
     `BTC: price 89225.34, rsi 55.2`. Only when the key names one symbol and nothing more."""
@@ -598,7 +618,7 @@ def _entity_values(kv: Block) -> None:
     rest = _ENTITY_DECOR.sub(" ", MENTION_RE.sub(" ", plain(key))).split()
     if len(rest) > 2:
         return
-    parsed = entity_values(value)
+    parsed = entity_values(value, implicit_price=not _names_a_measure(rest))
     if parsed is None:
         return
     kv.label, kv.sep = key, "entity"
@@ -912,7 +932,7 @@ def parse(
         start = i
         if i in kept:
             j = i
-            while j + 1 < len(lines) and j + 1 in kept and lines[j + 1].strip():
+            while j + 1 < len(lines) and j + 1 in kept:  # blank lines in a span are kept too
                 j += 1
             text = "\n".join(lines[i : j + 1]).replace(_KEEP_OPEN, "").replace(_KEEP_CLOSE, "")
             block = Block(Kind.PROTECTED, text.strip("\n"), nlines=j - i + 1)
@@ -1168,19 +1188,20 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             rec.pairs.extend(core.pairs)
             rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
         j = i + 1
-        bullets = False
+        bullets = indented = False
         while j < n:
             m = blocks[j]
             mc = m.core
             if m.kind is Kind.HEADING or mc.kind not in _MEMBER_KINDS:
                 break
-            if bullets and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
-                break  # a list, a blank line, then a plain line: the record ended with the list
+            if (bullets or indented) and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
+                break  # a list (or indented lines), a blank line, then a plain line: the record ended
             if b.kind is not Kind.HEADING and (
                 ((m.instr or m.fmt) and not _data_pairs(mc)) or _names_other(mc, rec.symbol)
             ):
                 break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
+            indented = indented or m.indent > b.indent
             if _opens_record(mc):
                 break  # the next record's header
             if mc.kind is Kind.KV:

@@ -142,6 +142,17 @@ def _typed_json(value: object, key: str = "") -> object:
 
 
 # --- the renderer ------------------------------------------------------------------------------------
+_BARE_PAIR_VALUE = re.compile(r"[^\s,'\"{}\[\]=]+(?:,\d{3}(?!\d)[^\s,'\"{}\[\]=]*)*")
+
+
+def _pair_value(value: str) -> str:
+    """A `k=v` value that reads back whole: quoted when a space or a decimal comma is part of it
+    (`entry="2 965,10"`; bare, `entry=2 965,10` would read as `entry=2`)."""
+    if _BARE_PAIR_VALUE.fullmatch(value) or value[:1] in "'\"":
+        return value
+    return f"'{value}'" if '"' in value else f'"{value}"'
+
+
 class Reducer:
     """Renders the blocks of one prompt at one level and records what it left out."""
 
@@ -254,6 +265,14 @@ class Reducer:
             and idx == prev + 1
         )
 
+    @staticmethod
+    def _kept_apart(b: Block) -> bool:
+        """A line inside a position's lines that condensing must not swallow: an instruction or the
+        answer format (`DECIDE: HOLD or CLOSE?`, `Answer JSON only: {...}`): its own rules apply."""
+        if not (b.instr or b.fmt):
+            return False
+        return not (b.core.kind is Kind.KV and any(position_field(k) for k, _ in b.core.pairs))
+
     # -- bookkeeping -------------------------------------------------------------------------
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
         line = self.doc.lines[b.line].strip() if b.line < len(self.doc.lines) else b.text
@@ -274,9 +293,19 @@ class Reducer:
         if b.kind is Kind.SEPARATOR:
             self._drop(b, "separator line")
             return ""
-        if idx in self._pos and lv.positions == "essential" and b.kind is not Kind.HEADING:
+        if (
+            idx in self._pos
+            and lv.positions == "essential"
+            and b.kind is not Kind.HEADING
+            and not self._kept_apart(b)
+        ):
             rec = self._pos[idx]
-            if idx == rec.start or (idx == rec.start + 1 and self.blocks[rec.start].kind is Kind.HEADING):
+            first = next(
+                i
+                for i in range(rec.start, rec.end)
+                if self.blocks[i].kind is not Kind.HEADING and not self._kept_apart(self.blocks[i])
+            )
+            if idx == first:
                 text = self._record_line(rec)
                 kept = [self.doc.lines[i].strip() for i in range(self.blocks[rec.start].line, b.line + 1)]
                 if norm(text) != norm(" ".join(kept)):
@@ -505,7 +534,7 @@ class Reducer:
                 dropped += 1
             elif name not in fields:
                 fields[name] = value
-        text = f"{b.symbol}: " + " ".join(f"{k}={v}" for k, v in fields.items())
+        text = f"{b.symbol}: " + " ".join(f"{k}={_pair_value(v)}" for k, v in fields.items())
         if dropped:
             self._drop(b, "position fields not needed at this level", f"- {text}")
         return text
@@ -518,7 +547,7 @@ class Reducer:
             if name and name not in fields:
                 fields[name] = fact_value(value, name)
         order = [f for f in ("side", "qty", "entry", "sl", "tp", "pnl") if f in fields]
-        return f"- {rec.symbol}: " + " ".join(f"{f}={fields[f]}" for f in order)
+        return f"- {rec.symbol}: " + " ".join(f"{f}={_pair_value(fields[f])}" for f in order)
 
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)

@@ -65,9 +65,10 @@ _WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
 
 # Pictographs and dingbats used as decoration (🟢 ⚠️ ▶ ✅ 📈 ...), with their variation selectors and joiners.
 # Arrows (→ ←) and maths signs are meaning, not decoration, and are not in these ranges.
-EMOJI_RE = re.compile(
-    "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u25a0-\u25ff\u2300-\u23ff\ufe0f\u200d\u20e3]+"
-)
+_PICTOGRAPH = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u25a0-\u25ff\u2300-\u23ff"
+# A run starts with a pictograph (or a variation/keycap mark): a zero-width joiner alone joins
+# nothing decorative, and removing it could glue two numbers (`55<ZWJ>.2` -> `55.2`).
+EMOJI_RE = re.compile(f"[{_PICTOGRAPH}\ufe0f\u20e3][{_PICTOGRAPH}\ufe0f\u200d\u20e3]*")
 # Markdown emphasis that decorates words: **bold**, __bold__, *italic*. Never inside a word ("5*3"),
 # never across a number's own characters.
 # The markers never sit between a number and its sign, currency or unit (`$**17,500**`, `**5**%`): taking
@@ -81,6 +82,31 @@ _SPACES = re.compile(r"[ \t\u00a0]{2,}|\t")
 def numbers_in(text: str) -> list[str]:
     """Every number of a text, as written."""
     return NUMBER_RE.findall(text)
+
+
+# What a reader still reads as the same number after NUMBER_RE's match: other digit groupings
+# (`2 965,10`, `2.965,10`, `2'965.10`, `1,25`) and then a glued unit (`+59,23%`).
+_CONTINUED = re.compile(r"(?:[ ,.'’\u00a0\u202f]\d+)+(?:%|[A-Za-z]{1,3}(?![A-Za-z]))?")
+
+
+def number_as_written(text: str, pos: int = 0, *, anchored: bool = False) -> str | None:
+    """The first number of `text` (from `pos`; at `pos` when `anchored`) with all a reader reads as
+    part of it: a grouping NUMBER_RE splits (`2 965,10`, `2.965,10`, `2'965.10`: taking `2` alone
+    would change the value) and the parentheses of an accounting negative (`(1,234.50)`)."""
+    m = NUMBER_RE.match(text, pos) if anchored else NUMBER_RE.search(text, pos)
+    if m is None:
+        if anchored and text.startswith("(", pos):
+            inner = number_as_written(text, pos + 1, anchored=True)
+            if inner is not None and text.startswith(")", pos + 1 + len(inner)):
+                return f"({inner})"
+        return None
+    start, end = m.span()
+    more = _CONTINUED.match(text, end)
+    if more is not None:
+        end = more.end()
+    if start > pos and text[start - 1] == "(" and text.startswith(")", end):
+        start, end = start - 1, end + 1
+    return text[start:end]
 
 
 def changed_numbers(original: str, compressed: str) -> list[str]:

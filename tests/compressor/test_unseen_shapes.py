@@ -1,0 +1,127 @@
+"""Defects found by trying the compressor on prompt shapes it had never seen (a red-team pass: other
+number notations, indented position blocks, hostile characters), each fixed and kept as written here.
+
+Every check is string work on the output, not the compressor's parser; `verify=True` also runs the
+compressor's own fidelity check, which must neither raise on these prompts nor miss a change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, check_fidelity
+from pytest_oxbot.tokens import count_tokens
+
+from .factcheck import numbers_kept_as_written
+
+COMPRESSOR = AdaptivePromptCompressor("gpt-4o", verify=True)
+MODES = ("analysis", "standard", "minimal", "emergency")
+ANSWER = 'Answer JSON only: {"ETH": {"signal": "buy|sell|hold"}}'
+ETH_LINES = "ETH:\n  side: long\n  quantity: 1.25\n  entry: 2965.10\n  stop loss: 2890.00\n"
+ETH_LINES += "  take profit: 3150.00\n"
+
+
+def compress(prompt: str, mode: str) -> str:
+    out = str(COMPRESSOR.compress_by_context(prompt, mode))
+    assert changed_numbers(prompt, out) == []
+    assert numbers_kept_as_written(prompt, out) == []
+    assert check_fidelity(prompt, out, mode).ok
+    return out
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("entry", "sl", "tp", "qty", "pnl"),
+    [
+        ("2 965,10", "2 890,00", "3 150,00", "1.25", "+59.23"),  # space thousands, decimal comma
+        ("2.965,10", "2.890,00", "3.150,00", "1,25", "+59,23"),  # European: dot thousands, decimal comma
+        ("2'965.10", "2'890.00", "3'150.00", "1.25", "+59.23"),  # Swiss apostrophe thousands
+    ],
+    ids=["space", "european", "apostrophe"],
+)
+def test_a_position_in_another_number_notation_keeps_every_value_whole(
+    mode: str, entry: str, sl: str, tp: str, qty: str, pnl: str
+) -> None:
+    """`entry 2 965,10` was condensed to `entry=2` (minimal, emergency) and the check said fine."""
+    prompt = f"- ETH: side long, qty {qty}, entry {entry}, SL {sl}, TP {tp}, P&L {pnl}\n{ANSWER}\n"
+    out = compress(prompt, mode)
+    for value in (entry, sl, tp, qty, pnl):
+        assert value in out, f"{value} not whole in {out!r}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_accounting_negative_keeps_its_parentheses(mode: str) -> None:
+    """`unrealized P&L: (1,234.50)` came out as `pnl=1,234.50`: a loss read as a gain."""
+    prompt = f"{ETH_LINES}  unrealized P&L: (1,234.50)\n\n{ANSWER}\n"
+    out = compress(prompt, mode)
+    assert "(1,234.50)" in out
+    assert ANSWER in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("blank", ["", "\n"], ids=["no blank line", "blank line"])
+def test_the_answer_line_after_an_indented_position_is_never_condensed_away(mode: str, blank: str) -> None:
+    """The answer line right after an indented `key: value` position went with the position's lines
+    ("position lines condensed") in minimal and emergency."""
+    prompt = f"{ETH_LINES}  unrealized P&L: +59.23\n{blank}{ANSWER}\n"
+    out = compress(prompt, mode)
+    assert ANSWER in out
+    for value in ("2965.10", "2890.00", "3150.00"):
+        assert value in out
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+@pytest.mark.parametrize("label", ["volumes", "closes", "15m closes"])
+def test_a_series_named_after_its_symbol_is_not_read_as_prices(mode: str, label: str) -> None:
+    """`BTC 1m volumes: 12.5, ...` became `BTC 1m volumes: price 9.4, ...`: volumes read as prices."""
+    line = f"BTC 1m {label}: 12.5, 13.1, 9.4, 11.0, 10.2"
+    out = compress(f"{line}\nYou MUST answer in JSON.\n", mode)
+    assert "price" not in out
+    assert out.splitlines()[0].startswith(f"BTC 1m {label}: ")
+
+
+def test_a_bare_number_after_a_coin_name_is_still_its_price() -> None:
+    line = "- **Shiba Inu (SHIB)**: $0.00001234 (+1.20%), RSI 55.1, trend up"
+    out = compress(f"{line}\nYou MUST answer in JSON.\n", "emergency")
+    assert "$0.00001234" in out
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_a_unit_moved_to_a_column_header_is_not_a_lost_fact(mode: str) -> None:
+    """Pivoted positions put `USDT` into the header `unrealized P&L (USDT)`; the compressor's own check
+    then did not know the column and raised FidelityError on a harmless prompt."""
+    block = "- {sym}\n  - side: {side}\n  - quantity: {q}\n  - entry: {e}\n"
+    block += "  - stop loss: {sl}\n  - take profit: {tp}\n"
+    prompt = (
+        "Positions\n"
+        + block.format(sym="SOL", side="short", q="40", e="148.92", sl="153.40", tp="135.00")
+        + "  - unrealized P&L: +273.80 USDT\n"
+        + block.format(sym="BTC", side="long", q="0.05", e="87910.00", sl="86500.00", tp="92000.00")
+        + "  - unrealized P&L: +65.77 USDT\n\n"
+        + ANSWER
+        + "\n"
+    )
+    out = compress(prompt, mode)
+    assert "+273.80" in out
+    assert "+65.77" in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_lone_surrogate_is_counted_not_a_crash(mode: str) -> None:
+    prompt = "BTC price 89,225.34 \ud83d RSI 55.2\n"
+    out = compress(prompt, mode)
+    assert "89,225.34" in out
+    assert count_tokens(prompt, "gpt-4o") > 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_zero_width_joiner_never_glues_two_numbers(mode: str) -> None:
+    """`55<ZWJ>.2` lost its joiner as if it were emoji decoration and read `55.2`."""
+    prompt = "BTC RSI 55\u200d.2\nYou MUST answer in JSON.\n"
+    assert "55.2" not in compress(prompt, mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_keep_span_is_verbatim_with_its_blank_lines(mode: str) -> None:
+    prompt = "<keep>line one 1.5\n\nline three 2.5</keep>\nYou MUST answer in JSON.\n"
+    assert compress(prompt, mode).startswith("line one 1.5\n\nline three 2.5\n")
