@@ -153,6 +153,17 @@ def _pair_value(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
+_SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])")
+_TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])")
+
+
+_UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
+
+
+def _names_sl_and_tp(text: str) -> bool:
+    return _SL_WORD.search(text) is not None and _TP_WORD.search(text) is not None
+
+
 class Reducer:
     """Renders the blocks of one prompt at one level and records what it left out."""
 
@@ -233,6 +244,17 @@ class Reducer:
                 texts[idx] = ""
                 continue
             texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
+            if texts[idx] or idx in self._pos or block.kind not in _UNREAD_KINDS:
+                continue
+            if HAS_DIGIT.search(block.text) is None or not symbols_in(block.text):
+                continue
+            # A position in a shape not read (`ETH long 0.05 @ 2,965.10 | SL ... | TP ...`, a row
+            # under `SYMBOL SIDE QTY ENTRY SL TP`): kept as written, never condensed, never lost.
+            header = None if _names_sl_and_tp(block.text) else self._position_header_above(idx)
+            if header is not None or _names_sl_and_tp(block.text):
+                texts[idx] = self._keep_unread_position(idx, block)
+                if header is not None and not texts[header]:  # its row is read by its header
+                    texts[header] = self._keep_unread_position(header, self.blocks[header])
         if lv.pivot:  # after: what this level drops between two records does not keep them apart
             self._plan_pivots(texts)
         out = [(idx, text) for idx, text in texts.items() if text]
@@ -272,6 +294,25 @@ class Reducer:
         if not (b.instr or b.fmt):
             return False
         return not (b.core.kind is Kind.KV and any(position_field(k) for k, _ in b.core.pairs))
+
+    def _position_header_above(self, idx: int) -> int | None:
+        """The header line of position columns the row `idx` sits under (TSV, fixed width, HTML)."""
+        for k in range(idx - 1, max(idx - 60, -1), -1):
+            b = self.blocks[k]
+            if self.blocks[k + 1].blank_before or k in self._pos:
+                return None
+            if HAS_DIGIT.search(b.text) is None and _names_sl_and_tp(b.text):
+                return k
+            if b.kind is Kind.HEADING:
+                return None
+        return None
+
+    def _keep_unread_position(self, idx: int, b: Block) -> str:
+        """Kept as written rather than lost: facts that were not understood cannot be condensed."""
+        kept = [(d, o) for d, o in zip(self.dropped, self._owners, strict=True) if o != idx]
+        self.dropped = [d for d, _ in kept]
+        self._owners = [o for _, o in kept]
+        return b.text.strip()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _drop(self, b: Block, reason: str, kept: str | None = None) -> None:
