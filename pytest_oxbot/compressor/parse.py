@@ -1196,6 +1196,8 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if (bullets or indented) and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list (or indented lines), a blank line, then a plain line: the record ended
+            if indented and m.indent <= b.indent and m.kind is not Kind.BULLET:
+                break  # members indented under their header, then a plain line back at its margin
             if b.kind is not Kind.HEADING and (
                 ((m.instr or m.fmt) and not _data_pairs(mc)) or _names_other(mc, rec.symbol)
             ):

@@ -166,3 +166,21 @@ def test_a_position_the_parser_does_not_read_is_kept_not_lost(shape: str, mode: 
     assert ("2,890.00" in out) or ("2890.00" in out)
     assert ("3,150.00" in out) or ("3150.00" in out)
     assert ANSWER in out
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_a_line_back_at_the_margin_is_not_a_field_of_the_last_position(mode: str) -> None:
+    """A Telegram-style report: the account line after the indented position fields became an
+    `ACCOUNT` column of the DOGE row when the positions were pivoted into a table."""
+    prompt = (
+        "1️⃣ ETH 🟩 LONG x5\n   📦 Size: 1.25 ETH\n   🎯 Entry: $2,965.10\n   🛑 SL: $2,890.00\n"
+        "   ✅ TP: $3,150.00\n   💵 PnL: +$59.23 (+1.99%) 🤑\n"
+        "2️⃣ DOGE 🟥 SHORT x3\n   📦 Size: 12,000 DOGE\n   🎯 Entry: $0.18120\n   🛑 SL: $0.18900\n"
+        "   ✅ TP: $0.16500\n   💵 PnL: +$43.32 (+1.99%) 🤑\n"
+        "💳 *ACCOUNT*: equity $12,133.80 • free $8,948.54 • 🔥 margin 26.2%\n"
+    )
+    out = compress(prompt, mode)
+    account = [line for line in out.splitlines() if "$12,133.80" in line]
+    assert len(account) == 1
+    assert "DOGE" not in account[0]
+    assert "$0.16500" not in account[0]
