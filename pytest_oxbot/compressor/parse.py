@@ -1253,8 +1253,23 @@ _DECISION_KEYS = frozenset({"signal", "action", "decision", "recommendation", "t
 _JSONISH_SIGNAL = re.compile(r"""^\s*[{\[]?\s*["']?(?:signal|action|decision)["']?\s*:""", re.I)
 
 
+_CHOICES = re.compile(r"[^\W\d]\w*(?:\s*\|\s*[^\W\d]\w*)+")
+
+
+def _lists_choices(value: object) -> bool:
+    """A string value written as allowed choices (`buy|sell|hold`), anywhere in a JSON value."""
+    if isinstance(value, str):  # (`BTC|USDT` names a pair, not choices)
+        return _CHOICES.fullmatch(value.strip()) is not None and not symbols_in(value)
+    if isinstance(value, dict):
+        return any(_lists_choices(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_lists_choices(v) for v in value)
+    return False
+
+
 def _answer_example(block: Block) -> bool:
-    """A JSON or code block that shows the decision to answer with (it has a `signal`-like key)."""
+    """A JSON or code block that shows the decision to answer with: it has a `signal`-like key, or a
+    value listing the allowed answers (`"comprar|vender|mantener"`: in any language)."""
     if block.kind is Kind.JSON:
-        return any(k.lower() in _DECISION_KEYS for k in _json_keys(block.data))
+        return any(k.lower() in _DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))

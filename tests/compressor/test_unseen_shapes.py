@@ -184,3 +184,16 @@ def test_a_line_back_at_the_margin_is_not_a_field_of_the_last_position(mode: str
     assert len(account) == 1
     assert "DOGE" not in account[0]
     assert "$0.16500" not in account[0]
+
+
+@pytest.mark.parametrize("mode", ["minimal", "emergency"])
+def test_an_answer_template_under_a_lead_in_another_language_keeps_its_keys(mode: str) -> None:
+    """Under `Responde solo con JSON:` the template was pruned to `{"BTC":{"stop_loss":0.0}}` in
+    emergency: its allowed choices (`comprar|vender|mantener`) now mark it as the answer format."""
+    prompt = (
+        "Responde solo con JSON:\n"
+        '{"BTC": {"señal": "comprar|vender|mantener", "confianza": 0.0, "stop_loss": 0.0}}\n'
+    )
+    out = compress(prompt, mode)
+    for kept in ('"señal"', "comprar|vender|mantener", '"confianza"', '"stop_loss"'):
+        assert kept in out
