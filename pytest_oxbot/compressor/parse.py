@@ -1249,7 +1249,7 @@ def _json_keys(value: object) -> list[str]:
 
 _YAML_KEY = re.compile(r"^\s*(?:-\s+)?([A-Za-z_]\w*)\s*:")
 _QUOTED_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
-_DECISION_KEYS = frozenset({"signal", "action", "decision", "recommendation", "trade_signal", "verdict"})
+DECISION_KEYS = frozenset({"signal", "action", "decision", "recommendation", "trade_signal", "verdict"})
 _JSONISH_SIGNAL = re.compile(r"""^\s*[{\[]?\s*["']?(?:signal|action|decision)["']?\s*:""", re.I)
 
 
@@ -1271,5 +1271,5 @@ def _answer_example(block: Block) -> bool:
     """A JSON or code block that shows the decision to answer with: it has a `signal`-like key, or a
     value listing the allowed answers (`"comprar|vender|mantener"`: in any language)."""
     if block.kind is Kind.JSON:
-        return any(k.lower() in _DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
+        return any(k.lower() in DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))

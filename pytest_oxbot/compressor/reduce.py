@@ -28,6 +28,7 @@ from pytest_oxbot.compressor.facts import (
 )
 from pytest_oxbot.compressor.levels import Level
 from pytest_oxbot.compressor.parse import (
+    DECISION_KEYS,
     SYMBOL_KEYS,
     Block,
     Doc,
@@ -139,6 +140,28 @@ def _typed_json(value: object, key: str = "") -> object:
         kept = example_type(key, f'"{value}"')
         return value if kept.startswith('"') else Raw(kept)
     return value
+
+
+def _typed_answer(value: object, key: str = "") -> object:
+    """The answer example's values replaced by their types, and nothing else: a JSON document that
+    also holds the positions, the rules and their wording (a prompt that is one JSON state) keeps
+    those as written."""
+    if isinstance(value, dict):
+        if _is_answer_object(value):
+            return _typed_json(value, key)
+        return {k: _typed_answer(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed_answer(v, key) for v in value]
+    return value
+
+
+def _is_answer_object(value: dict[object, object]) -> bool:
+    """An object with a decision key (`signal`), or whose objects have one (`{"BTC": {"signal": ...}}`)."""
+    if any(str(k).lower() in DECISION_KEYS for k in value):
+        return True
+    return any(
+        isinstance(v, dict) and any(str(k).lower() in DECISION_KEYS for k in v) for v in value.values()
+    )
 
 
 # --- the renderer ------------------------------------------------------------------------------------
@@ -395,7 +418,7 @@ class Reducer:
     def _contract(self, b: Block) -> str:
         if b.kind is Kind.JSON:
             if b.fmt:
-                return dump_json(_typed_json(b.data))
+                return dump_json(_typed_answer(b.data))
             self._drop(b, "JSON block outside the answer contract")
             return ""
         if b.kind is Kind.CODE:

@@ -197,3 +197,20 @@ def test_an_answer_template_under_a_lead_in_another_language_keeps_its_keys(mode
     out = compress(prompt, mode)
     for kept in ('"señal"', "comprar|vender|mantener", '"confianza"', '"stop_loss"'):
         assert kept in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_prompt_that_is_one_json_document_keeps_its_data_and_rules(mode: str) -> None:
+    """The whole document was taken for the answer example: in minimal/emergency every position value
+    became `number` and the rules `[string]`. Only the example's values are typed now."""
+    prompt = (
+        '{"positions": [{"symbol": "ETH", "side": "long", "quantity": 1.25, "entry_price": 2965.1, '
+        '"stop_loss": 2890.0, "take_profit": 3150.0, "unrealized_pnl": 59.23}], '
+        '"rules": ["NEVER remove a stop loss."], "response_format": {"instructions": '
+        '"Respond with JSON only. Do not copy the example values.", '
+        '"example": {"ETH": {"signal": "buy|sell|hold", "confidence": 0.5}}}}\n'
+    )
+    out = compress(prompt, mode)
+    for kept in ("2965.1", "2890.0", "3150.0", "59.23", "NEVER remove a stop loss.", "Do not copy"):
+        assert kept in out
+    assert "buy|sell|hold" in out
