@@ -1199,7 +1199,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             if indented and m.indent <= b.indent and m.kind is not Kind.BULLET:
                 break  # members indented under their header, then a plain line back at its margin
             if b.kind is not Kind.HEADING and (
-                ((m.instr or m.fmt) and not _data_pairs(mc)) or _names_other(mc, rec.symbol)
+                ((m.instr or m.fmt) and not data_pairs(mc)) or _names_other(mc, rec.symbol)
             ):
                 break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
@@ -1219,7 +1219,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     return out
 
 
-def _data_pairs(block: Block) -> bool:
+def data_pairs(block: Block) -> bool:
     """A key/value line with a market or position field (`Entry Price: $1`), even in a RULES section."""
     return block.kind is Kind.KV and any(required_kind(k) or position_field(k) for k, _ in block.pairs)
 

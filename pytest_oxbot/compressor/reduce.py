@@ -35,6 +35,7 @@ from pytest_oxbot.compressor.parse import (
     Kind,
     Raw,
     Record,
+    data_pairs,
     dump_json,
     is_instruction,
     is_sl,
@@ -178,8 +179,6 @@ def _pair_value(value: str) -> str:
 
 _SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])")
 _TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])")
-
-
 _UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
 
 
@@ -314,9 +313,7 @@ class Reducer:
     def _kept_apart(b: Block) -> bool:
         """A line inside a position's lines that condensing must not swallow: an instruction or the
         answer format (`DECIDE: HOLD or CLOSE?`, `Answer JSON only: {...}`): its own rules apply."""
-        if not (b.instr or b.fmt):
-            return False
-        return not (b.core.kind is Kind.KV and any(position_field(k) for k, _ in b.core.pairs))
+        return (b.instr or b.fmt) and not data_pairs(b.core)
 
     def _position_header_above(self, idx: int) -> int | None:
         """The header line of position columns the row `idx` sits under (TSV, fixed width, HTML)."""
