@@ -14,7 +14,6 @@ not this process uses the cache meanwhile. `strict=True` raises `CacheBackendErr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -22,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from .._tasks import stop
 from ..clock import Clock
 from .errors import CacheBackendError, CacheUsageError
 from .stats import TierStats
@@ -253,10 +253,5 @@ class TierGuard(Generic[T]):
     async def aclose(self) -> None:
         """Stop the background repair (what is still dirty stays unrepaired: see docs/cache.md)."""
         task, self._repairer = self._repairer, None
-        if task is None or task.done():
-            return
-        if task.get_loop() is not asyncio.get_running_loop():
-            return  # its loop is gone (pytest runs each test on a new loop): nothing runs it any more
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        if task is not None:
+            await stop([task])  # skipped if its loop is gone (pytest runs each test on a new loop)

@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .._tasks import stop
 from ..clock import Clock, SystemClock
 from ..connections import eviction_policy, make_engine, make_fake_redis, make_redis_client
 from .codec import DEFAULT_CODEC, Codec
@@ -406,12 +407,7 @@ class HierarchicalCache:
     async def aclose(self) -> None:
         """Stop the background tasks; close the clients this cache created."""
         tasks, self._tasks = self._tasks, builtins.set()
-        loop = asyncio.get_running_loop()
-        for task in tasks:
-            if not task.done() and task.get_loop() is loop:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await stop(tasks)
         if self._coherence is not None:
             await self._coherence.aclose()
         for guard in self._guards():

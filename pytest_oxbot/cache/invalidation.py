@@ -31,6 +31,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .._tasks import stop
 from .errors import CacheError
 
 log = logging.getLogger(__name__)
@@ -234,8 +235,6 @@ class InvalidationListener:
 
     async def aclose(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is not None:
+            await stop([task])
         self.live = False

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pytest_oxbot._tasks import stop
 from pytest_oxbot.errors import require
 from pytest_oxbot.monitor.dashboard import DASHBOARD_JS, chart_metrics, page, panels
 from pytest_oxbot.monitor.errors import MonitorStartError
@@ -336,7 +337,5 @@ async def serve(
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(asyncio.shield(serving), 5)
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+        await stop([sampler])
         sock.close()

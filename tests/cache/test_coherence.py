@@ -180,3 +180,36 @@ async def test_a_stray_message_on_the_channel_is_ignored_not_a_lost_connection(
     assert len(cache.memory) == 1  # L1 kept its entry
     assert await cache.get("k") == "v"
     assert cache.stats().tiers["l1"].hits == 1
+
+
+@pytest.mark.timeout(60)
+async def test_close_ends_when_the_driver_swallows_the_listeners_cancellation(
+    oxbot_cache_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py can turn a cancel that meets its read timeout into "no message" (redis-py #2551): the
+    listener then goes round its loop again. `aclose()` awaited it for ever (seen once in CI, under load:
+    a test's teardown hung until pytest-timeout)."""
+    from fakeredis import FakeServer
+    from fakeredis.aioredis import FakeRedis
+    from redis.asyncio.client import PubSub
+
+    swallowed: list[bool] = []
+    real_get_message = PubSub.get_message
+
+    async def get_message(self: PubSub, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await real_get_message(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            if swallowed:
+                raise
+            swallowed.append(True)
+            return None
+
+    monkeypatch.setattr(PubSub, "get_message", get_message)
+    client = FakeRedis(server=FakeServer())
+    a = oxbot_cache_factory(redis=client)
+    await a.set("k", 1)
+    assert a.l1_live
+    await a.aclose()
+    assert swallowed == [True]
+    await client.aclose()
