@@ -314,10 +314,12 @@ DONT_COPY = re.compile(
     r"(?i)\b(?:do not|don'?t|never|avoid)\b[^.!\n]{0,40}\b(?:copy|reuse|repeat|paste|echo)\b"
     r"|\bexample values?\b|\b(?:illustrative|placeholders?)\b|\byour own (?:analysis|values|numbers)\b"
 )
+_FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(
-    r"(?i)\b(?:json|yaml)\b[^\n]{0,40}\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
-    r"|\b(?:only|just)\b[^\n]{0,24}\b(?:json|yaml)\b"
-    r"|\b(?:respond|answer|reply|output|return)\b[^\n]{0,40}\b(?:json|yaml)\b"
+    rf"(?i)\b{_FORMAT_NAME}\b[^\n]{{0,40}}"
+    r"\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
+    rf"|\b(?:only|just)\b[^\n]{{0,24}}\b{_FORMAT_NAME}\b"
+    rf"|\b(?:respond|answer|reply|output|return)\b[^\n]{{0,40}}\b{_FORMAT_NAME}\b"
 )
 
 
@@ -376,8 +378,11 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
         return "verbatim"
     if block.fmt and _JSONISH.match(text):
         return "template"
-    if block.fmt and block.instr and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
-        return "verbatim"  # an instruction about the answer itself ("Never provide a plain-text response")
+    if block.fmt and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
+        # A sentence in the answer-format section is about the answer, in whatever language it is
+        # written ("Never provide a plain-text response", `No copies los valores del ejemplo.`); a row
+        # there (`symbol<TAB>signal`, `BTC | buy|sell|hold`) is the answer's own shape.
+        return "verbatim"
     core = block.core
     if core.kind is Kind.KV and core.sep == ":":
         key = norm_key(core.pairs[0][0]).replace(" ", "_")

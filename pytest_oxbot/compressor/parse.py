@@ -687,7 +687,11 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         or first in IMPERATIVES
         or (first in ("you", "your") and bool(_YOU.match(_LEAD.sub("", core, count=1))))
     )
-    if _is_label_line(core) and (not instr or core.endswith(":")) and not _looks_like_kv_value(core):
+    if (
+        _is_label_line(core)
+        and (not instr or core.endswith(":") or _heading_flags(core)[0])  # `OUTPUT FORMAT` heads a section
+        and not _looks_like_kv_value(core)
+    ):
         entity = (len(core.split()) == 1 and not any(_heading_flags(core.rstrip(":")))) or (
             len(core.split()) <= 3 and len(symbols_in(core)) == 1
         )
@@ -958,6 +962,9 @@ def parse(
                 j += 1
             block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
+        elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i)) is not None:
+            block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
+            i = yaml_end
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
@@ -1265,6 +1272,31 @@ def _lists_choices(value: object) -> bool:
     if isinstance(value, list):
         return any(_lists_choices(v) for v in value)
     return False
+
+
+_YAML_OPEN = re.compile(r"^(?:-\s+)?[A-Za-z_][\w-]*\s*:$")
+_YAML_VALUE = re.compile(r"^\s*(?:-\s+)?[^:]+:\s*(.+)$")
+
+
+def _yaml_answer_end(lines: list[str], i: int) -> int | None:
+    """End of an unfenced YAML answer template at line `i` (`decisions:` and the lines indented under
+    it, or `- ` items), if it has a `signal`-like key or a value listing choices: its indentation is its
+    structure, so it is kept as written, like a fenced one."""
+    base = len(lines[i]) - len(lines[i].lstrip())
+    if not _YAML_OPEN.match(lines[i].strip()):
+        return None
+    j = i + 1
+    while j < len(lines) and (item := lines[j].strip()):
+        indent = len(lines[j]) - len(lines[j].lstrip())
+        if indent < base or (indent == base and not item.startswith("- ")):
+            break
+        j += 1
+    if j - i < 3:
+        return None
+    body = lines[i + 1 : j]
+    if any((m := _YAML_KEY.match(ln)) and m.group(1).lower() in DECISION_KEYS for ln in body):
+        return j
+    return j if any((m := _YAML_VALUE.match(ln)) and _lists_choices(m.group(1)) for ln in body) else None
 
 
 def _answer_example(block: Block) -> bool:

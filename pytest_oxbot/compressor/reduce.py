@@ -47,6 +47,7 @@ from pytest_oxbot.compressor.parse import (
     split_row,
 )
 from pytest_oxbot.compressor.text import (
+    EMOJI_RE,
     HAS_DIGIT,
     NUMBER_RE,
     join_numbers,
@@ -234,8 +235,9 @@ class Reducer:
                         self._pos[i] = rec
 
     def _duplicates(self) -> dict[int, str]:
-        """Identical instruction lines after their first occurrence (blocks, with why)."""
-        seen: dict[str, int] = {}
+        """Identical instruction lines after their first occurrence (blocks, with why); their emoji must
+        be the same too (`🟢 Do not short.` / `🔴 Do not short.`: the colour may be all that differs)."""
+        seen: dict[tuple[str, str], int] = {}
         out: dict[int, str] = {}
         for idx, b in enumerate(self.blocks):
             if (
@@ -245,7 +247,7 @@ class Reducer:
                 and idx not in self._pos
                 and len(_WORDS.findall(b.text)) >= 2
             ):
-                key = norm(b.text)
+                key = (norm(b.text), _emoji(b.text))
                 if key in seen:
                     out[idx] = f"{DUPLICATE} {self.blocks[seen[key]].line + 1}"
                 else:
@@ -344,7 +346,11 @@ class Reducer:
         self.notes[what] = self.notes.get(what, 0) + n
 
     def _line(self, text: str) -> str:
-        return plain(text) if self.level.decorate else text.strip()
+        if not self.level.decorate:
+            return text.strip()
+        if "\t" in text.strip():  # tab-separated columns (a TSV answer row): the tabs are its structure
+            return "\t".join(plain(cell) for cell in text.strip().split("\t"))
+        return plain(text)
 
     # -- per kind ----------------------------------------------------------------------------
     def _block(self, idx: int, b: Block) -> str:
@@ -835,11 +841,11 @@ class Reducer:
         self._skip.update(self._duplicates())
         if collapse:
             self._plan_twins()
-        same: dict[str, list[tuple[int, str]]] = {}  # text -> [(block, symbol)]
+        same: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (text, emoji) -> [(block, symbol)]
         members = {
             i for rec in self.doc.records if rec.end - rec.start > 2 for i in range(rec.start + 1, rec.end)
         }
-        boiler: dict[str, list[tuple[int, str]]] = {}  # masked text -> [(block, symbol)]
+        boiler: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (masked text, emoji) -> [...]
         for idx, b in enumerate(self.blocks):
             if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
                 continue
@@ -855,14 +861,14 @@ class Reducer:
                 continue
             if core.kind is Kind.PROSE and symbols_in(core.text) == [b.symbol]:
                 masked = _mention(b.symbol).sub("§", plain(b.text))
-                boiler.setdefault(masked, []).append((idx, b.symbol))
+                boiler.setdefault((masked, _emoji(b.text)), []).append((idx, b.symbol))
             elif (
                 core.kind in (Kind.PROSE, Kind.KV)
                 and idx not in members
                 and not any(required_kind(k) or position_field(k) for k, _ in core.pairs)
             ):
-                same.setdefault(plain(b.text), []).append((idx, b.symbol))
-        for masked, items in boiler.items():
+                same.setdefault((plain(b.text), _emoji(b.text)), []).append((idx, b.symbol))
+        for (masked, _), items in boiler.items():
             symbols = list(dict.fromkeys(sym for _, sym in items))
             if len(symbols) < 2:
                 continue
@@ -873,7 +879,7 @@ class Reducer:
             )
             for idx, _ in items[1:]:
                 self._skip[idx] = f"per-symbol boilerplate collapsed into line {self.blocks[first].line + 1}"
-        for text, places in same.items():
+        for (text, _), places in same.items():
             symbols = list(dict.fromkeys(sym for _, sym in places))
             if len(symbols) < 2:
                 continue
@@ -1025,6 +1031,11 @@ class Reducer:
 
 # --- helpers -----------------------------------------------------------------------------------
 _WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def _emoji(text: str) -> str:
+    """The pictographs of a line, in order: lines that differ only in them are not the same line."""
+    return "" if text.isascii() else "".join(EMOJI_RE.findall(text))
 
 
 @lru_cache(maxsize=256)

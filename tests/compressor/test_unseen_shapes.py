@@ -214,3 +214,74 @@ def test_a_prompt_that_is_one_json_document_keeps_its_data_and_rules(mode: str) 
     for kept in ("2965.1", "2890.0", "3150.0", "59.23", "NEVER remove a stop loss.", "Do not copy"):
         assert kept in out
     assert "buy|sell|hold" in out
+
+
+MARKET = "Market:\n  BTC: price 91,234.50, rsi 55.2\n  ETH: price 3,012.40, rsi 61.0\n\n"
+YAML_TEMPLATE = (
+    "decisions:\n"
+    "  - symbol: BTC\n"
+    "    action: buy|sell|hold\n"
+    "    size_pct: 0-100\n"
+    "  - symbol: ETH\n"
+    "    action: buy|sell|hold\n"
+    "    size_pct: 0-100\n"
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_unfenced_yaml_answer_template_keeps_its_indentation_and_keys(mode: str) -> None:
+    """Without a code fence, standard stripped the indentation (`- symbol: BTC` / `action: ...` at the
+    margin is another YAML structure), minimal kept two `size_pct` lines and emergency only the lead."""
+    prompt = f"You are a crypto trading assistant.\n\n{MARKET}Respond in YAML with these keys:\n"
+    prompt += YAML_TEMPLATE + "Do not add commentary.\n"
+    out = compress(prompt, mode)
+    assert YAML_TEMPLATE in out + "\n"
+
+
+TSV_SECTION = (
+    "OUTPUT FORMAT\n"
+    "Answer with tab-separated values, one line per symbol, with these columns:\n"
+    "symbol\tsignal\tconfidence\tstop_loss\n"
+    "BTC\tbuy|sell|hold\t0.0-1.0\tnumber\n"
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tab_separated_answer_format_keeps_its_tabs_heading_and_columns(mode: str) -> None:
+    """Standard turned the tabs into spaces; minimal and emergency dropped the whole answer format,
+    heading included (`OUTPUT FORMAT` without `#` or `:` was not taken for a heading)."""
+    prompt = f"You are a trading bot.\n\n{MARKET}{TSV_SECTION}"
+    out = compress(prompt, mode)
+    assert TSV_SECTION in out + "\n"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "No copies los valores del ejemplo.",
+        "Ne copiez pas les valeurs de l'exemple.",
+        "Kopiere nicht die Beispielwerte.",
+    ],
+)
+def test_a_do_not_copy_line_in_another_language_stays_in_the_answer_section(line: str, mode: str) -> None:
+    """`No copies los valores del ejemplo.` under the RESPONSE FORMAT heading went in minimal and
+    emergency: only English "do not copy" lines were known. A sentence in the answer-format section is
+    about the answer, whatever its language."""
+    prompt = f"{MARKET}## RESPONSE FORMAT\n{ANSWER}\n{line}\n"
+    out = compress(prompt, mode)
+    assert line in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_instruction_lines_that_differ_only_in_emoji_are_not_duplicates(mode: str) -> None:
+    """`🟢 Do not short.` under BTC and `🔴 Do not short.` under ETH: the second was dropped as a
+    duplicate of the first (emoji were ignored when comparing)."""
+    prompt = (
+        "## BTC\n🟢 Trend: up\n🟢 Do not short.\nPrice: 91,234.50\n\n"
+        "## ETH\n🔴 Trend: down\n🔴 Do not short.\nPrice: 3,012.40\n\n"
+        f"## RESPONSE FORMAT\n{ANSWER}\n"
+    )
+    out = compress(prompt, mode)
+    if mode in ("analysis", "standard"):
+        assert out.count("Do not short.") == 2
