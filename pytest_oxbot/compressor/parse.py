@@ -1007,6 +1007,8 @@ def parse(
                 i += 1
             block = found
         block.line = start
+        if block.inner is not None:
+            block.inner.line = start  # what is reported of a bullet's content names its line
         block.indent = len(raw) - len(raw.lstrip())
         block.blank_before = blank
         blank = False
@@ -1016,6 +1018,10 @@ def parse(
     _assign_context(doc)
     doc.records = records(blocks)
     for rec in doc.records:
+        if rec.symbol and blocks[rec.start].kind is not Kind.HEADING:
+            for b in blocks[rec.start + 1 : rec.end]:  # `- symbol: BTC` then `price: 1`: BTC's price
+                if b.symbol is None:
+                    b.symbol = b.core.symbol = rec.symbol
         if rec.is_position and not blocks[rec.start].fmt:
             for b in blocks[rec.start : rec.end]:  # a position is data, not part of the answer format
                 b.fmt = b.core.fmt = False

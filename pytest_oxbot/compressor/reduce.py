@@ -214,6 +214,14 @@ class Reducer:
         self._owner = -1  # the block being rendered (each Dropped entry remembers it)
         self._tables: set[int] = set()  # blocks whose text is a pivot table
         self._owners: list[int] = []
+        # `- symbol: BTC` heading `price: 1` lines: the line that says whose price it is stays with it
+        self._naming = {
+            rec.start
+            for rec in doc.records
+            if rec.symbol
+            and doc.blocks[rec.start].kind is not Kind.HEADING
+            and any(required_kind(k) for k, _ in rec.pairs)
+        }
 
     def duplicate_lines(self) -> dict[int, str]:
         """0-based lines of the repeated instruction lines this level drops, with why. Known before
@@ -536,8 +544,11 @@ class Reducer:
             or ((kind := required_kind(k)) and (kind, fact_value(v, kind)) in needed)
         ]
         if len(kept_at) == sum(norm_key(k) in SYMBOL_KEYS for k, _ in b.pairs):
-            self._drop(b, "key/value line without required facts")
-            return ""
+            if kept_at and self._owner in self._naming:
+                kept_at = [kept_at[0]]
+            else:
+                self._drop(b, "key/value line without required facts")
+                return ""
         if len(kept_at) == len(b.pairs):
             text = plain(b.text)
             return _EQ_SPACES.sub("=", text) if b.sep == "=" else text

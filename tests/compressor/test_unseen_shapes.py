@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, check_fidelity
+from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, check_fidelity, required_facts
 from pytest_oxbot.tokens import count_tokens
 
 from .factcheck import numbers_kept_as_written
@@ -285,3 +285,39 @@ def test_instruction_lines_that_differ_only_in_emoji_are_not_duplicates(mode: st
     out = compress(prompt, mode)
     if mode in ("analysis", "standard"):
         assert out.count("Do not short.") == 2
+
+
+YAML_MARKET = (
+    "You are a trading bot.\n"
+    "market:\n"
+    "  - symbol: BTC\n    price: 91234.50\n    rsi: 55.2\n"
+    "  - symbol: ETH\n    price: 3012.40\n    rsi: 61.0\n"
+    f"{ANSWER}\n"
+)
+
+
+def test_market_data_in_a_yaml_list_is_read_as_required_facts() -> None:
+    """`- symbol: BTC` then `price: ...`: the price had no symbol, so no fact was required of it."""
+    facts = {(f.symbol, f.kind, f.value) for f in required_facts(YAML_MARKET)}
+    assert {("BTC", "price", "91234.50"), ("BTC", "rsi", "55.2"), ("ETH", "price", "3012.40")} <= facts
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_market_data_in_a_yaml_list_survives_every_mode_with_its_symbol(mode: str) -> None:
+    """Emergency dropped every price and RSI of a YAML market list (and the check did not see it)."""
+    out = compress(YAML_MARKET, mode)
+    for sym, price, rsi in (("BTC", "91234.50", "55.2"), ("ETH", "3012.40", "61.0")):
+        line = next(ln for ln in out.splitlines() if price in ln)
+        assert sym in line or any(sym in ln for ln in out.splitlines() if rsi in ln)
+        assert rsi in out
+
+
+def test_a_line_lost_inside_a_bullet_is_reported_under_its_own_line_number() -> None:
+    """What went of `- symbol: BTC` was reported as line 1 (the bullet's content had no line)."""
+    prompt = "Intro line.\nassets:\n  - symbol: BTC\n    volume: 5\n  - symbol: ETH\n    volume: 7\n"
+    prompt += ANSWER + "\n"
+    result = COMPRESSOR.compress_by_context(prompt, "emergency")
+    lines = prompt.splitlines()
+    assert [(d.line, d.text) for d in result.dropped] == [
+        (n, lines[n - 1].strip()) for n in (1, 3, 4, 5, 6)
+    ], result.report()
