@@ -893,11 +893,13 @@ LEGEND = re.compile(r"^Sources: [A-Z0-9]{1,4}=[A-Z][A-Z0-9_]+(?:, [A-Z0-9]{1,4}=
 
 
 def _protected_lines(lines: list[str], patterns: Sequence[re.Pattern[str]]) -> set[int]:
-    """Lines inside `<keep>...</keep>` spans (markers may span lines) or matching a protect pattern."""
+    """Lines inside `<keep>...</keep>` spans (markers may span lines) or matching a protect pattern.
+    A `<keep>` never closed protects to the end; a line with a `</keep>` never opened is protected too
+    (the user meant to keep something there: keep it, and take the marker out as for any span)."""
     out: set[int] = set()
     inside = False
     for i, ln in enumerate(lines):
-        if inside or _KEEP_OPEN in ln:
+        if inside or _KEEP_OPEN in ln or _KEEP_CLOSE in ln:
             out.add(i)
         opened = ln.rfind(_KEEP_OPEN)
         closed = ln.rfind(_KEEP_CLOSE)
@@ -923,7 +925,7 @@ def parse(
     blocks: list[Block] = []
     lines = prompt.splitlines()
     offsets: list[int] = []  # start of each line in `prompt`, computed only if a JSON block shows up
-    kept = _protected_lines(lines, protect) if (_KEEP_OPEN in prompt or protect) else set()
+    kept = _protected_lines(lines, protect) if ("keep>" in prompt or protect) else set()
     i = 0
     blank = False
     while i < len(lines):

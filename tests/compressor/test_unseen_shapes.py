@@ -321,3 +321,12 @@ def test_a_line_lost_inside_a_bullet_is_reported_under_its_own_line_number() -> 
     assert [(d.line, d.text) for d in result.dropped] == [
         (n, lines[n - 1].strip()) for n in (1, 3, 4, 5, 6)
     ], result.report()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stray_closing_keep_marker_is_taken_out_and_its_line_kept(mode: str) -> None:
+    """A `</keep>` without its `<keep>` stayed in the prompt sent to the model, and its line could go."""
+    prompt = "Intro.\nStay flat on weekends.</keep>\nBTC price 91,234.50\n" + ANSWER + "\n"
+    out = compress(prompt, mode)
+    assert "keep>" not in out
+    assert "Stay flat on weekends." in out
