@@ -54,10 +54,24 @@ COIN_NAMES = {
     "uniswap": "UNI",
     "stellar": "XLM",
 }
+# Names of two words whose first word names another coin: `Bitcoin Cash (BCH)` is one coin, not BTC too.
+TWO_WORD_NAMES = {
+    "Bitcoin Cash": "BCH",
+    "Bitcoin SV": "BSV",
+    "Ethereum Classic": "ETC",
+    "Wrapped Bitcoin": "WBTC",
+    "Shiba Inu": "SHIB",
+}
+_TWO_WORD_TICKER = {" ".join(n.lower().split()): t for n, t in TWO_WORD_NAMES.items()}
+_TWO_WORD_TICKERS = frozenset(TWO_WORD_NAMES.values())
+_TWO_WORD_RE = re.compile(r"(?i)\b(?:" + "|".join(n.replace(" ", r"\s+") for n in TWO_WORD_NAMES) + r")\b")
+_ONE_WORD_NAMES = KNOWN_SYMBOLS | _TWO_WORD_TICKERS | {n.capitalize() for n in COIN_NAMES}
 # Any way a text names a symbol: a ticker (with a quote asset or not) or a coin name.
 MENTION_RE = re.compile(
     r"\b(?:[A-Z][A-Z0-9]{1,9}?[/_-]?(?:USDT|USDC|BUSD|USD|PERP)|"
-    + "|".join(sorted(KNOWN_SYMBOLS | {n.capitalize() for n in COIN_NAMES}, key=len, reverse=True))
+    + "|".join(n.replace(" ", r"\s+") for n in TWO_WORD_NAMES)
+    + "|"
+    + "|".join(sorted(_ONE_WORD_NAMES, key=len, reverse=True))
     + r")\b"
 )
 _PAIR_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USDT|USDC|BUSD|USD|PERP)\b")
@@ -152,8 +166,10 @@ def _symbols_in(text: str) -> tuple[str, ...]:
     if "USD" in text or "PERP" in text:
         for match in _PAIR_RE.finditer(text):
             found.setdefault(match.group(1), None)
+    if " " in text and _TWO_WORD_RE.search(text):  # `Bitcoin Cash` is BCH, not BTC
+        text = _TWO_WORD_RE.sub(lambda m: _TWO_WORD_TICKER[" ".join(m.group(0).lower().split())], text)
     for word in _WORD_RE.findall(text):  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
-        if word in KNOWN_SYMBOLS:
+        if word in KNOWN_SYMBOLS or word in _TWO_WORD_TICKERS:
             found.setdefault(word, None)
         elif word.lower() in COIN_NAMES:
             found.setdefault(COIN_NAMES[word.lower()], None)

@@ -330,3 +330,28 @@ def test_a_stray_closing_keep_marker_is_taken_out_and_its_line_kept(mode: str) -
     out = compress(prompt, mode)
     assert "keep>" not in out
     assert "Stay flat on weekends." in out
+
+
+@pytest.mark.parametrize(
+    ("text", "symbols"),
+    [
+        ("Bitcoin Cash (BCH) price 512.30", ["BCH"]),
+        ("### Bitcoin Cash (BCH/USDT)", ["BCH"]),
+        ("Ethereum Classic and Bitcoin", ["ETC", "BTC"]),
+        ("Bitcoin SV lags Bitcoin", ["BSV", "BTC"]),
+        ("Wrapped Bitcoin (WBTC) tracks BTC", ["WBTC", "BTC"]),
+    ],
+)
+def test_a_two_word_coin_name_names_one_coin(text: str, symbols: list[str]) -> None:
+    """`Bitcoin Cash (BCH)` was read as naming BTC and BCH: a line about one coin named two, so its
+    price belonged to neither."""
+    from pytest_oxbot.compressor.text import symbols_in
+
+    assert symbols_in(text) == symbols
+
+
+def test_the_price_of_bitcoin_cash_is_a_fact_about_bch() -> None:
+    prompt = "### Bitcoin Cash (BCH/USDT)\n- Price: $512.30\n- RSI(14): 48.1\n" + ANSWER + "\n"
+    facts = {(f.symbol, f.kind, f.value) for f in required_facts(prompt)}
+    assert ("BCH", "price", "$512.30") in facts or ("BCH", "price", "512.30") in facts
+    assert not any(sym == "BTC" for sym, _, _ in facts)
