@@ -21,6 +21,7 @@ from pytest_oxbot.compressor.parse import (
     Block,
     Doc,
     Kind,
+    alike_runs,
     compile_patterns,
     dump_json,
     is_sl,
@@ -114,12 +115,15 @@ def _side_line_facts(symbol: str, value: str) -> set[Fact]:
     return facts
 
 
-def required_facts(prompt: str | Doc) -> frozenset[Fact]:
-    """The required facts a prompt states."""
+def required_facts(prompt: str | Doc, *, include_history: bool = False) -> frozenset[Fact]:
+    """The required facts a prompt states. Of a series written one value per line only the last line's
+    are required; `include_history=True` gives every line's (what a compression states: lines it kept
+    apart may read as one run once what stood between them is gone)."""
     doc = parse(prompt) if isinstance(prompt, str) else prompt
     facts: set[Fact] = set()
     blocks = doc.blocks
     carrying = carrying_series(doc)
+    history = set() if include_history else {i for run in alike_runs(doc) for i in run[:-1]}
     in_position: set[int] = set()
     for rec in doc.records:
         if rec.is_position and rec.symbol and not blocks[rec.start].fmt:  # not an answer example
@@ -127,8 +131,8 @@ def required_facts(prompt: str | Doc) -> frozenset[Fact]:
             in_position.update(range(rec.start, rec.end))
     for idx, b in enumerate(blocks):
         core = b.core
-        if b.fmt:
-            continue  # an answer example states no fact
+        if b.fmt or idx in history:
+            continue  # an answer example states no fact; nor does a line of history
         if core.kind is Kind.KV:
             sym = b.symbol
             if idx not in in_position and sym:
@@ -177,9 +181,10 @@ def kv_facts(sym: str, core: Block) -> set[Fact]:
     return set(facts.values())
 
 
-# A price in prose: `Bitcoin is trading at 89,225`, `Ether sits at $3,012`, `BTC price 89225.34`.
+# A price in prose: `Bitcoin is trading at 89,225`, `Ether sits at $3,012`, `BTC price 89225.34`,
+# `BTC 1m close 90720.02` (the last close is the price).
 _PROSE_CUE = re.compile(
-    r"(?i)\b(?P<label>price|last|mark|rsi|trend)\b(?:\s*\(\d+\))?(?:\s+(?:is|was|of|at|near|around))?"
+    r"(?i)\b(?P<label>price|last|close|mark|rsi|trend)\b(?:\s*\(\d+\))?(?:\s+(?:is|was|of|at|near|around))?"
     r"\s*[:=]?\s*(?=[-+$€£~\d.])"
     r"|\b(?:trading|trades|traded|sits|sitting|stands|priced|quoted|changes hands|changing hands|is)\s+"
     r"(?:at|near|around)\s+(?=[$€£~\d])"
@@ -528,7 +533,7 @@ def check_against(
     """`check_fidelity` with the original already analysed (what `compress*()` runs)."""
     changed = tuple(number_changes(original.numbers, compressed))
     out_doc = compressed_doc or parse(compressed)
-    missing_facts = tuple(sorted(original.facts - required_facts(out_doc)))
+    missing_facts = tuple(sorted(original.facts - required_facts(out_doc, include_history=True)))
     hay = norm(compressed)
     missing_protected = tuple(t for _, t in original.protected if norm(t) not in hay)
     if level in STRICT_LEVELS:

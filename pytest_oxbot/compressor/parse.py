@@ -94,6 +94,7 @@ class Doc:
     headings: list[int] = field(default_factory=list)  # indexes of heading blocks
     records: list[Record] = field(default_factory=list)  # entity records, in order
     carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
+    runs: list[range] | None = None  # blocks of each run of lines alike but for their numbers (lazy)
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -451,6 +452,8 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
     colon = body.find(":")
     if colon <= 0 or not _LABEL_FULL.fullmatch(body[:colon].rstrip()) or body[colon + 1 : colon + 3] == "//":
         return None
+    if _in_number(body, colon):
+        return None  # `BTC 1m close 90963.44 at 14:00`: a time (or a ratio), not `key: value`
     starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
     for sep in _SEP.finditer(body, colon + 1):
         nxt = body.find(":", sep.end())
@@ -459,6 +462,7 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
         key = body[sep.end() : nxt].rstrip()
         if (
             key
+            and not _in_number(body, nxt)
             and _LABEL_FULL.fullmatch(key)
             and sep.start() >= starts[-1][2]
             and _balanced(body[: sep.start()])
@@ -474,6 +478,11 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
     if len(pairs) > 1 and any(not v for _, v in pairs):
         return ((starts[0][1], body[starts[0][2] :].strip()),)
     return tuple(pairs)
+
+
+def _in_number(text: str, at: int) -> bool:
+    """The character at `at` sits between two digits (`14:00`, `1:2`)."""
+    return 0 < at < len(text) - 1 and text[at - 1].isdigit() and text[at + 1].isdigit()
 
 
 def _balanced(text: str) -> bool:
@@ -1313,3 +1322,41 @@ def _answer_example(block: Block) -> bool:
     if block.kind is Kind.JSON:
         return any(k.lower() in DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))
+
+
+# --- a series written one value per line -----------------------------------------------------------
+ALIKE_MIN = 8
+"""Fewer lines alike are a list someone wrote, not a dump of history."""
+_ALIKE_KINDS = (Kind.PROSE, Kind.KV)
+_NO_DIGITS = str.maketrans("", "", "0123456789+-−")  # what is left of a line but for its numbers
+
+
+def alike_runs(doc: Doc) -> list[range]:
+    """Runs of at least `ALIKE_MIN` consecutive data lines that are the same but for their numbers
+    (`BTC 1m close 90963.44 at 14:00`, one line per candle): a series written one value per line, whose
+    last line is the current value and the others history. Never instructions, answer format or
+    positions. Computed once per parsed prompt."""
+    if doc.runs is None:
+        doc.runs = _alike_runs(doc)
+    return doc.runs
+
+
+def _alike_runs(doc: Doc) -> list[range]:
+    runs: list[range] = []
+    start, shape = 0, ""
+    blocks = doc.blocks
+    for i in range(len(blocks) + 1):
+        here = ""
+        if i < len(blocks) and (b := blocks[i]).core.kind in _ALIKE_KINDS and not (b.instr or b.fmt):
+            here = b.text.translate(_NO_DIGITS)
+            if len(here) == len(b.text):
+                here = ""  # no number: not a line of a series
+        if here and here == shape:
+            continue
+        if shape and i - start >= ALIKE_MIN:
+            runs.append(range(start, i))
+        start, shape = i, here
+    if runs:  # a position's lines are never history (rare: looked at only when there is a run)
+        positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
+        runs = [run for run in runs if positions.isdisjoint(run)]
+    return runs

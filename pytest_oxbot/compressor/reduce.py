@@ -35,6 +35,7 @@ from pytest_oxbot.compressor.parse import (
     Kind,
     Raw,
     Record,
+    alike_runs,
     data_pairs,
     dump_json,
     is_instruction,
@@ -268,6 +269,8 @@ class Reducer:
         self._index_positions()
         if lv.dedupe:  # first: a duplicate between two records must not keep them apart only once
             self._plan_dedupe(collapse=lv.prose != "none")
+        if lv.series is not None:
+            self._plan_history(max(lv.series, 1))
         texts: dict[int, str] = {}
         for idx, block in enumerate(self.blocks):
             self._owner = idx
@@ -844,6 +847,18 @@ class Reducer:
         ]
         self._owners = [self._owners[k] for k in keep]
         self._note("records pivoted into tables", len(run))
+
+    def _plan_history(self, keep: int) -> None:
+        """A series written one value per line keeps its last lines, as a bracketed series keeps its
+        last values (the last line, the current value, always)."""
+        for run in alike_runs(self.doc):
+            if len(run) > keep:
+                why = (
+                    f"history: one of {len(run)} lines alike but for their numbers, "
+                    f"the last {keep} kept (to line {self.blocks[run[-1]].line + 1})"
+                )
+                for idx in run[:-keep]:
+                    self._skip.setdefault(idx, why)
 
     def _plan_dedupe(self, collapse: bool) -> None:
         # Identical instruction lines first: a section that differs from its twin only by a repeated

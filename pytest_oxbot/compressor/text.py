@@ -64,6 +64,7 @@ TWO_WORD_NAMES = {
 }
 _TWO_WORD_TICKER = {" ".join(n.lower().split()): t for n, t in TWO_WORD_NAMES.items()}
 _TWO_WORD_TICKERS = frozenset(TWO_WORD_NAMES.values())
+_TWO_WORD_FIRST = frozenset(f(n.split()[0]) for n in TWO_WORD_NAMES for f in (str.title, str.upper))
 _TWO_WORD_RE = re.compile(r"(?i)\b(?:" + "|".join(n.replace(" ", r"\s+") for n in TWO_WORD_NAMES) + r")\b")
 _ONE_WORD_NAMES = KNOWN_SYMBOLS | _TWO_WORD_TICKERS | {n.capitalize() for n in COIN_NAMES}
 # Any way a text names a symbol: a ticker (with a quote asset or not) or a coin name.
@@ -166,9 +167,11 @@ def _symbols_in(text: str) -> tuple[str, ...]:
     if "USD" in text or "PERP" in text:
         for match in _PAIR_RE.finditer(text):
             found.setdefault(match.group(1), None)
-    if " " in text and _TWO_WORD_RE.search(text):  # `Bitcoin Cash` is BCH, not BTC
+    words = _WORD_RE.findall(text)  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
+    if _TWO_WORD_FIRST.intersection(words) and _TWO_WORD_RE.search(text):  # `Bitcoin Cash` is BCH, not BTC
         text = _TWO_WORD_RE.sub(lambda m: _TWO_WORD_TICKER[" ".join(m.group(0).lower().split())], text)
-    for word in _WORD_RE.findall(text):  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
+        words = _WORD_RE.findall(text)
+    for word in words:
         if word in KNOWN_SYMBOLS or word in _TWO_WORD_TICKERS:
             found.setdefault(word, None)
         elif word.lower() in COIN_NAMES:

@@ -355,3 +355,43 @@ def test_the_price_of_bitcoin_cash_is_a_fact_about_bch() -> None:
     facts = {(f.symbol, f.kind, f.value) for f in required_facts(prompt)}
     assert ("BCH", "price", "$512.30") in facts or ("BCH", "price", "512.30") in facts
     assert not any(sym == "BTC" for sym, _, _ in facts)
+
+
+def _candles(n: int) -> list[str]:
+    return [f"BTC 1m close {90000 + 7.25 * i:.2f} at 14:{i:02d}" for i in range(n)]
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("analysis", 10), ("standard", 3), ("emergency", 1)])
+def test_a_series_written_one_value_per_line_keeps_its_last_lines(mode: str, kept: int) -> None:
+    """40 lines `BTC 1m close X at T` went through every mode untouched (a 10,000-line dump too): they are
+    a series written one value per line, so they keep their last lines as a series keeps its last values,
+    and the last (the current close) in every mode."""
+    candles = _candles(40)
+    prompt = "Recent candles:\n" + "\n".join(candles) + "\n" + ANSWER + "\n"
+    result = COMPRESSOR.compress_by_context(prompt, mode)
+    out = str(result)
+    assert [ln for ln in out.splitlines() if ln.startswith("BTC 1m close")] == candles[-kept:]
+    history = [d for d in result.dropped if d.reason.startswith("history")]
+    assert [d.text for d in history] == candles[:-kept]
+    assert str(COMPRESSOR.compress_by_context(out, mode)) == out  # idempotent
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_short_runs_of_alike_lines_are_kept_whole(mode: str) -> None:
+    """Seven lines alike, a line of another shape, seven more: two lists, not a dump of history."""
+    candles = _candles(14)
+    prompt = "\n".join(candles[:7]) + "\nETH price 3,012.40\n" + "\n".join(candles[7:]) + "\n" + ANSWER + "\n"
+    out = compress(prompt, mode)
+    if mode in ("analysis", "standard"):
+        assert all(c in out for c in candles)
+
+
+def test_a_ten_thousand_line_dump_compresses_in_every_mode() -> None:
+    candles = [
+        f"BTC 1m close {90000 + i / 100:.2f} at {i // 60 % 24:02d}:{i % 60:02d}" for i in range(10_000)
+    ]
+    prompt = "\n".join(candles) + "\n" + ANSWER + "\n"
+    for mode in MODES:
+        result = COMPRESSOR.compress_by_context(prompt, mode)
+        assert result.compressed_tokens < result.original_tokens / 50
+        assert candles[-1] in str(result)
