@@ -323,8 +323,10 @@ _FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(
     rf"(?i)\b{_FORMAT_NAME}\b[^\n]{{0,40}}"
     r"\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
-    rf"|\b(?:only|just)\b[^\n]{{0,24}}\b{_FORMAT_NAME}\b"
-    rf"|\b(?:respond|answer|reply|output|return)\b[^\n]{{0,40}}\b{_FORMAT_NAME}\b"
+    rf"|\b(?:only|just|solo|sólo|solamente|únicamente|apenas|somente|seulement|uniquement|nur)\b"
+    rf"[^\n]{{0,24}}\b{_FORMAT_NAME}\b"
+    rf"|\b(?:respond|answer|reply|output|return|responde|responda|réponds|répondez|antworte|rispondi)\b"
+    rf"[^\n]{{0,40}}\b{_FORMAT_NAME}\b"
 )
 
 
@@ -349,6 +351,7 @@ _EXAMPLE_PAIR = re.compile(
     r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
 )
 _TYPES = frozenset({"number", "int", "string"})
+_INLINE_EXAMPLE = re.compile(r"""\{\s*["'][^"'\n]+["']\s*:""")
 _ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
 
 
@@ -381,8 +384,8 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
     text = plain(block.text)
     if is_enumeration_line(text) or DONT_COPY.search(text) or ANSWER_ONLY.search(text):
         return "verbatim"
-    if block.fmt and _JSONISH.match(text):
-        return "template"
+    if block.fmt and (_JSONISH.match(text) or _INLINE_EXAMPLE.search(text)):
+        return "template"  # (`Responde solo con JSON: {"BTC": {"señal": ...}}`: an example after a lead)
     if block.fmt and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
         # A sentence in the answer-format section is about the answer, in whatever language it is
         # written ("Never provide a plain-text response", `No copies los valores del ejemplo.`); a row

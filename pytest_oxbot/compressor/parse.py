@@ -204,12 +204,17 @@ _LEAD = re.compile(r"^[\s\-*+•>#\d.)(\[\]|→➜▶►:]*")
 _INSTR_HEADING = re.compile(
     r"(?i)\b(?:rules?|instructions?|guidelines?|constraints?|requirements?|framework|criteria|policy|"
     r"guidance|checklist|procedure|chain[ _-]?of[ _-]?thought|how to|strategy|steps?|system prompt|"
-    r"task|objective|reminders?|warnings?)\b"
+    r"task|objective|reminders?|warnings?|"
+    r"reglas|regras|règles|regeln|regole|instrucciones|instruções|consignes|anweisungen|istruzioni|"
+    r"restricciones|restrições|contraintes|requisitos|exigences|estrategia|estratégia|stratégie|"
+    r"strategie|strategia)\b"
 )
 FORMAT_HEADING = re.compile(
     r"(?i)\b(?:response|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
     r"template|json|spec(?:ification)?)\b|\b(?:json|yaml)\s+(?:format|schema|output|structure|example|"
     r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
+    r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
+    r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"
 )
 # Keys whose values are the decision itself: their allowed values are the answer contract.
 SIGNAL_KEYS = frozenset(
@@ -244,8 +249,26 @@ _INSTR_SINGLE = frozenset(
         "don't",
     ]
 )
+# The same, in the languages bot prompts are most often written in besides English (es, pt, fr, de, it):
+# words too short or too common to be a sign (`mai`, `nie`, `no`) are left out.
+_OTHER_LANGUAGE_KEYWORDS = """
+    nunca siempre debe debes deben obligatorio obligatoria importante prohibido prohibida evita evitar
+    sempre obrigatório obrigatória proibido proibida evite
+    jamais toujours doit doivent devez obligatoire interdit interdite évitez
+    niemals immer muss musst müssen wichtig verboten pflicht vermeide
+    devi devono obbligatorio vietato evitare
+"""
+_OTHER_LANGUAGE_IMPERATIVES = """
+    analiza analice responde responda usa utiliza decide mantén mantenga considera devuelve
+    analise use mantenha decida retorne
+    analysez analyse répondez utilisez décidez gardez considérez renvoyez
+    analysiere antworte verwende entscheide halte berücksichtige gib
+    analizza rispondi utilizza decidi mantieni restituisci
+"""
+_INSTR_SINGLE |= frozenset(_OTHER_LANGUAGE_KEYWORDS.split())
+IMPERATIVES |= frozenset(_OTHER_LANGUAGE_IMPERATIVES.split())
 _INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
-_TOKENS = re.compile(r"[a-z']+")
+_TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
 
 

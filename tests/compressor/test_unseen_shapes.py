@@ -395,3 +395,73 @@ def test_a_ten_thousand_line_dump_compresses_in_every_mode() -> None:
         result = COMPRESSOR.compress_by_context(prompt, mode)
         assert result.compressed_tokens < result.original_tokens / 50
         assert candles[-1] in str(result)
+
+
+# (role sentence, instruction sentence, rules heading, rule, format heading, answer lead, do not copy)
+LANGUAGES = {
+    "es": (
+        "Eres un bot de trading.",
+        "Nunca cierres posiciones con ganancias pequeñas.",
+        "Reglas",
+        "Arriesga como máximo el 2% por operación. Siempre usa stop loss.",
+        "Formato de respuesta",
+        "Responde solo con JSON:",
+        "No copies los valores del ejemplo.",
+    ),
+    "pt": (
+        "Você é um bot de trading.",
+        "Nunca feche posições com lucros pequenos.",
+        "Regras",
+        "Arrisque no máximo 2% por operação. Sempre use stop loss.",
+        "Formato da resposta",
+        "Responda apenas com JSON:",
+        "Não copie os valores do exemplo.",
+    ),
+    "fr": (
+        "Tu es un bot de trading.",
+        "Ne ferme jamais une position pour un petit gain.",
+        "Règles",
+        "Risque au plus 2% par opération. Utilisez toujours un stop loss.",
+        "Format de réponse",
+        "Réponds uniquement en JSON :",
+        "Ne copiez pas les valeurs de l'exemple.",
+    ),
+    "de": (
+        "Du bist ein Trading-Bot.",
+        "Schließe niemals eine Position für einen kleinen Gewinn.",
+        "Regeln",
+        "Riskiere höchstens 2% pro Trade. Verwende immer einen Stop-Loss.",
+        "Antwortformat",
+        "Antworte nur mit JSON:",
+        "Kopiere nicht die Beispielwerte.",
+    ),
+    "it": (
+        "Sei un bot di trading.",
+        "Non chiudere mai una posizione per un piccolo guadagno, è vietato.",
+        "Regole",
+        "Rischia al massimo il 2% per operazione. Usa sempre uno stop loss.",
+        "Formato della risposta",
+        "Rispondi solo in JSON:",
+        "Non copiare i valori dell'esempio.",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_instructions_rules_and_answer_format_in_other_languages(lang: str, mode: str) -> None:
+    """A Spanish prompt lost `Nunca cierres posiciones...` and `Siempre usa stop loss.` in standard (the
+    second sentence of a line is kept only if it is an instruction, and only English ones were known), and
+    its answer template in minimal/emergency (`Formato de respuesta` was not an answer-format heading)."""
+    role, never, rules, rule, fmt, lead, dont_copy = LANGUAGES[lang]
+    prompt = (
+        f"{role} {never}\n\n## Market\nBTC price 91,234.50 RSI 55.2\n\n## {rules}\n{rule}\n\n## {fmt}\n"
+        f'{lead} {{"BTC": {{"signal": "buy|sell|hold", "confidence": 0.0}}}}\n{dont_copy}\n'
+    )
+    out = compress(prompt, mode)
+    assert dont_copy in out
+    for kept in ('"signal"', "buy|sell|hold", '"confidence"'):
+        assert kept in out
+    if mode in ("analysis", "standard"):
+        assert never in out
+        assert rule in out
