@@ -13,6 +13,7 @@ to the answer-format section (a RESPONSE/OUTPUT FORMAT heading, or a JSON exampl
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -1376,10 +1377,21 @@ def _alike_runs(doc: Doc) -> list[range]:
                 here = ""  # no number: not a line of a series
         if here and here == shape:
             continue
-        if shape and i - start >= ALIKE_MIN:
+        if shape and i - start >= ALIKE_MIN and _in_time_order(blocks[start:i]):
             runs.append(range(start, i))
         start, shape = i, here
     if runs:  # a position's lines are never history (rare: looked at only when there is a run)
         positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
         runs = [run for run in runs if positions.isdisjoint(run)]
     return runs
+
+
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?|\b\d{2}:\d{2}(?::\d{2})?\b")
+
+
+def _in_time_order(blocks: Sequence[Block]) -> bool:
+    """Each line stamped with a date or time, oldest first: history. An order book (`bid 1: 3012.10`),
+    resting grid orders or a ranking are alike too, but they are live state, not history; and a list
+    newest first would keep its oldest lines."""
+    stamps = [m.group(0) if (m := _STAMP.search(b.text)) else "" for b in blocks]
+    return all(stamps) and all(a < b for a, b in itertools.pairwise(stamps))

@@ -7,6 +7,8 @@ compressor's own fidelity check, which must neither raise on these prompts nor m
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, check_fidelity, required_facts
@@ -387,8 +389,10 @@ def test_short_runs_of_alike_lines_are_kept_whole(mode: str) -> None:
 
 
 def test_a_ten_thousand_line_dump_compresses_in_every_mode() -> None:
+    start = datetime(2025, 11, 1)
     candles = [
-        f"BTC 1m close {90000 + i / 100:.2f} at {i // 60 % 24:02d}:{i % 60:02d}" for i in range(10_000)
+        f"BTC 1m close {90000 + i / 100:.2f} at {start + timedelta(minutes=i):%Y-%m-%d %H:%M}"
+        for i in range(10_000)
     ]
     prompt = "\n".join(candles) + "\n" + ANSWER + "\n"
     for mode in MODES:
@@ -465,3 +469,25 @@ def test_instructions_rules_and_answer_format_in_other_languages(lang: str, mode
     if mode in ("analysis", "standard"):
         assert never in out
         assert rule in out
+
+
+ORDER_BOOK = [f"bid {i + 1}: {3012.10 - 0.15 * i:.2f} x {1 + i * 0.5:.2f}" for i in range(10)]
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ORDER_BOOK,  # best level first: live state, not history
+        [f"BTC 1m close {90000 + 7.25 * i:.2f} at 14:{59 - i:02d}" for i in range(10)],  # newest first
+        [f"Grid order {i + 1}: buy 0.01 BTC at {88000 + 250 * i}" for i in range(10)],
+    ],
+    ids=["order book", "newest first", "grid orders"],
+)
+def test_alike_lines_that_are_not_a_history_oldest_first_are_kept_whole(mode: str, lines: list[str]) -> None:
+    """An order book listed best level first kept only its three worst levels in standard, and the
+    instruction after it pointed at the best bid, now gone: only lines stamped oldest first are history."""
+    prompt = "\n".join(lines) + "\nQuote around the best bid. " + ANSWER + "\n"
+    out = compress(prompt, mode)
+    for line in lines:
+        assert line in out
