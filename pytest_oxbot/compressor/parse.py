@@ -487,6 +487,7 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
         if (
             key
             and not _in_number(body, nxt)
+            and body[nxt + 1 : nxt + 3] != "//"  # `https://`: a link, not `key: value`
             and _LABEL_FULL.fullmatch(key)
             and sep.start() >= starts[-1][2]
             and _balanced(body[: sep.start()])
@@ -685,8 +686,11 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
             label = plain(m.group(2))
             return Block(Kind.HEADING, line, rank=len(m.group(1)), label=label, instr=is_instruction(label))
     series = _series_match(line) if line[-1] == "]" else None
-    if series is not None:
-        return Block(Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided)
+    if series is not None:  # (`Do not buy at these levels: [...]` is an instruction: never shortened)
+        instr = is_instruction(series.label, patterns) if series.label else False
+        return Block(
+            Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided, instr=instr
+        )
     if head in "-*+•0123456789abcdefgh→" and not line.startswith("**"):
         m = _BULLET.match(line)
         if m:
@@ -1132,8 +1136,10 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
-        if (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core)) or (
-            core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text)
+        if (
+            (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core))
+            or (core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text))
+            or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and _INLINE_ANSWER.search(core.text))
         ):
             in_fmt = True
         if in_fmt and not _position_data(core):
@@ -1302,6 +1308,12 @@ _JSONISH_SIGNAL = re.compile(r"""^\s*[{\[]?\s*["']?(?:signal|action|decision)["'
 
 
 _CHOICES = re.compile(r"[^\W\d]\w*(?:\s*\|\s*[^\W\d]\w*)+")
+# An answer example inside a line (`Respond in JSON: {"signal": "buy|sell|hold"}`): a decision key or
+# a quoted list of choices after a `{`.
+_INLINE_ANSWER = re.compile(
+    r"""(?i)\{.*?["'](?:signal|action|decision|recommendation|trade_signal|verdict)["']\s*:"""
+    r"""|\{.*?["'][^\W\d]\w*(?:\s*\|\s*[^\W\d]\w*)+["']"""
+)
 
 
 def _lists_choices(value: object) -> bool:

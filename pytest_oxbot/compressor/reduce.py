@@ -452,6 +452,10 @@ class Reducer:
             if typed != text:
                 self._drop(b, "example values replaced by their types", typed)
             return typed
+        if not b.fmt and b.core.kind is Kind.PROSE and HAS_DIGIT.search(b.text):
+            # `BTC last 89,225.34, RSI 55.2. You should never hold more than 2 positions.`: the rule goes
+            # at this level, the market facts in the same line stay.
+            return self._prose(b)
         self._drop(b, "answer-format line outside the contract" if b.fmt else "instruction line")
         return ""
 

@@ -491,3 +491,63 @@ def test_alike_lines_that_are_not_a_history_oldest_first_are_kept_whole(mode: st
     out = compress(prompt, mode)
     for line in lines:
         assert line in out
+
+
+# A second red-team pass (20 more prompt shapes): the defects its minimal reproductions showed.
+BTC_LINE = "BTC: price 89225.34, rsi 55.2\n"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        'Respond in JSON: {"signal": "buy|sell|hold"}',
+        'Output: {"signal": "buy|sell|hold"}',
+        'Format: {"BTC": {"action": "buy|sell|hold"}}',
+        'Respond with {"signal": "buy|sell|hold"}',
+        'Reply {"BTC": {"signal": "buy|sell|hold"}} and nothing else.',
+    ],
+)
+def test_an_answer_example_inside_a_line_is_the_answer_format(answer: str, mode: str) -> None:
+    """`Respond in JSON: {"signal": ...}` (a `key: value` line) and `Respond with {...}` went in
+    emergency (and minimal), keys and allowed values with them, and the check said fine."""
+    out = compress(BTC_LINE + answer + "\n", mode)
+    assert "buy|sell|hold" in out
+    assert '"signal"' in out or '"action"' in out
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_an_instruction_that_carries_a_list_is_never_shortened(mode: str) -> None:
+    """`Do not buy at these levels: [90000, ..., 92000]` was shortened like a price series to its last 3
+    values in standard: two forbidden levels became allowed."""
+    rule = "Do not buy at these levels: [90000, 90500, 91000, 91500, 92000]"
+    out = compress(BTC_LINE + rule + "\n" + ANSWER + "\n", mode)
+    assert rule in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_link_on_a_data_line_is_not_read_as_a_value(mode: str) -> None:
+    """`RSI 55.2 ([chart](https://x.io/c))`: the colon of `https:` started a pair, `//x.io/c))` became
+    BTC's RSI, and the self-check raised on a harmless prompt (without it, BTC's line went)."""
+    prompt = (
+        "- BTC: price 89,225.34, RSI 55.2 ([chart](https://x.io/c))\n- ETH: price 3,012.80, RSI 47.9\n"
+        'Answer JSON only: {"BTC": "long|short|none"}\n'
+    )
+    out = compress(prompt, mode)
+    for value in ("89,225.34", "55.2", "3,012.80", "47.9"):
+        assert value in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_market_facts_and_a_rule_on_one_line_keep_the_facts(mode: str) -> None:
+    """`BTC last 89,225.34, RSI 55.2. You should never hold ...`: minimal/emergency dropped the whole
+    line as an instruction outside the answer contract, facts included (and the self-check raised)."""
+    prompt = (
+        "BTC last 89,225.34, RSI 55.2. You should never hold more than 2 positions.\n"
+        'Reply with JSON only: {"BTC": "buy|sell|hold"}\n'
+    )
+    out = compress(prompt, mode)
+    assert "89,225.34" in out
+    assert "55.2" in out
+    if mode in ("analysis", "standard"):
+        assert "You should never hold more than 2 positions." in out
