@@ -811,26 +811,32 @@ def _looks_like_kv_value(core: str) -> bool:
 
 
 _CSV_HEADER = re.compile(r"[A-Za-z_][\w ()%./-]{0,30}")
+_SV_HEADER = re.compile(r"(?:[A-Za-z_]|\d+[A-Za-z]{1,2}\b)[\w ()%./-]{0,30}")
 
 
-def _csv_end(lines: list[str], i: int) -> int | None:
+def _csv_end(lines: list[str], i: int, sep: str = ",") -> int | None:
     """Where a CSV block starting at line `i` ends: a header of labels, then rows with as many
-    cells, some numeric (no quoting: a quoted cell may hide a comma, and then this is not our table)."""
+    cells, some numeric (no quoting: a quoted cell may hide a comma, and then this is not our table).
+    Also tab-separated (`sep="\\t"`) and `Symbol | Price | RSI` tables without outer pipes (`sep="|"`),
+    whose labels may start with a period (`24h`)."""
     head = lines[i].strip()
-    if i + 1 >= len(lines) or lines[i + 1].count(",") != head.count(",") or '"' in head or "  " in head:
+    if i + 1 >= len(lines) or lines[i + 1].count(sep) != lines[i].count(sep) or '"' in head:
         return None
-    cells = head.split(",")
-    if len(cells) < 2 or not all(_CSV_HEADER.fullmatch(c.strip()) for c in cells):
+    if sep == "," and "  " in head:
+        return None
+    cells = head.split(sep)
+    label = _CSV_HEADER if sep == "," else _SV_HEADER
+    if len(cells) < 2 or not all(label.fullmatch(c.strip()) for c in cells):
         return None
     j = i + 1
     while j < len(lines):
         row = lines[j].strip()
-        parts = row.split(",")
+        parts = row.split(sep)
         if (
             '"' in row
             or len(parts) != len(cells)
             or not any(_value_start(c.strip()) for c in parts)
-            or any("," in n for n in NUMBER_RE.findall(row))  # `1,234`: cells that read as one number
+            or (sep == "," and any("," in n for n in NUMBER_RE.findall(row)))  # `1,234`: one number
         ):
             break
         j += 1
@@ -838,9 +844,9 @@ def _csv_end(lines: list[str], i: int) -> int | None:
 
 
 def split_row(line: str, sep: str = "|") -> tuple[str, ...]:
-    """The cells of one markdown table row (empty cells at either end included), or of a CSV row."""
-    if sep == ",":
-        return tuple(c.strip() for c in line.split(","))
+    """The cells of one markdown table row (empty cells at either end included), or of a CSV/TSV row."""
+    if sep in (",", "\t"):
+        return tuple(c.strip() for c in line.split(sep))
     row = line.strip()
     row = row[1:] if row.startswith("|") else row
     row = row[:-1] if row.endswith("|") else row
@@ -858,7 +864,7 @@ _TABLE_RULE = re.compile(r":?-+:?")
 def _table(lines: list[str], at: int, sep: str = "") -> Block:
     header: tuple[str, ...] | None = None
     body = lines
-    if sep == ",":
+    if sep:  # CSV, TSV, or pipes without outer ones: the first line is the header, no rule line
         header, body = split_row(lines[0], sep), lines[1:]
     elif len(lines) >= 2 and all(_TABLE_RULE.fullmatch(c) for c in split_row(lines[1])):
         header = split_row(lines[0])
@@ -995,6 +1001,12 @@ def parse(
         elif "," in line and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
             i = csv_end
+        elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
+            block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
+            i = tsv_end
+        elif " | " in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
+            block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
+            i = bare_end
         elif line.startswith("|") and line.endswith("|") and len(line) > 1:
             j = i
             while j < len(lines) and lines[j].strip().startswith("|") and lines[j].strip().endswith("|"):
@@ -1181,6 +1193,8 @@ def _position_data(block: Block) -> bool:
         return True
     if block.kind is Kind.TABLE and block.header is not None:
         names = [norm_key(h) for h in block.header]
+        if any(n in DECISION_KEYS for n in names) or any(_lists_choices(v) for v in block.values):
+            return False  # `symbol  signal  stop_loss` / `BTC  buy|sell|hold  number`: the answer's columns
         return any(n in SYMBOL_KEYS for n in names) and any(is_sl(n) or is_tp(n) for n in names)
     return False
 

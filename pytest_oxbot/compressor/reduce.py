@@ -441,6 +441,8 @@ class Reducer:
             self._drop(b, "code block")
             return ""
         if b.kind is Kind.TABLE:
+            if b.fmt:
+                return self._table(b)  # the answer's own columns (`symbol<TAB>signal<TAB>...`)
             self._drop(b, "instruction table outside the answer contract")
             return ""
         kind = contract_kind(b, self._keys)
@@ -656,7 +658,7 @@ class Reducer:
                 self._drop(b, "time-series table")
                 return ""
             if keep is not None and len(lines) > keep:
-                first = b.line + ((1 if sep == "," else 2) if header is not None else 0)
+                first = b.line + ((1 if b.sep else 2) if header is not None else 0)
                 for k in range(len(lines) - keep):
                     self.dropped.append(
                         Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
@@ -680,6 +682,8 @@ class Reducer:
         if sep == ",":  # CSV stays CSV: no rule line, no pipes
             out = [join_numbers(cells) for cells in ([header] if header is not None else []) + rows]
             return "\n".join(out)
+        if sep == "\t":  # TSV stays TSV (an answer format written so must keep its tabs)
+            return "\n".join("\t".join(cells) for cells in ([header] if header is not None else []) + rows)
         if header is not None:
             out.append(_row(header, tight))
             out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))

@@ -551,3 +551,22 @@ def test_market_facts_and_a_rule_on_one_line_keep_the_facts(mode: str) -> None:
     assert "55.2" in out
     if mode in ("analysis", "standard"):
         assert "You should never hold more than 2 positions." in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "table",
+    [
+        "Symbol | Price | 24h | 7d | RSI\nBTC | 89,225.34 | −1.5% | (2.3%) | 55.2\n"
+        "ETH | 3,012.80 | -0.8% | +4.10% | 47.9\n",
+        "Symbol\tPrice\tRSI\tTrend\nBTC\t89225.34\t55.2\tup\nETH\t3012.80\t47.9\tflat\n",
+    ],
+    ids=["pipes without outer ones", "tab-separated"],
+)
+def test_a_market_table_in_another_shape_keeps_its_prices_in_every_mode(table: str, mode: str) -> None:
+    """A `Symbol | Price | RSI` table without outer pipes, and a tab-separated one, were not read as
+    tables: no fact was required of them and minimal/emergency dropped every price and RSI."""
+    out = compress(table + "\n" + ANSWER + "\n", mode)
+    for value in ("89225.34" if "\t" in table else "89,225.34", "55.2", "47.9"):
+        assert value in out
+    assert "Price" in out  # the header that says what the numbers are
