@@ -547,7 +547,23 @@ def _kv(text: str, body: str) -> Block | None:
         return None
     if len(pairs2) == 1 and len(value.split()) > 12 and len(NUMBER_RE.findall(value)) < 2:
         return None  # a sentence behind a label is prose, not data
+    if len(pairs2) == 1 and _sentence_about_a_symbol(key, value):
+        return None  # `Session recap: BTC last traded at 89,225.34, ...`: prose under a lead-in label
     return Block(Kind.KV, text, pairs=pairs2, sep=":")
+
+
+def _sentence_about_a_symbol(key: str, value: str) -> bool:
+    """A value that is a sentence naming a symbol, behind a label that names neither a symbol nor a
+    market field: read as prose, so its prices are found by their cues as in any sentence."""
+    words = value.split()
+    return (
+        len(words) >= 6
+        and _TERMINAL.search(value) is not None
+        and not MARKET_LABEL.match(key)
+        and not symbols_in(key)
+        and bool(symbols_in(value))
+        and not _value_start(words[0])
+    )
 
 
 # --- entity lines: `BTC: price 89225.34, rsi 55.2, trend up; last 1h closes 1, 2, 3` ---------------

@@ -570,3 +570,14 @@ def test_a_market_table_in_another_shape_keeps_its_prices_in_every_mode(table: s
     for value in ("89225.34" if "\t" in table else "89,225.34", "55.2", "47.9"):
         assert value in out
     assert "Price" in out  # the header that says what the numbers are
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lead", ["Session recap:", "Recap for 2025-11-21:", "Recap (UTC):"])
+def test_a_sentence_behind_a_lead_in_label_keeps_its_prices(lead: str, mode: str) -> None:
+    """`Session recap: BTC last traded at 89,225.34, RSI 55.2, trend up.` was a `key: value` line whose
+    key is no market field: emergency dropped it and its prices (the same sentence alone was kept)."""
+    prompt = f"{lead} BTC last traded at 89,225.34, RSI 55.2, trend up.\n{ANSWER}\n"
+    out = compress(prompt, mode)
+    assert "89,225.34" in out
+    assert "55.2" in out
