@@ -352,6 +352,9 @@ _EXAMPLE_PAIR = re.compile(
 )
 _TYPES = frozenset({"number", "int", "string"})
 _INLINE_EXAMPLE = re.compile(r"""\{\s*["'][^"'\n]+["']\s*:""")
+_QUOTED_CHOICES = re.compile(r"""["'][^\W\d]\w*(?:\s*\|\s*[^\W\d]\w*)+["']""")  # `action="buy|sell"`
+# A list item that names an answer field: an identifier, then nothing, a dash, a colon, `(` or `,`.
+_FIELD_ITEM = re.compile(r"""^[`"']?[A-Za-z_]\w*[`"']?\s*(?:$|[—–:(,]|-\s)""")
 _ALTERNATIVES = re.compile(r"""\w\s*(?:\||/)\s*\w|["']\s*(?:or|,)\s*["']|\bor\b""")
 
 
@@ -384,7 +387,9 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
     text = plain(block.text)
     if is_enumeration_line(text) or DONT_COPY.search(text) or ANSWER_ONLY.search(text):
         return "verbatim"
-    if block.fmt and (_JSONISH.match(text) or _INLINE_EXAMPLE.search(text)):
+    if block.fmt and block.kind is Kind.BULLET and _FIELD_ITEM.match(plain(block.core.text)):
+        return "verbatim"  # `1. bid_spread — percent`, `2) signal (BUY / SELL / HOLD)`: an answer field
+    if block.fmt and (_JSONISH.match(text) or _INLINE_EXAMPLE.search(text) or _QUOTED_CHOICES.search(text)):
         return "template"  # (`Responde solo con JSON: {"BTC": {"señal": ...}}`: an example after a lead)
     if block.fmt and block.core.kind is Kind.PROSE and block.kind is not Kind.BULLET:
         # A sentence in the answer-format section is about the answer, in whatever language it is

@@ -214,6 +214,7 @@ FORMAT_HEADING = re.compile(
     r"(?i)\b(?:response|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
     r"template|json|spec(?:ification)?)\b|\b(?:json|yaml)\s+(?:format|schema|output|structure|example|"
     r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
+    r"|^\W*(?:your\s+)?(?:answer|response|reply)\W*$"  # a section headed `## Answer`
     r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
     r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"
 )
@@ -303,6 +304,7 @@ def is_instruction(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> bool:
 # --- line shapes -----------------------------------------------------------------------------------
 _SEPARATOR = re.compile(r"^(?:[-=_*~─━═—–·•]\s?){3,}$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_TAG_LINE = re.compile(r"^<(/?)([A-Za-z][\w-]{0,40})>$")  # a line that is only an opening or closing tag
 _BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)]|[a-z][.)]|->|→)\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
@@ -696,6 +698,10 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     head = line[0]
     if (head in "-=_*~─━═—–·•") and _SEPARATOR.match(line):
         return Block(Kind.SEPARATOR, line)
+    if head == "<" and (tag := _TAG_LINE.match(line)) is not None:
+        # `<output_format>` opens a section as a heading does; `</output_format>` ends it (an empty label)
+        label = "" if tag.group(1) else tag.group(2).replace("_", " ").replace("-", " ")
+        return Block(Kind.HEADING, line, rank=7, label=label)
     if head == "#":
         m = _MD_HEADING.match(line)
         if m:

@@ -745,6 +745,8 @@ class Reducer:
             return False
         if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
             return False
+        if head.text[:1] == "<" and head.kind is not Kind.HEADING:
+            return False  # `<ticker symbol="BTC" price="1"/>`: its cells would keep quotes and `/>`
         one_line = head.kind is not Kind.HEADING and not members and len(head.core.pairs) >= 2
         if len(members) + (head.kind is not Kind.HEADING) < 2 and not one_line:
             return False
@@ -752,7 +754,7 @@ class Reducer:
             core = m.core
             if core.kind is not Kind.KV or m.fmt or m.instr or core.instr:
                 return False
-            if any("|" in v for _, v in core.pairs):
+            if any("|" in v for _, v in core.pairs) or core.text[:1] == "<":
                 return False
         return True
 

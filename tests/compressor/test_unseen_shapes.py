@@ -581,3 +581,35 @@ def test_a_sentence_behind_a_lead_in_label_keeps_its_prices(lead: str, mode: str
     out = compress(prompt, mode)
     assert "89,225.34" in out
     assert "55.2" in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_answer_section_written_as_numbered_fields_keeps_every_field(mode: str) -> None:
+    """Under `## Answer`, `1. bid_spread — percent` / `2. action — one of KEEP, ADJUST, PAUSE`: minimal
+    and emergency dropped the whole section (a Hummingbot-style prompt); under `Answer format:` only
+    the field with allowed values stayed, `symbol` and `reason` went."""
+    prompt = (
+        "ETH: price 3012.45, rsi 48.7\n\n## Answer\nReturn these fields, one per line:\n"
+        "1. bid_spread — percent\n2. action — one of KEEP, ADJUST, PAUSE\nDo not add any other text.\n"
+        "\nAnswer format:\n1) symbol\n2) signal (BUY / SELL / HOLD)\n3) reason, at most 15 words\n"
+    )
+    out = compress(prompt, mode)
+    for kept in ("bid_spread", "KEEP, ADJUST, PAUSE", "Do not add any other text.", "1) symbol", "3) reason"):
+        assert kept in out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_xml_answer_format_keeps_its_template_and_its_only_this_rule(mode: str) -> None:
+    """`<output_format>` ... `</output_format>`: emergency dropped the whole format, minimal its
+    `..., nothing else.` line; and `<ticker .../>` lines were pivoted into cells like `"up"/>`."""
+    prompt = (
+        '<market>\n<ticker symbol="BTC" price="89225.34" rsi="55.2" trend="up"/>\n'
+        '<ticker symbol="ETH" price="3012.80" rsi="47.9" trend="down"/>\n</market>\n'
+        '<output_format>\n<decision symbol="..." action="buy|sell|hold"/>\n'
+        "One <decision/> element per symbol, nothing else.\n</output_format>\n"
+    )
+    out = compress(prompt, mode)
+    assert '<decision symbol="..." action="buy|sell|hold"/>' in out
+    assert "One <decision/> element per symbol, nothing else." in out
+    assert '"/>|' not in out
+    assert '<ticker symbol="BTC" price="89225.34" rsi="55.2" trend="up"/>' in out
