@@ -271,13 +271,15 @@ _INSTR_SINGLE |= frozenset(_OTHER_LANGUAGE_KEYWORDS.split())
 IMPERATIVES |= frozenset(_OTHER_LANGUAGE_IMPERATIVES.split())
 _INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
+_ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
 
 
 def instruction_signals(text: str) -> tuple[bool, str]:
     """(has an instruction keyword, the first word) of a line: one lower-casing, one word scan."""
-    low = text.lower() if text.isascii() else strip_emoji(text).lower()
-    words = _TOKENS.findall(low)
+    ascii_only = text.isascii()
+    low = text.lower() if ascii_only else strip_emoji(text).lower()
+    words = (_ASCII_TOKENS if ascii_only else _TOKENS).findall(low)
     keyword = not _INSTR_SINGLE.isdisjoint(words) or (
         ("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES)
     )
@@ -299,6 +301,12 @@ def is_instruction(text: str, patterns: Sequence[re.Pattern[str]] = ()) -> bool:
     if _YOU.match(_LEAD.sub("", text.replace("*", ""), count=1)):
         return True
     return any(p.search(text) for p in patterns)
+
+
+@lru_cache(maxsize=4096)
+def _instruction_label(label: str, patterns: tuple[re.Pattern[str], ...]) -> bool:
+    """`is_instruction` of a series label (labels repeat every cycle: memoised)."""
+    return is_instruction(label, patterns)
 
 
 # --- line shapes -----------------------------------------------------------------------------------
@@ -709,7 +717,7 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
             return Block(Kind.HEADING, line, rank=len(m.group(1)), label=label, instr=is_instruction(label))
     series = _series_match(line) if line[-1] == "]" else None
     if series is not None:  # (`Do not buy at these levels: [...]` is an instruction: never shortened)
-        instr = is_instruction(series.label, patterns) if series.label else False
+        instr = _instruction_label(series.label, tuple(patterns)) if series.label else False
         return Block(
             Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided, instr=instr
         )
@@ -1023,12 +1031,6 @@ def parse(
         elif "," in line and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
             i = csv_end
-        elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
-            block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
-            i = tsv_end
-        elif " | " in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
-            block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
-            i = bare_end
         elif line.startswith("|") and line.endswith("|") and len(line) > 1:
             j = i
             while j < len(lines) and lines[j].strip().startswith("|") and lines[j].strip().endswith("|"):
@@ -1038,6 +1040,12 @@ def parse(
         elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i)) is not None:
             block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
             i = yaml_end
+        elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
+            block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
+            i = tsv_end
+        elif " | " in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
+            block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
+            i = bare_end
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):

@@ -168,7 +168,7 @@ def _symbols_in(text: str) -> tuple[str, ...]:
         for match in _PAIR_RE.finditer(text):
             found.setdefault(match.group(1), None)
     words = _WORD_RE.findall(text)  # one scan for tickers (`BTC`) and coin names (`Bitcoin`)
-    if _TWO_WORD_FIRST.intersection(words) and _TWO_WORD_RE.search(text):  # `Bitcoin Cash` is BCH, not BTC
+    if not _TWO_WORD_FIRST.isdisjoint(words) and _TWO_WORD_RE.search(text):  # `Bitcoin Cash` is BCH, not BTC
         text = _TWO_WORD_RE.sub(lambda m: _TWO_WORD_TICKER[" ".join(m.group(0).lower().split())], text)
         words = _WORD_RE.findall(text)
     for word in words:
