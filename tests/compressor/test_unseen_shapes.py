@@ -31,6 +31,14 @@ def compress(prompt: str, mode: str) -> str:
     return out
 
 
+def assert_kept(prompt: str, mode: str, *texts: str) -> str:
+    """`compress`, and each of `texts` is in the output as written."""
+    out = compress(prompt, mode)
+    missing = [t for t in texts if t not in out]
+    assert missing == [], f"lost {missing} from {out!r}"
+    return out
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("entry", "sl", "tp", "qty", "pnl"),
@@ -196,9 +204,7 @@ def test_an_answer_template_under_a_lead_in_another_language_keeps_its_keys(mode
         "Responde solo con JSON:\n"
         '{"BTC": {"señal": "comprar|vender|mantener", "confianza": 0.0, "stop_loss": 0.0}}\n'
     )
-    out = compress(prompt, mode)
-    for kept in ('"señal"', "comprar|vender|mantener", '"confianza"', '"stop_loss"'):
-        assert kept in out
+    assert_kept(prompt, mode, '"señal"', "comprar|vender|mantener", '"confianza"', '"stop_loss"')
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -212,9 +218,9 @@ def test_a_prompt_that_is_one_json_document_keeps_its_data_and_rules(mode: str) 
         '"Respond with JSON only. Do not copy the example values.", '
         '"example": {"ETH": {"signal": "buy|sell|hold", "confidence": 0.5}}}}\n'
     )
-    out = compress(prompt, mode)
-    for kept in ("2965.1", "2890.0", "3150.0", "59.23", "NEVER remove a stop loss.", "Do not copy"):
-        assert kept in out
+    out = assert_kept(
+        prompt, mode, "2965.1", "2890.0", "3150.0", "59.23", "NEVER remove a stop loss.", "Do not copy"
+    )
     assert "buy|sell|hold" in out
 
 
@@ -230,16 +236,6 @@ YAML_TEMPLATE = (
 )
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_an_unfenced_yaml_answer_template_keeps_its_indentation_and_keys(mode: str) -> None:
-    """Without a code fence, standard stripped the indentation (`- symbol: BTC` / `action: ...` at the
-    margin is another YAML structure), minimal kept two `size_pct` lines and emergency only the lead."""
-    prompt = f"You are a crypto trading assistant.\n\n{MARKET}Respond in YAML with these keys:\n"
-    prompt += YAML_TEMPLATE + "Do not add commentary.\n"
-    out = compress(prompt, mode)
-    assert YAML_TEMPLATE in out + "\n"
-
-
 TSV_SECTION = (
     "OUTPUT FORMAT\n"
     "Answer with tab-separated values, one line per symbol, with these columns:\n"
@@ -249,12 +245,24 @@ TSV_SECTION = (
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_tab_separated_answer_format_keeps_its_tabs_heading_and_columns(mode: str) -> None:
-    """Standard turned the tabs into spaces; minimal and emergency dropped the whole answer format,
+@pytest.mark.parametrize(
+    ("lead", "section", "after"),
+    [
+        ("Respond in YAML with these keys:\n", YAML_TEMPLATE, "Do not add commentary.\n"),
+        ("", TSV_SECTION, ""),
+    ],
+    ids=["unfenced YAML", "tab-separated"],
+)
+def test_an_answer_format_in_another_shape_is_kept_as_written(
+    lead: str, section: str, after: str, mode: str
+) -> None:
+    """An unfenced YAML template: standard stripped its indentation (`- symbol: BTC` / `action: ...` at
+    the margin is another YAML structure), minimal kept two `size_pct` lines, emergency only the lead.
+    A tab-separated one: standard turned the tabs into spaces; minimal and emergency dropped it whole,
     heading included (`OUTPUT FORMAT` without `#` or `:` was not taken for a heading)."""
-    prompt = f"You are a trading bot.\n\n{MARKET}{TSV_SECTION}"
+    prompt = f"You are a crypto trading assistant.\n\n{MARKET}{lead}{section}{after}"
     out = compress(prompt, mode)
-    assert TSV_SECTION in out + "\n"
+    assert section in out + "\n"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -533,9 +541,7 @@ def test_a_link_on_a_data_line_is_not_read_as_a_value(mode: str) -> None:
         "- BTC: price 89,225.34, RSI 55.2 ([chart](https://x.io/c))\n- ETH: price 3,012.80, RSI 47.9\n"
         'Answer JSON only: {"BTC": "long|short|none"}\n'
     )
-    out = compress(prompt, mode)
-    for value in ("89,225.34", "55.2", "3,012.80", "47.9"):
-        assert value in out
+    assert_kept(prompt, mode, "89,225.34", "55.2", "3,012.80", "47.9")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -593,9 +599,15 @@ def test_an_answer_section_written_as_numbered_fields_keeps_every_field(mode: st
         "1. bid_spread — percent\n2. action — one of KEEP, ADJUST, PAUSE\nDo not add any other text.\n"
         "\nAnswer format:\n1) symbol\n2) signal (BUY / SELL / HOLD)\n3) reason, at most 15 words\n"
     )
-    out = compress(prompt, mode)
-    for kept in ("bid_spread", "KEEP, ADJUST, PAUSE", "Do not add any other text.", "1) symbol", "3) reason"):
-        assert kept in out
+    assert_kept(
+        prompt,
+        mode,
+        "bid_spread",
+        "KEEP, ADJUST, PAUSE",
+        "Do not add any other text.",
+        "1) symbol",
+        "3) reason",
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
