@@ -1,5 +1,9 @@
 """The fakes' loopback servers under pytest-xdist: every worker gets its own free ports, no clash, and the
-KPI verdicts equal a serial run's."""
+KPI verdicts equal a serial run's.
+
+"No clash" means no two servers alive at the same time share a port: the OS may hand a port out again once
+its server has closed, so a later test reusing an earlier test's port is correct, not a clash.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pytest
 pytest.importorskip("xdist")
 
 SUITE = """
-import json, os
+import json, os, time
 import openai
 import pytest
 import requests
@@ -19,17 +23,18 @@ FIVE = '["BTCUSDT","ETHUSDT","SOLUSDT","BNBUSDT","XRPUSDT"]'
 PROMPT = "Decide for BTC ETH SOL BNB XRP. " + "{pad}"
 
 
-def _port_log(*urls):
+def _port_log(started, *urls):
+    # CLOCK_MONOTONIC is system-wide on Linux, so the workers' intervals compare
     worker = os.environ.get("PYTEST_XDIST_WORKER", "serial")
     with open(f"ports-{{worker}}-{{os.getpid()}}.jsonl", "a") as fh:
-        fh.write(json.dumps(list(urls)) + "\\n")
+        fh.write(json.dumps([started, time.monotonic(), list(urls)]) + "\\n")
 
 
 @pytest.mark.oxbot_kpi
 @pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt-4o", "deepseek-chat", "gpt-4.1-nano"])
 @pytest.mark.parametrize("symbols", [1, 5])
 def test_cycle(oxbot_exchange, oxbot_llm, model, symbols):
-    _port_log(oxbot_exchange.base_url, oxbot_llm.base_url)
+    started = time.monotonic()  # both fakes are up before the test body starts
     sdk = openai.OpenAI(base_url=oxbot_llm.base_url, api_key="sk-test", max_retries=0)
     with oxbot_exchange.cycle():
         for _ in range(1 if symbols == 5 else 5):  # batched, or one call per symbol
@@ -38,6 +43,7 @@ def test_cycle(oxbot_exchange, oxbot_llm, model, symbols):
             assert answer.status_code == 200
         sdk.chat.completions.create(model=model, messages=[{{"role": "user", "content": PROMPT}}],
                                     max_tokens=20)
+    _port_log(started, oxbot_exchange.base_url, oxbot_llm.base_url)
 """
 
 ARGS = ("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:hypothesispytest")
@@ -66,6 +72,16 @@ def test_servers_under_xdist_no_port_clash_same_verdicts(pytester: pytest.Pytest
     }
     workers = {name.split("-")[1] for name in logs}
     assert workers == {"gw0", "gw1"}  # both workers served their own fakes
-    urls = [url for rows in logs.values() for row in rows for url in row]
-    assert all(url.startswith("http://127.0.0.1:") for url in urls)
-    assert len(set(urls)) == len(urls)  # every fake of every test had its own port
+    rows = [row for per_worker in logs.values() for row in per_worker]
+    assert len(rows) == 8
+    ports = [(start, end, url.split("/")[2]) for start, end, urls in rows for url in urls]
+    assert all(host.startswith("127.0.0.1:") for _, _, host in ports)
+    for _, _, urls in rows:
+        assert len({url.split("/")[2] for url in urls}) == len(urls)  # one test's fakes: own ports
+    clashes = [
+        (a, b)
+        for i, a in enumerate(ports)
+        for b in ports[i + 1 :]
+        if a[2] == b[2] and a[0] < b[1] and b[0] < a[1]  # same port, both alive at once
+    ]
+    assert clashes == []
