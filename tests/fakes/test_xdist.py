@@ -54,7 +54,11 @@ def _verdicts(pytester: pytest.Pytester, name: str) -> list[tuple[str, str, floa
     return sorted((r["test_id"], r["name"], r["value"], r["verdict"]) for r in data["results"])
 
 
-def test_servers_under_xdist_no_port_clash_same_verdicts(pytester: pytest.Pytester) -> None:
+def test_servers_under_xdist_no_port_clash_same_verdicts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # under an outer `-n`, the serial run would inherit this worker's name and log as a worker
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyprojecttoml('[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n')
     pytester.makepyfile(test_suite=SUITE.format(pad="price 64000.5 rsi 55 " * 40))
     serial = pytester.runpytest_subprocess(*ARGS, "--oxbot-json=serial.json")
