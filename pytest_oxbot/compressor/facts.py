@@ -10,6 +10,7 @@ The checker is public so a bot (and our tests) can verify any compression, not o
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -147,7 +148,7 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
         elif core.kind is Kind.POSITION and core.symbol:
             facts.update(_position_facts(core.symbol, core.pairs))
         elif core.kind is Kind.TABLE and core.header is not None:
-            facts.update(_table_facts(core.header, table_rows(core)))
+            facts.update(_table_facts(core.header, table_rows(core), b.symbol))
         elif core.kind is Kind.JSON:
             facts.update(_json_facts(core.data, None))
         elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):
@@ -227,10 +228,63 @@ def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = 
     return None
 
 
-def _table_facts(header: Sequence[str], rows: Sequence[Sequence[str]]) -> set[Fact]:
+_TIME_CELL = re.compile(r"\d{4}-\d\d-\d\d|\d{1,2}:\d\d|\d{9,13}$")  # a date, a time or epoch seconds/ms
+
+
+def time_order(rows: Sequence[Sequence[str]], col: int = 0) -> int:
+    """1 if column `col` is a time index oldest first, -1 newest first, 0 if it is not a time index
+    (ISO dates and times and epoch numbers of one width order as their text does)."""
+    if not rows or len(rows[0]) <= col or not _TIME_CELL.match(rows[0][col]):
+        return 0  # most columns: told by the first cell
+    cells = [r[col] for r in rows if len(r) > col]
+    if not all(_TIME_CELL.match(c) for c in cells):
+        return 0
+    return 1 if cells[0] <= cells[-1] else -1
+
+
+def time_column(header: Sequence[str], rows: Sequence[Sequence[str]]) -> tuple[int, int] | None:
+    """(column, order) of a table's time index: the first column of dates, times or epochs, else a row
+    number column counting up (pandas' `0 1 2`, or `55 56 57` after `tail()`: rows in time order).
+    Judged on the first rows and the last, as the reducer sees a long table."""
+    if not rows:
+        return None
+    for col in range(len(header)):
+        order = time_order(rows, col)
+        if order:
+            return col, order
+    firsts = [r[0] for r in rows if r]
+    if all(c.isdigit() for c in firsts) and all(int(a) < int(b) for a, b in itertools.pairwise(firsts)):
+        return 0, 1
+    return None
+
+
+def latest_row(
+    header: Sequence[str], rows: Sequence[Sequence[str]], symbol: str | None
+) -> tuple[int, int] | None:
+    """(row, time column) of a table in time order, about one symbol and without a symbol column,
+    whose prices and RSI are that symbol's current ones (`BTCUSDT 1h candles:` over `df.tail()`)."""
+    if symbol is None or not rows or not any(required_kind(h) for h in header):
+        return None
+    if symbol_column(header, rows) is not None:
+        return None
+    found = time_column(header, rows)
+    if found is None or not any(required_kind(h) for i, h in enumerate(header) if i != found[0]):
+        return None
+    col, order = found
+    return (len(rows) - 1 if order > 0 else 0), col
+
+
+def _table_facts(
+    header: Sequence[str], rows: Sequence[Sequence[str]], symbol: str | None = None
+) -> set[Fact]:
     col = symbol_column(header, rows)
     if col is None:
-        return set()
+        latest = latest_row(header, rows, symbol)
+        if latest is None or symbol is None:
+            return set()
+        row, time_col = rows[latest[0]], latest[1]
+        named = ((header[i], row[i]) for i in range(min(len(header), len(row))) if i != time_col and row[i])
+        return {Fact(symbol, kind, fact_value(v, kind)) for h, v in named if (kind := required_kind(h))}
     fields = {i: position_field(name) for i, name in enumerate(header) if i != col}
     is_position = any(f in ("sl", "tp") for f in fields.values())
     kinds = {i: required_kind(name) for i, name in enumerate(header) if i != col}

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from typing import cast
 
 from pytest_oxbot.compressor.text import (
     HAS_DIGIT,
@@ -873,6 +874,120 @@ def _csv_end(lines: list[str], i: int, sep: str = ",") -> int | None:
     return j if j > i + 1 else None
 
 
+_FIXED_NAME = r"(?:[A-Za-z_%][\w()%./-]{0,30}|\.\.\.)"  # a column name of an aligned table
+_FIXED_LABEL = re.compile(_FIXED_NAME)
+_FIXED_HEAD = re.compile(rf"{_FIXED_NAME}(?:\s+{_FIXED_NAME})+")  # the whole header line, stripped
+_WORD_SPAN = re.compile(r"\S+")
+_DASH_RULE = re.compile(r"-+(?: +-+)+")
+
+
+def _aligned_cells(line: str, starts: list[int], ends: list[int]) -> tuple[str, ...] | None:
+    """The cells of one row of a whitespace-aligned table: the index words left of the first column
+    as one cell (`2025-11-21 10:00`), then one cell per column, read by position (right-aligned under
+    its name as pandas prints, or left-aligned), else one word per column if the count is exact. None
+    if neither reading holds: a date and a time in the middle of a row are one cell, never two."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORD_SPAN.finditer(line)]
+    n = 0
+    while n < len(words) and words[n][1] < starts[0]:
+        n += 1
+    index, rest = " ".join(w[2] for w in words[:n]), words[n:]
+    for right in (True, False):
+        cols: list[list[tuple[int, int, str]]] = [[] for _ in starts]
+        for w in rest:
+            if right:
+                k = next((k for k, e in enumerate(ends) if e >= w[1]), -1)
+                if k < 0 or (k and w[0] <= ends[k - 1]):
+                    break
+            else:
+                k = next((k for k in range(len(starts) - 1, -1, -1) if starts[k] <= w[0]), -1)
+                if k < 0:
+                    break
+            cols[k].append(w)
+        else:
+            edges = ends if right else starts
+            lined_up = all(
+                not c or c[-1 if right else 0][1 if right else 0] == edges[k] for k, c in enumerate(cols)
+            )
+            if lined_up and not _shifted(cols):
+                return (index, *(" ".join(w[2] for w in c) for c in cols))
+    cells = _overlapping_cells(rest, starts, ends)
+    if cells is not None:
+        return (index, *cells)
+    if len(rest) == len(starts):
+        return (index, *(w[2] for w in rest))
+    return None
+
+
+def _overlapping_cells(
+    words: list[tuple[int, int, str]], starts: list[int], ends: list[int]
+) -> list[str] | None:
+    """Cells as tabulate and f-strings align them (decimal points lined up, names left or right): words
+    one space apart are one cell, and each cell lies under exactly one column name."""
+    cells = [""] * len(starts)
+    chunk: list[tuple[int, int, str]] = []
+    for w in [*words, (-1, -1, "")]:
+        if chunk and (w[0] != chunk[-1][1] + 1):
+            a, b = chunk[0][0], chunk[-1][1]
+            under = [k for k in range(len(starts)) if starts[k] < b and a < ends[k]]
+            if len(under) != 1 or cells[under[0]]:
+                return None
+            cells[under[0]] = " ".join(c[2] for c in chunk)
+            chunk = []
+        chunk.append(w)
+    return None if any(" " in c for c in cells) and not all(cells) else cells
+
+
+def _shifted(cols: list[list[tuple[int, int, str]]]) -> bool:
+    """Two words in one column while another column is empty: a value has most likely slid under its
+    neighbour's name (`79465.38 -1003.873`), so this reading is not trusted."""
+    return any(len(c) > 1 for c in cols) and any(not c for c in cols)
+
+
+def _fixed_table(lines: list[str], i: int) -> tuple[int, Block] | None:
+    """A whitespace-aligned table at line `i` (pandas' `to_string()`, `df.tail()`, `print(df)`): a
+    header of column names, pandas' index name alone on the next line if the index has one, then rows
+    whose words line up under the names, mostly numbers. Gives (end, table block)."""
+    head = lines[i]
+    if "\t" in head:
+        return None
+    spans = [(m.start(), m.end()) for m in _WORD_SPAN.finditer(head)]
+    if len(spans) < 2 or not all(_FIXED_LABEL.fullmatch(head[a:b]) for a, b in spans):
+        return None
+    starts, ends = [a for a, _ in spans], [b for _, b in spans]
+    j, index_name = i + 1, ""
+    if j < len(lines) and _DASH_RULE.fullmatch(lines[j].strip()) and len(lines[j].split()) == len(spans):
+        j += 1  # tabulate's `simple` rule under the names
+    elif j < len(lines):
+        name = lines[j].split()
+        alone = len(name) == 1 and lines[j].find(name[0]) + len(name[0]) < starts[0]  # left of the names
+        if alone and _FIXED_LABEL.fullmatch(name[0]) and HAS_DIGIT.search(name[0]) is None:
+            index_name, j = name[0], j + 1
+    first = j
+    rows: list[tuple[str, ...]] = []
+    while j < len(lines) and "\t" not in lines[j]:
+        cells = _aligned_cells(lines[j], starts, ends)
+        if cells is None or not lines[j].strip():
+            break
+        values = [c for c in cells[1:] if c]
+        if len(values) * 2 < len(starts) or sum(
+            bool(NUMBER_RE.fullmatch(c)) or c in ("NaN", "None", "...") for c in values
+        ) * 2 < len(values):
+            break
+        rows.append(cells)
+        j += 1
+    if not rows or any(not any(r[k] for r in rows) for k in range(1, len(starts) + 1)):
+        return None  # no rows, or a column no row fills: a name with a space in it, not our table
+    indexed = any(r[0] for r in rows)
+    if (index_name and not indexed) or (len(spans) == 2 and not indexed):
+        return None  # two words over two numbers: too little to call a table without an index
+    header = ((index_name,) if indexed else ()) + tuple(head[a:b] for a, b in spans)
+    data = tuple(r if indexed else r[1:] for r in rows)
+    text = "\n".join(ln.rstrip() for ln in lines[i:j])
+    block = Block(Kind.TABLE, text, nlines=j - i, header=header, values=tuple(lines[first:j]), sep=" ")
+    block.data = data
+    return j, block
+
+
 def split_row(line: str, sep: str = "|") -> tuple[str, ...]:
     """The cells of one markdown table row (empty cells at either end included), or of a CSV/TSV row."""
     if sep in (",", "\t"):
@@ -885,6 +1000,8 @@ def split_row(line: str, sep: str = "|") -> tuple[str, ...]:
 
 def table_rows(block: Block) -> list[tuple[str, ...]]:
     """The body rows of a table block (split on demand: most rows of a long table get dropped)."""
+    if block.sep == " ":  # aligned by position: read once, when parsed
+        return list(cast("tuple[tuple[str, ...], ...]", block.data))
     return [split_row(ln, block.sep or "|") for ln in block.values]
 
 
@@ -1046,6 +1163,8 @@ def parse(
         elif " | " in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
             block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
             i = bare_end
+        elif "  " in line and _FIXED_HEAD.fullmatch(line) and (fixed := _fixed_table(lines, i)) is not None:
+            i, block = fixed
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):

@@ -22,8 +22,10 @@ from pytest_oxbot.compressor.facts import (
     fact_value,
     is_list_value,
     kv_facts,
+    latest_row,
     sentence_facts,
     symbol_column,
+    time_column,
     typed_line,
 )
 from pytest_oxbot.compressor.levels import Level
@@ -46,6 +48,7 @@ from pytest_oxbot.compressor.parse import (
     required_kind,
     segments,
     split_row,
+    table_rows,
 )
 from pytest_oxbot.compressor.text import (
     EMOJI_RE,
@@ -639,12 +642,20 @@ class Reducer:
     def _table(self, b: Block) -> str:
         header, lines = b.header, list(b.values)
         sep = b.sep or "|"
-        head_rows = [split_row(ln, sep) for ln in lines[:5]]  # enough to tell what the table is
+        all_rows = table_rows(b) if sep == " " else None  # aligned by position: read when parsed
+        head_rows = all_rows[:5] if all_rows is not None else [split_row(ln, sep) for ln in lines[:5]]
         sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
         is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
+        last_row = (all_rows[-1] if all_rows is not None else split_row(lines[-1], sep)) if lines else ()
+        sample = head_rows if len(lines) <= len(head_rows) else [*head_rows, last_row]  # enough to tell
+        latest: tuple[int, int] | None = None  # (row, time column) of a symbol's current price or RSI
+        if sym_col is None and header is not None and not b.fmt:
+            latest = latest_row(header, sample, b.symbol)
+            if latest is not None and latest[0]:
+                latest = (len(lines) - 1, latest[1])
         if self.level.kv == "required" and header is not None and not b.fmt:
-            if sym_col is None:
+            if sym_col is None and latest is None:
                 self._drop(b, "table without required facts")
                 return ""
             keep_cols = [
@@ -652,20 +663,28 @@ class Reducer:
                 for i, col in enumerate(header)
                 if i == sym_col or required_kind(col) or (is_position and position_field(col))
             ]
-        if sym_col is None and not is_position and _numeric(head_rows[:4]):
+            if latest is not None:  # the time, then the symbol's facts
+                keep_cols = [latest[1], *(i for i in keep_cols if i != latest[1])]
+        found = time_column(header, [head_rows[0], last_row]) if header is not None and lines else None
+        newest_first = found is not None and found[1] < 0
+        if latest is not None or (sym_col is None and not is_position and _numeric(head_rows[:4])):
             keep = self.level.table_rows
+            if latest is not None and (keep == 0 or self.level.kv == "required"):
+                keep = 1
             if keep == 0:
                 self._drop(b, "time-series table")
                 return ""
             if keep is not None and len(lines) > keep:
-                first = b.line + ((1 if b.sep else 2) if header is not None else 0)
-                for k in range(len(lines) - keep):
-                    self.dropped.append(
-                        Dropped(first + k + 1, lines[k], f"table shortened to the last {keep} rows")
-                    )
+                first = b.line + b.nlines - len(b.values)  # the lines above the rows: header, rule
+                cut = range(keep, len(lines)) if newest_first else range(len(lines) - keep)
+                why = f"table shortened to the {'first' if newest_first else 'last'} {keep} rows (the latest)"
+                for k in cut:
+                    self.dropped.append(Dropped(first + k + 1, lines[k], why))
                     self._owners.append(self._owner)
-                lines = lines[-keep:]
-        rows = [split_row(ln, sep) for ln in lines]
+                lines = lines[:keep] if newest_first else lines[-keep:]
+                if all_rows is not None:
+                    all_rows = all_rows[:keep] if newest_first else all_rows[-keep:]
+        rows = all_rows if all_rows is not None else [split_row(ln, sep) for ln in lines]
         if keep_cols is not None and header is not None:
             if len(keep_cols) < len(header):
                 gone = ", ".join(h for i, h in enumerate(header) if i not in keep_cols)

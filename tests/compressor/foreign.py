@@ -292,6 +292,85 @@ def json_keyed(seed: int) -> Foreign:
     return case
 
 
+def _aligned(header: list[str], rows: list[list[str]], how: str, index_name: str = "") -> list[str]:
+    """A table laid out as pandas (`right`, index cells first), tabulate's `plain` (`decimal`: points
+    lined up) or an f-string (`left`) lays it out: the compressor reads it by position."""
+    index = [r[0] for r in rows] if how == "right" else []
+    body = [r[1:] for r in rows] if how == "right" else rows
+    widths = [max(len(h), *(len(r[k]) for r in body)) for k, h in enumerate(header)]
+    if how == "decimal":
+        cells = []
+        for r in body:
+            row = []
+            for k, c in enumerate(r):
+                whole = c.split(".")[0] if any(ch.isdigit() for ch in c[:1] + c[1:2]) else c
+                lead = max(len(x.split(".")[0]) for x in (rr[k] for rr in body))
+                row.append(
+                    (" " * (lead - len(whole)) + c).ljust(widths[k]) if whole != c or "." not in c else c
+                )
+            cells.append(row)
+        widths = [max(len(h), *(len(r[k]) for r in cells)) for k, h in enumerate(header)]
+        body = cells
+    iw = max([len(i) for i in index] + [len(index_name)]) if index else 0
+    pad = " " * iw + "  " if index else ""
+    if how == "left":
+        lines = [" ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+        lines += [" ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in body]
+        return lines
+    lines = [pad + "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
+    if index_name:
+        lines.append(index_name)
+    for k, r in enumerate(body):
+        first = index[k].ljust(iw) + "  " if index else ""
+        lines.append(first + "  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
+    return lines
+
+
+def aligned_columns(seed: int) -> Foreign:
+    """Whitespace-aligned tables as pandas' `print(df.tail())`, tabulate or an f-string prints them:
+    per coin recent candles under a caption naming it (oldest or newest first), then the positions."""
+    rng = random.Random(seed)
+    m = _market(rng, rng.randint(2, 4))
+    case = Foreign("aligned columns")
+    lines = _head(rng)
+    how = ["right", "decimal", "left"][seed % 3]
+    for sym, _, _ in m.coins:
+        d = m.data[sym]
+        price, rsi = float(d["price"]), float(d["rsi"])
+        n = rng.randint(3, 6)
+        rows = []
+        for k in range(n):
+            close = price if k == n - 1 else price * rng.uniform(0.98, 1.02)
+            r = rsi if k == n - 1 else round(rng.uniform(20, 80), 1)
+            stamp = f"2025-11-21 {9 + k:02d}:00:00"
+            rows.append(
+                [stamp, num(close * 0.999), num(close * 1.004), num(close * 0.995), num(close), f"{r}"]
+            )
+        newest_first = rng.random() < 0.3
+        if newest_first:
+            rows.reverse()
+        header = ["open", "high", "low", "close", "rsi_14"]
+        if how == "right":
+            table = _aligned(header, rows, "right", "timestamp")
+        else:
+            table = _aligned(["timestamp", *header], rows, how)
+        lines += [f"{sym}USDT 1h candles ({'newest first' if newest_first else 'oldest first'}):", *table, ""]
+        case.facts += [(sym, "price", num(price)), (sym, "rsi", f"{rsi}")]
+    pos_sym = m.coins[-1][0]
+    p = m.position(pos_sym, money_style=False)
+    pos_header = ["symbol", "side", "qty", "entry", "stop_loss", "take_profit"]
+    pos_row = [f"{pos_sym}USDT", p.side, p.qty, p.entry, p.sl, p.tp]
+    table = (
+        _aligned(pos_header, [["0", *pos_row]], "right")
+        if how == "right"
+        else _aligned(pos_header, [pos_row], how)
+    )
+    lines += ["Open positions:", *table]
+    case.facts += [(pos_sym, k, getattr(p, k)) for k in ("side", "qty", "entry", "sl", "tp")]
+    case.prompt = "\n".join(lines + _tail(rng, pos_sym)) + "\n"
+    return case
+
+
 FOREIGN_SHAPES: dict[str, Callable[[int], Foreign]] = {
     "bold tickers in prose": bold_prose,
     "JSON keyed by symbol": json_keyed,
@@ -304,6 +383,7 @@ FOREIGN_SHAPES: dict[str, Callable[[int], Foreign]] = {
     "markdown table": md_table,
     "JSON array": json_array,
     "bold coin names": bold_names,
+    "aligned columns": aligned_columns,
 }
 
 ISSUE_SAMPLE = """You are a trading assistant. Decide for each coin.
