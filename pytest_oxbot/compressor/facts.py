@@ -149,6 +149,11 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
             facts.update(_position_facts(core.symbol, core.pairs))
         elif core.kind is Kind.TABLE and core.header is not None:
             facts.update(_table_facts(core.header, table_rows(core), b.symbol))
+        elif core.kind is Kind.JSON and core.measure and isinstance(core.data, dict):
+            for key, value in core.data.items():
+                named = symbol_of(str(key))
+                if named:
+                    facts.add(Fact(named, core.measure, fact_value(str(value), core.measure)))
         elif core.kind is Kind.JSON:
             facts.update(_json_facts(core.data, None))
         elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):

@@ -78,6 +78,7 @@ class Block:
     instr: bool = False  # an instruction: never dropped in standard and analysis
     fmt: bool = False  # part of the answer-format section
     section: int = 0  # index of the top-level (rank <= 7) section it belongs to
+    measure: str = ""  # JSON `{"BTC": 91234.5, ...}` under a label naming it (`Current Prices:`): "price"
     # the block a bullet wraps, or the block itself (an attribute: it is read in every pass)
     core: Block = field(init=False, repr=False, compare=False)
 
@@ -375,7 +376,7 @@ SYMBOL_KEYS = frozenset(
 )
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
-PRICE_KEY = re.compile(r"\b(?:price|last|close|mark|mid price|mid prices)\b|^current$")
+PRICE_KEY = re.compile(r"\b(?:prices?|last|close|mark)\b|^current$")
 RSI_KEY = re.compile(r"\brsi")
 TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
 _NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
@@ -1297,8 +1298,15 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
+        if core.kind is Kind.JSON and idx and doc.blocks[idx - 1].kind is Kind.HEADING:
+            core.measure = _symbol_map_measure(doc.blocks[idx - 1], core.data)
         if (
-            (core.kind in (Kind.JSON, Kind.CODE) and _answer_example(core))
+            (
+                not in_fmt  # (already in the answer format: nothing to learn)
+                and core.kind in (Kind.JSON, Kind.CODE)
+                and _answer_example(core)
+                and not _decision_data(doc, idx)
+            )
             or (core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text))
             or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and _INLINE_ANSWER.search(core.text))
         ):
@@ -1317,6 +1325,18 @@ def _assign_context(doc: Doc) -> None:
         elif core.instr:
             b.instr = True
     doc.answer_keys = tuple(keys)
+
+
+def _symbol_map_measure(label: Block, data: object) -> str:
+    """The fact a map of symbols to bare values states, named by the label line above it
+    (`Current Prices:` over `{"BTC": 91234.56, "ETH": 3012.78}`: each symbol's price)."""
+    if label.rank != 8 or not isinstance(data, dict) or not data:
+        return ""
+    if not all(isinstance(v, str) and not isinstance(v, bool) for v in data.values()):
+        return ""  # nested, or a JSON true/false/null: not one value per symbol
+    if not all(symbol_of(str(k)) for k in data):
+        return ""
+    return required_kind(label.label or label.text.rstrip(":")) or ""
 
 
 def own_symbol(core: Block) -> str | None:
@@ -1521,6 +1541,45 @@ def _answer_example(block: Block) -> bool:
     if block.kind is Kind.JSON:
         return any(k.lower() in DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))
+
+
+_PLACEHOLDER = re.compile(
+    r"(?i)(?:string|str|text|number|num|integer|int|float|double|decimal|bool(?:ean)?|\.\.\.|…)"
+    r"|<[^>]*>|\[[^\]]*\]|.*\b(?:between|one of|e\.g\.)\b.*|[^\W\d]\w*(?:\s*/\s*[^\W\d]\w*)+"
+)
+_ANSWER_CUE = re.compile(
+    r"(?i)\b(?:respond|response|answer|reply|output|return|format|example|e\.g\.|sample|template|schema|"
+    r"structure|like this)\b"
+)
+
+
+def _placeholders(value: object) -> bool:
+    """A value of a template rather than data: `"string"`, `"<reason>"`, `"buy/sell/hold"`, `"..."`."""
+    if isinstance(value, str) and not isinstance(value, Raw):
+        return _PLACEHOLDER.fullmatch(value.strip()) is not None or _lists_choices(value)
+    if isinstance(value, dict):
+        return any(_placeholders(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_placeholders(v) for v in value)
+    return False
+
+
+def _decision_data(doc: Doc, idx: int) -> bool:
+    """A JSON block with `signal`-like keys that is input, not the answer's example: other agents'
+    signals handed to this one (`{"BTC": {"technical_agent": {"signal": "bullish", "confidence": 72}}}`).
+    Said only on strong evidence, since an answer example taken for data would lose the contract:
+    concrete values only, no answer cue on the line before it, and the answer format stated later."""
+    block = doc.blocks[idx]
+    if block.kind is not Kind.JSON or _placeholders(block.data) or block.bullet == "```":
+        return False
+    if idx and _ANSWER_CUE.search(doc.blocks[idx - 1].text):
+        return False
+    for later in doc.blocks[idx + 1 :]:
+        if later.kind is Kind.HEADING and _heading_flags(later.label)[0]:
+            return True
+        if later.kind in (Kind.KV, Kind.PROSE) and "{" in later.text and _INLINE_ANSWER.search(later.text):
+            return True
+    return False
 
 
 # --- a series written one value per line -----------------------------------------------------------

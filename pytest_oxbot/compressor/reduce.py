@@ -711,7 +711,7 @@ class Reducer:
 
     def _json(self, b: Block) -> str:
         value = b.data
-        if self.level.prune_json:
+        if self.level.prune_json and not b.measure:  # a symbol -> price map: every value is a fact
             value = _prune(value)
             if value is None:
                 self._drop(b, "JSON block without market facts or positions")
