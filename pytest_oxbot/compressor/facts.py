@@ -377,6 +377,7 @@ ENUM_RE = re.compile(
 DONT_COPY = re.compile(
     r"(?i)\b(?:do not|don'?t|never|avoid)\b[^.!\n]{0,40}\b(?:copy|reuse|repeat|paste|echo)\b"
     r"|\bexample values?\b|\b(?:illustrative|placeholders?)\b|\byour own (?:analysis|values|numbers)\b"
+    r"|(?:不要|勿|禁止|不得)(?:复制|複製|照抄|抄袭|抄襲)|示例(?:中的)?(?:数值|數值|值)"
 )
 _FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(
@@ -465,6 +466,8 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
             )
             if key in answer_keys or example:
                 return "template" if example else "verbatim"
+            if HAS_DIGIT.search(core.text) is None:
+                return "verbatim"  # `Step 1: reasoning (plain text)`: a sentence about the answer
     return None
 
 

@@ -219,6 +219,7 @@ FORMAT_HEADING = re.compile(
     r"|^\W*(?:your\s+)?(?:answer|response|reply)\W*$"  # a section headed `## Answer`
     r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
     r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"
+    r"|(?:输出|輸出|返回|回复|回覆|响应|響應|回答|决策|決策)(?:格式|要求|结构|結構)"
 )
 # Keys whose values are the decision itself: their allowed values are the answer contract.
 SIGNAL_KEYS = frozenset(
@@ -272,6 +273,13 @@ _OTHER_LANGUAGE_IMPERATIVES = """
 _INSTR_SINGLE |= frozenset(_OTHER_LANGUAGE_KEYWORDS.split())
 IMPERATIVES |= frozenset(_OTHER_LANGUAGE_IMPERATIVES.split())
 _INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
+# Chinese (simplified and traditional) writes no spaces between words: its instruction words are found
+# as substrings. must, do not, forbidden, be sure to, never, strictly forbidden, may not, cannot,
+# important, note, only, always, absolutely not
+_CJK_INSTRUCTION = re.compile(
+    "必须|必須|不要|禁止|务必|務必|切勿|严禁|嚴禁|不得|不能|不可|重要|注意|只能|只允许|只允許|永远|永遠|"
+    "一定要|绝不|絕不|绝对不|絕對不"
+)
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
@@ -282,8 +290,10 @@ def instruction_signals(text: str) -> tuple[bool, str]:
     ascii_only = text.isascii()
     low = text.lower() if ascii_only else strip_emoji(text).lower()
     words = (_ASCII_TOKENS if ascii_only else _TOKENS).findall(low)
-    keyword = not _INSTR_SINGLE.isdisjoint(words) or (
-        ("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES)
+    keyword = (
+        not _INSTR_SINGLE.isdisjoint(words)
+        or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
+        or (not ascii_only and _CJK_INSTRUCTION.search(low) is not None)
     )
     m = _FIRST_WORD.match(low)
     return keyword, (m.group(1) if m else "")
@@ -360,7 +370,8 @@ def _series_match(line: str) -> _SeriesMatch | None:
 _EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)")
 _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
-_LABEL_FULL = re.compile(r"[A-Za-z_(\[][\w .()\[\]/&%+\-‑'’]{0,48}")
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"  # kana, CJK ideographs, hangul
+_LABEL_FULL = re.compile(rf"(?:\d{{1,3}}[A-Za-z]{{1,2}} ?)?[A-Za-z_(\[{_CJK}][\w .()\[\]/&%+\-‑'’]{{0,48}}")
 _SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
@@ -376,9 +387,11 @@ SYMBOL_KEYS = frozenset(
 )
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
-PRICE_KEY = re.compile(r"\b(?:prices?|last|close|mark)\b|^current$")
+PRICE_KEY = re.compile(
+    r"\b(?:prices?|last|close|mark)\b|^current$|价格|價格|现价|現價|最新价|最新價|收盘价|收盤價"
+)
 RSI_KEY = re.compile(r"\brsi")
-TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
+TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$|^\w{0,4}(?:趋势|趨勢)$")
 _NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
 
 
@@ -412,7 +425,8 @@ def required_kind(key: str) -> str | None:
         return "trend"
     if PRICE_KEY.search(k) and not re.search(
         r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
-        r"account|status|positions?|capital|time|funding|interest)\b",
+        r"account|status|positions?|capital|time|funding|interest)\b"
+        r"|入场|入場|开仓|開倉|止损|止損|止盈|强平|強平|均价|均價|平均|目标|目標|涨跌|漲跌",
         k,
     ):
         return "price"
@@ -549,6 +563,8 @@ def _kv(text: str, body: str) -> Block | None:
             pairs.append((key, value))
         if pairs:
             return Block(Kind.KV, text, pairs=tuple(pairs), sep="=", label=label)
+    if "：" in body:  # the full-width colon of Chinese and Japanese text: one character, as `:` is
+        body = body.replace("：", ":")
     if ":" not in body:
         return None
     pairs2 = _split_pairs(body)
@@ -733,7 +749,7 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     core = plain(line)
     if not core:
         return Block(Kind.SEPARATOR, line)
-    has_colon, has_eq = ":" in core, "=" in core
+    has_colon, has_eq = ":" in core or "：" in core, "=" in core
     if head == "{" or (has_eq and "{" not in line):
         pos = _position(line)
         if pos is not None and (head == "{" or len(pos.pairs) >= 2):

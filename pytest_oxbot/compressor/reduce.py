@@ -182,8 +182,8 @@ def _pair_value(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
-_SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])")
-_TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])")
+_SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])|止损|止損")
+_TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])|止盈")
 _UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
 
 
