@@ -22,6 +22,7 @@ from pytest_oxbot.compressor.parse import (
     Block,
     Doc,
     Kind,
+    Raw,
     alike_runs,
     compile_patterns,
     dump_json,
@@ -156,6 +157,8 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
                     facts.add(Fact(named, core.measure, fact_value(str(value), core.measure)))
         elif core.kind is Kind.JSON:
             facts.update(_json_facts(core.data, None))
+            if b.symbol and latest_kline(core.data) is not None:  # klines under a label naming the symbol
+                facts.update(_json_facts(core.data, b.symbol))
         elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):
             for sentence in sentences(plain(core.text)):
                 facts.update(sentence_facts(sentence))
@@ -318,8 +321,35 @@ def _flat_pairs(value: dict[object, object]) -> list[tuple[str, str]]:
     return out
 
 
+def _kline(row: object) -> bool:
+    """One candle as exchanges send them (Binance's klines): `[open time, open, high, low, close,
+    volume, ...]`, an epoch in seconds or milliseconds first, then prices that agree (low <= open,
+    close <= high). The agreement is what tells it from any other list of numbers."""
+    if not isinstance(row, list) or not 5 <= len(row) <= 12:
+        return False
+    stamp = row[0]
+    if not isinstance(stamp, Raw) or not stamp.isdigit() or len(stamp) not in (10, 13):
+        return False
+    try:
+        o, h, low, c = (float(x) for x in row[1:5] if isinstance(x, str))
+    except ValueError:
+        return False
+    return low <= min(o, c) and h >= max(o, c)
+
+
+def latest_kline(value: object) -> int | None:
+    """The index of the latest candle of a JSON list of klines (None if the list is something else)."""
+    if not isinstance(value, list) or not value or not all(_kline(r) for r in value):
+        return None
+    stamps = [int(r[0]) for r in value]
+    return stamps.index(max(stamps))
+
+
 def _json_facts(value: object, symbol: str | None) -> set[Fact]:
     facts: set[Fact] = set()
+    if isinstance(value, list) and symbol and (latest := latest_kline(value)) is not None:
+        close = value[latest][4]
+        return {Fact(symbol, "price", fact_value(str(close), "price"))}  # a candle's close: its price
     if isinstance(value, list):
         for item in value:
             facts.update(_json_facts(item, symbol))

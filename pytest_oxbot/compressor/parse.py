@@ -387,11 +387,13 @@ SYMBOL_KEYS = frozenset(
 )
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
-PRICE_KEY = re.compile(
-    r"\b(?:prices?|last|close|mark)\b|^current$|价格|價格|现价|現價|最新价|最新價|收盘价|收盤價"
-)
+PRICE_KEY = re.compile(r"\b(?:prices?|last|close|mark)\b|^current$")
+_CJK_PRICE_KEY = re.compile(
+    "价格|價格|现价|現價|最新价|最新價|收盘价|收盤價"
+)  # searched in non-ASCII keys only
 RSI_KEY = re.compile(r"\brsi")
-TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$|^\w{0,4}(?:趋势|趨勢)$")
+TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
+_CJK_TREND_KEY = re.compile(r"\w{0,4}(?:趋势|趨勢)")
 _NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
 
 
@@ -421,9 +423,10 @@ def required_kind(key: str) -> str | None:
     k = norm_key(key)
     if RSI_KEY.search(k):
         return "rsi"
-    if TREND_KEY.search(k) and not _NOT_TREND.search(k):
+    cjk = not k.isascii()
+    if (TREND_KEY.search(k) or (cjk and _CJK_TREND_KEY.fullmatch(k))) and not _NOT_TREND.search(k):
         return "trend"
-    if PRICE_KEY.search(k) and not re.search(
+    if (PRICE_KEY.search(k) or (cjk and _CJK_PRICE_KEY.search(k))) and not re.search(
         r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
         r"account|status|positions?|capital|time|funding|interest)\b"
         r"|入场|入場|开仓|開倉|止损|止損|止盈|强平|強平|均价|均價|平均|目标|目標|涨跌|漲跌",

@@ -22,6 +22,7 @@ from pytest_oxbot.compressor.facts import (
     fact_value,
     is_list_value,
     kv_facts,
+    latest_kline,
     latest_row,
     sentence_facts,
     symbol_column,
@@ -729,6 +730,12 @@ class Reducer:
             return {k: self._shorten(v) for k, v in value.items()}
         if isinstance(value, list):
             keep_values, keep_rows = self.level.series, self.level.table_rows
+            latest = latest_kline(value)
+            if latest is not None:  # candles: the latest rows, each whole (cells mean by position)
+                keep = max(keep_rows, 1) if keep_rows is not None else len(value)
+                if latest == len(value) - 1:
+                    return value[-keep:]
+                return value[:keep] if latest == 0 else value  # newest first; or unordered: all
             values_keep = max(keep_values, 1) if keep_values is not None else None
             rows_keep = max(keep_rows, 1) if keep_rows is not None else None
             if values_keep and all(isinstance(v, Raw) for v in value) and len(value) > values_keep:
@@ -1214,6 +1221,9 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
         meaningful = [k for k in kept if str(k).lower() not in SYMBOL_KEYS]
         return kept if meaningful else None
     if isinstance(value, list):
+        latest = latest_kline(value)
+        if latest is not None:
+            return [value[latest]]  # the current candle, whole: its cells mean by position
         items = [p for p in (_prune(v, under_symbol) for v in value) if p is not None]
         return items or None
     return None
