@@ -324,12 +324,15 @@ def _instruction_label(label: str, patterns: tuple[re.Pattern[str], ...]) -> boo
 # --- line shapes -----------------------------------------------------------------------------------
 _SEPARATOR = re.compile(r"^(?:[-=_*~─━═—–·•]\s?){3,}$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_TAG_LINE = re.compile(r"^<(/?)([A-Za-z][\w-]{0,40})>$")  # a line that is only an opening or closing tag
+# a line that is only an opening (attributes allowed: `<asset symbol="BTC">`) or closing tag
+_TAG_LINE = re.compile(r"^<(/?)([A-Za-z][\w-]{0,40})((?:\s+[\w:-]+=(?:\"[^\"<>]*\"|'[^'<>]*'))*)\s*>$")
+_XML_VALUE = re.compile(r"^<([A-Za-z_][\w.-]{0,40})>([^<>]*)</\1>$")  # `<price>114,392.7</price>`
 _BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)]|[a-z][.)]|->|→)\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
 _SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
-_TERMINAL = re.compile(r"[.!?]$")
+_TERMINAL = re.compile(r"[.!?。！？、，；]$")
+_HAS_CJK_TEXT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, ideographs, hangul
 _NUMERIC_START = frozenset("0123456789+-−$€£¥₿~≈.")
 _PARENS = re.compile(r"\([^)]*\)")
 
@@ -716,9 +719,11 @@ def _is_label_line(core: str) -> bool:
     words = core.split()
     if not words or len(words) > 8 or _TERMINAL.search(core):
         return False
-    if core.endswith(":"):
+    if core.endswith((":", "：")):
         return True
     caps = _PARENS.sub("", core)  # `BULLISH FVG (15m)`: capitals but for a parenthesis
+    if not caps.isascii() and _HAS_CJK_TEXT.search(caps):
+        return False  # CJK has no case: `BTC/JPYを0.08 BTCロングで保有` is a sentence, not a title
     return caps.isupper() and sum(c.isalpha() for c in caps) >= 3
 
 
@@ -728,9 +733,15 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     if (head in "-=_*~─━═—–·•") and _SEPARATOR.match(line):
         return Block(Kind.SEPARATOR, line)
     if head == "<" and (tag := _TAG_LINE.match(line)) is not None:
-        # `<output_format>` opens a section as a heading does; `</output_format>` ends it (an empty label)
+        # `<output_format>` opens a section as a heading does; `</output_format>` ends it (an empty label);
+        # attributes are part of the label: `<asset symbol="BTC">` is about BTC
         label = "" if tag.group(1) else tag.group(2).replace("_", " ").replace("-", " ")
+        if tag.group(3) and label:
+            label += " " + re.sub(r"[\"']", "", tag.group(3)).strip()
         return Block(Kind.HEADING, line, rank=7, label=label)
+    if head == "<" and (element := _XML_VALUE.match(line)) is not None and element.group(2).strip():
+        # `<price>114,392.7</price>`: a key and its value, as `price: 114,392.7` is
+        return Block(Kind.KV, line, pairs=((element.group(1), element.group(2).strip()),), sep=":")
     if head == "#":
         m = _MD_HEADING.match(line)
         if m:
@@ -761,6 +772,14 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
     kv = _kv(line, core) if has_colon or has_eq else None
     if kv is not None and kv.sep == ":" and len(kv.pairs) == 1:
         _entity_values(kv)
+    elif kv is not None and kv.sep == ":" and symbol_of(kv.pairs[0][0]):
+        # `BNB-USDT: last 612.4 | RSI(14, 1h) 38.9 | trend: down`: the entity's values, one of them labelled
+        # with a colon; read as one `Entity: values` line, or the first values would be one opaque value
+        rest = core.replace("：", ":").split(":", 1)[1].strip()
+        whole = Block(Kind.KV, line, pairs=((kv.pairs[0][0], rest),), sep=":")
+        _entity_values(whole)
+        if whole.sep == "entity":
+            kv = whole
     if kv is not None:
         value = kv.pairs[0][1]
         if value[:1] in _NUMERIC_START and not user:
@@ -1174,7 +1193,7 @@ def parse(
                 j += 1
             block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
-        elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i)) is not None:
+        elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None:
             block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
             i = yaml_end
         elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
@@ -1278,10 +1297,30 @@ def _assign_context(doc: Doc) -> None:
     symbol, symbol_rank = None, 99
     section = 0
     keys: dict[str, None] = {}
+    closed = {
+        m.group(2)
+        for b in doc.blocks
+        if b.kind is Kind.HEADING and b.text[:2] == "</" and (m := _TAG_LINE.match(b.text)) is not None
+    }
     for idx, b in enumerate(doc.blocks):
         if b.kind is Kind.HEADING:
-            while stack and stack[-1].rank >= b.rank:
-                stack.pop()
+            tag = _TAG_LINE.match(b.text) if b.text[:1] == "<" else None
+            if tag is not None and tag.group(1):  # `</output_format>`: closes its tag, and what is in it
+                opened = next(
+                    (k for k in range(len(stack) - 1, -1, -1) if _opens(stack[k], tag.group(2))), -1
+                )
+                if opened >= 0:
+                    b.fmt, b.instr = stack[opened].fmt, stack[opened].instr
+                    del stack[opened:], rules[opened:]
+                    in_fmt_stack = any(h.fmt for h in stack)
+                    in_rules_stack = any(rules)
+                    if symbol is not None and not any(h.symbol == symbol for h in stack):
+                        symbol, symbol_rank = None, 99  # the tag that named the symbol is closed
+                    b.section, b.symbol = section, symbol
+                    doc.headings.append(idx)
+                    continue
+            while stack and stack[-1].rank >= b.rank and not (tag is not None and _nests(stack[-1], closed)):
+                stack.pop()  # (an opening tag nests in the tag that is open: XML sections nest)
                 rules.pop()
             if b.rank <= 7:
                 section += 1
@@ -1330,6 +1369,14 @@ def _assign_context(doc: Doc) -> None:
             or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and _INLINE_ANSWER.search(core.text))
         ):
             in_fmt = True
+        elif (
+            keys  # (after the answer's example: its keys are known)
+            and core.kind in (Kind.PROSE, Kind.KV)
+            and ("one of" in core.text or "One of" in core.text or "ONE OF" in core.text)
+            and (allowed := _ALLOWED_VALUES.match(core.text)) is not None
+            and (allowed.group(1).lower() in keys or allowed.group(1).lower() in DECISION_KEYS)
+        ):
+            in_fmt = True  # `"decision" is one of: open_long, close, hold.`: the answer's allowed values
         if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
             if core.kind is Kind.JSON:
@@ -1358,6 +1405,24 @@ def _symbol_map_measure(label: Block, data: object) -> str:
     return required_kind(label.label or label.text.rstrip(":")) or ""
 
 
+_ALLOWED_VALUES = re.compile(
+    r"""(?i)^\W{0,3}["'`]?([A-Za-z_]\w*)["'`]?\s+(?:is|are|must be|should be|can be|may be)\s+one of\b"""
+)
+
+
+def _opens(heading: Block, name: str) -> bool:
+    """The heading is the opening tag `<name>` (with or without attributes)."""
+    tag = _TAG_LINE.match(heading.text) if heading.text[:1] == "<" else None
+    return tag is not None and not tag.group(1) and tag.group(2) == name
+
+
+def _nests(heading: Block, closed: set[str]) -> bool:
+    """An opening tag whose closing tag comes later holds the tags opened before it closes (XML
+    sections nest); a tag never closed is a section marker, ended by the next one as a heading is."""
+    tag = _TAG_LINE.match(heading.text) if heading.text[:1] == "<" else None
+    return tag is not None and not tag.group(1) and tag.group(2) in closed
+
+
 def own_symbol(core: Block) -> str | None:
     """The symbol a key/value line names itself: `BTC: price ...` or `symbol=SOLUSDT price=...`."""
     if core.sep == "entity":
@@ -1378,7 +1443,9 @@ def _position_data(block: Block) -> bool:
     """A position (a dict line or a table with symbol, stop loss and take profit columns) is data
     wherever it stands, even after an answer-format heading."""
     if block.kind is Kind.POSITION:
-        return True
+        # an XML element (`<action symbol="BTC" stop_loss="117900.0"/>`) under an answer-format
+        # heading is the answer's example, written as the answer is to be written
+        return not block.text.startswith("<")
     if block.kind is Kind.TABLE and block.header is not None:
         names = [norm_key(h) for h in block.header]
         if any(n in DECISION_KEYS for n in names) or any(_lists_choices(v) for v in block.values):
@@ -1533,10 +1600,16 @@ _YAML_OPEN = re.compile(r"^(?:-\s+)?[A-Za-z_][\w-]*\s*:$")
 _YAML_VALUE = re.compile(r"^\s*(?:-\s+)?[^:]+:\s*(.+)$")
 
 
-def _yaml_answer_end(lines: list[str], i: int) -> int | None:
+def _after_format(blocks: list[Block]) -> bool:
+    """The last line read opens the answer format (`Output format (YAML, nothing else):`)."""
+    return bool(blocks) and blocks[-1].kind is Kind.HEADING and _heading_flags(blocks[-1].label)[0]
+
+
+def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> int | None:
     """End of an unfenced YAML answer template at line `i` (`decisions:` and the lines indented under
-    it, or `- ` items), if it has a `signal`-like key or a value listing choices: its indentation is its
-    structure, so it is kept as written, like a fenced one."""
+    it, or `- ` items), if it has a `signal`-like key or a value listing choices, or stands right under
+    an answer-format heading: its indentation is its structure, so it is kept as written, like a
+    fenced one."""
     base = len(lines[i]) - len(lines[i].lstrip())
     if not _YAML_OPEN.match(lines[i].strip()):
         return None
@@ -1549,7 +1622,7 @@ def _yaml_answer_end(lines: list[str], i: int) -> int | None:
     if j - i < 3:
         return None
     body = lines[i + 1 : j]
-    if any((m := _YAML_KEY.match(ln)) and m.group(1).lower() in DECISION_KEYS for ln in body):
+    if after_format or any((m := _YAML_KEY.match(ln)) and m.group(1).lower() in DECISION_KEYS for ln in body):
         return j
     return j if any((m := _YAML_VALUE.match(ln)) and _lists_choices(m.group(1)) for ln in body) else None
 

@@ -183,13 +183,29 @@ def _pair_value(value: str) -> str:
     return f"'{value}'" if '"' in value else f'"{value}"'
 
 
-_SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])|止损|止損")
-_TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])|止盈")
+_SL_WORD = re.compile(r"(?i)(?<![a-z])(?:sl|stop[ _-]?loss|stop)(?![a-z])")
+_TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])")
+# the same named in Chinese, Japanese, Korean or Russian: searched in non-ASCII text only (a case-blind
+# search for non-ASCII words is slow, and English text never needs it)
+_SL_OTHER = re.compile("止损|止損|損切|ストップ|손절|[Сс]топ")
+_TP_OTHER = re.compile("止盈|利確|利益確定|익절|[Тт]ейк")
+_PARAGRAPH_LINES = 6  # a wrapped sentence, not a section: how many lines a kept paragraph may join
+_PROSE_KINDS = (Kind.PROSE, Kind.KV, Kind.BULLET)
 _UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
 
 
+def _names_sl_or_tp(text: str) -> bool:
+    if _SL_WORD.search(text) is not None or _TP_WORD.search(text) is not None:
+        return True
+    return not text.isascii() and (_SL_OTHER.search(text) is not None or _TP_OTHER.search(text) is not None)
+
+
 def _names_sl_and_tp(text: str) -> bool:
-    return _SL_WORD.search(text) is not None and _TP_WORD.search(text) is not None
+    """A stop loss and a take profit are both named (a position line in a shape not read)."""
+    if text.isascii():
+        return _SL_WORD.search(text) is not None and _TP_WORD.search(text) is not None
+    sl = _SL_WORD.search(text) is not None or _SL_OTHER.search(text) is not None
+    return sl and (_TP_WORD.search(text) is not None or _TP_OTHER.search(text) is not None)
 
 
 class Reducer:
@@ -294,6 +310,7 @@ class Reducer:
                 texts[idx] = self._keep_unread_position(idx, block)
                 if header is not None and not texts[header]:  # its row is read by its header
                     texts[header] = self._keep_unread_position(header, self.blocks[header])
+        self._keep_wrapped_positions(texts)
         if lv.pivot:  # after: what this level drops between two records does not keep them apart
             self._plan_pivots(texts)
         out = [(idx, text) for idx, text in texts.items() if text]
@@ -343,6 +360,47 @@ class Reducer:
             if b.kind is Kind.HEADING:
                 return None
         return None
+
+    def _keep_wrapped_positions(self, texts: dict[int, str]) -> None:
+        """A position written as prose wrapped over lines (`We are long 0.35 BTC from 93,150.00. The stop
+        loss is at 91,900.00 and the take` / `profit at 101,500.00.`): no one line names the symbol, the
+        stop and the target, the paragraph does. Its dropped lines are kept as written."""
+        blocks, done = self.blocks, -1
+
+        def joins(k: int) -> bool:  # the line `k` continues the paragraph of the line above it
+            return (
+                not blocks[k].blank_before and blocks[k - 1].kind in _PROSE_KINDS and k - 1 not in self._pos
+            )
+
+        for idx, text in texts.items():
+            b = blocks[idx]
+            if text or idx <= done or b.kind not in _PROSE_KINDS or idx in self._pos:
+                continue
+            if HAS_DIGIT.search(b.text) is None:
+                continue  # no number lost
+            if not (
+                _names_sl_or_tp(b.text) or (idx and joins(idx) and _names_sl_or_tp(blocks[idx - 1].text))
+            ):
+                continue  # no stop or target named on the line or the one it continues: not a position's
+            start = end = idx
+            while start > 0 and idx - start < _PARAGRAPH_LINES - 1 and joins(start):
+                start -= 1
+            while (
+                end + 1 < len(blocks)
+                and end - start < _PARAGRAPH_LINES - 1
+                and blocks[end + 1].kind in _PROSE_KINDS
+                and (end + 1) not in self._pos
+                and joins(end + 1)
+            ):
+                end += 1
+            done = end
+            if end == start:
+                continue  # one line: the rule for a line has judged it
+            joined = " ".join(blocks[k].text for k in range(start, end + 1))
+            if _names_sl_and_tp(joined) and symbols_in(joined):
+                for k in range(start, end + 1):
+                    if not texts[k]:
+                        texts[k] = self._keep_unread_position(k, blocks[k])
 
     def _keep_unread_position(self, idx: int, b: Block) -> str:
         """Kept as written rather than lost: facts that were not understood cannot be condensed."""
