@@ -11,7 +11,10 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.text import numbers_in
+
+EVERY_MODE = ("lossless", "analysis", "standard", "minimal", "emergency")
 
 _SCAN = re.compile(r"[~$+\-−]*\d[\d,]*(?:\.\d+)?%?")
 
@@ -125,3 +128,11 @@ def in_order(text: str, markers: Iterable[str]) -> bool:
     positions = [flat.find(squash(m)) for m in markers]
     present = [p for p in positions if p >= 0]
     return present == sorted(present)
+
+
+def compress_checked(prompt: str, mode: str) -> str:
+    """`prompt` compressed at `mode` (gpt-4o tokens), once the exported check has passed on the result:
+    what a test of a shape then asserts by string work is on top of that check."""
+    result = AdaptivePromptCompressor(model="gpt-4o").compress_by_context(prompt, mode)
+    assert check_fidelity(prompt, result, result.level).ok
+    return str(result)

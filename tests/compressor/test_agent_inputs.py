@@ -14,19 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, parse
 
+from .factcheck import EVERY_MODE, compress_checked
+
 PROMPT = (Path(__file__).parent / "agent_prompt.txt").read_text()
-MODES = ["lossless", "analysis", "standard", "minimal", "emergency"]
+MODES = EVERY_MODE
 SIGNALS = PROMPT.split("signals by ticker:\n", 1)[1].split("\n", 1)[0]
-
-
-def compress(prompt: str, mode: str) -> str:
-    result = AdaptivePromptCompressor(model="gpt-4o").compress_by_context(prompt, mode)
-    assert check_fidelity(prompt, result, result.level).ok
-    return str(result)
 
 
 def test_the_price_map_under_its_label_states_each_price() -> None:
@@ -36,7 +31,7 @@ def test_the_price_map_under_its_label_states_each_price() -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_keeps_the_prices_with_their_label(mode: str) -> None:
-    out = compress(PROMPT, mode)
+    out = compress_checked(PROMPT, mode)
     assert "Current Prices:" in out
     assert re.search(r'"BTC":\s?91234\.56', out)
     assert re.search(r'"ETH":\s?3012\.78', out)
@@ -44,7 +39,7 @@ def test_every_mode_keeps_the_prices_with_their_label(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_agents_signals_are_data_never_typed(mode: str) -> None:
-    out = compress(PROMPT, mode)
+    out = compress_checked(PROMPT, mode)
     assert '"confidence":int' not in out.replace(" ", "")
     if "technical_analyst_agent" in out:  # kept: as it was given
         kept = json.loads(next(ln for ln in out.splitlines() if "technical_analyst_agent" in ln))
@@ -53,7 +48,7 @@ def test_the_agents_signals_are_data_never_typed(mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_answer_template_keeps_its_keys(mode: str) -> None:
-    out = compress(PROMPT, mode)
+    out = compress_checked(PROMPT, mode)
     template = out[out.index("Output strictly in JSON") :]
     for key in ("decisions", "action", "quantity", "confidence", "reasoning", "buy/sell/short/cover/hold"):
         assert key in template
@@ -86,7 +81,7 @@ def test_a_signal_json_with_no_answer_format_after_it_stays_the_answer_example()
     prompt = 'BTC price: 91000.5\nDecide now.\n{"BTC": {"signal": "buy", "confidence": 0.7}}\n'
     example = next(b for b in parse(prompt).blocks if b.kind is Kind.JSON)
     assert example.fmt
-    assert "0.7" not in compress(prompt, "emergency")  # typed, as an example is
+    assert "0.7" not in compress_checked(prompt, "emergency")  # typed, as an example is
 
 
 def test_a_template_with_placeholders_before_the_format_heading_stays_an_example() -> None:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, is_instruction, parse
+
+from .factcheck import EVERY_MODE, compress_checked
 
 ASCII_COLONS = (Path(__file__).parent / "chinese_prompt.txt").read_text()
 WIDE_COLONS = "\n".join(
@@ -22,14 +23,8 @@ WIDE_COLONS = "\n".join(
     for line in ASCII_COLONS.splitlines()
 )
 PROMPTS = {"ascii colons": ASCII_COLONS, "full-width colons": WIDE_COLONS}
-MODES = ["lossless", "analysis", "standard", "minimal", "emergency"]
+MODES = EVERY_MODE
 POSITION = ("BTCUSDT 多头", "0.05", "89,244.47", "86,979.38", "95,133.70", "+99.50")
-
-
-def compress(prompt: str, mode: str) -> str:
-    result = AdaptivePromptCompressor(model="gpt-4o").compress_by_context(prompt, mode)
-    assert check_fidelity(prompt, result, result.level).ok
-    return str(result)
 
 
 @pytest.mark.parametrize("shape", PROMPTS)
@@ -48,7 +43,7 @@ def test_price_rsi_and_trend_are_read_from_chinese_labels(shape: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("shape", PROMPTS)
 def test_every_mode_keeps_the_position_the_facts_and_the_contract(shape: str, mode: str) -> None:
-    out = compress(PROMPTS[shape], mode)
+    out = compress_checked(PROMPTS[shape], mode)
     position = next(ln for ln in out.splitlines() if "多头" in ln)
     assert all(part in position for part in POSITION)
     for value in ("91234.56", "61.2", "3012.78", "44.8"):
@@ -60,12 +55,12 @@ def test_every_mode_keeps_the_position_the_facts_and_the_contract(shape: str, mo
 
 @pytest.mark.parametrize("mode", ["lossless", "analysis", "standard"])
 def test_the_hard_constraints_are_instructions_kept_whole(mode: str) -> None:
-    out = compress(ASCII_COLONS, mode)
+    out = compress_checked(ASCII_COLONS, mode)
     assert "风险回报比：必须 ≥ 1:3" in out
 
 
 def test_the_steps_of_the_answer_are_kept_in_emergency() -> None:
-    out = compress(WIDE_COLONS, "emergency")
+    out = compress_checked(WIDE_COLONS, "emergency")
     assert "第一步：思维链（纯文本）" in out
     assert "第二步：JSON决策数组" in out
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, parse
 
-MODES = ["lossless", "analysis", "standard", "minimal", "emergency"]
+from .factcheck import EVERY_MODE, compress_checked
+
+MODES = EVERY_MODE
 
 WRAPPED_PROSE_POSITION = """BTC is trading at 96,418.20.
 
@@ -85,15 +86,9 @@ Do not copy the numbers.
 """
 
 
-def compress(prompt: str, mode: str) -> str:
-    result = AdaptivePromptCompressor(model="gpt-4o").compress_by_context(prompt, mode)
-    assert check_fidelity(prompt, result, result.level).ok
-    return str(result)
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_a_position_in_prose_wrapped_over_lines_is_kept_whole(mode: str) -> None:
-    out = compress(WRAPPED_PROSE_POSITION, mode)
+    out = compress_checked(WRAPPED_PROSE_POSITION, mode)
     for value in ("0.35", "93,150.00", "91,900.00", "101,500.00", "+1,143.69"):
         assert value in out
 
@@ -101,7 +96,7 @@ def test_a_position_in_prose_wrapped_over_lines_is_kept_whole(mode: str) -> None
 @pytest.mark.parametrize("mode", MODES)
 def test_a_japanese_sentence_is_not_a_title_and_its_positions_stay(mode: str) -> None:
     assert parse(JAPANESE_POSITIONS).blocks[0].kind is not Kind.HEADING  # CJK has no capitals
-    out = compress(JAPANESE_POSITIONS, mode)
+    out = compress_checked(JAPANESE_POSITIONS, mode)
     for value in ("0.08", "14,920,000", "14,650,000", "16,000,000", "+37,136", "356.40", "364.00", "320.00"):
         assert value in out
 
@@ -120,7 +115,7 @@ def test_xml_elements_state_facts_and_the_answer_example_is_not_a_position() -> 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_xml_keeps_the_data_and_the_answer_example_as_written(mode: str) -> None:
-    out = compress(XML, mode)
+    out = compress_checked(XML, mode)
     for value in ("114,392.7", "39.4", "bearish", "0.25", "116,050.0", "117,900.0", "110,500.0"):
         assert value in out
     assert '<action symbol="BTC" type="hold"' in out
@@ -139,21 +134,21 @@ def test_xml_sections_nest_and_close() -> None:
 
 @pytest.mark.parametrize("mode", ["minimal", "emergency"])
 def test_allowed_values_of_an_answer_key_are_kept(mode: str) -> None:
-    assert "open_long, open_short, close, amend, hold" in compress(REACT, mode)
+    assert "open_long, open_short, close, amend, hold" in compress_checked(REACT, mode)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_an_entity_line_with_a_labelled_value_inside_keeps_all_its_values(mode: str) -> None:
     """(`RSI(14, 1h)` has a comma in its label: its value is kept, but not read as the RSI fact.)"""
     assert {Fact("BNB", "price", "612.4"), Fact("LINK", "price", "19.872")} <= required_facts(GRID)
-    out = compress(GRID, mode)
+    out = compress_checked(GRID, mode)
     for value in ("612.4", "38.9", "19.872", "55.6"):
         assert value in out
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_yaml_answer_under_its_format_heading_keeps_its_shape(mode: str) -> None:
-    out = compress(YAML_ANSWER, mode)
+    out = compress_checked(YAML_ANSWER, mode)
     assert "markets:\n  BTC-USDT:\n    bid_spread: " in out
     assert "\n  ETH-USDT:\n    bid_spread: " in out
     if mode in ("lossless", "analysis", "standard"):
