@@ -55,3 +55,12 @@ async def stop(
             within,
         )
     return sorted(pending, key=lambda t: t.get_name())
+
+
+def honour_swallowed_cancel() -> None:
+    """Raise CancelledError if this task was asked to stop and the awaited call swallowed it: redis-py
+    does when a cancel meets its own read timeout (#2551), and a loop that goes round again after such
+    a call would never end. Call it between the steps of a `while True` loop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

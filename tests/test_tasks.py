@@ -81,3 +81,49 @@ def test_tasks_of_another_loop_are_skipped() -> None:
     task.cancel()
     old.run_until_complete(asyncio.wait([task]))
     old.close()
+
+
+class _SwallowingTick:
+    """A step that swallows the cancellation arriving while it waits, as redis-py does (#2551)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.entered = asyncio.Event()
+
+    async def __call__(self, *args: object) -> None:
+        self.calls += 1
+        self.entered.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(10)
+
+
+async def test_the_monitor_loop_ends_when_a_tick_swallows_its_cancel(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_oxbot.monitor import Monitor
+    from pytest_oxbot.monitor.config import default_config
+
+    monitor = Monitor(default_config())
+    tick = _SwallowingTick()
+    monkeypatch.setattr(monitor, "tick", tick)
+    task = asyncio.create_task(monitor.run())
+    await tick.entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)  # before: the loop slept and ticked on, for ever
+    assert tick.calls == 1
+
+
+async def test_the_reporter_loop_ends_when_a_publish_swallows_its_cancel() -> None:
+    from pytest_oxbot.monitor.reporter import MetricsReporter
+
+    publish = _SwallowingTick()
+
+    class Link:
+        async def publish(self, reporter: object) -> None:
+            await publish(reporter)
+
+    task = asyncio.create_task(MetricsReporter("bot").publish_forever(Link(), interval_s=0.01))
+    await publish.entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert publish.calls == 1

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from pytest_oxbot._tasks import honour_swallowed_cancel
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.monitor.actions import ActionApplier, ActionBoard, AppliedAction, BotTargets
 from pytest_oxbot.monitor.metrics import LATENCY_BUCKETS_S
@@ -333,6 +334,7 @@ class MetricsReporter:
                 raise
             except Exception as exc:
                 log.warning("PERFORMANCE reporter %s could not publish: %s", self.process, type(exc).__name__)
+            honour_swallowed_cancel()
             await asyncio.sleep(interval_s)
 
 

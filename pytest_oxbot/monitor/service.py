@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_oxbot._tasks import honour_swallowed_cancel
 from pytest_oxbot.clock import Clock, SystemClock
 from pytest_oxbot.monitor.actions import ActionBoard, ActionOrder, AppliedAction
 from pytest_oxbot.monitor.aggregate import FlatPoint, WindowMetrics, derive, flatten, window_delta
@@ -113,6 +114,7 @@ class Monitor:
             except Exception as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("PERFORMANCE monitor tick failed")
+            honour_swallowed_cancel()  # a cancel swallowed during the tick: `run()` would never end
             await asyncio.sleep(self.config.sample_interval_s)
 
     def _check_actions(self) -> None:
