@@ -27,6 +27,7 @@ from pytest_oxbot.compressor.parse import (
     compile_patterns,
     dump_json,
     is_sl,
+    is_symbol_key,
     is_tp,
     norm_key,
     parse,
@@ -58,10 +59,10 @@ __all__ = [
     "required_facts",
 ]
 
-POSITION_FIELDS = ("side", "qty", "entry", "sl", "tp", "pnl")
+POSITION_FIELDS = ("id", "side", "qty", "entry", "sl", "tp", "pnl")
 _SIDE_WORD = re.compile(r"(?i)^\W*(long|short|buy|sell)\b")
 _SIDE_LINE = re.compile(
-    r"(?i)^(?P<side>long|short)\b[\s:]*(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)?\s*(?:[A-Z]{2,6}\s*)?(?:@|at)\s*"
+    r"(?i)^(?P<side>long|short)\b[\s:]*(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)?\s*(?:[A-Z]{2,6}\s*)?(?:@|(?:at|по|à|bei|a)\b)\s*"
 )
 
 
@@ -229,7 +230,7 @@ def symbol_column(header: Sequence[str] | None, rows: Sequence[Sequence[str]] = 
     if header is None:
         return None
     for i, col in enumerate(header):
-        if norm_key(col) in SYMBOL_KEYS:
+        if is_symbol_key(col):
             return i
     if rows and all(r and symbol_of(r[0]) for r in rows[:5]):  # the first rows tell
         return 0
@@ -294,7 +295,8 @@ def _table_facts(
         named = ((header[i], row[i]) for i in range(min(len(header), len(row))) if i != time_col and row[i])
         return {Fact(symbol, kind, fact_value(v, kind)) for h, v in named if (kind := required_kind(h))}
     fields = {i: position_field(name) for i, name in enumerate(header) if i != col}
-    is_position = any(f in ("sl", "tp") for f in fields.values())
+    found = set(fields.values())
+    is_position = bool(found & {"sl", "tp"}) or ("side" in found and bool(found & {"entry", "qty"}))
     kinds = {i: required_kind(name) for i, name in enumerate(header) if i != col}
     facts: set[Fact] = set()
     for row in rows:
@@ -408,6 +410,9 @@ DONT_COPY = re.compile(
     r"(?i)\b(?:do not|don'?t|never|avoid)\b[^.!\n]{0,40}\b(?:copy|reuse|repeat|paste|echo)\b"
     r"|\bexample values?\b|\b(?:illustrative|placeholders?)\b|\byour own (?:analysis|values|numbers)\b"
     r"|(?:不要|勿|禁止|不得)(?:复制|複製|照抄|抄袭|抄襲)|示例(?:中的)?(?:数值|數值|值)"
+    # es, pt, fr, it, de, ru, ja, ko: a negation, then a word for copying
+    r"|\b(?:no|não|nao|ne|non|nicht|не|нельзя)\b[^.!\n]{0,24}(?:copi|recopi|kopier|копир)"
+    r"|\bkopier\w*\b[^.!\n]{0,24}\bnicht\b|コピーしない|コピー禁止|복사하지|복사 금지"
 )
 _FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(
@@ -415,7 +420,8 @@ ANSWER_ONLY = re.compile(
     r"\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
     rf"|\b(?:only|just|solo|sólo|solamente|únicamente|apenas|somente|seulement|uniquement|nur)\b"
     rf"[^\n]{{0,24}}\b{_FORMAT_NAME}\b"
-    rf"|\b(?:respond|answer|reply|output|return|responde|responda|réponds|répondez|antworte|rispondi)\b"
+    rf"|\b(?:respond|answer|reply|output|return|responde|responda|réponds|répondez|antworte|rispondi|"
+    rf"отвечай|ответь|отвечайте|верни|выведи|только|строго)\b"
     rf"[^\n]{{0,40}}\b{_FORMAT_NAME}\b"
 )
 

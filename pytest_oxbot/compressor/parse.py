@@ -220,6 +220,10 @@ FORMAT_HEADING = re.compile(
     r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
     r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"
     r"|(?:输出|輸出|返回|回复|回覆|响应|響應|回答|决策|決策)(?:格式|要求|结构|結構)"
+    r"|формат\s+(?:ответа|вывода)|出力形式|回答形式|출력\s?형식|응답\s?형식"  # ru, ja, ko
+    # the tools the model answers by calling: their definitions are the answer's contract
+    r"|^\W*(?:available\s+)?(?:tools?|functions?)(?:\s+(?:available|definitions?|schemas?))?\W*$"
+    r"|\b(?:tool|function)[ _-]?call(?:s|ing)?\b"
 )
 # Keys whose values are the decision itself: their allowed values are the answer contract.
 SIGNAL_KEYS = frozenset(
@@ -262,6 +266,7 @@ _OTHER_LANGUAGE_KEYWORDS = """
     jamais toujours doit doivent devez obligatoire interdit interdite évitez
     niemals immer muss musst müssen wichtig verboten pflicht vermeide
     devi devono obbligatorio vietato evitare
+    никогда всегда должен должна должны обязательно обязан важно запрещено нельзя строго избегай необходимо
 """
 _OTHER_LANGUAGE_IMPERATIVES = """
     analiza analice responde responda usa utiliza decide mantén mantenga considera devuelve
@@ -269,6 +274,7 @@ _OTHER_LANGUAGE_IMPERATIVES = """
     analysez analyse répondez utilisez décidez gardez considérez renvoyez
     analysiere antworte verwende entscheide halte berücksichtige gib
     analizza rispondi utilizza decidi mantieni restituisci
+    анализируй проанализируй отвечай ответь используй учитывай верни ставь выбери оцени
 """
 _INSTR_SINGLE |= frozenset(_OTHER_LANGUAGE_KEYWORDS.split())
 IMPERATIVES |= frozenset(_OTHER_LANGUAGE_IMPERATIVES.split())
@@ -278,11 +284,13 @@ _INSTR_PHRASES = ("do not", "make sure", "not allowed", "no exception")
 # important, note, only, always, absolutely not
 _CJK_INSTRUCTION = re.compile(
     "必须|必須|不要|禁止|务必|務必|切勿|严禁|嚴禁|不得|不能|不可|重要|注意|只能|只允许|只允許|永远|永遠|"
-    "一定要|绝不|絕不|绝对不|絕對不"
+    "一定要|绝不|絕不|绝对不|絕對不|"
+    "必ず|絶対|してください|しないで|禁止|반드시|절대|금지|하지 마|마십시오|하십시오"  # ja, ko
 )
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
+_FIRST_WORD_ANY = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*((?:[^\W\d_]|')+)")  # any alphabet: `mantén`
 
 
 def instruction_signals(text: str) -> tuple[bool, str]:
@@ -295,8 +303,14 @@ def instruction_signals(text: str) -> tuple[bool, str]:
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
         or (not ascii_only and _CJK_INSTRUCTION.search(low) is not None)
     )
-    m = _FIRST_WORD.match(low)
-    return keyword, (m.group(1) if m else "")
+    m = (_FIRST_WORD if ascii_only else _FIRST_WORD_ANY).match(low)
+    first = m.group(1) if m else ""
+    # `Не копируй ...`, `Não use ...`, `Ne copiez pas ...`, `Non copiare ...`: a prohibition, in languages
+    # that start one with their "not" (English "no" starts data as often: "No clear trend.")
+    return keyword or first in _NEGATION_FIRST, first
+
+
+_NEGATION_FIRST = frozenset({"не", "нельзя", "não", "ne", "non", "n'"})
 
 
 def has_instruction_word(text: str) -> bool:
@@ -375,7 +389,17 @@ _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"  # kana, CJK ideographs, hangul
 _LABEL_FULL = re.compile(rf"(?:\d{{1,3}}[A-Za-z]{{1,2}} ?)?[A-Za-z_(\[{_CJK}][\w .()\[\]/&%+\-‑'’]{{0,48}}")
-_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
+_QUALIFIER_COMMA = re.compile(r",(?=[^(),:]{0,12}\))")  # `RSI(14, 1h)`: a comma inside a qualifier
+
+
+def _is_label(text: str) -> bool:
+    return _LABEL_FULL.fullmatch(text) is not None or (
+        "," in text and _LABEL_FULL.fullmatch(_QUALIFIER_COMMA.sub(" ", text)) is not None
+    )
+
+
+# (or a space between a number and a one-word label: `TP1: 135.0 TP2: 130.0`)
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*|(?<=\d)\s+(?=[A-Za-z][\w]{0,15}:\s)")
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
     r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
@@ -383,20 +407,25 @@ PAIR_RE = re.compile(
 )
 _SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)$", re.I)
 _TP_KEY = re.compile(
-    r"^(?:take[_ -]?profit|profit[_ -]?target|tp|target|target[_ -]?price|takeprofit)$", re.I
+    r"^(?:take[_ -]?profit|profit[_ -]?target|tp|targets?|target[_ -]?price|takeprofit)(?: ?\d)?$", re.I
 )
 SYMBOL_KEYS = frozenset(
     {"symbol", "sym", "coin", "pair", "asset", "ticker", "instrument", "market", "name", "token"}
 )
 _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
-PRICE_KEY = re.compile(r"\b(?:prices?|last|close|mark)\b|^current$")
+# ... and the same words in the other languages bot prompts are written in (es, fr, de, it, pt, ru)
+PRICE_KEY = re.compile(
+    r"\b(?:prices?|last|close|mark|precio|prix|cours|preis|kurs|prezzo|preço|цена|курс)\b|^current(?: rate)?$"
+)
 _CJK_PRICE_KEY = re.compile(
-    "价格|價格|现价|現價|最新价|最新價|收盘价|收盤價"
+    "价格|價格|现价|現價|最新价|最新價|收盘价|收盤價|価格|現在値|終値|가격|현재가|종가"
 )  # searched in non-ASCII keys only
 RSI_KEY = re.compile(r"\brsi")
-TREND_KEY = re.compile(r"^(?:[\w()-]+ )?(?:trend|bias|regime)(?: \S+)?$")
-_CJK_TREND_KEY = re.compile(r"\w{0,4}(?:趋势|趨勢)")
+TREND_KEY = re.compile(
+    r"^(?:[\w()-]+ )?(?:trend|bias|regime|tendencia|tendance|tendenza|tendência|тренд)(?: \S+)?$"
+)
+_CJK_TREND_KEY = re.compile(r"\w{0,4}(?:趋势|趨勢|トレンド|추세|트렌드)")
 _NOT_TREND = re.compile(r"\b(?:oi|open interest|volume|vol|funding)\b")
 
 
@@ -424,6 +453,8 @@ def is_tp(key: str) -> bool:
 def required_kind(key: str) -> str | None:
     """Which required market fact a key names: price, rsi, trend, or none."""
     k = norm_key(key)
+    if "(" in k:  # `trend (ema 50 vs ema 200)`, `rsi(14, 1h)`: the qualifier is not the name
+        k = _PARENS.sub(" ", k).strip() or k
     if RSI_KEY.search(k):
         return "rsi"
     cjk = not k.isascii()
@@ -431,8 +462,9 @@ def required_kind(key: str) -> str | None:
         return "trend"
     if (PRICE_KEY.search(k) or (cjk and _CJK_PRICE_KEY.search(k))) and not re.search(
         r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
-        r"account|status|positions?|capital|time|funding|interest)\b"
-        r"|入场|入場|开仓|開倉|止损|止損|止盈|强平|強平|均价|均價|平均|目标|目標|涨跌|漲跌",
+        r"account|status|positions?|capital|time|funding|interest|entrada|entrée|einstieg\w*|входа|"
+        r"стоп\w*|тейк\w*|ликвидац\w*|средн\w*|цел\w*)\b"
+        r"|入场|入場|开仓|開倉|止损|止損|止盈|强平|強平|均价|均價|平均|目标|目標|涨跌|漲跌|建値|損切|利確|진입|손절|익절",
         k,
     ):
         return "price"
@@ -444,7 +476,7 @@ _KEY_UNIT = re.compile(r"\s*\((?:[a-z]{1,5}|[$€£¥%])\)$")
 
 @lru_cache(maxsize=4096)
 def position_field(key: str) -> str | None:
-    """Which position fact a key names: side, qty, entry, sl, tp, pnl (or None); a unit in
+    """Which position fact a key names: id, side, qty, entry, sl, tp, pnl (or None); a unit in
     parentheses is not part of the name (`unrealized P&L (USDT)`, `entry ($)`)."""
     k = _KEY_UNIT.sub("", norm_key(key).strip("'\" "))
     if is_sl(k):
@@ -455,11 +487,36 @@ def position_field(key: str) -> str | None:
         return "side"
     if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units", k):
         return "qty"
-    if re.fullmatch(r"entry|entry price|avg entry|avg entry price|average entry|entry px|open price", k):
+    if re.fullmatch(r"entry(?: zone| range| price| px)?|(?:avg|average) entry(?: price)?|open price", k):
         return "entry"
     if re.fullmatch(r"(?:unreali[sz]ed |u ?)?(?:pnl|p&l|p/l|profit)(?: usd)?|upnl", k):
         return "pnl"
+    if re.fullmatch(r"open rate|entry rate", k):  # freqtrade's `/status`
+        return "entry"
+    if re.fullmatch(r"(?:trade|position|ticket) (?:id|no|#)|id|ticket", k):
+        return "id"  # what the answer names the position by (`{"123": "keep|exit"}`): not bookkeeping
+    for field_name, words in _OTHER_FIELDS:
+        if words.fullmatch(k):
+            return field_name
     return None
+
+
+# Position field names in the other languages bot prompts are written in (ru, zh, ja, ko, es, fr, de).
+_OTHER_FIELDS = tuple(
+    (name, re.compile(words))
+    for name, words in (
+        ("sl", r"стоп(?:[- ]?лосс)?|止损价?|止損價?|損切り?|ストップロス|손절(?:가)?|stop de pérdida"),
+        ("tp", r"тейк(?:[- ]?профит)?|止盈价?|止盈價?|利確|利益確定|익절(?:가)?|toma de ganancias"),
+        ("side", r"направление|сторона|方向|방향|lado|dirección|sens|richtung"),
+        ("qty", r"количество|размер(?: позиции)?|数量|數量|수량|cantidad|quantité|menge"),
+        (
+            "entry",
+            r"вход|цена входа|入场价?|入場價?|开仓价|開倉價|建値|진입가|entrada|precio de entrada|"
+            r"prix d'entrée|einstieg(?:spreis)?",
+        ),
+        ("pnl", r"прибыль|pnl|盈亏|盈虧|損益|含み損益|손익"),
+    )
+)
 
 
 # --- block parsers ---------------------------------------------------------------------------------
@@ -469,11 +526,12 @@ _POSITION_HEAD = re.compile(r"^[-*•\s]*([\w:/.-]{2,24}?):\s+(?=[A-Za-z_]\w*=)"
 
 
 def _position(text: str) -> Block | None:
-    """A one-line position: a Python/JSON dict or `SYM: k=v ...` with a stop loss and a take profit."""
+    """A one-line position: a Python/JSON dict or `SYM: k=v ...` with a stop loss and a take profit, or a
+    side with an entry or a quantity (as a record of lines is: `- BTC: side=Long qty=0.1 entry=1 sl=2`)."""
     low = text.lower()
     if not (
-        ("stop" in low or "sl" in low)
-        and ("take" in low or "profit" in low or "tp" in low or "target" in low)
+        (("stop" in low or "sl" in low) and any(w in low for w in ("take", "profit", "tp", "target")))
+        or ("side" in low and ("entry" in low or "qty" in low))
     ):
         return None
     head = ""
@@ -483,8 +541,8 @@ def _position(text: str) -> Block | None:
     else:
         text_pairs = text
     pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text_pairs))
-    keys = [k for k, _ in pairs]
-    if not (any(is_sl(k) for k in keys) and any(is_tp(k) for k in keys)):
+    fields = {position_field(k) for k, _ in pairs}
+    if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
     symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
     if symbol is None:
@@ -506,12 +564,13 @@ def split_pairs(text: str) -> tuple[tuple[str, str], ...] | None:
 
 def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
     colon = body.find(":")
-    if colon <= 0 or not _LABEL_FULL.fullmatch(body[:colon].rstrip()) or body[colon + 1 : colon + 3] == "//":
+    if colon <= 0 or not _is_label(body[:colon].rstrip()) or body[colon + 1 : colon + 3] == "//":
         return None
     if _in_number(body, colon):
         return None  # `BTC 1m close 90963.44 at 14:00`: a time (or a ratio), not `key: value`
     starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
-    for sep in _SEP.finditer(body, colon + 1):
+    further = body.find(":", colon + 1) >= 0  # (one colon, one pair: no separator scan)
+    for sep in _SEP.finditer(body, colon + 1) if further else ():
         nxt = body.find(":", sep.end())
         if nxt < 0:
             break
@@ -520,7 +579,7 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
             key
             and not _in_number(body, nxt)
             and body[nxt + 1 : nxt + 3] != "//"  # `https://`: a link, not `key: value`
-            and _LABEL_FULL.fullmatch(key)
+            and _is_label(key)
             and sep.start() >= starts[-1][2]
             and _balanced(body[: sep.start()])
         ):
@@ -642,7 +701,7 @@ def _segment(seg: str) -> tuple[str, str] | None:
     if _value_start(tokens[0]):
         return None  # `$0.49533 (+3.07%)`: a value and its remark, no label
     for i in range(1, min(len(tokens), 6)):
-        if _value_start(tokens[i]):
+        if _value_start(tokens[i]) and _balanced(" ".join(tokens[:i])):  # `RSI(14, 1h) 38.9`
             return " ".join(tokens[:i]), " ".join(tokens[i:])
     if 2 <= len(tokens) <= 4 and tokens[-1].isalpha() and not HAS_DIGIT.search(tokens[-1]):
         return " ".join(tokens[:-1]), tokens[-1]
@@ -1367,14 +1426,24 @@ def _assign_context(doc: Doc) -> None:
             )
             or (core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text))
             or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and _INLINE_ANSWER.search(core.text))
+            or (  # ReAct's `Final Answer: {"BTCUSDT": "hold"}`: the label says it is the answer
+                core.kind is Kind.KV
+                and core.pairs[0][1][:1] in "{["
+                and _ANSWER_LABEL.fullmatch(norm_key(core.pairs[0][0])) is not None
+            )
         ):
             in_fmt = True
         elif (
             keys  # (after the answer's example: its keys are known)
             and core.kind in (Kind.PROSE, Kind.KV)
             and ("one of" in core.text or "One of" in core.text or "ONE OF" in core.text)
-            and (allowed := _ALLOWED_VALUES.match(core.text)) is not None
-            and (allowed.group(1).lower() in keys or allowed.group(1).lower() in DECISION_KEYS)
+            and (
+                (
+                    (allowed := _ALLOWED_VALUES.match(core.text)) is not None
+                    and (allowed.group(1).lower() in keys or allowed.group(1).lower() in DECISION_KEYS)
+                )
+                or _ALLOWED_EACH.match(core.text) is not None
+            )
         ):
             in_fmt = True  # `"decision" is one of: open_long, close, hold.`: the answer's allowed values
         if in_fmt and not _position_data(core):
@@ -1405,6 +1474,11 @@ def _symbol_map_measure(label: Block, data: object) -> str:
     return required_kind(label.label or label.text.rstrip(":")) or ""
 
 
+_ANSWER_LABEL = re.compile(r"(?:final )?(?:answer|response|output|reply|decision)")
+_ALLOWED_EACH = re.compile(  # `Each value is one of: hold, close.` after the answer's example
+    r"(?i)^\W{0,3}(?:each|every|all|the)\s+(?:values?|fields?|answers?|entries|keys?)\s+"
+    r"(?:is|are|must be|should be|can be|may be)\s+one of\b"
+)
 _ALLOWED_VALUES = re.compile(
     r"""(?i)^\W{0,3}["'`]?([A-Za-z_]\w*)["'`]?\s+(?:is|are|must be|should be|can be|may be)\s+one of\b"""
 )
@@ -1428,7 +1502,7 @@ def own_symbol(core: Block) -> str | None:
     if core.sep == "entity":
         return symbol_of(core.label)
     for key, value in core.pairs:
-        if norm_key(key) in SYMBOL_KEYS:
+        if is_symbol_key(key):
             return symbol_of(value)
     return None
 
@@ -1450,7 +1524,7 @@ def _position_data(block: Block) -> bool:
         names = [norm_key(h) for h in block.header]
         if any(n in DECISION_KEYS for n in names) or any(_lists_choices(v) for v in block.values):
             return False  # `symbol  signal  stop_loss` / `BTC  buy|sell|hold  number`: the answer's columns
-        return any(n in SYMBOL_KEYS for n in names) and any(is_sl(n) or is_tp(n) for n in names)
+        return any(is_symbol_key(n) for n in names) and any(is_sl(n) or is_tp(n) for n in names)
     return False
 
 
@@ -1491,16 +1565,26 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     out: list[Record] = []
     i = 0
     n = len(blocks)
+    opener = ""  # the first label of the last paragraph record (`trade id`)
     while i < n:
         b = blocks[i]
         core = b.core
-        starts = b.kind is Kind.HEADING or _opens_record(core)
-        if not starts:
-            i += 1
-            continue
+        paragraph = None
+        if not (b.kind is Kind.HEADING or _opens_record(core)):
+            paragraph = _paragraph_symbol(blocks, i, opener)
+            if paragraph is None:
+                i += 1
+                continue
         rec = Record(i, i + 1, None)
-        if b.kind is Kind.HEADING:
+        if paragraph is not None:  # `Trade ID: 123` / `Current Pair: BTC/USDT` / ...: one trade a paragraph
+            rec.pairs.extend(core.pairs)
+            rec.symbol = paragraph
+            opener = norm_key(core.pairs[0][0])
+        elif b.kind is Kind.HEADING:
             rec.symbol = symbol_of(b.label)
+            side = _HEADING_SIDE.search(b.label) if rec.symbol else None
+            if side:  # `📈 BTC/USDT LONG` over `Entry: ...` / `SL: ...`: a signal's side is in its title
+                rec.pairs.append(("side", side.group(1)))
         elif core.sep == "entity":  # `BTC: price 1, rsi 2`: a record of one line
             rec.pairs.extend(core.pairs)
             rec.symbol = symbol_of(core.label)
@@ -1519,6 +1603,10 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break
             if (bullets or indented) and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
                 break  # a list (or indented lines), a blank line, then a plain line: the record ended
+            if paragraph is not None and (
+                m.blank_before or mc.kind is not Kind.KV or norm_key(mc.pairs[0][0]) == opener
+            ):
+                break  # a blank line, or the next trade's first label (`Trade ID:` again)
             if indented and m.indent <= b.indent and m.kind is not Kind.BULLET:
                 break  # members indented under their header, then a plain line back at its margin
             if b.kind is not Kind.HEADING and (
@@ -1527,19 +1615,22 @@ def records(blocks: Sequence[Block]) -> list[Record]:
                 break  # a `symbol: X` record is data: an instruction or another symbol ends it
             bullets = bullets or m.kind is Kind.BULLET
             indented = indented or m.indent > b.indent
-            if _opens_record(mc):
+            if _opens_record(mc) and paragraph is None:
                 break  # the next record's header
             if mc.kind is Kind.KV:
                 rec.pairs.extend(mc.pairs)
             j += 1
         rec.end = j
         if rec.symbol is None:
-            rec.symbol = next((symbol_of(v) or v for k, v in rec.pairs if norm_key(k) in SYMBOL_KEYS), None)
+            rec.symbol = next((symbol_of(v) or v for k, v in rec.pairs if is_symbol_key(k)), None)
         if rec.symbol is None and b.symbol:
             rec.symbol = b.symbol
         out.append(rec)
         i = j if j > i + 1 else i + 1
     return out
+
+
+_HEADING_SIDE = re.compile(r"\b(LONG|SHORT|Long|Short)\b(?!-)")
 
 
 def data_pairs(block: Block) -> bool:
@@ -1554,7 +1645,37 @@ def _names_other(block: Block, symbol: str | None) -> bool:
 
 def _opens_record(core: Block) -> bool:
     """A `Symbol: X ...` / `symbol=X ...` line, or an entity line (`BTC: price 1, rsi 2`)."""
-    return core.kind is Kind.KV and (core.sep == "entity" or norm_key(core.pairs[0][0]) in SYMBOL_KEYS)
+    return core.kind is Kind.KV and (core.sep == "entity" or is_symbol_key(core.pairs[0][0]))
+
+
+def _paragraph_symbol(blocks: Sequence[Block], i: int, opener: str) -> str | None:
+    """The symbol of a paragraph of `Label: value` lines that starts at `i` and names its symbol on a
+    later line (freqtrade's `/status`: `Trade ID: 123`, `Current Pair: BTC/USDT`, `Open Rate: ...`).
+    A paragraph starts after a blank line or a line of another kind, or where the previous one started
+    (`opener`, its first label): blank lines are not always there (a compressed prompt has none)."""
+    first = blocks[i]
+    if first.kind is not Kind.KV or first.sep != ":" or first.fmt:
+        return None
+    key = norm_key(first.pairs[0][0])
+    if i and not first.blank_before and blocks[i - 1].core.kind is Kind.KV and key != opener:
+        return None
+    for j in range(i + 1, min(i + 12, len(blocks))):
+        m = blocks[j]
+        if m.kind is not Kind.KV or m.sep != ":" or m.blank_before or norm_key(m.pairs[0][0]) == key:
+            return None
+        if is_symbol_key(m.pairs[0][0]):
+            return symbol_of(m.pairs[0][1])
+    return None
+
+
+@lru_cache(maxsize=4096)
+def is_symbol_key(key: str) -> bool:
+    """`symbol`, `pair`, `Current Pair`, `ticker`, ...: a key whose value names the symbol."""
+    k = norm_key(key)
+    return k in SYMBOL_KEYS or _SYMBOL_KEY.fullmatch(k) is not None
+
+
+_SYMBOL_KEY = re.compile(r"(?:current|trading|trade) (?:pair|symbol|market|coin)")
 
 
 def _json_keys(value: object) -> list[str]:
@@ -1627,11 +1748,30 @@ def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> in
     return j if any((m := _YAML_VALUE.match(ln)) and _lists_choices(m.group(1)) for ln in body) else None
 
 
+_SCHEMA_KEYS = ("parameters", "input_schema", "json_schema", "schema", "function")
+
+
+def is_json_schema(value: object, depth: int = 0) -> bool:
+    """A JSON Schema or a tool definition (OpenAI `tools`/`response_format`, Anthropic `input_schema`):
+    the answer's contract itself, with no example values in it."""
+    if isinstance(value, list):
+        return depth < 2 and any(is_json_schema(v, depth + 1) for v in value[:8])
+    if not isinstance(value, dict):
+        return False
+    if isinstance(value.get("properties"), dict) and value.get("type") in ("object", None):
+        return True
+    return depth < 2 and any(is_json_schema(value.get(k), depth + 1) for k in _SCHEMA_KEYS if k in value)
+
+
 def _answer_example(block: Block) -> bool:
     """A JSON or code block that shows the decision to answer with: it has a `signal`-like key, or a
     value listing the allowed answers (`"comprar|vender|mantener"`: in any language)."""
     if block.kind is Kind.JSON:
-        return any(k.lower() in DECISION_KEYS for k in _json_keys(block.data)) or _lists_choices(block.data)
+        return (
+            any(k.lower() in DECISION_KEYS for k in _json_keys(block.data))
+            or _lists_choices(block.data)
+            or is_json_schema(block.data)
+        )
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))
 
 

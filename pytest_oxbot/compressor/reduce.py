@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from pytest_oxbot.compressor.facts import (
     _TYPES,
+    POSITION_FIELDS,
     carries_facts,
     carrying_series,
     contract_kind,
@@ -42,6 +43,7 @@ from pytest_oxbot.compressor.parse import (
     data_pairs,
     dump_json,
     is_instruction,
+    is_json_schema,
     is_sl,
     is_tp,
     norm_key,
@@ -124,8 +126,8 @@ _POSITION_ALIASES = {
     "direction": "side",
 }
 _POSITION_FIELDS = {
-    "standard": ("side", "qty", "entry", "sl", "tp", "pnl", "lev", "invalidation"),
-    "essential": ("side", "qty", "entry", "sl", "tp", "pnl"),
+    "standard": ("id", "side", "qty", "entry", "sl", "tp", "pnl", "lev", "invalidation"),
+    "essential": ("id", "side", "qty", "entry", "sl", "tp", "pnl"),
 }
 _BOOKKEEPING = re.compile(r"(?:^|_)(?:oid|id|uuid)$|^wait_for_fill$|^order_id", re.I)
 _FILLER = re.compile(r"\s+(?:indicators?|series|values)\b", re.I)
@@ -152,7 +154,9 @@ def _typed_json(value: object, key: str = "") -> object:
 def _typed_answer(value: object, key: str = "") -> object:
     """The answer example's values replaced by their types, and nothing else: a JSON document that
     also holds the positions, the rules and their wording (a prompt that is one JSON state) keeps
-    those as written."""
+    those as written. A JSON Schema has no example values: it is kept whole."""
+    if is_json_schema(value):
+        return value
     if isinstance(value, dict):
         if _is_answer_object(value):
             return _typed_json(value, key)
@@ -173,6 +177,9 @@ def _is_answer_object(value: dict[object, object]) -> bool:
 
 # --- the renderer ------------------------------------------------------------------------------------
 _BARE_PAIR_VALUE = re.compile(r"[^\s,'\"{}\[\]=]+(?:,\d{3}(?!\d)[^\s,'\"{}\[\]=]*)*")
+
+
+_NUMBER_LADDER = re.compile(r"[$€£]?\d[\d,.]*(?:\s*(?:-|–|/|to)\s*[$€£]?\d[\d,.]*)+")
 
 
 def _pair_value(value: str) -> str:
@@ -299,6 +306,9 @@ class Reducer:
                 texts[idx] = ""
                 continue
             texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
+            if texts[idx] and block.bullet == "```" and lv.name == "lossless":
+                # lossless changes no shape: a fenced block stays fenced (the other levels save the fence)
+                texts[idx] = f"```{block.label}\n{texts[idx]}\n```"
             if texts[idx] or idx in self._pos or block.kind not in _UNREAD_KINDS:
                 continue
             if HAS_DIGIT.search(block.text) is None or not symbols_in(block.text):
@@ -549,7 +559,7 @@ class Reducer:
         if lv.prose == "none":
             kept = [s for s in sentences(text) if self._market_sentence(s, b)]
             out = " ".join(kept)
-            if report:
+            if report and out != text:  # (every sentence kept: nothing went)
                 self._drop(
                     b, "prose line" if not out else "prose sentences without market facts", out or None
                 )
@@ -693,9 +703,13 @@ class Reducer:
         fields: dict[str, str] = {}
         for key, value in rec.pairs:
             name = position_field(key)
+            whole = plain(value).strip()  # a zone or a ladder (`89,200 - 89,500`) stays whole
+            value = whole if _NUMBER_LADDER.fullmatch(whole) else fact_value(value, name) if name else value
             if name and name not in fields:
-                fields[name] = fact_value(value, name)
-        order = [f for f in ("side", "qty", "entry", "sl", "tp", "pnl") if f in fields]
+                fields[name] = value
+            elif name == "tp":  # `TP1: 135.0 TP2: 130.0`: every target
+                fields[name] += f" / {value}"
+        order = [f for f in POSITION_FIELDS if f in fields]
         return f"- {rec.symbol}: " + " ".join(f"{f}={_pair_value(fields[f])}" for f in order)
 
     def _table(self, b: Block) -> str:
@@ -705,7 +719,8 @@ class Reducer:
         head_rows = all_rows[:5] if all_rows is not None else [split_row(ln, sep) for ln in lines[:5]]
         sym_col = symbol_column(header, head_rows)
         keep_cols: list[int] | None = None
-        is_position = header is not None and any(position_field(h) in ("sl", "tp") for h in header)
+        fields = {position_field(h) for h in header} if header is not None else set()
+        is_position = bool(fields & {"sl", "tp"}) or ("side" in fields and bool(fields & {"entry", "qty"}))
         last_row = (all_rows[-1] if all_rows is not None else split_row(lines[-1], sep)) if lines else ()
         sample = head_rows if len(lines) <= len(head_rows) else [*head_rows, last_row]  # enough to tell
         latest: tuple[int, int] | None = None  # (row, time column) of a symbol's current price or RSI
@@ -1200,7 +1215,7 @@ def _worth_keeping(sentence: str) -> bool:
 def _position_name(key: str, mode: str) -> str | None:
     """A position key under its short name, or None when the level drops it (keys repeat: memoised)."""
     name = _POSITION_ALIASES.get(key.lower()) or position_field(key) or key
-    if _BOOKKEEPING.search(key):
+    if _BOOKKEEPING.search(key) and name != "id":
         return None
     if mode != "compact" and name not in _POSITION_FIELDS[mode] and not (is_sl(key) or is_tp(key)):
         return None

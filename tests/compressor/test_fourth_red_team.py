@@ -1,0 +1,311 @@
+# ruff: noqa: E501 (prompt lines are written as a bot writes them)
+"""Shapes from a fourth red-team pass, each in the style of a bot we did not write: freqtrade's `/status`
+trades, a Telegram signal digest, a ReAct scratchpad whose answer has no `signal` key, a prompt that answers
+by calling a tool (its JSON Schema is the contract), a Russian prompt, labels with a qualifier in
+parentheses, and a fenced answer example. Each test failed before the fix it names.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_oxbot.compressor import AdaptivePromptCompressor
+from pytest_oxbot.compressor.facts import Fact, required_facts
+from pytest_oxbot.compressor.parse import is_instruction
+
+from .factcheck import EVERY_MODE, compress_checked, line_kept, owned_by, position_kept
+
+TOOL_SCHEMA = """You are a crypto trading agent. Current time: 2026-11-30 14:05 UTC.
+
+## Market
+BTC: price 91,230.50, RSI 52.1, trend up
+ETH: price 3,012.44, RSI 47.8, trend flat
+
+## Tools
+You can call exactly one tool per turn. Use this schema:
+{"name": "place_order", "parameters": {"type": "object", "properties": {"symbol": {"type": "string", "enum": ["BTC", "ETH"]}, "side": {"type": "string", "enum": ["buy", "sell", "hold"]}, "size_usd": {"type": "number"}, "stop_loss": {"type": "number"}}, "required": ["symbol", "side"]}}
+Call place_order with side "hold" when no trade is warranted.
+"""
+
+RUSSIAN = """Ты — торговый ассистент. Анализируй рынок и отвечай строго в формате JSON.
+
+## Рынок
+BTC: цена 91 230,50, RSI 52,1, тренд восходящий
+ETH: цена 3 012,44, RSI 47,8, тренд боковой
+
+## Открытые позиции
+BTC: LONG 0,05 по 89 244,47, стоп 86 979,38, тейк 95 133,70, PnL +67,95 USDT
+
+## Правила
+Всегда ставь стоп-лосс.
+НИКОГДА не открывай больше двух позиций.
+Не копируй значения из примера!
+Отвечай только на русском языке в поле reason.
+
+## Формат ответа
+{"BTC": {"signal": "hold", "confidence": 0.7, "reason": "..."}}
+signal: одно из buy, sell, hold.
+"""
+
+FREQTRADE_STATUS = """Here is the bot's /status output. Decide whether to keep or exit each trade.
+
+*Trade ID:* `123` `(since 1 day ago)`
+*Current Pair:* BTC/USDT
+*Direction:* Long
+*Amount:* `0.00145` (`130.0 USDT`)
+*Open Rate:* `89244.47`
+*Current Rate:* `90603.52`
+*Unrealized Profit:* `1.52%` `(1.97 USDT)`
+*Stoploss:* `86979.38` `(-2.54%)`
+
+*Trade ID:* `124` `(since 3 hours ago)`
+*Current Pair:* ETH/USDT
+*Direction:* Short
+*Amount:* `0.05` (`150.6 USDT`)
+*Open Rate:* `3012.44`
+*Current Rate:* `2990.10`
+*Unrealized Profit:* `0.74%` `(1.12 USDT)`
+*Stoploss:* `3101.00` `(+2.94%)`
+
+Answer with JSON only: {"123": "keep|exit", "124": "keep|exit"}
+Do not copy the example.
+"""
+
+REACT_ANSWER = """Question: Should we adjust the open positions?
+Thought: I need the positions first.
+Action: get_positions
+Observation: [{"symbol": "BTCUSDT", "side": "LONG", "qty": 0.05, "entry": 89244.47, "stop_loss": 86979.38, "take_profit": 95133.7, "pnl": 67.95}, {"symbol": "SOLUSDT", "side": "SHORT", "qty": 12, "entry": 141.2, "stop_loss": 147.9, "take_profit": 128.0, "pnl": -3.36}]
+Thought: Now I need prices.
+Action: get_prices
+Observation: {"BTCUSDT": 90603.52, "SOLUSDT": 141.48}
+Thought:
+
+Final Answer: {"BTCUSDT": "hold", "SOLUSDT": "close"}
+Each value is one of: hold, close, tighten_stop.
+Do not copy the example values.
+"""
+
+QUALIFIED_LABELS = """### BTC
+- price: 91,230.50
+- trend (ema_50 vs ema_200): bullish
+- RSI(14, 1h): 52.1
+
+### ETH
+- price: 3,012.44
+- trend (ema_50 vs ema_200): bearish
+- RSI(14, 1h): 47.8
+
+### Response format
+JSON only: {"BTC": "buy|sell|hold", "ETH": "buy|sell|hold"}
+"""
+
+SIGNAL_CHANNEL = """📊 Signals channel digest
+
+📈 BTC/USDT LONG
+Entry: 89,200 - 89,500
+SL: 86,900
+Targets: 91,000 / 93,500 / 96,000
+Leverage: 5x
+
+📉 SOL/USDT SHORT
+Entry zone: 141.0-142.5
+Stop: 147.9
+TP1: 135.0 TP2: 130.0 TP3: 128.0
+
+Which of these signals should we follow? Reply with JSON only: {"BTC": "follow|skip", "SOL": "follow|skip"}
+"""
+
+FENCED_ANSWER = """## Market
+BTC price 91230.5 rsi 52.1
+
+## Output
+Return exactly this JSON, nothing else:
+```json
+{"symbol": "BTC", "action": "hold", "confidence": 0.5}
+```
+"""
+
+
+# --- freqtrade `/status`: one trade a paragraph, its pair named on its second line ------------------
+def test_freqtrade_trades_are_positions_with_their_ids() -> None:
+    facts = required_facts(FREQTRADE_STATUS)
+    assert {
+        Fact("BTC", "id", "123"),
+        Fact("BTC", "side", "Long"),
+        Fact("BTC", "qty", "0.00145"),
+        Fact("BTC", "entry", "89244.47"),
+        Fact("BTC", "sl", "86979.38"),
+        Fact("ETH", "id", "124"),
+        Fact("ETH", "side", "Short"),
+        Fact("ETH", "entry", "3012.44"),
+        Fact("ETH", "sl", "3101.00"),
+    } <= facts
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_freqtrade_trades_survive_every_mode_under_their_symbol(mode: str) -> None:
+    """`emergency` dropped both trades whole ("key/value line without required facts"); the ids the
+    answer is keyed by (`{"123": "keep|exit"}`) must stay with them."""
+    out = compress_checked(FREQTRADE_STATUS, mode)
+    symbols = ("BTC", "ETH")
+    for fields in (
+        {"symbol": "BTC", "side": "Long", "entry": "89244.47", "sl": "86979.38"},
+        {"symbol": "ETH", "side": "Short", "entry": "3012.44", "sl": "3101.00"},
+    ):
+        assert position_kept(out, symbols, fields) == []
+    # (an id is written before the pair in the table and in `/status`: found on the pair's line or row)
+    for trade_id, pair in (("123", "BTC"), ("124", "ETH")):
+        assert any(trade_id in line and pair in line for line in out.splitlines()) or (
+            f"- {pair}: id={trade_id} " in out or f"`{trade_id}`" in out
+        )
+
+
+def test_freqtrade_trades_without_blank_lines_are_still_two_trades() -> None:
+    joined = "\n".join(line for line in FREQTRADE_STATUS.splitlines() if line.strip())
+    assert Fact("ETH", "id", "124") in required_facts(joined)
+    assert Fact("BTC", "id", "124") not in required_facts(joined)
+
+
+# --- a signal channel: side in the title, an entry zone, several targets ---------------------------
+def test_signal_titles_give_the_side_and_targets_are_take_profits() -> None:
+    facts = required_facts(SIGNAL_CHANNEL)
+    assert {
+        Fact("BTC", "side", "LONG"),
+        Fact("BTC", "sl", "86,900"),
+        Fact("BTC", "tp", "91,000"),
+        Fact("SOL", "side", "SHORT"),
+        Fact("SOL", "sl", "147.9"),
+        Fact("SOL", "tp", "135.0"),
+    } <= facts
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_signal_zones_and_every_target_survive(mode: str) -> None:
+    """`minimal`/`emergency` kept only `SOL/USDT SHORT`: every entry, stop and target was dropped."""
+    out = compress_checked(SIGNAL_CHANNEL, mode)
+    for symbol, values in {
+        "BTC": ("89,200", "89,500", "86,900", "91,000", "93,500", "96,000"),
+        "SOL": ("141.0", "147.9", "135.0", "130.0", "128.0"),
+    }.items():
+        for value in values:
+            assert symbol in owned_by(out, ("BTC", "SOL"), value), (symbol, value)
+
+
+# --- ReAct: `Final Answer:` is the answer's example, whatever its keys -----------------------------
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_react_final_answer_and_its_allowed_values_are_kept(mode: str) -> None:
+    out = compress_checked(REACT_ANSWER, mode)
+    assert "Final Answer: {" in out
+    assert '"BTCUSDT"' in out.split("Final Answer:")[1]
+    assert line_kept(out, "Each value is one of: hold, close, tighten_stop.")
+    assert line_kept(out, "Do not copy the example values.")
+
+
+# --- a tool's JSON Schema is the answer contract ---------------------------------------------------
+def _schema(text: str) -> object:
+    line = next(ln for ln in text.splitlines() if ln.startswith('{"name"'))
+    return json.loads(line)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_tool_schema_is_kept_whole_in_every_mode(mode: str) -> None:
+    """`emergency` dropped it ("JSON block without market facts"): the model had no way to answer."""
+    out = compress_checked(TOOL_SCHEMA, mode)
+    assert _schema(out) == _schema(TOOL_SCHEMA)  # no enum, type or key rewritten as an example value
+
+
+# --- Russian: market words, positions, prohibitions, "JSON only" -----------------------------------
+def test_russian_labels_and_a_position_written_with_po_are_facts() -> None:
+    facts = required_facts(RUSSIAN)
+    assert {
+        Fact("BTC", "price", "91 230,50"),
+        Fact("BTC", "trend", "восходящий"),
+        Fact("ETH", "price", "3 012,44"),
+        Fact("BTC", "side", "LONG"),
+        Fact("BTC", "qty", "0,05"),
+        Fact("BTC", "entry", "89 244,47"),
+    } <= facts
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_russian_prices_survive_every_mode(mode: str) -> None:
+    """`minimal` kept `BTC: RSI 52,1` of `BTC: цена 91 230,50, RSI 52,1, ...`: the price went."""
+    out = compress_checked(RUSSIAN, mode)
+    for value in ("91 230,50", "3 012,44", "89 244,47", "86 979,38", "95 133,70"):
+        assert value in out
+
+
+@pytest.mark.parametrize("mode", ["lossless", "analysis", "standard"])
+def test_russian_instructions_are_kept(mode: str) -> None:
+    out = compress_checked(RUSSIAN, mode)
+    for line in (
+        "Всегда ставь стоп-лосс.",
+        "НИКОГДА не открывай больше двух позиций.",
+        "Не копируй значения из примера!",
+    ):
+        assert line_kept(out, line)
+
+
+@pytest.mark.parametrize("mode", ["minimal", "emergency"])
+def test_russian_do_not_copy_and_json_only_are_the_contract(mode: str) -> None:
+    out = compress_checked(RUSSIAN, mode)
+    assert line_kept(out, "Не копируй значения из примера!")
+    assert "строго в формате JSON" in out
+    assert line_kept(out, "signal: одно из buy, sell, hold.")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Не открывай позицию без стопа.",
+        "Ne copiez pas les valeurs de l'exemple.",
+        "Non usare la leva oltre 5x.",
+    ],
+)
+def test_a_prohibition_that_starts_with_not_is_an_instruction(line: str) -> None:
+    assert is_instruction(line)
+
+
+def test_english_no_at_the_start_is_not_an_instruction() -> None:
+    assert not is_instruction("No clear trend on the 4h chart.")
+
+
+# --- labels with a qualifier in parentheses --------------------------------------------------------
+def test_a_qualifier_in_parentheses_does_not_hide_the_label() -> None:
+    facts = required_facts(QUALIFIED_LABELS)
+    assert {
+        Fact("BTC", "rsi", "52.1"),
+        Fact("BTC", "trend", "bullish"),
+        Fact("ETH", "trend", "bearish"),
+    } <= facts
+    grid = "BNB-USDT: last 612.4 | RSI(14, 1h) 38.9 | trend: down | 24h range 598.1-641.7"
+    assert {Fact("BNB", "rsi", "38.9"), Fact("BNB", "trend", "down")} <= required_facts(grid)
+
+
+@pytest.mark.parametrize("mode", ["minimal", "emergency"])
+def test_a_trend_with_a_qualifier_survives(mode: str) -> None:
+    """The `trend (ema_50 vs ema_200)` lines were dropped as "without required facts"."""
+    out = compress_checked(QUALIFIED_LABELS, mode)
+    assert "BTC" in owned_by(out, ("BTC", "ETH"), "bullish")
+    assert "ETH" in owned_by(out, ("BTC", "ETH"), "bearish")
+
+
+# --- lossless keeps a fence (the other levels save its tokens; the example itself stays) -------------
+def test_lossless_keeps_the_fence_of_an_answer_example() -> None:
+    out = compress_checked(FENCED_ANSWER, "lossless")
+    assert "```json\n{" in out
+    assert out.rstrip().endswith("}\n```")
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_fenced_answer_example_keeps_its_keys(mode: str) -> None:
+    out = compress_checked(FENCED_ANSWER, mode)
+    assert '{"symbol":' in out.replace(" ", "")
+    assert '"action":"hold"' in out.replace(" ", "")
+
+
+def test_a_line_kept_whole_is_not_reported_dropped() -> None:
+    result = AdaptivePromptCompressor("gpt-4o").compress_by_context(FENCED_ANSWER, "minimal")
+    assert all(d.kept is None or d.kept != d.text for d in result.dropped)
