@@ -38,7 +38,7 @@ from pytest_oxbot._plugin import usage
 from pytest_oxbot._plugin.kpi_sink import KPI_RECORDS, report
 from pytest_oxbot.errors import KpiUsageError, MissingExtraError, require
 from pytest_oxbot.kpi.config import GateConfig, build_config, parse_targets, read_pyproject
-from pytest_oxbot.kpi.fingerprint import environment_fingerprint, environment_key
+from pytest_oxbot.kpi.fingerprint import environment_fingerprint, environment_key, other_cpu
 from pytest_oxbot.kpi.report import display_path
 from pytest_oxbot.kpi.session import GateSession, Outputs, step_summary_path
 
@@ -252,6 +252,8 @@ def _build_state(config: pytest.Config) -> _State:
         from pytest_oxbot.kpi import baseline as baseline_io
 
         baseline = baseline_io.load(against)
+    if baseline is not None and other_cpu(baseline.environment, environment_fingerprint()):
+        gate = gate._replace(policy=gate.policy.on_other_cpu())  # (on xdist workers too: they judge)
     if baseline is not None and not hasattr(config, "workerinput"):
         _check_baseline(config, baseline, gate)
     html = _path(config, "oxbot_html")
@@ -319,6 +321,12 @@ def _check_baseline(config: pytest.Config, baseline: Baseline, gate: GateConfig)
             if untagged
             else "wall-clock KPIs are judged only against its runs from this environment"
         )
+        if other_cpu(baseline.environment, environment_fingerprint()):
+            consequence += (
+                f"; instruction counts are judged within {gate.policy.instruction_tolerance:.0%} "
+                "(other_cpu_instruction_tolerance: the C library's routines differ by CPU) until the "
+                "baseline is re-recorded on this CPU"
+            )
         config.issue_config_time_warning(
             OxbotEnvironmentWarning(
                 f"pytest-oxbot: baseline was saved in another environment ({'; '.join(diff)}); {consequence}"

@@ -30,6 +30,7 @@ _KNOWN_KEYS = {
     "max_spread",
     "min_samples",
     "instruction_tolerance",
+    "other_cpu_instruction_tolerance",
     "min_runs",
     "baseline_runs",
     "max_cpu_pressure",
@@ -166,6 +167,9 @@ def _policy(section: Mapping[str, object], origin: str) -> ComparePolicy:
         ),
         min_runs=_integer(section, "min_runs", defaults.min_runs, 2, origin),
         within_run=_flag(section, "within_run", defaults.within_run, origin),
+        other_cpu_tolerance=_number(
+            section, "other_cpu_instruction_tolerance", defaults.other_cpu_tolerance, origin, upper=1.0
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from pytest_oxbot import __version__
 # used to judge this one (see `environment_key`). Two builds of one Python minor differ by 1.4x on the same
 # machine (measured: pyenv's 3.11.7 vs Debian's PGO-built 3.11.2), hence the build.
 SIGNIFICANT = ("python", "python_build", "implementation", "system", "machine", "cpu_count", "cpu_model")
+CPU = ("machine", "cpu_model")  # what instruction counts depend on besides the code and the Python build
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -51,6 +52,11 @@ def environment_key(fingerprint: Mapping[str, str] | None = None) -> str:
     digest = hashlib.sha256("|".join(f"{k}={env.get(k, '')}" for k in SIGNIFICANT).encode()).hexdigest()[:8]
     version = env.get("python_build", env.get("python", "?")).split(" ", 1)[0]
     return f"py{version}-{env.get('machine', '?')}-{env.get('cpu_count', '?')}cpu-{digest}"
+
+
+def other_cpu(saved: Mapping[str, str], current: Mapping[str, str]) -> bool:
+    """The baseline was recorded on another CPU (an environment without a CPU model tells nothing)."""
+    return any(saved.get(key) and saved.get(key) != current.get(key) for key in CPU)
 
 
 def differences(saved: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
