@@ -26,9 +26,7 @@ from pytest_oxbot.compressor.parse import (
     alike_runs,
     compile_patterns,
     dump_json,
-    is_sl,
     is_symbol_key,
-    is_tp,
     norm_key,
     parse,
     position_field,
@@ -248,6 +246,8 @@ def time_order(rows: Sequence[Sequence[str]], col: int = 0) -> int:
     cells = [r[col] for r in rows if len(r) > col]
     if not all(_TIME_CELL.match(c) for c in cells):
         return 0
+    if len(cells) > 1 and cells[0] == cells[-1]:
+        return 0  # (`00:01:12` in every row: an age, not a time index)
     return 1 if cells[0] <= cells[-1] else -1
 
 
@@ -318,7 +318,7 @@ def _flat_pairs(value: dict[object, object]) -> list[tuple[str, str]]:
     for k, v in value.items():
         if isinstance(v, dict):
             out.extend(_flat_pairs(v))
-        elif not isinstance(v, list):
+        elif not isinstance(v, list) and v is not None:  # (`"stopLossPrice": null`: no level set)
             out.append((str(k), str(v)))
     return out
 
@@ -363,7 +363,9 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
     )
     sym = (symbol_of(own) or own) if own else symbol
     pairs = _flat_pairs(value)
-    if sym and any(is_sl(k) or is_tp(k) for k, _ in pairs):
+    fields = {position_field(k) for k, _ in pairs}
+    if sym and (bool(fields & {"sl", "tp"}) or ("entry" in fields and bool(fields & {"side", "qty"}))):
+        # (an entry with a side or a size is a position too: ccxt's positions, Hyperliquid's `szi`)
         facts.update(_position_facts(sym, pairs))
     elif sym:
         for k, v in value.items():

@@ -79,6 +79,7 @@ class Block:
     fmt: bool = False  # part of the answer-format section
     section: int = 0  # index of the top-level (rank <= 7) section it belongs to
     measure: str = ""  # JSON `{"BTC": 91234.5, ...}` under a label naming it (`Current Prices:`): "price"
+    lead: str = ""  # JSON after a label on its line (`Tickers: {...}`): the label, written back before it
     # the block a bullet wraps, or the block itself (an attribute: it is read in every pass)
     core: Block = field(init=False, repr=False, compare=False)
 
@@ -405,9 +406,12 @@ PAIR_RE = re.compile(
     r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
     r"""(?P<value>'[^']*+'|"[^"]*+"|[^\s,{}\[\]'"=]++(?:,\d{3}(?!\d)[^\s,{}\[\]'"=]*+)*+(?![=\w]))"""
 )
-_SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)$", re.I)
+# (ccxt's `stopLossPrice`, `takeProfitPrice`: the level's price is the level)
+_SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)(?: price| px)?$", re.I)
 _TP_KEY = re.compile(
-    r"^(?:take[_ -]?profit|profit[_ -]?target|tp|targets?|target[_ -]?price|takeprofit)(?: ?\d)?$", re.I
+    r"^(?:take[_ -]?profit|profit[_ -]?target|tp|targets?|target[_ -]?price|takeprofit)"
+    r"(?: ?\d)?(?: price| px)?$",
+    re.I,
 )
 SYMBOL_KEYS = frozenset(
     {"symbol", "sym", "coin", "pair", "asset", "ticker", "instrument", "market", "name", "token"}
@@ -462,7 +466,8 @@ def required_kind(key: str) -> str | None:
         return "trend"
     if (PRICE_KEY.search(k) or (cjk and _CJK_PRICE_KEY.search(k))) and not re.search(
         r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
-        r"account|status|positions?|capital|time|funding|interest|entrada|entrée|einstieg\w*|входа|"
+        r"account|status|positions?|capital|time|funding|interest|take|profit|loss|tp|sl|"
+        r"entrada|entrée|einstieg\w*|входа|"
         r"стоп\w*|тейк\w*|ликвидац\w*|средн\w*|цел\w*)\b"
         r"|入场|入場|开仓|開倉|止损|止損|止盈|强平|強平|均价|均價|平均|目标|目標|涨跌|漲跌|建値|損切|利確|진입|손절|익절",
         k,
@@ -485,7 +490,7 @@ def position_field(key: str) -> str | None:
         return "tp"
     if re.fullmatch(r"side|direction|position side|dir", k):
         return "side"
-    if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units", k):
+    if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units|szi", k):  # szi: signed size
         return "qty"
     if re.fullmatch(r"entry(?: zone| range| price| px)?|(?:avg|average) entry(?: price)?|open price", k):
         return "entry"
@@ -974,8 +979,10 @@ def _csv_end(lines: list[str], i: int, sep: str = ",") -> int | None:
 
 _FIXED_NAME = r"(?:[A-Za-z_%][\w()%./-]{0,30}|\.\.\.)"  # a column name of an aligned table
 _FIXED_LABEL = re.compile(_FIXED_NAME)
-_FIXED_HEAD = re.compile(rf"{_FIXED_NAME}(?:\s+{_FIXED_NAME})+")  # the whole header line, stripped
+# (a word of a name of several words may be a parenthesis: `Ref Price (MidPrice)`, `Amount (Orig)`)
+_FIXED_HEAD = re.compile(rf"{_FIXED_NAME}(?:\s+(?:{_FIXED_NAME}|\([\w%./-]{{1,20}}\)))+")
 _WORD_SPAN = re.compile(r"\S+")
+_NAME_SPAN = re.compile(r"\S+(?: \S+)*")  # words one space apart: one name (Hummingbot's `Best Bid`)
 _DASH_RULE = re.compile(r"-+(?: +-+)+")
 
 
@@ -1049,7 +1056,19 @@ def _fixed_table(lines: list[str], i: int) -> tuple[int, Block] | None:
     if "\t" in head:
         return None
     spans = [(m.start(), m.end()) for m in _WORD_SPAN.finditer(head)]
-    if len(spans) < 2 or not all(_FIXED_LABEL.fullmatch(head[a:b]) for a, b in spans):
+    if all(_FIXED_LABEL.fullmatch(head[a:b]) for a, b in spans):
+        found = _fixed_rows(lines, i, spans)
+        if found is not None:
+            return found
+    names = [(m.start(), m.end()) for m in _NAME_SPAN.finditer(head)]
+    if len(names) == len(spans) or not all(_FIXED_HEAD.fullmatch(f"x {head[a:b]}") for a, b in names):
+        return None
+    return _fixed_rows(lines, i, names)  # names of several words, two spaces or more between names
+
+
+def _fixed_rows(lines: list[str], i: int, spans: list[tuple[int, int]]) -> tuple[int, Block] | None:
+    head = lines[i]
+    if len(spans) < 2:
         return None
     starts, ends = [a for a, _ in spans], [b for _, b in spans]
     j, index_name = i + 1, ""
@@ -1286,6 +1305,10 @@ def parse(
                     if not prompt[end : offsets[j] + len(lines[j])].strip():
                         found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
                         i = j + 1
+            if found is None and (": {" in line or ": [" in line) and line[0] not in "{[":
+                labelled = _labelled_json(prompt, lines, offsets, i, raw)
+                if labelled is not None:
+                    found, i = labelled
             if found is None and line.startswith("Sources: ") and LEGEND.match(line):
                 found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
@@ -1415,7 +1438,9 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
-        if core.kind is Kind.JSON and idx and doc.blocks[idx - 1].kind is Kind.HEADING:
+        if core.kind is Kind.JSON and core.lead:
+            core.measure = _symbol_map_measure(Block(Kind.HEADING, core.lead, rank=8), core.data)
+        elif core.kind is Kind.JSON and idx and doc.blocks[idx - 1].kind is Kind.HEADING:
             core.measure = _symbol_map_measure(doc.blocks[idx - 1], core.data)
         if (
             (
@@ -1460,6 +1485,40 @@ def _assign_context(doc: Doc) -> None:
         elif core.instr:
             b.instr = True
     doc.answer_keys = tuple(keys)
+
+
+def _labelled_json(
+    prompt: str, lines: list[str], offsets: list[int], i: int, raw: str
+) -> tuple[Block, int] | None:
+    """`Tickers: {"BTC/USDT": {"last": 1}}`, `Observation: [{...}]`: data after a short label, read as
+    the JSON it is (its facts, its pruning) and written back after its label. Not an answer example
+    (`Respond with JSON: {"signal": ...}`, `Final Answer: {...}`), not a template, not an instruction."""
+    line = raw.strip()
+    if line[-1] == "]" and _series_match(line) is not None:
+        return None  # `Mid prices: [1, 2, 3]`: a series (shortened as series are)
+    colon = line.find(": ")
+    lead = line[: colon + 1]
+    if colon <= 0 or len(lead.split()) > 4 or not _is_label(lead[:-1]) or line[colon + 2] not in "{[":
+        return None
+    if _ANSWER_LABEL.fullmatch(norm_key(lead)) or _INLINE_ANSWER.search(line) or is_instruction(lead):
+        return None
+    if not offsets:
+        pos = 0
+        for ln in prompt.splitlines(keepends=True):
+            offsets.append(pos)
+            pos += len(ln)
+    begin = offsets[i] + (len(raw) - len(raw.lstrip())) + colon + 2
+    parsed = _json_at(prompt, begin)
+    if parsed is None:
+        return None
+    value, end = parsed
+    j = i
+    while j + 1 < len(lines) and offsets[j + 1] < end:
+        j += 1
+    if prompt[end : offsets[j] + len(lines[j])].strip() or _placeholders(value) or _lists_choices(value):
+        return None
+    block = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1, lead=lead)
+    return block, j + 1
 
 
 def _symbol_map_measure(label: Block, data: object) -> str:

@@ -306,6 +306,8 @@ class Reducer:
                 texts[idx] = ""
                 continue
             texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
+            if texts[idx] and block.lead:  # `Tickers: {...}`: the label it was written after
+                texts[idx] = f"{block.lead} {texts[idx]}"
             if texts[idx] and block.bullet == "```" and lv.name == "lossless":
                 # lossless changes no shape: a fenced block stays fenced (the other levels save the fence)
                 texts[idx] = f"```{block.label}\n{texts[idx]}\n```"
@@ -741,7 +743,9 @@ class Reducer:
                 keep_cols = [latest[1], *(i for i in keep_cols if i != latest[1])]
         found = time_column(header, [head_rows[0], last_row]) if header is not None and lines else None
         newest_first = found is not None and found[1] < 0
-        if latest is not None or (sym_col is None and not is_position and _numeric(head_rows[:4])):
+        # history only with a time index: balances, resting orders or a book are live state, kept whole
+        history = sym_col is None and not is_position and found is not None and _numeric(head_rows[:4])
+        if latest is not None or history:
             keep = self.level.table_rows
             if latest is not None and (keep == 0 or self.level.kv == "required"):
                 keep = 1

@@ -2,7 +2,7 @@
 """Shapes from a fourth red-team pass, each in the style of a bot we did not write: freqtrade's `/status`
 trades, a Telegram signal digest, a ReAct scratchpad whose answer has no `signal` key, a prompt that answers
 by calling a tool (its JSON Schema is the contract), a Russian prompt, labels with a qualifier in
-parentheses, and a fenced answer example. Each test failed before the fix it names.
+parentheses, a fenced answer example, ccxt's positions and tickers, Hyperliquid's account state, Hummingbot's status tables. Each test failed before the fix it names.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from pytest_oxbot.compressor import AdaptivePromptCompressor
 from pytest_oxbot.compressor.facts import Fact, required_facts
-from pytest_oxbot.compressor.parse import is_instruction
+from pytest_oxbot.compressor.parse import Kind, is_instruction, parse
 
 from .factcheck import EVERY_MODE, compress_checked, line_kept, owned_by, position_kept
 
@@ -125,6 +125,41 @@ Return exactly this JSON, nothing else:
 ```json
 {"symbol": "BTC", "action": "hold", "confidence": 0.5}
 ```
+"""
+
+CCXT_POSITIONS = """You manage perpetual positions on Bybit. Current positions (ccxt fetch_positions):
+[{"symbol": "BTC/USDT:USDT", "side": "long", "contracts": 0.05, "entryPrice": 89244.47, "markPrice": 90603.52, "unrealizedPnl": 67.95, "leverage": 5, "liquidationPrice": 72100.0, "stopLossPrice": 86979.38, "takeProfitPrice": 95133.7}, {"symbol": "ETH/USDT:USDT", "side": "short", "contracts": 1.2, "entryPrice": 3012.44, "markPrice": 2990.1, "unrealizedPnl": 26.81, "leverage": 3, "liquidationPrice": 3900.0, "stopLossPrice": null, "takeProfitPrice": null}]
+
+Tickers: {"BTC/USDT:USDT": {"last": 90603.52, "percentage": 1.52}, "ETH/USDT:USDT": {"last": 2990.1, "percentage": -0.74}}
+
+Reply with JSON only: {"actions": [{"symbol": "BTC/USDT:USDT", "action": "hold|close|reduce"}]}
+"""
+
+HYPERLIQUID_STATE = """Account state from Hyperliquid clearinghouseState:
+{"marginSummary": {"accountValue": "10234.55", "totalNtlPos": "4530.2"}, "assetPositions": [{"type": "oneWay", "position": {"coin": "BTC", "szi": "0.05", "entryPx": "89244.4", "positionValue": "4530.2", "unrealizedPnl": "67.9", "leverage": {"type": "cross", "value": 5}, "liquidationPx": "72100.1"}}, {"type": "oneWay", "position": {"coin": "SOL", "szi": "-12.0", "entryPx": "141.2", "positionValue": "1697.8", "unrealizedPnl": "-3.36", "leverage": {"type": "cross", "value": 3}, "liquidationPx": "180.4"}}]}
+Mid prices: {"BTC": "90603.5", "SOL": "141.48", "ETH": "2990.15"}
+
+Decide for each coin. Output JSON: {"BTC": {"action": "hold|close|add", "reason": "..."}}
+Never open a new position above 5x leverage.
+"""
+
+HUMMINGBOT_STATUS = """Hummingbot status:
+
+  Markets:
+    Exchange    Market     Best Bid   Best Ask   Ref Price (MidPrice)
+    binance     ETH-USDT   2989.90    2990.30    2990.10
+
+  Assets:
+                    ETH       USDT
+    Total Balance   1.2000    3512.44
+    Available       0.8000    2300.10
+
+  Orders:
+    Level  Type  Price     Spread  Amount (Orig)  Amount (Adj)  Age
+    1      buy   2984.12   0.20%   0.05           0.05          00:01:12
+    1      sell  2996.08   0.20%   0.05           0.05          00:01:12
+
+Should the spreads change? Answer JSON only: {"bid_spread": number, "ask_spread": number}
 """
 
 
@@ -309,3 +344,95 @@ def test_a_fenced_answer_example_keeps_its_keys(mode: str) -> None:
 def test_a_line_kept_whole_is_not_reported_dropped() -> None:
     result = AdaptivePromptCompressor("gpt-4o").compress_by_context(FENCED_ANSWER, "minimal")
     assert all(d.kept is None or d.kept != d.text for d in result.dropped)
+
+
+# --- exchange payloads as libraries return them: ccxt positions, Hyperliquid state, `Label: {json}` --
+def test_ccxt_positions_are_positions_and_take_profit_price_is_no_price() -> None:
+    """`takeProfitPrice` was read as the price (95133.7) and a `null` one as the price `None`; the
+    positions, with `stopLossPrice`/`takeProfitPrice`, were not positions at all."""
+    facts = required_facts(CCXT_POSITIONS)
+    assert {
+        Fact("BTC", "side", "long"),
+        Fact("BTC", "qty", "0.05"),
+        Fact("BTC", "entry", "89244.47"),
+        Fact("BTC", "sl", "86979.38"),
+        Fact("BTC", "tp", "95133.7"),
+        Fact("ETH", "side", "short"),
+        Fact("ETH", "entry", "3012.44"),
+        Fact("BTC", "price", "90603.52"),  # the ticker's `last`, behind its `Tickers:` label
+        Fact("ETH", "price", "2990.1"),
+    } <= facts
+    assert Fact("BTC", "price", "95133.7") not in facts
+    assert not any(f.value == "None" for f in facts)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_ccxt_stop_loss_and_tickers_survive_every_mode(mode: str) -> None:
+    """`emergency` dropped `stopLossPrice` (and the `Tickers:` line whole) while keeping the take
+    profit as if it were a price."""
+    out = compress_checked(CCXT_POSITIONS, mode)
+    assert '"stopLossPrice":86979.38' in out.replace(" ", "")
+    assert out.count("Tickers:") == 1
+    assert '"last":90603.52' in out.replace(" ", "")
+
+
+def test_hyperliquid_positions_by_signed_size() -> None:
+    facts = required_facts(HYPERLIQUID_STATE)
+    assert {
+        Fact("BTC", "qty", "0.05"),
+        Fact("BTC", "entry", "89244.4"),
+        Fact("SOL", "qty", "-12.0"),
+        Fact("SOL", "entry", "141.2"),
+        Fact("BTC", "price", "90603.5"),  # `Mid prices: {...}`: the label names the measure
+        Fact("SOL", "price", "141.48"),
+    } <= facts
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_hyperliquid_sizes_entries_and_mid_prices_survive(mode: str) -> None:
+    out = compress_checked(HYPERLIQUID_STATE, mode).replace(" ", "")
+    for kept in (
+        '"szi":"0.05"',
+        '"entryPx":"89244.4"',
+        '"szi":"-12.0"',
+        '"entryPx":"141.2"',
+        '"SOL":"141.48"',
+    ):
+        assert kept in out
+    assert "Midprices:{" in out
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'Respond with JSON: {"signal": "buy|sell|hold"}',  # the answer's example
+        'Final Answer: {"BTCUSDT": "hold"}',
+        "Mid prices: [113910.5, 113999.5, 114022.0]",  # a series, shortened as series are
+    ],
+)
+def test_a_label_before_json_that_is_no_data_is_left_as_it_was(line: str) -> None:
+    assert parse(line).blocks[0].kind is not Kind.JSON
+
+
+# --- Hummingbot `status`: aligned tables whose column names have spaces; live state is no history ---
+def test_aligned_columns_named_in_several_words_are_a_table() -> None:
+    doc = parse(HUMMINGBOT_STATUS)
+    headers = [b.header for b in doc.blocks if b.kind is Kind.TABLE]
+    assert ("Exchange", "Market", "Best Bid", "Best Ask", "Ref Price (MidPrice)") in headers
+    assert ("Level", "Type", "Price", "Spread", "Amount (Orig)", "Amount (Adj)", "Age") in headers
+    assert Fact("ETH", "price", "2990.10") in required_facts(HUMMINGBOT_STATUS)
+
+
+@pytest.mark.parametrize("mode", ["lossless", "analysis", "standard"])
+def test_balances_and_resting_orders_keep_every_row(mode: str) -> None:
+    """`standard` cut the tables to their last row ("the latest"), as if resting orders and balances
+    were candles: a table without a time index is live state."""
+    out = compress_checked(HUMMINGBOT_STATUS, mode)
+    for value in ("2984.12", "2996.08", "1.2000", "3512.44", "0.8000", "2300.10"):
+        assert value in out
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_the_mid_price_survives(mode: str) -> None:
+    """`emergency` dropped the markets table: its `Ref Price (MidPrice)` was no price."""
+    assert "ETH" in owned_by(compress_checked(HUMMINGBOT_STATUS, mode), ("ETH",), "2990.10")
