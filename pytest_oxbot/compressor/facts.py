@@ -653,7 +653,7 @@ def check_against(
         missing_fmt += tuple(
             f"answer key {k!r}"
             for k in original.answer_keys
-            if not re.search(rf"\b{re.escape(k)}\b", compressed)
+            if not re.search(rf"(?<![\w$]){re.escape(k)}(?![\w$])", compressed)  # (`$ref`: no \b before `$`)
         )
     return FidelityReport(changed, missing_facts, missing_instr, missing_fmt, missing_protected)
 

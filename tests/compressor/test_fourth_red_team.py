@@ -2,7 +2,7 @@
 """Shapes from a fourth red-team pass, each in the style of a bot we did not write: freqtrade's `/status`
 trades, a Telegram signal digest, a ReAct scratchpad whose answer has no `signal` key, a prompt that answers
 by calling a tool (its JSON Schema is the contract), a Russian prompt, labels with a qualifier in
-parentheses, a fenced answer example, ccxt's positions and tickers, Hyperliquid's account state, Hummingbot's status tables. Each test failed before the fix it names.
+parentheses, a fenced answer example, ccxt's positions and tickers, Hyperliquid's account state, Hummingbot's status tables, LangChain's format instructions. Each test failed before the fix it names.
 """
 
 from __future__ import annotations
@@ -160,6 +160,23 @@ HUMMINGBOT_STATUS = """Hummingbot status:
     1      sell  2996.08   0.20%   0.05           0.05          00:01:12
 
 Should the spreads change? Answer JSON only: {"bid_spread": number, "ask_spread": number}
+"""
+
+LANGCHAIN_FORMAT = """You are a crypto trading assistant.
+
+Market data:
+BTC: price 91,230.50, RSI 52.1, trend up
+ETH: price 3,012.44, RSI 47.8, trend flat
+
+The output should be formatted as a JSON instance that conforms to the JSON schema below.
+
+As an example, for the schema {"properties": {"foo": {"title": "Foo", "description": "a list of strings", "type": "array", "items": {"type": "string"}}}, "required": ["foo"]}
+the object {"foo": ["bar", "baz"]} is a well-formatted instance of the schema. The object {"properties": {"foo": ["bar", "baz"]}} is not well-formatted.
+
+Here is the output schema:
+```
+{"properties": {"decisions": {"title": "Decisions", "type": "array", "items": {"$ref": "#/definitions/Decision"}}}, "required": ["decisions"], "definitions": {"Decision": {"title": "Decision", "type": "object", "properties": {"symbol": {"title": "Symbol", "type": "string"}, "action": {"title": "Action", "enum": ["buy", "sell", "hold"], "type": "string"}, "confidence": {"title": "Confidence", "type": "number"}}, "required": ["symbol", "action", "confidence"]}}}
+```
 """
 
 
@@ -436,3 +453,13 @@ def test_balances_and_resting_orders_keep_every_row(mode: str) -> None:
 def test_the_mid_price_survives(mode: str) -> None:
     """`emergency` dropped the markets table: its `Ref Price (MidPrice)` was no price."""
     assert "ETH" in owned_by(compress_checked(HUMMINGBOT_STATUS, mode), ("ETH",), "2990.10")
+
+
+# --- LangChain's PydanticOutputParser format instructions ------------------------------------------
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_langchain_output_schema_is_kept_and_checked(mode: str) -> None:
+    """`emergency` raised FidelityError ("missing format: answer key '$ref'") on a correct output: the
+    check looked for the key between word boundaries, and there is none before a `$`."""
+    out = compress_checked(LANGCHAIN_FORMAT, mode)
+    assert '"$ref":"#/definitions/Decision"' in out.replace(" ", "")
+    assert '"enum":["buy","sell","hold"]' in out.replace(" ", "")
