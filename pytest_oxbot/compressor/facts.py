@@ -414,7 +414,7 @@ DONT_COPY = re.compile(
     r"|(?:不要|勿|禁止|不得)(?:复制|複製|照抄|抄袭|抄襲)|示例(?:中的)?(?:数值|數值|值)"
     # es, pt, fr, it, de, ru, ja, ko: a negation, then a word for copying
     r"|\b(?:no|não|nao|ne|non|nicht|не|нельзя)\b[^.!\n]{0,24}(?:copi|recopi|kopier|копир)"
-    r"|\bkopier\w*\b[^.!\n]{0,24}\bnicht\b|コピーしない|コピー禁止|복사하지|복사 금지"
+    r"|\bkopier\w*\b[^.!\n]{0,24}\b(?:nicht|niemals|nie)\b|コピーしない|コピー禁止|복사하지|복사 금지"
 )
 _FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(

@@ -673,7 +673,7 @@ MARKET_LABEL = re.compile(
     r"(?:[\w ]+ )?price)\b"
 )
 # A comma between two digits never separates (`1,250`, and a decimal comma: `2.965,10`, `1,25`).
-_SEGMENT_SEP = re.compile(r"\s*[;|]\s*|,(?!\d)\s*")
+_SEGMENT_SEP = re.compile(r"\s*[;|；、，]\s*|,(?!\d)\s*")  # (、，； separate in Japanese and Chinese)
 _PERIOD_TOKEN = re.compile(r"\d+[A-Za-z]{1,2}")  # `24h`, `1h`, `15m`: part of a label, not a value
 _LABEL_SEP = re.compile(r"^([A-Za-z][\w ()%/.&-]{0,40}?)\s*[:=]\s*(\S.*)$")
 _ENTITY_DECOR = re.compile(r"[()\[\]*_`/-]+")

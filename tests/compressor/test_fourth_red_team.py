@@ -179,6 +179,15 @@ Here is the output schema:
 ```
 """
 
+JAPANESE_MARKET = """## 市場データ
+BTC/JPY: 価格 14,920,000円、RSI 52.1、トレンド 上昇
+ETH/JPY: 価格 456,780円、RSI 47.8、トレンド 横ばい
+
+## 出力形式
+JSONのみで回答してください: {"BTC": "買い|売り|様子見"}
+例の値をコピーしないでください。
+"""
+
 
 # --- freqtrade `/status`: one trade a paragraph, its pair named on its second line ------------------
 def test_freqtrade_trades_are_positions_with_their_ids() -> None:
@@ -463,3 +472,25 @@ def test_langchain_output_schema_is_kept_and_checked(mode: str) -> None:
     out = compress_checked(LANGCHAIN_FORMAT, mode)
     assert '"$ref":"#/definitions/Decision"' in out.replace(" ", "")
     assert '"enum":["buy","sell","hold"]' in out.replace(" ", "")
+
+
+# --- Japanese values separated by `、`; German "never copy" ----------------------------------------
+def test_japanese_entity_values_separated_by_the_ideographic_comma_are_facts() -> None:
+    assert {
+        Fact("BTC", "price", "14,920,000"),
+        Fact("BTC", "rsi", "52.1"),
+        Fact("ETH", "price", "456,780"),
+    } <= required_facts(JAPANESE_MARKET)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_japanese_market_data_survives_every_mode(mode: str) -> None:
+    """`emergency` dropped both market lines (no fact was read in them)."""
+    out = compress_checked(JAPANESE_MARKET, mode)
+    for value in ("14,920,000", "52.1", "456,780", "47.8"):
+        assert value in out
+
+
+def test_german_never_copy_is_the_do_not_copy_kind() -> None:
+    prompt = 'BTC: Kurs 91.230,50\nAntworte nur mit JSON: {"BTC": "kaufen|halten"}\nKopiere niemals die Beispielwerte.\n'
+    assert line_kept(compress_checked(prompt, "emergency"), "Kopiere niemals die Beispielwerte.")
