@@ -395,12 +395,11 @@ _QUALIFIER_COMMA = re.compile(r",(?=[^(),:]{0,12}\))")  # `RSI(14, 1h)`: a comma
 
 def _is_label(text: str) -> bool:
     return _LABEL_FULL.fullmatch(text) is not None or (
-        "," in text and _LABEL_FULL.fullmatch(_QUALIFIER_COMMA.sub(" ", text)) is not None
+        "," in text and "(" in text and _LABEL_FULL.fullmatch(_QUALIFIER_COMMA.sub(" ", text)) is not None
     )
 
 
-# (or a space between a number and a one-word label: `TP1: 135.0 TP2: 130.0`)
-_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*|(?<=\d)\s+(?=[A-Za-z][\w]{0,15}:\s)")
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
     r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
@@ -1494,11 +1493,11 @@ def _labelled_json(
     the JSON it is (its facts, its pruning) and written back after its label. Not an answer example
     (`Respond with JSON: {"signal": ...}`, `Final Answer: {...}`), not a template, not an instruction."""
     line = raw.strip()
-    if line[-1] == "]" and _series_match(line) is not None:
-        return None  # `Mid prices: [1, 2, 3]`: a series (shortened as series are)
     colon = line.find(": ")
+    if colon <= 0 or line[colon + 2] not in "{[" or line[colon + 3 : colon + 4] in _NUMERIC_START:
+        return None  # (`Mid prices: [1, 2, 3]`: a series, read and shortened as series are)
     lead = line[: colon + 1]
-    if colon <= 0 or len(lead.split()) > 4 or not _is_label(lead[:-1]) or line[colon + 2] not in "{[":
+    if len(lead.split()) > 4 or not _is_label(lead[:-1]):
         return None
     if _ANSWER_LABEL.fullmatch(norm_key(lead)) or _INLINE_ANSWER.search(line) or is_instruction(lead):
         return None

@@ -179,7 +179,8 @@ def _is_answer_object(value: dict[object, object]) -> bool:
 _BARE_PAIR_VALUE = re.compile(r"[^\s,'\"{}\[\]=]+(?:,\d{3}(?!\d)[^\s,'\"{}\[\]=]*)*")
 
 
-_NUMBER_LADDER = re.compile(r"[$€£]?\d[\d,.]*(?:\s*(?:-|–|/|to)\s*[$€£]?\d[\d,.]*)+")
+# a zone or a ladder of targets: `89,200 - 89,500`, `91,000 / 93,500`, `135.0 TP2: 130.0 TP3: 128.0`
+_NUMBER_LADDER = re.compile(r"[$€£]?\d[\d,.]*(?:\s*(?:-|–|/|to|[Tt][Pp]\d:)\s*[$€£]?\d[\d,.]*)+")
 
 
 def _pair_value(value: str) -> str:
@@ -744,8 +745,12 @@ class Reducer:
         found = time_column(header, [head_rows[0], last_row]) if header is not None and lines else None
         newest_first = found is not None and found[1] < 0
         # history only with a time index: balances, resting orders or a book are live state, kept whole
-        history = sym_col is None and not is_position and found is not None and _numeric(head_rows[:4])
-        if latest is not None or history:
+        if (
+            latest is not None
+            or (  # (history only with a time index: a book or balances are live state)
+                sym_col is None and not is_position and found is not None and _numeric(head_rows[:4])
+            )
+        ):
             keep = self.level.table_rows
             if latest is not None and (keep == 0 or self.level.kv == "required"):
                 keep = 1
