@@ -1284,26 +1284,17 @@ def parse(
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
-                if not offsets:
-                    pos = 0
-                    for ln in prompt.splitlines(keepends=True):
-                        offsets.append(pos)
-                        pos += len(ln)
-                begin = offsets[i] + (len(raw) - len(raw.lstrip()))
-                parsed = _json_at(prompt, begin)
-                if parsed is None and _BARE_TYPE.search(line):
+                begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip()))
+                whole = _json_to_line_end(prompt, lines, offsets, i, begin)
+                if whole is None and _BARE_TYPE.search(line):
                     typed = _typed_template(line)  # our own emergency template: `"confidence":number`
                     if typed is not None:
                         found = Block(Kind.JSON, line, data=typed)
                         i += 1
-                if parsed is not None:
-                    value, end = parsed
-                    j = i
-                    while j + 1 < len(lines) and offsets[j + 1] < end:
-                        j += 1
-                    if not prompt[end : offsets[j] + len(lines[j])].strip():
-                        found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
-                        i = j + 1
+                if whole is not None:
+                    value, end, j = whole
+                    found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
+                    i = j + 1
             if found is None and (": {" in line or ": [" in line) and line[0] not in "{[":
                 labelled = _labelled_json(prompt, lines, offsets, i, raw)
                 if labelled is not None:
@@ -1501,12 +1492,29 @@ def _labelled_json(
         return None
     if _ANSWER_LABEL.fullmatch(norm_key(lead)) or _INLINE_ANSWER.search(line) or is_instruction(lead):
         return None
+    begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip())) + colon + 2
+    whole = _json_to_line_end(prompt, lines, offsets, i, begin)
+    if whole is None or _placeholders(whole[0]) or _lists_choices(whole[0]):
+        return None
+    value, end, j = whole
+    return Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1, lead=lead), j + 1
+
+
+def _line_offsets(prompt: str, offsets: list[int]) -> list[int]:
+    """Where each line of `prompt` starts, filled into `offsets` on first use (most prompts need none)."""
     if not offsets:
         pos = 0
         for ln in prompt.splitlines(keepends=True):
             offsets.append(pos)
             pos += len(ln)
-    begin = offsets[i] + (len(raw) - len(raw.lstrip())) + colon + 2
+    return offsets
+
+
+def _json_to_line_end(
+    prompt: str, lines: list[str], offsets: list[int], i: int, begin: int
+) -> tuple[object, int, int] | None:
+    """(value, end, last line) of the JSON at `begin` (on line `i`, maybe over several lines) when
+    nothing but blanks follows it on its last line; else None."""
     parsed = _json_at(prompt, begin)
     if parsed is None:
         return None
@@ -1514,10 +1522,7 @@ def _labelled_json(
     j = i
     while j + 1 < len(lines) and offsets[j + 1] < end:
         j += 1
-    if prompt[end : offsets[j] + len(lines[j])].strip() or _placeholders(value) or _lists_choices(value):
-        return None
-    block = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1, lead=lead)
-    return block, j + 1
+    return None if prompt[end : offsets[j] + len(lines[j])].strip() else (value, end, j)
 
 
 def _symbol_map_measure(label: Block, data: object) -> str:
