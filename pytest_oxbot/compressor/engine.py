@@ -228,8 +228,10 @@ class AdaptivePromptCompressor:
         return self._finish(prompt, doc, original, text, reducer, level, "budget", started, max_tokens)
 
     # -- internals -----------------------------------------------------------------------------
-    def _parse(self, prompt: str) -> Doc:
-        return parse(prompt, self.protect, self.instructions)
+    def _parse(self, prompt: str, like: Doc | None = None) -> Doc:
+        """`like`: a parse of the prompt this text comes from, whose classified lines are reused (a
+        prompt with repeated instruction lines is parsed again without them)."""
+        return parse(prompt, self.protect, self.instructions, {} if like is None else like.seen)
 
     def _render(
         self, doc: Doc, level: int, static: tuple[tuple[re.Pattern[str], ...], frozenset[str]]
@@ -241,7 +243,7 @@ class AdaptivePromptCompressor:
         # output, compressed again, would pivot or merge them, so compressing a result twice would
         # change it (found by hypothesis: 451 tokens, then 410). One more pass over the output settles
         # it, taken only when it reshapes (drops nothing), is smaller, and keeps every fact.
-        again = Reducer(self._parse(text), LEVELS[level], self._count, static[0], static[1])
+        again = Reducer(self._parse(text, doc), LEVELS[level], self._count, static[0], static[1])
         reshaped = again.render()
         if again.dropped or reshaped == text or not reshaped.strip():
             return text, reducer
@@ -263,7 +265,7 @@ class AdaptivePromptCompressor:
         # or merge what this pass kept (idempotence). So render the prompt without them, and report
         # every line under its number in the original.
         kept = [i for i in range(len(doc.lines)) if i not in repeated]
-        pruned = self._parse("\n".join(doc.lines[i] for i in kept))
+        pruned = self._parse("\n".join(doc.lines[i] for i in kept), doc)
         second = Reducer(pruned, LEVELS[level], self._count, static[0], static[1])
         text = second.render()
         second.dropped = [

@@ -99,6 +99,7 @@ class Doc:
     records: list[Record] = field(default_factory=list)  # entity records, in order
     carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
     runs: list[range] | None = None  # blocks of each run of lines alike but for their numbers (lazy)
+    seen: dict[str, Block] | None = None  # data lines classified, for a re-parse (`parse`)
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -902,12 +903,17 @@ def _dict_groups(line: str) -> list[str]:
     return groups
 
 
-def _classify(line: str, patterns: Sequence[re.Pattern[str]]) -> Block:
+def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Block] | None = None) -> Block:
     """`classify_line`, memoised for lines without a digit: those are a bot's static text (headings,
-    instructions, labels), the same every cycle, while data lines change and are always parsed afresh."""
-    if HAS_DIGIT.search(line):
+    instructions, labels), the same every cycle, while data lines change and are parsed afresh once per
+    prompt (`seen`: one compression parses the prompt again without its repeated instruction lines)."""
+    if HAS_DIGIT.search(line) is None:
+        return _clone(_classify_static(line, tuple(patterns)))
+    if seen is None:
         return classify_line(line, patterns)
-    return _clone(_classify_static(line, tuple(patterns)))
+    if (known := seen.get(line)) is None:
+        known = seen[line] = classify_line(line, patterns)
+    return _clone(known)
 
 
 @lru_cache(maxsize=4096)
@@ -1226,8 +1232,12 @@ def parse(
     prompt: str,
     protect: Sequence[re.Pattern[str]] = (),
     instructions: Sequence[re.Pattern[str]] = (),
+    seen: dict[str, Block] | None = None,
 ) -> Doc:
-    """Blocks of a prompt, in order, each tagged with its symbol, section and what must never go."""
+    """Blocks of a prompt, in order, each tagged with its symbol, section and what must never go.
+
+    `seen`: data lines classified by an earlier parse of the same prompt, filled in as it goes (a memo
+    for a prompt that will be parsed again; None: no memo)."""
     blocks: list[Block] = []
     lines = prompt.splitlines()
     offsets: list[int] = []  # start of each line in `prompt`, computed only if a JSON block shows up
@@ -1306,13 +1316,13 @@ def parse(
                 groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
                 if len(groups) > 1:
                     for group in groups[:-1]:
-                        part = _classify(group, instructions)
+                        part = _classify(group, instructions, seen)
                         part.line, part.blank_before = start, blank
                         blocks.append(part)
-                    found = _classify(groups[-1], instructions)
+                    found = _classify(groups[-1], instructions, seen)
                     i += 1
             if found is None:
-                found = _classify(line, instructions)
+                found = _classify(line, instructions, seen)
                 if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
                     _setext(blocks[-1], 1 if line[0] in "=═" else 2)
                 i += 1
@@ -1325,7 +1335,7 @@ def parse(
         blank = False
         blocks.append(block)
     _infer_entity_headers(blocks)
-    doc = Doc(prompt, lines, blocks)
+    doc = Doc(prompt, lines, blocks, seen=seen)
     _assign_context(doc)
     doc.records = records(blocks)
     for rec in doc.records:
@@ -1503,10 +1513,7 @@ def _labelled_json(
 def _line_offsets(prompt: str, offsets: list[int]) -> list[int]:
     """Where each line of `prompt` starts, filled into `offsets` on first use (most prompts need none)."""
     if not offsets:
-        pos = 0
-        for ln in prompt.splitlines(keepends=True):
-            offsets.append(pos)
-            pos += len(ln)
+        offsets.extend(itertools.accumulate(map(len, prompt.splitlines(keepends=True)), initial=0))
     return offsets
 
 
