@@ -1438,10 +1438,12 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
-        if core.kind is Kind.JSON and core.lead:
-            core.measure = _symbol_map_measure(Block(Kind.HEADING, core.lead, rank=8), core.data)
-        elif core.kind is Kind.JSON and idx and doc.blocks[idx - 1].kind is Kind.HEADING:
-            core.measure = _symbol_map_measure(doc.blocks[idx - 1], core.data)
+        if core.kind is Kind.JSON and not in_fmt:
+            if core.lead:
+                label: Block | None = Block(Kind.HEADING, core.lead, rank=8)
+            else:
+                label = doc.blocks[idx - 1] if idx and doc.blocks[idx - 1].kind is Kind.HEADING else None
+            core.measure = _symbol_map_measure(label, core.data)
         if (
             (
                 not in_fmt  # (already in the answer format: nothing to learn)
@@ -1532,16 +1534,25 @@ def _json_to_line_end(
     return None if prompt[end : offsets[j] + len(lines[j])].strip() else (value, end, j)
 
 
-def _symbol_map_measure(label: Block, data: object) -> str:
+def _symbol_map_measure(label: Block | None, data: object) -> str:
     """The fact a map of symbols to bare values states, named by the label line above it
-    (`Current Prices:` over `{"BTC": 91234.56, "ETH": 3012.78}`: each symbol's price)."""
-    if label.rank != 8 or not isinstance(data, dict) or not data:
+    (`Current Prices:` over `{"BTC": 91234.56, "ETH": 3012.78}`: each symbol's price). A map of symbols
+    to numbers that no label names (`Observation: {"BTCUSDT": 90603.52}`, a tool's answer) states a
+    "value" per symbol: what it measures is unknown, so it is kept whole, never pruned as noise."""
+    if not isinstance(data, dict) or not data:
         return ""
     if not all(isinstance(v, str) and not isinstance(v, bool) for v in data.values()):
         return ""  # nested, or a JSON true/false/null: not one value per symbol
     if not all(symbol_of(str(k)) for k in data):
         return ""
-    return required_kind(label.label or label.text.rstrip(":")) or ""
+    named = (
+        required_kind(label.label or label.text.rstrip(":"))
+        if label is not None and label.rank == 8
+        else None
+    )
+    if named:
+        return named
+    return "value" if all(number_as_written(v) == v.strip() for v in data.values()) else ""
 
 
 _ANSWER_LABEL = re.compile(r"(?:final )?(?:answer|response|output|reply|decision)")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_oxbot.compressor import check_fidelity
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, parse
 
@@ -92,6 +93,43 @@ def test_a_template_with_placeholders_before_the_format_heading_stays_an_example
     assert next(b for b in parse(prompt).blocks if b.kind is Kind.JSON).fmt
 
 
-def test_a_map_without_a_label_naming_a_fact_states_none() -> None:
+def test_a_map_without_a_label_naming_a_fact_states_values_of_no_known_kind() -> None:
+    """Not a price (the label names none), but per-symbol data all the same: kept, never pruned."""
     prompt = 'Maximum Shares Allowed:\n{"BTC": 0.35, "ETH": 4.2}\n\nAnswer in JSON.\n'
-    assert not required_facts(prompt)
+    assert {(f.symbol, f.kind, f.value) for f in required_facts(prompt)} == {
+        ("BTC", "value", "0.35"),
+        ("ETH", "value", "4.2"),
+    }
+
+
+REACT_OBSERVATION = """Thought: I need the latest prices before deciding.
+Action: get_prices
+Action Input: {"symbols": ["BTCUSDT", "ETHUSDT"]}
+Observation: {"BTCUSDT": 90603.52, "ETHUSDT": 3052.18}
+Thought: Now I know the prices.
+
+Decide for each symbol. Final Answer: {"BTCUSDT": "hold|buy|sell", "ETHUSDT": "hold|buy|sell"}
+Do not copy the example values.
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_tools_symbol_map_survives_every_mode(mode: str) -> None:
+    """A ReAct `Observation:` of symbols to numbers, no label saying what they are: `emergency` dropped it
+    ("JSON block without market facts") and the model had no price at all; the check did not see it."""
+    out = compress_checked(REACT_OBSERVATION, mode)
+    assert re.search(r'"BTCUSDT": ?90603\.52', out)
+    assert re.search(r'"ETHUSDT": ?3052\.18', out)
+
+
+def test_losing_a_tools_symbol_map_is_caught_by_the_check() -> None:
+    without = REACT_OBSERVATION.replace('Observation: {"BTCUSDT": 90603.52, "ETHUSDT": 3052.18}\n', "")
+    report = check_fidelity(REACT_OBSERVATION, without, "emergency")
+    assert Fact("BTC", "value", "90603.52") in report.missing_facts
+
+
+def test_a_map_of_symbols_to_words_states_no_value() -> None:
+    """Only numbers are values: a map of symbols to words is an answer or a signal, read elsewhere."""
+    assert not any(
+        f.kind == "value" for f in required_facts('Signals:\n{"BTC": "bullish", "ETH": "bearish"}\n')
+    )
