@@ -305,14 +305,34 @@ def instruction_signals(text: str) -> tuple[bool, str]:
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
         or (not ascii_only and _CJK_INSTRUCTION.search(low) is not None)
     )
+    if not ascii_only:
+        low = low.replace("\u2019", "'")  # `N’utilisez pas`: a typographic apostrophe
     m = (_FIRST_WORD if ascii_only else _FIRST_WORD_ANY).match(low)
     first = m.group(1) if m else ""
-    # `Не копируй ...`, `Não use ...`, `Ne copiez pas ...`, `Non copiare ...`: a prohibition, in languages
-    # that start one with their "not" (English "no" starts data as often: "No clear trend.")
-    return keyword or first in _NEGATION_FIRST, first
+    # `Не копируй ...`, `Não use ...`, `Ne copiez pas ...`, `N'utilisez pas`, `Non copiare ...`: a
+    # prohibition, in languages that start one with their "not". English "no" starts data as often ("No
+    # clear trend.", "No trades"): a Spanish one is known by its verb (`No copies ...`, `No abras ...`).
+    prohibition = (
+        first in _NEGATION_FIRST
+        or first.startswith("n'")
+        or (first == "no" and len(words) > 1 and words[0] == "no" and words[1] in _SPANISH_PROHIBITIONS)
+    )
+    return keyword or prohibition, first
 
 
 _NEGATION_FIRST = frozenset({"не", "нельзя", "não", "ne", "non", "n'"})
+# Spanish verbs bots forbid, in the forms "no" takes before them (tú, usted, ustedes): `No copies`, `No abra`
+_SPANISH_FORBIDDEN_VERBS = """
+    copies uses abras operes cierres compres vendas ignores inventes cambies añadas incluyas pongas hagas
+    dejes entres mantengas arriesgues excedas superes repitas devuelvas escribas modifiques asumas persigas
+    apliques recomiendes olvides utilices agregues respondas tomes sigas
+    copie abra opere cierre compre venda invente cambie añada incluya ponga haga deje mantenga arriesgue
+    exceda supere repita devuelva escriba modifique asuma persiga aplique recomiende olvide utilice agregue
+    responda tome
+    copien usen abran operen cierren compren vendan inventen cambien incluyan pongan hagan dejen mantengan
+    excedan superen repitan devuelvan escriban modifiquen asuman utilicen
+"""
+_SPANISH_PROHIBITIONS = frozenset(_SPANISH_FORBIDDEN_VERBS.split())
 
 
 def has_instruction_word(text: str) -> bool:

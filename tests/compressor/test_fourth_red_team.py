@@ -494,3 +494,36 @@ def test_japanese_market_data_survives_every_mode(mode: str) -> None:
 def test_german_never_copy_is_the_do_not_copy_kind() -> None:
     prompt = 'BTC: Kurs 91.230,50\nAntworte nur mit JSON: {"BTC": "kaufen|halten"}\nKopiere niemals die Beispielwerte.\n'
     assert line_kept(compress_checked(prompt, "emergency"), "Kopiere niemals die Beispielwerte.")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "No copies los valores del ejemplo.",
+        "No abras posiciones nuevas si el RSI > 70.",
+        "No operes contra la tendencia de 4h.",
+        "N'utilisez pas plus de 5x de levier.",
+        "N’ouvrez pas de position sans stop loss.",
+    ],
+)
+def test_spanish_and_french_prohibitions_are_instructions(line: str) -> None:
+    """Spanish forbids with `No` + the verb, French with `N'` + the verb: both were read as plain prose
+    (English `No ...` starts data as often), so `standard` could trim them."""
+    assert is_instruction(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["No clear trend.", "No trades in the last 24h.", "No open positions.", "No hay posiciones abiertas."],
+)
+def test_a_line_that_starts_with_no_is_not_for_that_an_instruction(line: str) -> None:
+    assert not is_instruction(line)
+
+
+def test_a_spanish_prohibition_survives_standard() -> None:
+    prompt = (
+        "## Mercado\nBTC: precio 91.230,50, RSI 52,1, tendencia alcista. El volumen sube. El spread es estrecho.\n"
+        "Las noticias son neutrales. No operes contra la tendencia principal. El funding es bajo.\n"
+        '## Formato\nResponde solo con JSON: {"BTC": "comprar|mantener|vender"}\n'
+    )
+    assert "No operes contra la tendencia principal." in compress_checked(prompt, "standard")
