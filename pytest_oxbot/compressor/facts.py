@@ -116,6 +116,29 @@ def _side_line_facts(symbol: str, value: str) -> set[Fact]:
     return facts
 
 
+_ONE_LINE_POSITION = re.compile(r"^\W{0,3}(?P<sym>[A-Za-z][\w/:-]{1,20})\s+(?=(?i:long|short)\b)")
+_SL_CUE = re.compile(r"(?i)(?<![a-z])(?:sl|stop(?:[ _-]?loss)?)(?![a-z])\s*[:=]?\s*")
+_TP_CUE = re.compile(r"(?i)(?<![a-z])(?:tp\d?|take[ _-]?profit|target)(?![a-z])\s*[:=]?\s*")
+
+
+def one_line_position_facts(text: str) -> set[Fact]:
+    """`ETH long 0.05 @ 2,965.10 | SL 2,850.00 | TP 3,200.00`: a position written on one line, the symbol
+    first, then side, quantity and entry as `_side_line_facts` reads them, then its stop and target."""
+    m = _ONE_LINE_POSITION.match(text)
+    sym = symbol_of(m.group("sym")) if m else None
+    if m is None or sym is None:
+        return set()
+    facts = _side_line_facts(sym, text[m.end() :])
+    if "entry" not in {f.kind for f in facts}:
+        return set()  # `BTC long bias since Monday`: a side without a position
+    for kind, cue in (("sl", _SL_CUE), ("tp", _TP_CUE)):
+        found = cue.search(text, m.end())
+        num = number_as_written(text, found.end(), anchored=True) if found else None
+        if num:
+            facts.add(Fact(sym, kind, num))
+    return facts
+
+
 def required_facts(prompt: str | Doc, *, include_history: bool = False) -> frozenset[Fact]:
     """The required facts a prompt states. Of a series written one value per line only the last line's
     are required; `include_history=True` gives every line's (what a compression states: lines it kept
@@ -159,7 +182,9 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
             if b.symbol and latest_kline(core.data) is not None:  # klines under a label naming the symbol
                 facts.update(_json_facts(core.data, b.symbol))
         elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):
-            for sentence in sentences(plain(core.text)):
+            text = plain(core.text)
+            facts.update(one_line_position_facts(text))
+            for sentence in sentences(text):
                 facts.update(sentence_facts(sentence))
     return frozenset(facts)
 

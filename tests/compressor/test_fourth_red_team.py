@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from pytest_oxbot.compressor import AdaptivePromptCompressor
+from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, is_instruction, parse
 
@@ -527,3 +527,54 @@ def test_a_spanish_prohibition_survives_standard() -> None:
         '## Formato\nResponde solo con JSON: {"BTC": "comprar|mantener|vender"}\n'
     )
     assert "No operes contra la tendencia principal." in compress_checked(prompt, "standard")
+
+
+ONE_LINE_POSITIONS = """## Market
+BTC: price 91,230.50, RSI 52.1, trend up. Funding is flat and open interest rose overnight.
+ETH: price 3,012.44, RSI 47.8, trend flat. The order book is thin above 3,050.
+
+## Notes
+Volatility has been compressing for three sessions. Weekend liquidity is usually lower.
+Macro calendar is quiet until Thursday. Treat breakouts with care.
+
+## Positions
+ETH long 0.05 @ 2,965.10 | SL 2,850.00 | TP 3,200.00
+- SOLUSDT short 12 @ $142.65, stop: $147.10, take profit: $131.00
+
+## Answer
+Respond with JSON only: {"ETH": "hold|close", "SOLUSDT": "hold|close"}
+Do not copy the example values.
+"""
+
+
+def test_a_position_on_one_line_states_its_facts() -> None:
+    """`SYM long qty @ entry | SL x | TP y` was kept as written but stated no fact: a compression that
+    lost it would have passed the check."""
+    facts = required_facts(ONE_LINE_POSITIONS)
+    assert {
+        (f.kind, f.value) for f in facts if f.symbol == "ETH" and f.kind not in ("price", "rsi", "trend")
+    } == {
+        ("position", "ETH"),
+        ("side", "long"),
+        ("qty", "0.05"),
+        ("entry", "2,965.10"),
+        ("sl", "2,850.00"),
+        ("tp", "3,200.00"),
+    }
+    assert Fact("SOL", "tp", "$131.00") in facts
+    assert not required_facts("BTC long bias since Monday at 90,000\n")  # a side, no position
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_one_line_positions_survive_every_mode(mode: str) -> None:
+    out = compress_checked(ONE_LINE_POSITIONS, mode)
+    for number in ("2,965.10", "2,850.00", "3,200.00", "$142.65", "$147.10", "$131.00"):
+        assert number in out
+
+
+def test_losing_a_one_line_position_is_caught_by_the_check() -> None:
+    without = ONE_LINE_POSITIONS.replace("ETH long 0.05 @ 2,965.10 | SL 2,850.00 | TP 3,200.00\n", "")
+    assert (
+        Fact("ETH", "sl", "2,850.00")
+        in check_fidelity(ONE_LINE_POSITIONS, without, "emergency").missing_facts
+    )
