@@ -189,13 +189,16 @@ class AdaptivePromptCompressor:
             raise CompressorUsageError(f"context must be a str, got {type(context).__name__}")
         level = level_for_context(context)
         original = count_tokens(prompt, self.model)
-        doc = self._parse(prompt)
-        static = self._static(doc)
-        text, reducer = self._render(doc, level, static)
-        while not text.strip() and level > 0 and prompt.strip():  # never empty: the next milder rung
-            level -= 1
+        try:
+            doc = self._parse(prompt)
+            static = self._static(doc)
             text, reducer = self._render(doc, level, static)
-        return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
+            while not text.strip() and level > 0 and prompt.strip():  # never empty: the next milder rung
+                level -= 1
+                text, reducer = self._render(doc, level, static)
+            return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
+        except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
+            return self._finish(prompt, None, original, prompt, None, None, context, started, None)
 
     def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
         """The least compressed rendering that fits `max_tokens` (the emergency one if none does)."""
@@ -206,6 +209,12 @@ class AdaptivePromptCompressor:
         original = count_tokens(prompt, self.model)
         if original <= max_tokens:
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
+        try:
+            return self._fit(prompt, original, max_tokens, started)
+        except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
+            return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
+
+    def _fit(self, prompt: str, original: int, max_tokens: int, started: float) -> CompressionResult:
         doc = self._parse(prompt)
         static = self._static(doc)
         # The first rung that fits; when none does, the smallest one (budget_met says so). An empty

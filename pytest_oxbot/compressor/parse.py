@@ -811,8 +811,9 @@ def _is_label_line(core: str) -> bool:
     return caps.isupper() and sum(c.isalpha() for c in caps) >= 3
 
 
-def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
-    """The block of one stripped, non-empty line (cheap first-character checks before regexes)."""
+def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: int = 0) -> Block:
+    """The block of one stripped, non-empty line (cheap first-character checks before regexes).
+    A bullet's content is classified in turn, to a few levels (`- - - ... x` is text past them)."""
     head = line[0]
     if (head in "-=_*~─━═—–·•") and _SEPARATOR.match(line):
         return Block(Kind.SEPARATOR, line)
@@ -837,10 +838,10 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = ()) -> Block:
         return Block(
             Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided, instr=instr
         )
-    if head in "-*+•0123456789abcdefgh→" and not line.startswith("**"):
+    if head in "-*+•0123456789abcdefgh→" and not line.startswith("**") and _nested < _MAX_BULLET_NESTING:
         m = _BULLET.match(line)
         if m:
-            inner = classify_line(m.group(2), patterns)
+            inner = classify_line(m.group(2), patterns, _nested + 1)
             if inner.kind is Kind.HEADING:  # `7. RESPONSE FORMAT`, `- **Fee Structure:**`: a heading
                 return Block(Kind.HEADING, line, rank=inner.rank, label=inner.label, instr=inner.instr)
             return Block(Kind.BULLET, line, bullet=m.group(1), inner=inner, instr=inner.instr)
@@ -1191,12 +1192,10 @@ _TYPE_MARK = "\ue000type:"
 def _typed_template(line: str) -> object | None:
     """A one-line JSON template whose example values were replaced by bare type names."""
     quoted = _BARE_TYPE.sub(lambda m: f'"{_TYPE_MARK}{m.group(1)}"', line)
-    try:
-        value, end = _DECODER.raw_decode(quoted)
-    except ValueError:
+    parsed = _json_at(quoted, 0)
+    if parsed is None or quoted[parsed[1] :].strip():
         return None
-    if quoted[end:].strip():
-        return None
+    value = parsed[0]
 
     def restore(v: object) -> object:
         if isinstance(v, dict):
@@ -1210,14 +1209,34 @@ def _typed_template(line: str) -> object | None:
     return restore(value)
 
 
+_MAX_BULLET_NESTING = 8
+_MAX_JSON_DEPTH = 64  # deeper is text, not data: every pass that walks JSON recurses
+
+
 def _json_at(text: str, start: int) -> tuple[object, int] | None:
     try:
         value, end = _DECODER.raw_decode(text, start)
-    except ValueError:
+    except (ValueError, RecursionError):  # (`[[[[...` nested past Python's limit)
         return None
     if not isinstance(value, dict | list) or not value:
         return None
+    if text.count("[", start, end) + text.count("{", start, end) > _MAX_JSON_DEPTH and _deeper_than(
+        value, _MAX_JSON_DEPTH
+    ):
+        return None
     return value, end
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether JSON data nests more than `limit` containers deep (walked without recursion)."""
+    todo: list[tuple[object, int]] = [(value, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        todo.extend((c, depth + 1) for c in cast(Iterable[object], children) if isinstance(c, dict | list))
+    return False
 
 
 _KEEP_OPEN, _KEEP_CLOSE = "<keep>", "</keep>"
@@ -1394,7 +1413,7 @@ def _assign_context(doc: Doc) -> None:
     """Per block: the symbol it is about, whether it is an instruction or part of the answer format,
     and its top-level section. Flags come from the enclosing headings (a stack, by rank)."""
     stack: list[Block] = []  # enclosing headings
-    rules: list[bool] = []  # per enclosing heading: a RULES-like section
+    rules: list[bool] = []  # per enclosing heading: in a RULES-like section (its own or an enclosing one)
     in_fmt_stack = in_rules_stack = False
     symbol, symbol_rank = None, 99
     section = 0
@@ -1414,8 +1433,8 @@ def _assign_context(doc: Doc) -> None:
                 if opened >= 0:
                     b.fmt, b.instr = stack[opened].fmt, stack[opened].instr
                     del stack[opened:], rules[opened:]
-                    in_fmt_stack = any(h.fmt for h in stack)
-                    in_rules_stack = any(rules)
+                    in_fmt_stack = bool(stack) and stack[-1].fmt
+                    in_rules_stack = bool(rules) and rules[-1]
                     if symbol is not None and not any(h.symbol == symbol for h in stack):
                         symbol, symbol_rank = None, 99  # the tag that named the symbol is closed
                     b.section, b.symbol = section, symbol
@@ -1433,14 +1452,13 @@ def _assign_context(doc: Doc) -> None:
             elif b.rank < symbol_rank or (b.rank == symbol_rank and b.rank <= 7) or len(found) > 1:
                 symbol, symbol_rank = None, 99
             is_format, is_rules = _heading_flags(b.label)
-            b.fmt = is_format or any(h.fmt for h in stack)
+            b.fmt = is_format or (bool(stack) and stack[-1].fmt)  # (a heading's flags include its stack's)
             b.instr = b.instr or b.fmt or is_rules
             b.symbol = symbol
             b.section = section
             stack.append(b)
-            rules.append(is_rules)
-            in_fmt_stack = any(h.fmt for h in stack)
-            in_rules_stack = any(rules)
+            rules.append(is_rules or (bool(rules) and rules[-1]))
+            in_fmt_stack, in_rules_stack = b.fmt, rules[-1]
             continue
         in_fmt = in_fmt_stack
         in_rules = in_rules_stack
@@ -1472,7 +1490,7 @@ def _assign_context(doc: Doc) -> None:
                 and not _decision_data(doc, idx)
             )
             or (core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text))
-            or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and _INLINE_ANSWER.search(core.text))
+            or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and has_inline_answer(core.text))
             or (  # ReAct's `Final Answer: {"BTCUSDT": "hold"}`: the label says it is the answer
                 core.kind is Kind.KV
                 and core.pairs[0][1][:1] in "{["
@@ -1522,7 +1540,7 @@ def _labelled_json(
     lead = line[: colon + 1]
     if len(lead.split()) > 4 or not _is_label(lead[:-1]):
         return None
-    if _ANSWER_LABEL.fullmatch(norm_key(lead)) or _INLINE_ANSWER.search(line) or is_instruction(lead):
+    if _ANSWER_LABEL.fullmatch(norm_key(lead)) or has_inline_answer(line) or is_instruction(lead):
         return None
     begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip())) + colon + 2
     whole = _json_to_line_end(prompt, lines, offsets, i, begin)
@@ -1807,6 +1825,17 @@ _INLINE_ANSWER = re.compile(
 )
 
 
+def has_inline_answer(text: str) -> bool:
+    """An answer template inside a line (`Respond: {"signal": "buy|sell"}`). Tried from each line's first
+    `{` only: what matches from a later brace matches from the first (`.*?` spans the braces between),
+    and a search from every brace is quadratic (3,000 nested `{"a":` took 3.4 s)."""
+    for line in text.split("\n") if "\n" in text else (text,):
+        start = line.find("{")
+        if start >= 0 and _INLINE_ANSWER.match(line, start):
+            return True
+    return False
+
+
 def _lists_choices(value: object) -> bool:
     """A string value written as allowed choices (`buy|sell|hold`), anywhere in a JSON value."""
     if isinstance(value, str):  # (`BTC|USDT` names a pair, not choices)
@@ -1910,7 +1939,7 @@ def _decision_data(doc: Doc, idx: int) -> bool:
     for later in doc.blocks[idx + 1 :]:
         if later.kind is Kind.HEADING and _heading_flags(later.label)[0]:
             return True
-        if later.kind in (Kind.KV, Kind.PROSE) and "{" in later.text and _INLINE_ANSWER.search(later.text):
+        if later.kind in (Kind.KV, Kind.PROSE) and "{" in later.text and has_inline_answer(later.text):
             return True
     return False
 

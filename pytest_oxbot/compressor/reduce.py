@@ -1041,13 +1041,16 @@ class Reducer:
         (`### FVG Analysis (ETH/USDT)` / `No unmitigated FVGs detected.`) become one section naming
         all of them."""
         heads = [i for i in self.doc.headings if i not in self._skip]
+        ends = _section_ends(self.blocks, heads)
         groups: list[list[tuple[int, int, str]]] = []
-        for n, h in enumerate(heads):
+        for h in heads:
             b = self.blocks[h]
-            end = next((k for k in heads[n + 1 :] if self.blocks[k].rank <= b.rank), len(self.blocks))
-            body = [x for k, x in enumerate(self.blocks[h + 1 : end], h + 1) if k not in self._skip]
             named = symbols_in(b.label)
-            if len(named) != 1 or not body or b.instr or b.fmt:
+            if len(named) != 1 or b.instr or b.fmt:
+                continue
+            end = ends[h]
+            body = [x for k, x in enumerate(self.blocks[h + 1 : end], h + 1) if k not in self._skip]
+            if not body:
                 continue
             if any(
                 x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text)
