@@ -165,6 +165,8 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
                 named = symbol_of(core.pairs[0][0])
                 if named:
                     facts.update(_side_line_facts(named, core.pairs[0][1]))
+                else:
+                    facts.update(listed_facts(plain(core.text)))
         elif core.kind is Kind.SERIES and id(core) in carrying and core.symbol:
             kind = required_kind(core.label) or "price"
             facts.add(Fact(core.symbol, kind, core.values[-1]))
@@ -224,9 +226,39 @@ _PROSE_CUE = re.compile(
 )
 
 
+_LIST_LABEL = re.compile(r"^\W{0,3}([^:：\d]{1,30})[:：]\s*")
+_LIST_SPLIT = re.compile(r"\s*[,;]\s+(?=\S)")
+_LIST_ITEM = re.compile(r"^(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s*[:=(]?\s*")
+
+
+def listed_facts(text: str) -> set[Fact]:
+    """`Prices: BTC ($91,230.50), ETH ($3,012.44)`, `RSI: BTC 52.1; ETH 47.8`: a label naming a price or
+    an RSI, then symbols each with its number. Every item must be so, or it is not such a list."""
+    label = _LIST_LABEL.match(text)
+    kind = required_kind(label.group(1)) if label else None
+    if label is None or kind not in ("price", "rsi"):
+        return set()
+    items = _LIST_SPLIT.split(text[label.end() :].rstrip(" ."))
+    if len(items) < 2:
+        return set()
+    facts: set[Fact] = set()
+    for item in items:
+        m = _LIST_ITEM.match(item)
+        sym = symbol_of(m.group("sym")) if m else None
+        num = number_as_written(item, m.end(), anchored=True) if m and sym else None
+        if m is None or sym is None or not num or num.endswith("%"):
+            return set()
+        facts.add(Fact(sym, kind, num))
+    return facts
+
+
 def sentence_facts(sentence: str) -> set[Fact]:
     """Prices (and RSI) a prose sentence states about a symbol it names: the first value after a price
-    cue, before the next symbol is named. A number without such a cue is not taken for a fact."""
+    cue, before the next symbol is named (or a list of them: `listed_facts`). A number without such a cue
+    is not taken for a fact."""
+    listed = listed_facts(sentence) if ":" in sentence or "：" in sentence else set()
+    if listed:
+        return listed
     facts: dict[tuple[str, str], Fact] = {}
     mentions = list(MENTION_RE.finditer(sentence))
     for n, m in enumerate(mentions):

@@ -26,6 +26,7 @@ from pytest_oxbot.compressor.text import (
     HAS_DIGIT,
     MENTION_RE,
     NUMBER_RE,
+    collapse_spaces,
     join_numbers,
     number_as_written,
     plain,
@@ -440,7 +441,8 @@ _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
 # ... and the same words in the other languages bot prompts are written in (es, fr, de, it, pt, ru)
 PRICE_KEY = re.compile(
-    r"\b(?:prices?|last|close|mark|precio|prix|cours|preis|kurs|prezzo|preço|цена|курс)\b|^current(?: rate)?$"
+    r"\b(?:prices?|px|last|close|mark|precio|prix|cours|preis|kurs|prezzo|preço|цена|курс)\b"
+    r"|^current(?: rate)?$"
 )
 _CJK_PRICE_KEY = re.compile(
     "价格|價格|现价|現價|最新价|最新價|收盘价|收盤價|価格|現在値|終値|가격|현재가|종가"
@@ -485,7 +487,7 @@ def required_kind(key: str) -> str | None:
     if (TREND_KEY.search(k) or (cjk and _CJK_TREND_KEY.fullmatch(k))) and not _NOT_TREND.search(k):
         return "trend"
     if (PRICE_KEY.search(k) or (cjk and _CJK_PRICE_KEY.search(k))) and not re.search(
-        r"\b(?:entry|liquidation|liq|avg|average|target|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
+        r"\b(?:entry|liquidation|liq|avg|average|targets?|stop|change|ema\w*|sma\w*|vwap|range|volume|value|"
         r"account|status|positions?|capital|time|funding|interest|take|profit|loss|tp|sl|"
         r"entrada|entrée|einstieg\w*|входа|"
         r"стоп\w*|тейк\w*|ликвидац\w*|средн\w*|цел\w*)\b"
@@ -1164,6 +1166,45 @@ def _table(lines: list[str], at: int, sep: str = "") -> Block:
     )
 
 
+_HTML_ROW = re.compile(r"(?is)<tr\b[^>]*>(.*?)</tr\s*>")
+_HTML_CELL = re.compile(r"(?is)<t([hd])\b[^>]*>(.*?)</t[hd]\s*>")
+_HTML_TAG = re.compile(r"<[^>]*>")
+_HTML_TABLE_LINES = 2_000
+
+
+def _html_table(lines: list[str], i: int) -> tuple[int, Block] | None:
+    """`<table><tr><th>Symbol</th><th>Price</th></tr><tr><td>BTC</td>...</table>` (on one line or many,
+    maybe after a label: `Snapshot: <table>...`): read as the table it is (its header is its first row of
+    `<th>`); the text is kept for `lossless`, the label is written back before the table."""
+    end = next(
+        (j for j in range(i, min(len(lines), i + _HTML_TABLE_LINES)) if "</table" in lines[j].lower()), None
+    )
+    if end is None:
+        return None
+    first = lines[i].strip()
+    lead = first[: first.lower().index("<table")].strip()
+    text = "\n".join(lines[i : end + 1]).strip()[len(first) - len(first.lstrip()) :]
+    text = text[text.lower().index("<table") :]
+    if text.lower().count("<table") != 1 or not text.lower().rstrip().endswith("</table>"):
+        return None
+    rows: list[tuple[str, ...]] = []
+    header: tuple[str, ...] | None = None
+    for n, row in enumerate(_HTML_ROW.findall(text)):
+        cells = _HTML_CELL.findall(row)
+        values = tuple(collapse_spaces(_HTML_TAG.sub("", c).replace("&nbsp;", " ")) for _, c in cells)
+        if not values or any("|" in v for v in values):
+            return None
+        if n == 0 and all(kind.lower() == "h" for kind, _ in cells):
+            header = values
+        else:
+            rows.append(values)
+    if header is None or not rows or any(len(r) != len(header) for r in rows):
+        return None
+    body = ["|" + "|".join(r) + "|" for r in rows]
+    block = Block(Kind.TABLE, text, line=i, nlines=end - i + 1, header=header, values=tuple(body), lead=lead)
+    return end + 1, block
+
+
 def dump_json(value: object) -> str:
     """Minified JSON with every number written exactly as in the source (and never glued into what
     reads as a thousands separator: `[100, 200]` stays two numbers)."""
@@ -1325,11 +1366,13 @@ def parse(
         elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
             block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
             i = tsv_end
-        elif " | " in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
+        elif "|" in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
             block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
             i = bare_end
         elif "  " in line and _FIXED_HEAD.fullmatch(line) and (fixed := _fixed_table(lines, i)) is not None:
             i, block = fixed
+        elif ("<table" in line or "<TABLE" in line) and (html := _html_table(lines, i)) is not None:
+            i, block = html
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):

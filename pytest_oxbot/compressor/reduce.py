@@ -25,6 +25,7 @@ from pytest_oxbot.compressor.facts import (
     kv_facts,
     latest_kline,
     latest_row,
+    listed_facts,
     sentence_facts,
     symbol_column,
     time_column,
@@ -308,7 +309,9 @@ class Reducer:
                 continue
             texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
             if texts[idx] and block.lead:  # `Tickers: {...}`: the label it was written after
-                texts[idx] = f"{block.lead} {texts[idx]}"
+                # (a table rendered anew starts its own line: `Snapshot: <table>...` -> `Snapshot:`, rows)
+                apart = block.kind is Kind.TABLE and texts[idx] != block.text
+                texts[idx] = f"{block.lead}{chr(10) if apart else ' '}{texts[idx]}"
             if texts[idx] and block.bullet == "```" and lv.name == "lossless":
                 # lossless changes no shape: a fenced block stays fenced (the other levels save the fence)
                 texts[idx] = f"```{block.label}\n{texts[idx]}\n```"
@@ -620,6 +623,8 @@ class Reducer:
                     text = f"{key}: {' '.join(kept_s)}"
                     self._drop(b, "sentences without data in a value", text)
             return text
+        if b.symbol is None and len(b.pairs) == 1 and listed_facts(plain(b.text)):
+            return plain(b.text)  # `RSI: BTC 52.1, ETH 47.8`: every item is a fact
         needed = {(f.kind, f.value) for f in kv_facts(b.symbol, b)} if b.symbol is not None else set()
         kept_at = [
             i
@@ -786,6 +791,9 @@ class Reducer:
             return "\n".join(out)
         if sep == "\t":  # TSV stays TSV (an answer format written so must keep its tabs)
             return "\n".join("\t".join(cells) for cells in ([header] if header is not None else []) + rows)
+        if b.sep == "|":  # `sym|px|rsi` without outer pipes or a rule line stays so (it is the shorter)
+            bar = "|" if tight else " | "
+            return "\n".join(bar.join(cells) for cells in ([header] if header is not None else []) + rows)
         if header is not None:
             out.append(_row(header, tight))
             out.append(_row(tuple(("-" if tight else "---") for _ in header), tight))

@@ -1,0 +1,141 @@
+# ruff: noqa: E501 (prompt lines are written as a bot writes them)
+"""Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
+table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes, and
+`Prices: BTC ($91,230.50), ETH (...)` lists. Each test failed before the fix it names: the facts were not
+read, so `emergency` dropped them and the check did not see it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_oxbot.compressor import AdaptivePromptCompressor
+from pytest_oxbot.compressor.facts import Fact, required_facts
+from pytest_oxbot.compressor.parse import Kind, parse
+
+from .factcheck import EVERY_MODE, compress_checked
+
+HTML = """You are a trading assistant. Market snapshot:
+<table>
+<tr><th>Symbol</th><th>Price</th><th>RSI</th><th>Trend</th></tr>
+<tr><td>BTCUSDT</td><td>91,230.50</td><td>52.1</td><td>up</td></tr>
+<tr><td><b>ETHUSDT</b></td><td>3,012.44</td><td>47.8</td><td>flat</td></tr>
+</table>
+Open position: none.
+Respond with JSON only: {"BTCUSDT": "buy|sell|hold", "ETHUSDT": "buy|sell|hold"}
+Do not copy the example values.
+"""
+
+HTML_INLINE = (
+    'Snapshot: <table border="1"><tr><th>Pair</th><th>Last</th></tr><tr><td>SOLUSDT</td><td>142.65</td></tr></table>\n'
+    'Respond with JSON only: {"SOLUSDT": "buy|sell|hold"}\n'
+)
+
+COMPACT = """[STATE]
+ts=2026-11-30T14:05:00Z equity=12450.00 free=8200.50 lev_max=5
+[MKT]
+sym|px|chg24h|rsi14|ema20|ema50|fund8h|oi
+BTCUSDT|91230.5|+1.21%|52.1|90880.2|89912.7|0.0100%|8.21B
+ETHUSDT|3012.44|-0.42%|47.8|3020.1|2988.4|0.0042%|4.02B
+SOLUSDT|142.65|+3.80%|63.9|139.8|135.2|-0.0031%|1.11B
+[POS]
+sym|side|qty|entry|sl|tp|upnl
+SOLUSDT|short|120|142.65|147.10|131.00|+0.00
+[OUT]
+json only: {"SYMBOL": {"a": "open_long|open_short|close|hold", "c": 0.0-1.0}}
+do not copy the example.
+"""
+
+
+def test_an_html_table_states_its_facts() -> None:
+    facts = required_facts(HTML)
+    assert Fact("BTC", "price", "91,230.50") in facts
+    assert Fact("ETH", "rsi", "47.8") in facts
+    assert Fact("ETH", "trend", "flat") in facts
+    assert Fact("SOL", "price", "142.65") in required_facts(HTML_INLINE)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+@pytest.mark.parametrize("prompt", [HTML, HTML_INLINE], ids=["lines", "after a label"])
+def test_an_html_table_survives_every_mode(prompt: str, mode: str) -> None:
+    """`emergency` dropped the rows (no fact was read) and kept a stray `</table>`."""
+    out = compress_checked(prompt, mode)
+    assert "</table>" not in out or mode == "lossless"
+    for number in ("91,230.50", "3,012.44") if prompt is HTML else ("142.65",):
+        assert number in out
+
+
+def test_an_html_table_is_kept_as_written_in_lossless_and_shorter_as_markdown_otherwise() -> None:
+    compressor = AdaptivePromptCompressor(model="gpt-4o")
+    assert "<td>91,230.50</td>" in compressor.compress_by_context(HTML, "lossless")
+    standard = compressor.compress_by_context(HTML, "standard")
+    assert "|BTCUSDT|91,230.50|52.1|up|" in standard
+    assert standard.compressed_tokens < standard.original_tokens
+    assert compressor.compress_by_context(standard, "standard") == standard  # read the same again
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "<table><tr><td>BTC</td><td>1</td></tr></table>",  # no header row
+        "<table><tr><th>a</th><th>b</th></tr><tr><td>1</td></tr></table>",  # ragged
+        "<table><tr><th>a</th></tr><tr><td>x|y</td></tr></table>",  # a cell with a pipe
+        "<table><tr><th>a</th></tr><tr><td>1</td></tr>",  # never closed
+    ],
+)
+def test_html_that_is_not_a_plain_table_stays_text(table: str) -> None:
+    assert all(b.kind is not Kind.TABLE for b in parse(table + "\nmore\n").blocks)
+
+
+def test_a_compact_pipe_dump_is_read_as_tables() -> None:
+    facts = required_facts(COMPACT)
+    assert Fact("BTC", "price", "91230.5") in facts  # `px` is a price
+    assert Fact("SOL", "rsi", "63.9") in facts
+    assert Fact("SOL", "sl", "147.10") in facts
+    assert Fact("SOL", "side", "short") in facts
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_compact_pipe_dump_keeps_its_header_in_every_mode(mode: str) -> None:
+    """`emergency` kept the rows and dropped the `sym|px|...` header line: numbers without names."""
+    out = compress_checked(COMPACT, mode)
+    assert "91230.5" in out
+    assert "sym|px|" in out.replace(" | ", "|")
+    assert "sym|side|qty|entry|sl|tp" in out.replace(" | ", "|")
+
+
+PRICE_LIST = """Portfolio manager brief, cycle 4,812.
+Prices: BTC ($91,230.50), ETH ($3,012.44), SOL ($142.65), XRP ($2.1843).
+RSI: BTC 52.1, ETH 47.8
+Risk: max drawdown 8%, max leverage 3x. Cash: $12,450.00 USDT. The desk is quiet today.
+Decide for every symbol. Output JSON only, e.g. {"BTC": {"action": "hold", "weight": 0.25}}.
+Don't copy the example numbers.
+"""
+
+
+def test_a_labelled_list_of_symbols_and_numbers_states_their_facts() -> None:
+    facts = required_facts(PRICE_LIST)
+    assert Fact("BTC", "price", "$91,230.50") in facts
+    assert Fact("XRP", "price", "$2.1843") in facts
+    assert Fact("ETH", "rsi", "47.8") in facts
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Prices: BTC up 2%, ETH flat",  # not a number each
+        "Price targets: BTC 100,000, ETH 4,000",  # targets are not prices
+        "Prices: see below, thanks",
+        "Price change: BTC +2.1%, ETH -0.4%",
+    ],
+)
+def test_a_list_that_is_not_one_of_symbols_and_their_prices_states_none(line: str) -> None:
+    assert not required_facts(line + "\n")
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_labelled_price_list_survives_every_mode(mode: str) -> None:
+    """`emergency` dropped `Prices: BTC ($91,230.50), ...` whole: the model had no price at all."""
+    out = compress_checked(PRICE_LIST, mode)
+    for number in ("$91,230.50", "$3,012.44", "$142.65", "$2.1843", "52.1", "47.8"):
+        assert number in out
