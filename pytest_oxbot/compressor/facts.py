@@ -415,9 +415,7 @@ def _json_facts(value: object, symbol: str | None) -> set[Fact]:
         return facts
     if not isinstance(value, dict):
         return facts
-    own = next(
-        (str(v) for k, v in value.items() if str(k).lower() in SYMBOL_KEYS and isinstance(v, str)), None
-    )
+    own = next((str(v) for k, v in value.items() if isinstance(v, str) and is_symbol_key(str(k))), None)
     sym = (symbol_of(own) or own) if own else symbol
     pairs = _flat_pairs(value)
     fields = {position_field(k) for k, _ in pairs}

@@ -428,10 +428,12 @@ PAIR_RE = re.compile(
     r"""(?P<value>'[^']*+'|"[^"]*+"|[^\s,{}\[\]'"=]++(?:,\d{3}(?!\d)[^\s,{}\[\]'"=]*+)*+(?![=\w]))"""
 )
 # (ccxt's `stopLossPrice`, `takeProfitPrice`: the level's price is the level)
-_SL_KEY = re.compile(r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)(?: price| px)?$", re.I)
+_SL_KEY = re.compile(  # (OKX `slTriggerPx`)
+    r"^(?:stop[_ -]?loss|sl|stop|stop[_ -]?price|stoploss)(?: price| px| trigger(?: price| px)?)?$", re.I
+)
 _TP_KEY = re.compile(
     r"^(?:take[_ -]?profit|profit[_ -]?target|tp|targets?|target[_ -]?price|takeprofit)"
-    r"(?: ?\d)?(?: price| px)?$",
+    r"(?: ?\d)?(?: price| px| trigger(?: price| px)?)?$",
     re.I,
 )
 SYMBOL_KEYS = frozenset(
@@ -510,13 +512,18 @@ def position_field(key: str) -> str | None:
         return "sl"
     if is_tp(k):
         return "tp"
-    if re.fullmatch(r"side|direction|position side|dir", k):
+    if re.fullmatch(r"side|direction|pos(?:ition)? side|dir", k):  # (OKX `posSide`)
         return "side"
-    if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units|szi", k):  # szi: signed size
+    # exchanges' own names: Binance `positionAmt` (signed), OKX `pos`, Hyperliquid `szi` (signed)
+    if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units|szi|position amt|pos", k):
         return "qty"
-    if re.fullmatch(r"entry(?: zone| range| price| px)?|(?:avg|average) entry(?: price)?|open price", k):
+    # Bybit `avgPrice`, OKX `avgPx`, Alpaca `avg_entry_price`
+    if re.fullmatch(
+        r"entry(?: zone| range| price| px)?|(?:avg|average) (?:entry(?: price)?|price|px)|open price", k
+    ):
         return "entry"
-    if re.fullmatch(r"(?:unreali[sz]ed |u ?)?(?:pnl|p&l|p/l|profit)(?: usd)?|upnl", k):
+    # Binance `unRealizedProfit`, Bybit `unrealisedPnl`, Alpaca `unrealized_pl`, OKX `upl`
+    if re.fullmatch(r"(?:un ?reali[sz]ed |u ?)?(?:pnl|p&l|p/l|pl|profit)(?: usd)?|upnl|upl", k):
         return "pnl"
     if re.fullmatch(r"open rate|entry rate", k):  # freqtrade's `/status`
         return "entry"
@@ -1837,7 +1844,7 @@ def is_symbol_key(key: str) -> bool:
     return k in SYMBOL_KEYS or _SYMBOL_KEY.fullmatch(k) is not None
 
 
-_SYMBOL_KEY = re.compile(r"(?:current|trading|trade) (?:pair|symbol|market|coin)")
+_SYMBOL_KEY = re.compile(r"(?:current|trading|trade) (?:pair|symbol|market|coin)|inst(?:rument)? id")  # OKX
 
 
 def _json_keys(value: object) -> list[str]:

@@ -46,6 +46,7 @@ from pytest_oxbot.compressor.parse import (
     is_instruction,
     is_json_schema,
     is_sl,
+    is_symbol_key,
     is_tp,
     norm_key,
     position_field,
@@ -1297,7 +1298,7 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
     """Keep only the market facts and positions of a JSON value."""
     if isinstance(value, dict):
         kept: dict[str, object] = {}
-        is_symbol_obj = any(str(k).lower() in SYMBOL_KEYS for k in value)
+        is_symbol_obj = any(is_symbol_key(str(k)) for k in value)
         for key, item in value.items():
             if symbols_in(str(key)):
                 sub = _prune(item, True)
@@ -1307,11 +1308,11 @@ def _prune(value: object, under_symbol: bool = False) -> object | None:
                 sub = _prune(item, under_symbol or is_symbol_obj)
                 if sub is not None:
                     kept[key] = sub
-            elif str(key).lower() in SYMBOL_KEYS or (
+            elif is_symbol_key(str(key)) or (
                 (under_symbol or is_symbol_obj) and (required_kind(str(key)) or position_field(str(key)))
             ):
                 kept[key] = item
-        meaningful = [k for k in kept if str(k).lower() not in SYMBOL_KEYS]
+        meaningful = [k for k in kept if not is_symbol_key(str(k))]
         return kept if meaningful else None
     if isinstance(value, list):
         latest = latest_kline(value)

@@ -1,11 +1,13 @@
 # ruff: noqa: E501 (prompt lines are written as a bot writes them)
 """Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
 table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes, and
-`Prices: BTC ($91,230.50), ETH (...)` lists. Each test failed before the fix it names: the facts were not
+`Prices: BTC ($91,230.50), ETH (...)` lists, and positions as exchanges' APIs return them. Each test failed before the fix it names: the facts were not
 read, so `emergency` dropped them and the check did not see it.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +141,39 @@ def test_a_labelled_price_list_survives_every_mode(mode: str) -> None:
     out = compress_checked(PRICE_LIST, mode)
     for number in ("$91,230.50", "$3,012.44", "$142.65", "$2.1843", "52.1", "47.8"):
         assert number in out
+
+
+# Positions as the exchanges' own APIs return them (Binance futures `positionRisk`, Bybit v5, OKX v5,
+# Alpaca), written for these tests with the field names of their documentation.
+EXCHANGE_POSITIONS = (Path(__file__).parent / "exchange_positions.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "kind", "value"),
+    [
+        ("ETH", "qty", "-1.200"),  # Binance `positionAmt`: its sign is the side (one-way mode: BOTH)
+        ("BTC", "pnl", "109.55"),  # Binance `unRealizedProfit`
+        ("SOL", "entry", "142.65"),  # Bybit `avgPrice`
+        ("XRP", "qty", "1500"),  # OKX `pos` under `instId`
+        ("XRP", "entry", "2.1843"),  # OKX `avgPx`
+        ("XRP", "sl", "2.05"),  # OKX `slTriggerPx`
+        ("XRP", "tp", "2.40"),  # OKX `tpTriggerPx`
+        ("XRP", "side", "long"),  # OKX `posSide`
+        ("DOGE", "pnl", "31.25"),  # Alpaca `unrealized_pl`
+    ],
+)
+def test_exchange_position_fields_are_position_facts(symbol: str, kind: str, value: str) -> None:
+    assert Fact(symbol, kind, value) in required_facts(EXCHANGE_POSITIONS)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_exchange_positions_survive_every_mode(mode: str) -> None:
+    """`emergency` dropped OKX's position whole and Binance's `positionAmt`: ETH's short was gone."""
+    out = compress_checked(EXCHANGE_POSITIONS, mode)
+    for kept in (
+        '"positionAmt":"-1.200"',
+        '"instId":"XRP-USDT-SWAP"',
+        '"avgPx":"2.1843"',
+        '"avgPrice":"142.65"',
+    ):
+        assert kept in out.replace(" ", "")
