@@ -196,6 +196,13 @@ def is_list_value(value: str) -> bool:
     return value.count(",") >= 2 and len(NUMBER_RE.findall(value)) >= 3
 
 
+def restates_a_kind(core: Block) -> bool:
+    """An entity line naming a price, RSI or trend more than once (one per timeframe, say): no part of
+    it can be taken out without the label it belongs to, so it is kept whole."""
+    kinds = [kind for key, _ in core.pairs if (kind := required_kind(key))]
+    return len(kinds) != len(set(kinds))
+
+
 def kv_facts(sym: str, core: Block) -> set[Fact]:
     """The required facts of one key/value line about `sym`: its price, RSI and trend (the first value
     of each; an unbracketed series is history), or its position fields when it states a position."""
@@ -207,9 +214,10 @@ def kv_facts(sym: str, core: Block) -> set[Fact]:
         found = ((key, required_kind(key), value) for key, value in core.pairs)
         return {Fact(sym, kind, fact_value(value, kind)) for _, kind, value in found if kind}
     facts: dict[str, Fact] = {}
+    repeated = restates_a_kind(core)  # `BTC 1h: close 1, rsi 52 | 4h: close 2, rsi 55`: the first is the fact
     for key, value in core.pairs:
         kind = required_kind(key)
-        if kind and kind not in facts and not is_list_value(value):
+        if kind and kind not in facts and (repeated or not is_list_value(value)):
             fact = Fact(sym, kind, fact_value(value, kind))
             if kind == "trend" or NUMBER_RE.search(fact.value):
                 facts[kind] = fact

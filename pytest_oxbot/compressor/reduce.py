@@ -26,6 +26,7 @@ from pytest_oxbot.compressor.facts import (
     latest_kline,
     latest_row,
     listed_facts,
+    restates_a_kind,
     sentence_facts,
     symbol_column,
     time_column,
@@ -626,6 +627,8 @@ class Reducer:
             return text
         if b.symbol is None and len(b.pairs) == 1 and listed_facts(plain(b.text)):
             return plain(b.text)  # `RSI: BTC 52.1, ETH 47.8`: every item is a fact
+        if b.sep == "entity" and restates_a_kind(b):
+            return plain(b.text)  # one RSI per timeframe: a value taken out would lose its timeframe
         needed = {(f.kind, f.value) for f in kv_facts(b.symbol, b)} if b.symbol is not None else set()
         kept_at = [
             i
@@ -864,6 +867,8 @@ class Reducer:
             return False
         if head.text[:1] == "<" and head.kind is not Kind.HEADING:
             return False  # `<ticker symbol="BTC" price="1"/>`: its cells would keep quotes and `/>`
+        if head.core.kind is Kind.KV and head.core.sep == "entity" and restates_a_kind(head.core):
+            return False  # one RSI per timeframe: one column per name would lose which is which
         one_line = head.kind is not Kind.HEADING and not members and len(head.core.pairs) >= 2
         if len(members) + (head.kind is not Kind.HEADING) < 2 and not one_line:
             return False

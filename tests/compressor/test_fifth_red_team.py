@@ -1,7 +1,8 @@
 # ruff: noqa: E501 (prompt lines are written as a bot writes them)
 """Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
 table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes, and
-`Prices: BTC ($91,230.50), ETH (...)` lists, and positions as exchanges' APIs return them. Each test failed before the fix it names: the facts were not
+`Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, and one RSI per
+timeframe on one line. Each test failed before the fix it names: the facts were not
 read, so `emergency` dropped them and the check did not see it.
 """
 
@@ -177,3 +178,27 @@ def test_exchange_positions_survive_every_mode(mode: str) -> None:
         '"avgPrice":"142.65"',
     ):
         assert kept in out.replace(" ", "")
+
+
+MULTI_TIMEFRAME = """# Multi-timeframe
+BTC 1h: close 91,230.50, rsi 52.1 | 4h: close 90,880.20, rsi 55.3 | 1d: close 89,912.70, rsi 58.9
+ETH 1h: close 3,012.44, rsi 47.8 | 4h: close 3,020.10, rsi 49.2 | 1d: close 2,988.40, rsi 51.0
+The tape is quiet. Funding is flat. Weekend liquidity is thin.
+
+# Answer format
+Answer in XML only, one element per symbol:
+<decision><symbol>BTC</symbol><action>buy|sell|hold</action><confidence>0.0-1.0</confidence></decision>
+Do not copy the example values.
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_one_rsi_per_timeframe_is_never_moved_under_another_timeframe(mode: str) -> None:
+    """`minimal` wrote `BTC 1h: close 91,230.50, rsi 58.9`: the daily RSI under the hourly label (and
+    the check passed: an RSI of BTC was there). A line that names a kind once per timeframe stays whole."""
+    out = compress_checked(MULTI_TIMEFRAME, mode)
+    assert (
+        "BTC 1h: close 91,230.50, rsi 52.1 | 4h: close 90,880.20, rsi 55.3 | 1d: close 89,912.70, rsi 58.9"
+        in out
+    )
+    assert Fact("BTC", "rsi", "52.1") in required_facts(MULTI_TIMEFRAME)  # the first: the line's own
