@@ -517,6 +517,10 @@ def position_field(key: str) -> str | None:
     # exchanges' own names: Binance `positionAmt` (signed), OKX `pos`, Hyperliquid `szi` (signed)
     if re.fullmatch(r"qty|quantity|size|amount|contracts|position size|units|szi|position amt|pos", k):
         return "qty"
+    if k in ("long", "short"):  # ai-hedge-fund's `{"BTC": {"long": 0.35, "long_cost_basis": ...}}`
+        return "qty"
+    if re.fullmatch(r"(?:long |short )?cost basis|(?:avg|average) cost", k):
+        return "entry"
     # Bybit `avgPrice`, OKX `avgPx`, Alpaca `avg_entry_price`
     if re.fullmatch(
         r"entry(?: zone| range| price| px)?|(?:avg|average) (?:entry(?: price)?|price|px)|open price", k

@@ -2,7 +2,7 @@
 """Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
 table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes, and
 `Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, and one RSI per
-timeframe on one line. Each test failed before the fix it names: the facts were not
+timeframe on one line, long/short books per symbol. Each test failed before the fix it names: the facts were not
 read, so `emergency` dropped them and the check did not see it.
 """
 
@@ -202,3 +202,22 @@ def test_one_rsi_per_timeframe_is_never_moved_under_another_timeframe(mode: str)
         in out
     )
     assert Fact("BTC", "rsi", "52.1") in required_facts(MULTI_TIMEFRAME)  # the first: the line's own
+
+
+HEDGE_FUND_POSITIONS = """Portfolio Cash: 12450.00
+Current Positions: {"BTC": {"long": 0.35, "short": 0.0, "long_cost_basis": 88100.0, "short_cost_basis": 0.0, "short_margin_used": 0.0}, "ETH": {"long": 0.0, "short": 1.2, "long_cost_basis": 0.0, "short_cost_basis": 3050.1, "short_margin_used": 1830.06}}
+Current Margin Requirement: 0.50
+
+Output strictly in JSON with the following structure:
+{"decisions": {"TICKER1": {"action": "buy/sell/short/cover/hold", "quantity": integer, "confidence": float between 0 and 100}}}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_long_and_short_books_per_symbol_are_positions(mode: str) -> None:
+    """An ai-hedge-fund style `Current Positions` map (long/short quantities and cost bases per symbol):
+    `emergency` dropped it whole, ETH's short of 1.2 at 3050.1 with it."""
+    assert Fact("BTC", "qty", "0.35") in required_facts(HEDGE_FUND_POSITIONS)
+    out = compress_checked(HEDGE_FUND_POSITIONS, mode).replace(" ", "")
+    assert '"short":1.2' in out
+    assert '"short_cost_basis":3050.1' in out
