@@ -244,6 +244,8 @@ def listed_facts(text: str) -> set[Fact]:
     an RSI, then symbols each with its number. Every item must be so, or it is not such a list."""
     label = _LIST_LABEL.match(text)
     kind = required_kind(label.group(1)) if label else None
+    if label is not None and kind is None and _HOLDINGS.fullmatch(norm_key(label.group(1))):
+        return _listed_positions(_HOLDING_SPLIT.split(text[label.end() :].rstrip(" .")))
     if label is None or kind not in ("price", "rsi"):
         return set()
     items = _LIST_SPLIT.split(text[label.end() :].rstrip(" ."))
@@ -260,6 +262,60 @@ def listed_facts(text: str) -> set[Fact]:
     return facts
 
 
+_HOLDINGS = re.compile(r"(?:current |open )?(?:holdings|positions)|portfolio|holding|position")
+_HOLDING_SPLIT = re.compile(r"(?<=\))\s*[,;]\s+|\s*;\s+|,\s+(?=[A-Za-z]{2,10}\s+[-+]?\d)")
+_HOLDING = re.compile(
+    r"^(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s+(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)\s*"
+    r"(?:\(\s*(?:avg|average|entry|cost)\s*:?\s*|@\s*|at\s+)"
+)
+
+
+def _listed_positions(items: list[str]) -> set[Fact]:
+    """`Holdings: BTC 0.35 (avg $88,100.00), SOL 120 (avg $139.20, short)`: each item a symbol, its
+    quantity and its entry (and maybe its side). Every item must be so, or it is not such a list."""
+    facts: set[Fact] = set()
+    for item in (i.strip() for i in items):
+        m = _HOLDING.match(item)
+        sym = symbol_of(m.group("sym")) if m else None
+        entry = number_as_written(item, m.end(), anchored=True) if m and sym else None
+        if m is None or sym is None or not entry:
+            return set()
+        facts |= {Fact(sym, "position", sym), Fact(sym, "qty", m.group("qty")), Fact(sym, "entry", entry)}
+        side = _SIDE_IN_ITEM.search(item, m.end())
+        if side:
+            facts.add(Fact(sym, "side", side.group(1)))
+    return facts
+
+
+_SIDE_IN_ITEM = re.compile(r"(?i)\b(long|short)\b")
+# `You hold 0.5 ETH long at 2,965.10 with a stop at 2,850.00 and a target of 3,200.00`
+_PROSE_POSITION = re.compile(
+    r"(?i)\b(?:hold|holding|have|has|are|is|opened|open|carry|carrying)\s+(?:an?\s+)?"
+    r"(?P<qty>\d[\d,]*(?:\.\d+)?)\s+(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s+"
+    r"(?P<side>long|short)\b(?:\s+position)?\s+(?:at|@|from|entered at|with an entry of)\s+"
+)
+_PROSE_STOP = re.compile(r"(?i)\bstop(?:[ -]?loss)?\s+(?:at|of|is|@)?\s*")
+_PROSE_TARGET = re.compile(r"(?i)\b(?:target|take[ -]?profit)\s+(?:at|of|is|@)?\s*")
+
+
+def _prose_position_facts(sentence: str, held: re.Match[str], sym: str) -> set[Fact]:
+    entry = number_as_written(sentence, held.end(), anchored=True)
+    if not entry:
+        return set()
+    facts = {
+        Fact(sym, "position", sym),
+        Fact(sym, "side", held.group("side")),
+        Fact(sym, "qty", held.group("qty")),
+        Fact(sym, "entry", entry),
+    }
+    for kind, cue in (("sl", _PROSE_STOP), ("tp", _PROSE_TARGET)):
+        found = cue.search(sentence, held.end())
+        num = number_as_written(sentence, found.end(), anchored=True) if found else None
+        if num:
+            facts.add(Fact(sym, kind, num))
+    return facts
+
+
 def sentence_facts(sentence: str) -> set[Fact]:
     """Prices (and RSI) a prose sentence states about a symbol it names: the first value after a price
     cue, before the next symbol is named (or a list of them: `listed_facts`). A number without such a cue
@@ -267,6 +323,9 @@ def sentence_facts(sentence: str) -> set[Fact]:
     listed = listed_facts(sentence) if ":" in sentence or "：" in sentence else set()
     if listed:
         return listed
+    held = _PROSE_POSITION.search(sentence)
+    if held is not None and (sym := symbol_of(held.group("sym"))) is not None:
+        return _prose_position_facts(sentence, held, sym)
     facts: dict[tuple[str, str], Fact] = {}
     mentions = list(MENTION_RE.finditer(sentence))
     for n, m in enumerate(mentions):

@@ -1,9 +1,10 @@
 # ruff: noqa: E501 (prompt lines are written as a bot writes them)
 """Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
-table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes, and
-`Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, and one RSI per
-timeframe on one line, long/short books per symbol. Each test failed before the fix it names: the facts were not
-read, so `emergency` dropped them and the check did not see it.
+table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes,
+`Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, one RSI per
+timeframe on one line, long/short books per symbol, and positions written as a list or a sentence.
+Each test failed before the fix it names: the facts were not read (or one was moved under another
+timeframe's label), so `emergency` dropped or mislabelled them and the check did not see it.
 """
 
 from __future__ import annotations
@@ -221,3 +222,33 @@ def test_long_and_short_books_per_symbol_are_positions(mode: str) -> None:
     out = compress_checked(HEDGE_FUND_POSITIONS, mode).replace(" ", "")
     assert '"short":1.2' in out
     assert '"short_cost_basis":3050.1' in out
+
+
+HOLDINGS = """Portfolio manager brief.
+Holdings: BTC 0.35 (avg $88,100.00), SOL 120 (avg $139.20, short).
+You hold 0.5 ETH long at 2,965.10 with a stop at 2,850.00 and a target of 3,200.00.
+Market is choppy. Funding is neutral. Liquidity is thin on weekends. News flow is light.
+Output JSON only: {"BTC": "hold|close", "SOL": "hold|close", "ETH": "hold|close"}
+Don't copy the example values.
+"""
+
+
+def test_positions_written_as_a_list_or_a_sentence_state_their_facts() -> None:
+    facts = required_facts(HOLDINGS)
+    assert {Fact("SOL", "qty", "120"), Fact("SOL", "entry", "$139.20"), Fact("SOL", "side", "short")} <= facts
+    assert {
+        Fact("ETH", "entry", "2,965.10"),
+        Fact("ETH", "sl", "2,850.00"),
+        Fact("ETH", "tp", "3,200.00"),
+    } <= facts
+    assert not required_facts(
+        "Holdings: none yet.\nPortfolio: BTC 40%, ETH 60%\nI have 3 SOL long at the moment.\n"
+    )
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_positions_written_as_a_list_or_a_sentence_survive_every_mode(mode: str) -> None:
+    """`emergency` dropped the `Holdings:` line whole (BTC's and SOL's positions)."""
+    out = compress_checked(HOLDINGS, mode)
+    assert "Holdings: BTC 0.35 (avg $88,100.00), SOL 120 (avg $139.20, short)." in out
+    assert "2,850.00" in out
