@@ -571,6 +571,10 @@ _EXAMPLE_PAIR = re.compile(
     r"""(?P<v>"[^"\n]*"|'[^'\n]*'|[-+]?[$€£]?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.–-]))"""
 )
 _TYPES = frozenset({"number", "int", "string"})
+# type names of the languages an answer's model is declared in (Python, TypeScript, JSON Schema)
+_TYPE_NAME = re.compile(
+    r"(?:float|str|bool|boolean|integer|decimal|double|list|dict|literal|optional|array|object|enum)\b", re.I
+)
 _INLINE_EXAMPLE = re.compile(r"""\{\s*["'][^"'\n]+["']\s*:""")
 _QUOTED_CHOICES = re.compile(r"""["'][^\W\d]\w*(?:\s*\|\s*[^\W\d]\w*)+["']""")  # `action="buy|sell"`
 # A list item that names an answer field: an identifier, then nothing, a dash, a colon, `(` or `,`.
@@ -626,6 +630,8 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
             )
             if key in answer_keys or example:
                 return "template" if example else "verbatim"
+            if _TYPE_NAME.match(first):
+                return "verbatim"  # `confidence: float  # 0.0 to 1.0`: a field's definition (a model class)
             if HAS_DIGIT.search(core.text) is None:
                 return "verbatim"  # `Step 1: reasoning (plain text)`: a sentence about the answer
     return None

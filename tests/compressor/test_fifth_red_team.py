@@ -2,7 +2,8 @@
 """Shapes from a fifth red-team pass, each in the style of a bot we did not write: market data as an HTML
 table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes,
 `Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, one RSI per
-timeframe on one line, long/short books per symbol, and positions written as a list or a sentence.
+timeframe on one line, long/short books per symbol, positions written as a list or a sentence, and
+answer contracts declared as a model class or a table of fields.
 Each test failed before the fix it names: the facts were not read (or one was moved under another
 timeframe's label), so `emergency` dropped or mislabelled them and the check did not see it.
 """
@@ -252,3 +253,50 @@ def test_positions_written_as_a_list_or_a_sentence_survive_every_mode(mode: str)
     out = compress_checked(HOLDINGS, mode)
     assert "Holdings: BTC 0.35 (avg $88,100.00), SOL 120 (avg $139.20, short)." in out
     assert "2,850.00" in out
+
+
+PYDANTIC_CONTRACT = """## Market
+BTC: price 91,230.50, RSI 52.1, trend up
+ETH: price 3,012.44, RSI 47.8, trend flat
+
+## Output schema
+Reply with an object matching this Pydantic model:
+
+class Decision(BaseModel):
+    symbol: str
+    action: Literal["buy", "sell", "hold"]
+    confidence: float  # 0.0 to 1.0
+    stop_loss: float | None = None
+
+Return a list[Decision], one per symbol, as JSON.
+"""
+
+FIELD_TABLE_CONTRACT = """## Market
+BTC: price 91,230.50, RSI 52.1, trend up
+ETH: price 3,012.44, RSI 47.8, trend flat
+
+## Response fields
+| field | type | allowed values |
+|---|---|---|
+| symbol | string | BTC, ETH |
+| action | string | buy, sell, hold |
+| size_pct | number | 0-100 |
+
+Return one JSON object per symbol in a list. Never copy example values.
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_an_answer_model_declared_as_a_class_keeps_every_field(mode: str) -> None:
+    """`emergency` dropped `confidence: float  # 0.0 to 1.0` ("answer-format line outside the contract"):
+    the model would have answered without a confidence."""
+    assert "confidence: float" in compress_checked(PYDANTIC_CONTRACT, mode)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_an_answer_contract_written_as_a_table_survives_every_mode(mode: str) -> None:
+    """`## Response fields` was not read as the answer format: `emergency` dropped its table ("table without
+    required facts"), the fields and their allowed values with it."""
+    out = compress_checked(FIELD_TABLE_CONTRACT, mode).replace(" ", "")
+    assert "|action|string|buy,sell,hold|" in out
+    assert "|size_pct|number|0-100|" in out
