@@ -411,7 +411,10 @@ _EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]
 _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"  # kana, CJK ideographs, hangul
-_LABEL_FULL = re.compile(rf"(?:\d{{1,3}}[A-Za-z]{{1,2}} ?)?[A-Za-z_(\[{_CJK}][\w .()\[\]/&%+\-‑'’]{{0,48}}")
+_LABEL_FULL = re.compile(  # (`24h Volume`; `1000PEPEUSDT`, a base quoted per thousand units)
+    rf"(?:\d{{1,3}}[A-Za-z]{{1,2}} ?|1000(?=[A-Z])|1M(?=[A-Z]{{2}}))?"
+    rf"[A-Za-z_(\[{_CJK}][\w .()\[\]/&%+\-‑'’]{{0,48}}"
+)
 _QUALIFIER_COMMA = re.compile(r",(?=[^(),:]{0,12}\))")  # `RSI(14, 1h)`: a comma inside a qualifier
 
 

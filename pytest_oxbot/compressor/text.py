@@ -25,10 +25,17 @@ _SHORT_INT_END = re.compile(r"[^\d.]*\d{1,3}(?:,\d{3})*")
 # A bare digit run, for "does this text hold any number" checks that must be cheap.
 HAS_DIGIT = re.compile(r"\d")
 
-# Common crypto base assets; anything written as a pair (BTC/USDT, ETHUSDT, SOL-PERP) is found too.
+# Common crypto base assets; anything written as a pair (BTC/USDT, ETHUSDT, SOL-PERP, 1000PEPEUSDT) is
+# found too. Tickers that are also words a prompt writes in capitals (NOT, ME, IP, S, W, ONE, MOVE, GAS,
+# CORE, FLOW, MEME, ALT, GMT, TRUMP, ...) are left out: they are found in pair form only.
 _SYMBOL_LIST = (
     "BTC ETH SOL BNB XRP DOGE ADA AVAX DOT LINK MATIC POL LTC TRX TON SHIB ARB OP SUI APT PEPE "
-    "NEAR ATOM UNI BCH ETC FIL HYPE XLM WIF INJ SEI TIA RNDR RENDER AAVE MKR ICP HBAR VET ALGO"
+    "NEAR ATOM UNI BCH ETC FIL HYPE XLM WIF INJ SEI TIA RNDR RENDER AAVE MKR ICP HBAR VET ALGO "
+    "XBT BONK FLOKI TAO ENA ONDO JUP JTO PYTH WLD FET STRK ZRO EIGEN ETHFI PNUT POPCAT MEW BRETT PENGU "
+    "FARTCOIN KAITO BERA AI16Z PENDLE ORDI RUNE RAY STX IMX GRT LDO CRV SNX DYDX GMX FTM EGLD KAS XMR "
+    "ZEC ZEN ZIL ZRX XTZ XDC XEC YFI EOS NEO IOTA KSM KAVA MANA SAND AXS GALA CHZ CFX CKB CRO MNT BGB "
+    "BSV LUNA LUNC HNT JASMY ARKM AEVO AGIX ANKR API3 ASTR AXL BAKE BLUR BOME CAKE CELO CVX ENS FXS "
+    "LPT LRC MINA MOG QNT ROSE RSR SSV THETA TRB TWT WOO XAI ZETA PAXG XAUT"
 )
 KNOWN_SYMBOLS = frozenset(_SYMBOL_LIST.split())
 # Coin names bots print instead of tickers ("**Bitcoin** (BTC/USDT):").
@@ -75,7 +82,10 @@ MENTION_RE = re.compile(
     + "|".join(sorted(_ONE_WORD_NAMES, key=len, reverse=True))
     + r")\b"
 )
-_PAIR_RE = re.compile(r"\b([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USDT|USDC|BUSD|USD|PERP)\b")
+# (`1000PEPEUSDT`, `1MBABYDOGEUSDT`: a base quoted per thousand or million units is that base)
+_PAIR_RE = re.compile(
+    r"(?:\b|(?<=\b1000)|(?<=\b1M))([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USD_PERP|USDT|USDC|FDUSD|BUSD|USD|PERP)\b"
+)
 _WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
 
 # Pictographs and dingbats used as decoration (🟢 ⚠️ ▶ ✅ 📈 ...), with their variation selectors and joiners.

@@ -300,3 +300,30 @@ def test_an_answer_contract_written_as_a_table_survives_every_mode(mode: str) ->
     out = compress_checked(FIELD_TABLE_CONTRACT, mode).replace(" ", "")
     assert "|action|string|buy,sell,hold|" in out
     assert "|size_pct|number|0-100|" in out
+
+
+ALTCOINS = """## Market
+BONK: price 0.00002341, RSI 61.2, trend up
+TAO: price 412.35, RSI 44.0, trend down
+1000PEPEUSDT: price 0.01234, RSI 55.5, trend flat
+BTCUSD_PERP: price 91,230.5, RSI 52.1, trend up
+
+## Answer
+Respond with JSON only: {"BONK": "buy|sell|hold", "TAO": "buy|sell|hold"}
+DO NOT copy the example values.
+"""
+
+
+@pytest.mark.parametrize(
+    ("symbol", "price"), [("BONK", "0.00002341"), ("TAO", "412.35"), ("PEPE", "0.01234"), ("BTC", "91,230.5")]
+)
+def test_tickers_beyond_the_majors_are_symbols(symbol: str, price: str) -> None:
+    """A bot trading BONK or TAO had no fact read (only ~40 tickers were known): `emergency` could drop
+    all of its market data and the check would not see it."""
+    assert Fact(symbol, "price", price) in required_facts(ALTCOINS)
+
+
+@pytest.mark.parametrize("word", ["NOT", "ME", "ONE", "MOVE", "CORE", "FLOW", "GMT"])
+def test_capitalised_words_that_are_also_tickers_are_not_symbols(word: str) -> None:
+    assert not required_facts(f"{word}: price 1.5, RSI 50.1\n")
+    assert Fact(word, "price", "1.5") in required_facts(f"{word}USDT: price 1.5, RSI 50.1\n")
