@@ -117,8 +117,22 @@ def _side_line_facts(symbol: str, value: str) -> set[Fact]:
 
 
 _ONE_LINE_POSITION = re.compile(r"^\W{0,3}(?P<sym>[A-Za-z][\w/:-]{1,20})\s+(?=(?i:long|short)\b)")
-_SL_CUE = re.compile(r"(?i)(?<![a-z])(?:sl|stop(?:[ _-]?loss)?)(?![a-z])\s*[:=]?\s*")
-_TP_CUE = re.compile(r"(?i)(?<![a-z])(?:tp\d?|take[ _-]?profit|target)(?![a-z])\s*[:=]?\s*")
+# a stop or a target after a position's entry: `| SL 2,850.00`, `stop: $147.10`, `with a stop at 2,850.00`
+_SL_CUE = re.compile(r"(?i)(?<![a-z])(?:sl|stop(?:[ _-]?loss)?)(?![a-z])\s*(?:[:=@]|(?:at|of|is)\b)?\s*")
+_TP_CUE = re.compile(
+    r"(?i)(?<![a-z])(?:tp\d?|take[ _-]?profit|target)(?![a-z])\s*(?:[:=@]|(?:at|of|is)\b)?\s*"
+)
+
+
+def _levels_after(text: str, start: int, sym: str) -> set[Fact]:
+    """The stop loss and take profit written after `start` (the first number after each cue)."""
+    facts: set[Fact] = set()
+    for kind, cue in (("sl", _SL_CUE), ("tp", _TP_CUE)):
+        found = cue.search(text, start)
+        num = number_as_written(text, found.end(), anchored=True) if found else None
+        if num:
+            facts.add(Fact(sym, kind, num))
+    return facts
 
 
 def one_line_position_facts(text: str) -> set[Fact]:
@@ -131,12 +145,7 @@ def one_line_position_facts(text: str) -> set[Fact]:
     facts = _side_line_facts(sym, text[m.end() :])
     if "entry" not in {f.kind for f in facts}:
         return set()  # `BTC long bias since Monday`: a side without a position
-    for kind, cue in (("sl", _SL_CUE), ("tp", _TP_CUE)):
-        found = cue.search(text, m.end())
-        num = number_as_written(text, found.end(), anchored=True) if found else None
-        if num:
-            facts.add(Fact(sym, kind, num))
-    return facts
+    return facts | _levels_after(text, m.end(), sym)
 
 
 def required_facts(prompt: str | Doc, *, include_history: bool = False) -> frozenset[Fact]:
@@ -294,8 +303,6 @@ _PROSE_POSITION = re.compile(
     r"(?P<qty>\d[\d,]*(?:\.\d+)?)\s+(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s+"
     r"(?P<side>long|short)\b(?:\s+position)?\s+(?:at|@|from|entered at|with an entry of)\s+"
 )
-_PROSE_STOP = re.compile(r"(?i)\bstop(?:[ -]?loss)?\s+(?:at|of|is|@)?\s*")
-_PROSE_TARGET = re.compile(r"(?i)\b(?:target|take[ -]?profit)\s+(?:at|of|is|@)?\s*")
 
 
 def _prose_position_facts(sentence: str, held: re.Match[str], sym: str) -> set[Fact]:
@@ -308,12 +315,7 @@ def _prose_position_facts(sentence: str, held: re.Match[str], sym: str) -> set[F
         Fact(sym, "qty", held.group("qty")),
         Fact(sym, "entry", entry),
     }
-    for kind, cue in (("sl", _PROSE_STOP), ("tp", _PROSE_TARGET)):
-        found = cue.search(sentence, held.end())
-        num = number_as_written(sentence, found.end(), anchored=True) if found else None
-        if num:
-            facts.add(Fact(sym, kind, num))
-    return facts
+    return facts | _levels_after(sentence, held.end(), sym)
 
 
 def sentence_facts(sentence: str) -> set[Fact]:
