@@ -25,7 +25,7 @@ from pytest_oxbot.compressor.facts import FidelityError, FidelityReport, check_a
 from pytest_oxbot.compressor.levels import LEVEL_BY_NAME, LEVELS, level_for_context
 from pytest_oxbot.compressor.parse import Doc, compile_patterns, parse
 from pytest_oxbot.compressor.reduce import Dropped, Reducer
-from pytest_oxbot.compressor.text import norm
+from pytest_oxbot.compressor.text import learn_symbols, norm, prompt_symbols
 from pytest_oxbot.errors import CompressorError
 from pytest_oxbot.tokens import count_tokens, resolve
 
@@ -190,15 +190,21 @@ class AdaptivePromptCompressor:
         level = level_for_context(context)
         original = count_tokens(prompt, self.model)
         try:
-            doc = self._parse(prompt)
-            static = self._static(doc)
-            text, reducer = self._render(doc, level, static)
-            while not text.strip() and level > 0 and prompt.strip():  # never empty: the next milder rung
-                level -= 1
-                text, reducer = self._render(doc, level, static)
-            return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
+            with prompt_symbols(learn_symbols(prompt)):
+                return self._by_level(prompt, original, level, context, started)
         except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
             return self._finish(prompt, None, original, prompt, None, None, context, started, None)
+
+    def _by_level(
+        self, prompt: str, original: int, level: int, context: str, started: float
+    ) -> CompressionResult:
+        doc = self._parse(prompt)
+        static = self._static(doc)
+        text, reducer = self._render(doc, level, static)
+        while not text.strip() and level > 0 and prompt.strip():  # never empty: the next milder rung
+            level -= 1
+            text, reducer = self._render(doc, level, static)
+        return self._finish(prompt, doc, original, text, reducer, level, context, started, None)
 
     def compress(self, prompt: str, max_tokens: int) -> CompressionResult:
         """The least compressed rendering that fits `max_tokens` (the emergency one if none does)."""
@@ -210,7 +216,8 @@ class AdaptivePromptCompressor:
         if original <= max_tokens:
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
         try:
-            return self._fit(prompt, original, max_tokens, started)
+            with prompt_symbols(learn_symbols(prompt)):
+                return self._fit(prompt, original, max_tokens, started)
         except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
 

@@ -38,11 +38,13 @@ from pytest_oxbot.compressor.text import (
     HAS_DIGIT,
     MENTION_RE,
     NUMBER_RE,
+    learn_symbols,
     norm,
     number_as_written,
     number_changes,
     numbers_in,
     plain,
+    prompt_symbols,
     sentences,
 )
 from pytest_oxbot.errors import CompressorError
@@ -152,7 +154,10 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
     """The required facts a prompt states. Of a series written one value per line only the last line's
     are required; `include_history=True` gives every line's (what a compression states: lines it kept
     apart may read as one run once what stood between them is gone)."""
-    doc = parse(prompt) if isinstance(prompt, str) else prompt
+    if isinstance(prompt, str):
+        with prompt_symbols(learn_symbols(prompt)):
+            return required_facts(parse(prompt), include_history=include_history)
+    doc = prompt
     facts: set[Fact] = set()
     blocks = doc.blocks
     carrying = carrying_series(doc)
@@ -804,5 +809,6 @@ def check_fidelity(
       `emergency`: the answer keys, the allowed values, "do not copy" and "JSON only" lines lost;
     - protected spans (`<keep>...</keep>` or `protect` patterns) lost.
     """
-    doc = parse(original, compile_patterns(protect), compile_patterns(instructions))
-    return check_against(prompt_facts(doc), compressed, level)
+    with prompt_symbols(learn_symbols(original)):  # the original's tickers, for both texts
+        doc = parse(original, compile_patterns(protect), compile_patterns(instructions))
+        return check_against(prompt_facts(doc), compressed, level)

@@ -27,6 +27,7 @@ from pytest_oxbot.compressor.text import (
     MENTION_RE,
     NUMBER_RE,
     collapse_spaces,
+    current_prompt_symbols,
     join_numbers,
     number_as_written,
     plain,
@@ -945,7 +946,7 @@ def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Bl
     instructions, labels), the same every cycle, while data lines change and are parsed afresh once per
     prompt (`seen`: one compression parses the prompt again without its repeated instruction lines)."""
     if HAS_DIGIT.search(line) is None:
-        return _clone(_classify_static(line, tuple(patterns)))
+        return _clone(_classify_static(line, tuple(patterns), current_prompt_symbols()))
     if seen is None:
         return classify_line(line, patterns)
     if (known := seen.get(line)) is None:
@@ -954,8 +955,8 @@ def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Bl
 
 
 @lru_cache(maxsize=4096)
-def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...]) -> Block:
-    return classify_line(line, patterns)
+def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...], symbols: frozenset[str]) -> Block:
+    return classify_line(line, patterns)  # (`symbols`: the prompt's own tickers change what a line names)
 
 
 def _clone(b: Block) -> Block:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 
 _CORE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -164,13 +166,70 @@ def join_numbers(values: Iterable[str], sep: str = ",") -> str:
     return sep.join(items)
 
 
+# Tickers the prompt being compressed shows to be symbols (`AAPL: price 231.50`), beyond the known ones:
+# set for the length of one compression or check (`prompt_symbols`), so a stock bot's facts are read.
+_PROMPT_SYMBOLS: ContextVar[frozenset[str]] = ContextVar("oxbot_prompt_symbols", default=frozenset())
+
+
+@contextmanager
+def prompt_symbols(extra: frozenset[str]) -> Iterator[None]:
+    """Within the block, `extra` tickers are symbols too (one prompt's own universe)."""
+    token = _PROMPT_SYMBOLS.set(extra)
+    try:
+        yield
+    finally:
+        _PROMPT_SYMBOLS.reset(token)
+
+
+def current_prompt_symbols() -> frozenset[str]:
+    return _PROMPT_SYMBOLS.get()
+
+
+# `AAPL: price 231.50, RSI 55.2`, `- **NVDA** (last 181.20)`, `TSLA | close 402.1`: a capitalised ticker
+# naming a line that gives a price, close, last or RSI with a number
+# (searched in "\n" + prompt: a pattern that starts with a literal is scanned for it at C speed)
+_LINE_TICKER = re.compile(r"\n[ \t\-*•>#|]*\**([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]*(?:[:(|]|[ \t]-[ \t])")
+_TICKER_CUE = re.compile(
+    r"[^\n]{0,40}?\b(?i:price|close|last|mark|rsi)\b[ \t]*(?:\(\d+\))?[ \t]*[:=]?[ \t]*[-+$€£]?\d"
+)
+_JSON_TICKER = re.compile(r"""\"(?:symbol|ticker)"\s*:\s*"([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\"""")
+_DICT_TICKER = re.compile(r"""'(?:symbol|ticker)'\s*:\s*'([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)'""")  # Python dicts
+# capitalised words a prompt writes as labels: never learned as tickers
+_NOT_TICKER_WORDS = """
+    RSI EMA SMA MACD ATR ADX VWAP OBV BB OI PNL UPNL TP SL NAV ETF FVG UTC GMT USD USDT USDC EUR JSON
+    YAML API BUY SELL HOLD LONG SHORT NOTE NOTES RULE RULES MARKET DATA PRICE PRICES CLOSE OPEN HIGH LOW
+    LAST MARK TREND VOLUME VOL AVG MAX MIN ID OK NO YES AND OR THE IF IN AT ON TO OF FOR IS IT BY AS AN
+    ALL ANY NOW NEW TOP KEY RISK CASH FEE FEES BOT AI LLM GPT TOTAL SUMMARY STATUS SIGNAL SIGNALS ENTRY
+    EXIT STOP TARGET SIDE QTY SIZE LEVEL LEVELS ZONE SUPPORT CURRENT INDEX INFO WARNING IMPORTANT
+"""
+_NOT_TICKERS = frozenset(_NOT_TICKER_WORDS.split())
+
+
+def learn_symbols(prompt: str) -> frozenset[str]:
+    """The tickers a prompt shows to be symbols though none is known: the name of a line giving a
+    price, close, last or RSI, or a `symbol`/`ticker` value in JSON."""
+    found: set[str] = set()
+    text = "\n" + prompt
+    for m in _LINE_TICKER.finditer(text):
+        ticker = m.group(1)
+        if ticker not in KNOWN_SYMBOLS and ticker not in _NOT_TICKERS and _TICKER_CUE.match(text, m.end()):
+            found.add(ticker)
+    if '"symbol"' in prompt or '"ticker"' in prompt:
+        found.update(_JSON_TICKER.findall(prompt))
+    if "'symbol'" in prompt or "'ticker'" in prompt:
+        found.update(_DICT_TICKER.findall(prompt))
+    return frozenset(
+        t for t in found if t not in _NOT_TICKERS and t not in KNOWN_SYMBOLS and not _PAIR_RE.fullmatch(t)
+    )
+
+
 def symbols_in(text: str) -> list[str]:
     """Trading symbols (base assets) mentioned in a text, in order of first appearance."""
-    return list(_symbols_in(text))
+    return list(_symbols_in(text, _PROMPT_SYMBOLS.get()))
 
 
 @lru_cache(maxsize=8192)
-def _symbols_in(text: str) -> tuple[str, ...]:
+def _symbols_in(text: str, extra: frozenset[str]) -> tuple[str, ...]:
     if text.islower() or not text:
         return ()
     found: dict[str, None] = {}
@@ -182,7 +241,7 @@ def _symbols_in(text: str) -> tuple[str, ...]:
         text = _TWO_WORD_RE.sub(lambda m: _TWO_WORD_TICKER[" ".join(m.group(0).lower().split())], text)
         words = _WORD_RE.findall(text)
     for word in words:
-        if word in KNOWN_SYMBOLS or word in _TWO_WORD_TICKERS:
+        if word in KNOWN_SYMBOLS or word in _TWO_WORD_TICKERS or word in extra:
             found.setdefault(word, None)
         elif word.lower() in COIN_NAMES:
             found.setdefault(COIN_NAMES[word.lower()], None)

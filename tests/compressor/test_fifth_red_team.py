@@ -17,6 +17,7 @@ import pytest
 from pytest_oxbot.compressor import AdaptivePromptCompressor
 from pytest_oxbot.compressor.facts import Fact, required_facts
 from pytest_oxbot.compressor.parse import Kind, parse
+from pytest_oxbot.compressor.text import symbols_in
 
 from .factcheck import EVERY_MODE, compress_checked
 
@@ -324,6 +325,38 @@ def test_tickers_beyond_the_majors_are_symbols(symbol: str, price: str) -> None:
 
 
 @pytest.mark.parametrize("word", ["NOT", "ME", "ONE", "MOVE", "CORE", "FLOW", "GMT"])
-def test_capitalised_words_that_are_also_tickers_are_not_symbols(word: str) -> None:
-    assert not required_facts(f"{word}: price 1.5, RSI 50.1\n")
+def test_capitalised_words_that_are_also_tickers_are_not_symbols_by_themselves(word: str) -> None:
+    """`DO NOT copy ...` names no symbol; the pair form does, and so does a prompt that gives the word a
+    price (it shows it trades it)."""
+    assert not symbols_in(f"DO {word} copy the example values.")
     assert Fact(word, "price", "1.5") in required_facts(f"{word}USDT: price 1.5, RSI 50.1\n")
+
+
+STOCKS = """## Market
+AAPL: price 231.50, RSI 55.2, trend up
+NVDA: price 181.20, RSI 61.0, trend up
+- **TSLA** (last 402.10, RSI 48.3)
+NOTE: price data is delayed 15 minutes. The market is calm. Volumes are average.
+
+## Answer
+Respond with JSON only: {"AAPL": "buy|sell|hold", "NVDA": "buy|sell|hold", "TSLA": "buy|sell|hold"}
+Do not copy the example values.
+"""
+
+
+def test_a_prompt_teaches_its_own_tickers() -> None:
+    """A stock bot's `AAPL: price 231.50` stated no fact (AAPL is no known crypto asset), so `emergency`
+    could drop its whole market unseen. A ticker that names a line giving a price, close, last or RSI is
+    a symbol for that prompt (labels such as NOTE, RSI, EMA never are)."""
+    facts = required_facts(STOCKS)
+    assert Fact("AAPL", "price", "231.50") in facts
+    assert Fact("NVDA", "rsi", "61.0") in facts
+    assert not any(f.symbol == "NOTE" for f in facts)
+    assert not symbols_in("AAPL: price 231.50")  # outside a compression of that prompt: not known
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_stock_bots_market_survives_every_mode(mode: str) -> None:
+    out = compress_checked(STOCKS, mode)
+    for number in ("231.50", "55.2", "181.20", "61.0", "402.10"):
+        assert number in out
