@@ -1569,6 +1569,12 @@ def _assign_context(doc: Doc) -> None:
             )
         ):
             in_fmt = True  # `"decision" is one of: open_long, close, hold.`: the answer's allowed values
+        elif (
+            core.kind in (Kind.PROSE, Kind.KV)
+            and ("one of" in core.text or "One of" in core.text or "ONE OF" in core.text)
+            and _CHOOSE_ONE_OF.search(core.text) is not None
+        ):
+            in_fmt = True  # `For each symbol choose one of: OPEN_LONG, OPEN_SHORT, CLOSE, HOLD.`
         if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
             if core.kind is Kind.JSON:
@@ -1655,6 +1661,12 @@ _ANSWER_LABEL = re.compile(r"(?:final )?(?:answer|response|output|reply|decision
 _ALLOWED_EACH = re.compile(  # `Each value is one of: hold, close.` after the answer's example
     r"(?i)^\W{0,3}(?:each|every|all|the)\s+(?:values?|fields?|answers?|entries|keys?)\s+"
     r"(?:is|are|must be|should be|can be|may be)\s+one of\b"
+)
+_OPTION = r"""(?:\b[A-Z][A-Z0-9_]+\b|`[\w-]+`|"[\w-]+"|'[\w-]+')"""
+_CHOOSE_ONE_OF = re.compile(  # a choice among options written as names: the answer's allowed values
+    r"(?i:\b(?:choose|pick|select|answer with|reply with|respond with|return|output|use)\b[^.\n]{0,40}"
+    r"\bone of\b(?:\s+(?:the\s+)?(?:following|these|those)(?:\s+\w+)?)?)\W{0,3}"
+    rf"{_OPTION}(?:\s*(?:,|/|\||\bor\b)\s*{_OPTION})+"
 )
 _ALLOWED_VALUES = re.compile(
     r"""(?i)^\W{0,3}["'`]?([A-Za-z_]\w*)["'`]?\s+(?:is|are|must be|should be|can be|may be)\s+one of\b"""

@@ -3,7 +3,7 @@
 table (a web dashboard's snapshot pasted in), a compact `sym|px|rsi14` dump without outer pipes,
 `Prices: BTC ($91,230.50), ETH (...)` lists, positions as exchanges' APIs return them, one RSI per
 timeframe on one line, long/short books per symbol, positions written as a list or a sentence, and
-answer contracts declared as a model class or a table of fields.
+answer contracts declared as a model class, a table of fields or a choice among named options.
 Each test failed before the fix it names: the facts were not read (or one was moved under another
 timeframe's label), so `emergency` dropped or mislabelled them and the check did not see it.
 """
@@ -360,3 +360,42 @@ def test_a_stock_bots_market_survives_every_mode(mode: str) -> None:
     out = compress_checked(STOCKS, mode)
     for number in ("231.50", "55.2", "181.20", "61.0", "402.10"):
         assert number in out
+
+
+TERMINAL = """=== WATCHLIST ===
+BTC  91,230.50  +1.21%  RSI 52.1  ▲
+ETH   3,012.44  -0.42%  RSI 47.8  ▼
+
+=== POSITIONS ===
+SOL SHORT x3 | size 120 | entry 142.65 | mark 140.10 | liq 168.20 | uPnL +306.00 | SL 147.10 | TP 131.00
+
+=== TASK ===
+For each symbol choose one of: OPEN_LONG, OPEN_SHORT, CLOSE, HOLD.
+Reply as CSV lines: symbol,action,confidence
+Example: BTC,HOLD,0.55
+Never copy the example.
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_choice_among_named_options_is_the_answer_contract(mode: str) -> None:
+    """No `signal`/`action` word on the line and no format heading: `emergency` dropped `choose one of:
+    OPEN_LONG, ...` and the model no longer knew its allowed answers (the check did not see it)."""
+    assert "For each symbol choose one of: OPEN_LONG, OPEN_SHORT, CLOSE, HOLD." in compress_checked(
+        TERMINAL, mode
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "contract"),
+    [
+        ('Pick one of "buy", "sell" or "hold".', True),
+        ("Use one of the following: LONG or SHORT", True),
+        ("Select one of the following actions: BUY, SELL", True),
+        ("We chose one of the best setups: BTC.", False),
+        ("BTC is one of the strongest coins today.", False),
+    ],
+)
+def test_which_choices_are_contracts(line: str, contract: bool) -> None:
+    block = next(b for b in parse(f"Market is calm.\n{line}\n").blocks if b.text == line)
+    assert block.fmt is contract
