@@ -189,11 +189,14 @@ class AdaptivePromptCompressor:
             raise CompressorUsageError(f"context must be a str, got {type(context).__name__}")
         level = level_for_context(context)
         original = count_tokens(prompt, self.model)
-        try:
-            with prompt_symbols(learn_symbols(prompt)):
-                return self._by_level(prompt, original, level, context, started)
-        except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
-            return self._finish(prompt, None, original, prompt, None, None, context, started, None)
+        return self._guarded(
+            prompt,
+            original,
+            context,
+            started,
+            None,
+            lambda: self._by_level(prompt, original, level, context, started),
+        )
 
     def _by_level(
         self, prompt: str, original: int, level: int, context: str, started: float
@@ -215,11 +218,14 @@ class AdaptivePromptCompressor:
         original = count_tokens(prompt, self.model)
         if original <= max_tokens:
             return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
-        try:
-            with prompt_symbols(learn_symbols(prompt)):
-                return self._fit(prompt, original, max_tokens, started)
-        except RecursionError:  # data nested deeper than Python follows: sent as it came, never lost
-            return self._finish(prompt, None, original, prompt, None, None, "budget", started, max_tokens)
+        return self._guarded(
+            prompt,
+            original,
+            "budget",
+            started,
+            max_tokens,
+            lambda: self._fit(prompt, original, max_tokens, started),
+        )
 
     def _fit(self, prompt: str, original: int, max_tokens: int, started: float) -> CompressionResult:
         doc = self._parse(prompt)
@@ -244,6 +250,23 @@ class AdaptivePromptCompressor:
         return self._finish(prompt, doc, original, text, reducer, level, "budget", started, max_tokens)
 
     # -- internals -----------------------------------------------------------------------------
+    def _guarded(
+        self,
+        prompt: str,
+        original: int,
+        mode: str,
+        started: float,
+        budget: int | None,
+        work: Callable[[], CompressionResult],
+    ) -> CompressionResult:
+        """`work` with the prompt's own tickers known; on data nested deeper than Python follows, the
+        prompt as it came (never an exception in a bot's cycle, never a loss)."""
+        try:
+            with prompt_symbols(learn_symbols(prompt)):
+                return work()
+        except RecursionError:
+            return self._finish(prompt, None, original, prompt, None, None, mode, started, budget)
+
     def _parse(self, prompt: str, like: Doc | None = None) -> Doc:
         """`like`: a parse of the prompt this text comes from, whose classified lines are reused (a
         prompt with repeated instruction lines is parsed again without them)."""
