@@ -33,14 +33,20 @@ class Level:
     code: bool
     prune_json: bool
     prune_headings: bool
+    # lines alike but for a few values (one sentence per symbol) written once as a template with rows
+    template: bool = False
 
 
 LEVELS: tuple[Level, ...] = (
     Level("lossless", None, None, "all", "all", False, False, False, "raw", "all", True, False, False),
     Level("analysis", 10, 10, "all", "all", True, True, True, "compact", "all", True, False, True),
-    Level("moderate", 5, 3, "trim", "all", True, True, True, "compact", "all", True, False, True),
-    Level("standard", 3, 1, "trim", "all", True, True, True, "standard", "all", True, False, True),
-    Level("lean", 1, 1, "none", "all", True, True, True, "standard", "all", True, False, True),
+    Level(
+        "moderate", 5, 3, "trim", "all", True, True, True, "compact", "all", True, False, True, template=True
+    ),
+    Level(
+        "standard", 3, 1, "trim", "all", True, True, True, "standard", "all", True, False, True, template=True
+    ),
+    Level("lean", 1, 1, "none", "all", True, True, True, "standard", "all", True, False, True, template=True),
     Level(
         "minimal",
         0,
@@ -55,9 +61,23 @@ LEVELS: tuple[Level, ...] = (
         True,
         False,
         True,
+        template=True,
     ),
     Level(
-        "emergency", 0, 0, "none", "contract", True, True, True, "essential", "required", False, True, True
+        "emergency",
+        0,
+        0,
+        "none",
+        "contract",
+        True,
+        True,
+        True,
+        "essential",
+        "required",
+        False,
+        True,
+        True,
+        template=True,
     ),
 )
 

@@ -22,6 +22,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import cast
 
+from pytest_oxbot.compressor import template
 from pytest_oxbot.compressor.text import (
     HAS_DIGIT,
     MENTION_RE,
@@ -1333,6 +1334,7 @@ def parse(
 
     `seen`: data lines classified by an earlier parse of the same prompt, filled in as it goes (a memo
     for a prompt that will be parsed again; None: no memo)."""
+    prompt = template.expand(prompt)  # our own `Lines of "...":` rows: read as the lines they stand for
     blocks: list[Block] = []
     lines = prompt.splitlines()
     offsets: list[int] = []  # start of each line in `prompt`, computed only if a JSON block shows up

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from pytest_oxbot.compressor import template
 from pytest_oxbot.compressor.facts import (
     _TYPES,
     POSITION_FIELDS,
@@ -336,6 +337,8 @@ class Reducer:
             out = self._prune_headings(out)
         if self.static or self.static_labels:
             out = self._static_first(out)
+        if lv.template:
+            out = self._templates(out)
         if lv.decorate:
             out = self._shorten_tags(out)
         pieces: list[str] = []
@@ -1147,6 +1150,45 @@ class Reducer:
         if out[: len(first)] != first:
             self._note("static sections moved first (not dropped)")
         return first + rest
+
+    def _templates(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
+        """Consecutive lines alike but for a few words (one sentence per symbol) written once as a
+        template with a row of values per line (`template.write`: values as written, read back exactly)."""
+        # a run: templatable lines with as many spaces (a cheap necessary condition of the same words)
+        spaces = [t.count(" ") if self._templatable(idx, t) else -1 for idx, t in out]
+        result: list[tuple[int, str]] = []
+        i = 0
+        while i < len(out):
+            j = i + 1
+            while (
+                spaces[i] >= 0
+                and j < len(out)
+                and spaces[j] == spaces[i]
+                and not self._ends_list(out[j - 1][0], out[j][0], out[j][1])  # (a blank line kept)
+            ):
+                j += 1
+            written = template.write([t for _, t in out[i:j]], self.count) if j - i >= 2 else None
+            if written is None:
+                result.extend(out[i:j])
+                i = j
+                continue
+            result.append((out[i][0], written))
+            self._note("lines alike but for their values written once as a template", j - i)
+            i = j
+        return result
+
+    def _templatable(self, idx: int, text: str) -> bool:
+        if not 0 <= idx < len(self.blocks) or len(text) < 20 or "\n" in text:
+            return False
+        b = self.blocks[idx]
+        return (
+            b.kind in _PROSE_KINDS
+            and b.core.kind in (Kind.PROSE, Kind.KV)
+            and not (b.instr or b.fmt or b.core.instr)
+            and idx not in self._pos
+            and idx not in self._tables
+            and not text.startswith("|")
+        )
 
     def _shorten_tags(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """A source tag on every line (`[HYPERLIQUID]`) becomes a short alias with one legend line."""

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 
+from pytest_oxbot.compressor import template
+
 _CORE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SIGNED = rf"[-+−±]?[$€£¥₿]?[-+−]?{_CORE}"
 _UNIT = r"(?:%|[A-Za-z]{1,3}(?![A-Za-z]))?"
@@ -137,14 +139,15 @@ def number_as_written(text: str, pos: int = 0, *, anchored: bool = False) -> str
 
 
 def changed_numbers(original: str, compressed: str) -> list[str]:
-    """Numbers of `compressed` that are not written the same way (and as often) in `original`."""
-    return number_changes(Counter(numbers_in(original)), compressed)
+    """Numbers of `compressed` that are not written the same way (and as often) in `original` (each
+    text read as its lines: a template of lines alike counts its words once per line it stands for)."""
+    return number_changes(Counter(numbers_in(template.expand(original))), compressed)
 
 
 def number_changes(available: Counter[str], compressed: str) -> list[str]:
-    """`changed_numbers` against the precomputed number counts of the original."""
+    """`changed_numbers` against the precomputed number counts of the original (read as its lines)."""
     changed: list[str] = []
-    for number, count in sorted(Counter(numbers_in(compressed)).items()):
+    for number, count in sorted(Counter(numbers_in(template.expand(compressed))).items()):
         if count > available[number]:
             changed.extend([number] * (count - available[number]))
     return changed

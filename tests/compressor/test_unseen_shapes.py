@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from pytest_oxbot.compressor import AdaptivePromptCompressor, changed_numbers, check_fidelity, required_facts
+from pytest_oxbot.compressor.template import expand
 from pytest_oxbot.tokens import count_tokens
 
 from .factcheck import numbers_kept_as_written
@@ -379,8 +380,8 @@ def test_a_series_written_one_value_per_line_keeps_its_last_lines(mode: str, kep
     candles = _candles(40)
     prompt = "Recent candles:\n" + "\n".join(candles) + "\n" + ANSWER + "\n"
     result = COMPRESSOR.compress_by_context(prompt, mode)
-    out = str(result)
-    assert [ln for ln in out.splitlines() if ln.startswith("BTC 1m close")] == candles[-kept:]
+    out = str(result)  # (lines alike but for their values may be written as one template: read back)
+    assert [ln for ln in expand(out).splitlines() if ln.startswith("BTC 1m close")] == candles[-kept:]
     history = [d for d in result.dropped if d.reason.startswith("history")]
     assert [d.text for d in history] == candles[:-kept]
     assert str(COMPRESSOR.compress_by_context(out, mode)) == out  # idempotent
@@ -393,7 +394,7 @@ def test_short_runs_of_alike_lines_are_kept_whole(mode: str) -> None:
     prompt = "\n".join(candles[:7]) + "\nETH price 3,012.40\n" + "\n".join(candles[7:]) + "\n" + ANSWER + "\n"
     out = compress(prompt, mode)
     if mode in ("analysis", "standard"):
-        assert all(c in out for c in candles)
+        assert all(c in expand(out) for c in candles)
 
 
 def test_a_ten_thousand_line_dump_compresses_in_every_mode() -> None:
@@ -406,7 +407,7 @@ def test_a_ten_thousand_line_dump_compresses_in_every_mode() -> None:
     for mode in MODES:
         result = COMPRESSOR.compress_by_context(prompt, mode)
         assert result.compressed_tokens < result.original_tokens / 50
-        assert candles[-1] in str(result)
+        assert candles[-1] in expand(str(result))
 
 
 # (role sentence, instruction sentence, rules heading, rule, format heading, answer lead, do not copy)
@@ -496,7 +497,7 @@ def test_alike_lines_that_are_not_a_history_oldest_first_are_kept_whole(mode: st
     """An order book listed best level first kept only its three worst levels in standard, and the
     instruction after it pointed at the best bid, now gone: only lines stamped oldest first are history."""
     prompt = "\n".join(lines) + "\nQuote around the best bid. " + ANSWER + "\n"
-    out = compress(prompt, mode)
+    out = expand(compress(prompt, mode))
     for line in lines:
         assert line in out
 
