@@ -319,8 +319,27 @@ def instruction_signals(text: str) -> tuple[bool, str]:
         first in _NEGATION_FIRST
         or first.startswith("n'")
         or (first == "no" and len(words) > 1 and words[0] == "no" and words[1] in _SPANISH_PROHIBITIONS)
+        or (first in ("no", "nothing") and _limits_the_answer(words))
     )
     return keyword or prohibition, first
+
+
+# `No other text.`, `No commentary.`, `Nothing else.`: a limit on the answer (what a model must not add),
+# unlike data that starts with "no" (`No clear trend.`, `No other positions open.`)
+_ANSWER_EXTRAS = frozenset(
+    {"text", "words", "commentary", "comments", "comment", "explanation", "explanations", "prose"}
+    | {"markdown", "preamble", "output", "reasoning", "notes", "fences"}
+)
+
+
+def _limits_the_answer(words: list[str]) -> bool:
+    if len(words) < 2 or len(words) > 8:
+        return False
+    if words[0] == "nothing":
+        return words[1] == "else"
+    if words[1] in ("other", "extra", "additional", "further"):
+        return len(words) > 2 and words[2] in _ANSWER_EXTRAS
+    return words[1] in _ANSWER_EXTRAS
 
 
 _NEGATION_FIRST = frozenset({"не", "нельзя", "não", "ne", "non", "n'"})
@@ -370,6 +389,8 @@ _BULLET = re.compile(r"^([-*+•]|\d{1,3}[.)]|[a-z][.)]|->|→)\s+(.*)$")
 _NUM = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
 _SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
+_COMMA_DIGIT = re.compile(r",\d")
+_COMMA_VALUE = re.compile(r"[-+]?(?:\d+(?:\.\d{3})*(?:,\d+)?|\d{1,3}(?:,\d{3})*(?:\.\d+)?)")
 _TERMINAL = re.compile(r"[.!?。！？、，；]$")
 _HAS_CJK_TEXT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, ideographs, hangul
 _NUMERIC_START = frozenset("0123456789+-−$€£¥₿~≈.")
@@ -399,7 +420,17 @@ def _series_match(line: str) -> _SeriesMatch | None:
         body = body.lstrip("….").lstrip().lstrip(",")
     if not _SERIES_BODY.fullmatch(body):
         return None
-    values = [v.strip() for v in body.split(",")]
+    if ", " in body and _COMMA_DIGIT.search(body):
+        # `[89.100,00, 89.950,25]`: commas glued to digits and commas before a space; the values are what
+        # the spaced commas separate (a decimal comma, or `[1,234, 5,678]`), each kept whole, never cut
+        values = [v.strip() for v in body.split(", ")]
+        if not all(_COMMA_VALUE.fullmatch(v) for v in values[:-1]) or not _COMMA_VALUE.fullmatch(
+            values[-1].rstrip(",")
+        ):
+            return None
+        values[-1] = values[-1].rstrip(",")
+    else:
+        values = [v.strip() for v in body.split(",")]
     if not values[-1]:
         values.pop()
     label = line[:start].rstrip(":= ").strip()
@@ -1458,15 +1489,28 @@ def _setext(prev: Block, rank: int) -> None:
 
 def _infer_entity_headers(blocks: list[Block]) -> None:
     """A short plain line followed by at least two `Label: value` lines names an entity (`TSLA`,
-    `NDX (QQQ proxy)`): it is a heading for what follows."""
+    `NDX (QQQ proxy)`): it is a heading for what follows. So is one followed by a single such line when
+    it names a symbol or is an INI section (`[BTCUSDT@okx]` / `last=62,432.0`: what `minimal` leaves of
+    a section must still be read as that symbol's)."""
     for i, b in enumerate(blocks):
-        if b.kind is not Kind.PROSE or b.instr or i + 2 >= len(blocks):
+        if (
+            b.kind is not Kind.PROSE
+            or b.instr
+            or i + 1 >= len(blocks)
+            or blocks[i + 1].core.kind is not Kind.KV
+        ):
             continue
         core = plain(b.text)
         if len(core.split()) > 6 or _TERMINAL.search(core) or (NUMBER_RE.search(core) and ":" in core):
             continue
-        if all(blocks[k].core.kind is Kind.KV for k in (i + 1, i + 2)):
+        if (i + 2 < len(blocks) and blocks[i + 2].core.kind is Kind.KV) or (
+            blocks[i + 1].core.pairs[0][1][:1] in _NUMERIC_START  # a value, not a sentence
+            and (_INI_SECTION.fullmatch(core) or (HAS_DIGIT.search(core) is None and symbols_in(core)))
+        ):
             b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
+
+
+_INI_SECTION = re.compile(r"\[[^\[\]]{1,60}\]")
 
 
 def _assign_context(doc: Doc) -> None:
@@ -1934,8 +1978,19 @@ _YAML_VALUE = re.compile(r"^\s*(?:-\s+)?[^:]+:\s*(.+)$")
 
 
 def _after_format(blocks: list[Block]) -> bool:
-    """The last line read opens the answer format (`Output format (YAML, nothing else):`)."""
-    return bool(blocks) and blocks[-1].kind is Kind.HEADING and _heading_flags(blocks[-1].label)[0]
+    """The last line read opens the answer format (`Output format (YAML, nothing else):`), or leads
+    into it under such a heading or by naming YAML (`OUTPUT FORMAT` / `One YAML document:`)."""
+    if not blocks:
+        return False
+    last = blocks[-1]
+    if last.kind is Kind.HEADING and _heading_flags(last.label)[0]:
+        return True
+    lead = last.text.rstrip("*_ ")
+    if not lead.endswith(":") or len(lead) > 120:
+        return False
+    return "yaml" in lead.lower() or (
+        len(blocks) > 1 and blocks[-2].kind is Kind.HEADING and _heading_flags(blocks[-2].label)[0]
+    )
 
 
 def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> int | None:
@@ -1957,7 +2012,17 @@ def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> in
     body = lines[i + 1 : j]
     if after_format or any((m := _YAML_KEY.match(ln)) and m.group(1).lower() in DECISION_KEYS for ln in body):
         return j
-    return j if any((m := _YAML_VALUE.match(ln)) and _lists_choices(m.group(1)) for ln in body) else None
+    return j if any((m := _YAML_VALUE.match(ln)) and _yaml_lists_choices(m.group(1)) for ln in body) else None
+
+
+_FLOW_VALUE = re.compile(r":\s*([^,{}]+)")
+
+
+def _yaml_lists_choices(value: str) -> bool:
+    """`keep|pause|stop`, or a flow mapping with such a value (`{action: keep|pause|stop, size: 0}`)."""
+    if value.startswith("{") and value.rstrip().endswith("}"):
+        return any(_lists_choices(v) for v in _FLOW_VALUE.findall(value))
+    return _lists_choices(value)
 
 
 _SCHEMA_KEYS = ("parameters", "input_schema", "json_schema", "schema", "function")

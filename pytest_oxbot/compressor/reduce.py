@@ -1299,7 +1299,9 @@ def _series_label(label: str, shorten: bool, decorate: bool) -> str:
 
 
 def _series_text(label: str, values: Iterable[str], elided: bool) -> str:
-    body = ("…," if elided else "") + join_numbers(values)
+    body = join_numbers(values)
+    if elided:
+        body = ("…, " if ", " in body else "…,") + body
     return f"{label}: [{body}]" if label else f"[{body}]"
 
 

@@ -155,8 +155,11 @@ def number_changes(available: Counter[str], compressed: str) -> list[str]:
 
 def join_numbers(values: Iterable[str], sep: str = ",") -> str:
     """Values joined with `sep`, or with `sep + " "` when the tight join would read as other numbers
-    (`100,200` is one number with a thousands separator; `100, 200` is two)."""
+    (`100,200` is one number with a thousands separator; `100, 200` is two; `89.950,25` with a decimal
+    comma is kept apart from the next value by a space too)."""
     items = list(values)
+    if any(sep in v for v in items):
+        return (sep + " ").join(items)
     for a, b in itertools.pairwise(items):
         # `12` then `345` reads as `12,345`: the only way a tight join changes a number
         if (

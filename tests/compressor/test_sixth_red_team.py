@@ -1,0 +1,107 @@
+# ruff: noqa: E501 (prompt lines are written as a bot writes them)
+"""Shapes from a sixth red-team pass (prompts written as other bots write them: European numbers in a
+series, INI dumps of tickers per venue, a YAML answer after a lead-in line, a table answer described in
+prose, answer formats that are not JSON, price lists separated by `|` or `·`, psql output, positions keyed
+by an option instrument). Each test failed before its fix: a number was cut, the call raised, or a format
+line, a price or a position went and the check did not say so.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
+from pytest_oxbot.compressor.facts import Fact, required_facts
+
+from .factcheck import EVERY_MODE, compress_checked, numbers_kept_as_written
+
+STRICT = AdaptivePromptCompressor("gpt-4o", verify=True)
+
+EU_SERIES = """BTC: price 91.234,56, RSI 55,2
+BTC closes: [89.100,00, 89.950,25, 90.410,70, 90.880,10, 91.234,56]
+ETH closes: [0,9810, 0,9955, 0,0388, 0,0412, 1,0412]
+Respond with JSON only: {"signal": "buy|sell|hold"}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_series_of_decimal_comma_numbers_keeps_each_value_whole(mode: str) -> None:
+    """`[89.100,00, 89.950,25, ...]` was split at every comma: standard kept `[10,91.234,56]`."""
+    out = compress_checked(EU_SERIES, mode)
+    assert numbers_kept_as_written(EU_SERIES, out) == []
+    if mode == "standard":
+        assert "BTC closes: [90.410,70, 90.880,10, 91.234,56]" in out
+        assert "ETH closes: [0,0388, 0,0412, 1,0412]" in out
+
+
+def test_an_elided_series_of_decimal_comma_numbers_stays_apart() -> None:
+    prompt = "X closes: [" + ", ".join(f"9{i}.200,{i}0" for i in range(12)) + "]\n"
+    prompt += 'Respond with JSON only: {"signal": "buy|sell|hold"}\n'
+    out = compress_checked(prompt, "analysis")
+    assert "X closes: […, 92.200,20, 93.200,30," in out
+
+
+INI = """[BTCUSDT@binance]
+bid=62,418.10
+last=62,418.15
+
+[BTCUSDT@okx]
+bid=62,431.9
+last=62,432.0
+
+[ANSWER]
+Reply with one line per pair: <PAIR> <BUY_VENUE> <SELL_VENUE> <QTY> or <PAIR> SKIP
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_an_ini_section_with_one_line_left_still_names_its_symbol(mode: str) -> None:
+    """`minimal` kept `[BTCUSDT@okx]` / `last=62,432.0`, then read no price from it: with the default
+    `verify=True` the call raised FidelityError, and a second pass dropped the prices."""
+    out = str(STRICT.compress_by_context(INI, mode))
+    assert "last=62,418.15" in out
+    assert "last=62,432.0" in out
+    assert str(STRICT.compress_by_context(out, mode)) == out
+
+
+YAML_AFTER_LEAD = """BTC/USDT last price: 58,933.21
+OUTPUT FORMAT
+One YAML document:
+grids:
+  A: {action: keep|pause|stop, new_range: "low-high or null"}
+  B: {action: keep|pause|stop, new_range: "low-high or null"}
+comment: one sentence
+"""
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_a_yaml_answer_after_a_lead_in_line_keeps_its_indentation(mode: str) -> None:
+    out = compress_checked(YAML_AFTER_LEAD, mode)
+    assert '\n  A: {action: keep|pause|stop, new_range: "low-high or null"}\n' in out
+
+
+TABLE_ANSWER = """BTC: price 99,412.7, RSI 66
+Reply as a compact table, one row per symbol, columns exactly: sym | act | qty
+act: long/short/add/trim/close/hold. Use "-" for empty cells. No other text.
+"""
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_no_other_text_is_an_instruction(mode: str) -> None:
+    """`standard` trimmed `No other text.` off the line that gives the allowed actions."""
+    out = compress_checked(TABLE_ANSWER, mode)
+    assert 'act: long/short/add/trim/close/hold. Use "-" for empty cells. No other text.' in out
+
+
+@pytest.mark.parametrize(
+    "line", ["No other text.", "No commentary.", "Nothing else.", "No explanations outside the JSON."]
+)
+def test_limits_on_the_answer_are_instructions_and_data_that_starts_with_no_is_not(line: str) -> None:
+    prompt = f'BTC: price 99,412.7\nNo clear trend.\n{line}\nRespond with JSON only: {{"signal": "buy|sell|hold"}}\n'
+    report = check_fidelity(prompt, prompt.replace(line + "\n", ""))
+    assert line in report.missing_instructions
+    assert (
+        "No clear trend."
+        not in check_fidelity(prompt, prompt.replace("No clear trend.\n", "")).missing_instructions
+    )
+    assert Fact("BTC", "price", "99,412.7") in required_facts(prompt)
