@@ -545,7 +545,7 @@ DONT_COPY = re.compile(
     r"|\b(?:no|não|nao|ne|non|nicht|не|нельзя)\b[^.!\n]{0,24}(?:copi|recopi|kopier|копир)"
     r"|\bkopier\w*\b[^.!\n]{0,24}\b(?:nicht|niemals|nie)\b|コピーしない|コピー禁止|복사하지|복사 금지"
 )
-_FORMAT_NAME = r"(?:json|yaml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
+_FORMAT_NAME = r"(?:json|yaml|toml|csv|tsv|xml|(?:tab|comma)[- ]separated)"
 ANSWER_ONLY = re.compile(
     rf"(?i)\b{_FORMAT_NAME}\b[^\n]{{0,40}}"
     r"\b(?:only|nothing else|no other|no (?:extra )?text|valid|parseable)\b"
@@ -554,6 +554,9 @@ ANSWER_ONLY = re.compile(
     rf"|\b(?:respond|answer|reply|output|return|responde|responda|réponds|répondez|antworte|rispondi|"
     rf"отвечай|ответь|отвечайте|верни|выведи|только|строго)\b"
     rf"[^\n]{{0,40}}\b{_FORMAT_NAME}\b"
+    # a limit on what the answer may hold, in any format (`one row per symbol, no extra text.`)
+    r"|\bno\s+(?:other|extra|additional|further)\s+(?:text|words|commentary|comments?|explanations?|prose)\b"
+    r"|\bno\s+(?:commentary|explanations?|prose|preamble)\b|\bnothing\s+else\b"
 )
 
 
@@ -628,7 +631,7 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
         # there (`symbol<TAB>signal`, `BTC | buy|sell|hold`) is the answer's own shape.
         return "verbatim"
     core = block.core
-    if core.kind is Kind.KV and core.sep == ":":
+    if core.kind is Kind.KV and (core.sep == ":" or (core.sep == "=" and block.fmt)):
         key = norm_key(core.pairs[0][0]).replace(" ", "_")
         if key in answer_keys or block.fmt:
             first = core.pairs[0][1].split(" ", 1)[0]
@@ -639,6 +642,8 @@ def contract_kind(block: Block, answer_keys: frozenset[str]) -> str | None:
                 return "template" if example else "verbatim"
             if _TYPE_NAME.match(first):
                 return "verbatim"  # `confidence: float  # 0.0 to 1.0`: a field's definition (a model class)
+            if first.startswith("<") or re.fullmatch(r"[-+]?\d+(?:\.\d+)?[–—-]\d+(?:\.\d+)?", first):
+                return "verbatim"  # `WHY: <max 20 words>`, `confidence = 0.0-1.0`: a placeholder, a range
             if HAS_DIGIT.search(core.text) is None:
                 return "verbatim"  # `Step 1: reasoning (plain text)`: a sentence about the answer
     return None

@@ -219,9 +219,10 @@ _INSTR_HEADING = re.compile(
 )
 FORMAT_HEADING = re.compile(
     r"(?i)\b(?:response|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
-    r"template|json|spec(?:ification)?|fields?|keys|properties)\b|\b(?:json|yaml)\s+(?:format|schema|output|structure|example|"
+    r"template|json|spec(?:ification)?|fields?|keys|properties)\b|\b(?:json|yaml|toml)\s+(?:format|schema|output|structure|example|"
     r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
     r"|^\W*(?:your\s+)?(?:answer|response|reply)\W*$"  # a section headed `## Answer`
+    r"|\b(?:reply|respond|answer)\s+(?:only\s+)?(?:in|with|as)\s+(?:json|yaml|toml|csv)\b"
     r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
     r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"
     r"|(?:输出|輸出|返回|回复|回覆|响应|響應|回答|决策|決策)(?:格式|要求|结构|結構)"
@@ -1465,6 +1466,7 @@ def parse(
         blank = False
         blocks.append(block)
     _infer_entity_headers(blocks)
+    _answer_shapes(blocks)
     doc = Doc(prompt, lines, blocks, seen=seen)
     _assign_context(doc)
     doc.records = records(blocks)
@@ -1510,6 +1512,28 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
             b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
 
 
+# A line that leads into the shape of the answer: an answer verb, and a colon at its end
+# (`Reply with one line per coin, in this exact shape:`, `Bot, answer with exactly three lines:`)
+ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}:\W*$")
+
+
+def _answer_shapes(blocks: list[Block]) -> None:
+    """Lines in capitals right under an answer lead-in or an answer-format heading (`SYMBOL ACTION SIZE`,
+    `SYMBOL|ACTION|PRICE|QTY`, `ACTION ∈ {BID, ASK, CANCEL, NONE}`) are the answer's shape, not headings:
+    as headings they closed the answer format, and `emergency` dropped them."""
+    opened = False
+    for b in blocks:
+        if b.blank_before:
+            opened = False
+        if opened and b.kind is Kind.HEADING and b.rank >= 7 and b.text[:1] not in "<#[":
+            b.kind, b.rank, b.label = Kind.PROSE, 9, ""
+            continue
+        if b.kind is Kind.HEADING:
+            opened = _heading_flags(b.label)[0] and b.rank >= 7
+        else:
+            opened = b.kind in (Kind.PROSE, Kind.KV) and ANSWER_LEAD.search(b.text) is not None
+
+
 _INI_SECTION = re.compile(r"\[[^\[\]]{1,60}\]")
 
 
@@ -1528,8 +1552,10 @@ def _assign_context(doc: Doc) -> None:
         for b in doc.blocks
         if b.kind is Kind.HEADING and b.text[:2] == "</" and (m := _TAG_LINE.match(b.text)) is not None
     }
+    lead = False  # right under an answer lead-in line (`Reply with one line per coin, in this shape:`)
     for idx, b in enumerate(doc.blocks):
         if b.kind is Kind.HEADING:
+            lead = False
             tag = _TAG_LINE.match(b.text) if b.text[:1] == "<" else None
             if tag is not None and tag.group(1):  # `</output_format>`: closes its tag, and what is in it
                 opened = next(
@@ -1569,6 +1595,12 @@ def _assign_context(doc: Doc) -> None:
         in_rules = in_rules_stack
         b.section = section
         core = b.core
+        if lead and (b.blank_before or (HAS_DIGIT.search(core.text) and symbols_in(core.text))):
+            lead = False  # a blank line, or data about a symbol: the answer's shape has ended
+        if lead:
+            in_fmt = True
+        elif b.instr and core.kind in (Kind.PROSE, Kind.KV) and ANSWER_LEAD.search(core.text):
+            lead = in_fmt = True  # (the lead-in is the answer format's first line: "one line per coin")
         if b.kind is not Kind.POSITION:
             b.symbol = symbol
             own = own_symbol(core) if core.kind is Kind.KV else None
@@ -1608,6 +1640,14 @@ def _assign_context(doc: Doc) -> None:
             )
         ):
             in_fmt = True
+        if in_fmt and not in_fmt_stack and not lead and idx and not b.blank_before:
+            prev = doc.blocks[idx - 1]  # `Output: a JSON list like` right over the example: its lead-in
+            if (
+                prev.core.kind in (Kind.PROSE, Kind.KV)
+                and not prev.fmt
+                and HAS_DIGIT.search(prev.text) is None
+            ):
+                prev.fmt = prev.core.fmt = True
         if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
             if core.kind is Kind.JSON:
@@ -1641,7 +1681,7 @@ def _labelled_json(
         return None
     begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip())) + colon + 2
     whole = _json_to_line_end(prompt, lines, offsets, i, begin)
-    if whole is None or _placeholders(whole[0]) or _lists_choices(whole[0]):
+    if whole is None or _placeholders(whole[0]) or lists_choices(whole[0]):
         return None
     value, end, j = whole
     return Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1, lead=lead), j + 1
@@ -1767,7 +1807,7 @@ def _position_data(block: Block) -> bool:
         return not block.text.startswith("<")
     if block.kind is Kind.TABLE and block.header is not None:
         names = [norm_key(h) for h in block.header]
-        if any(n in DECISION_KEYS for n in names) or any(_lists_choices(v) for v in block.values):
+        if any(n in DECISION_KEYS for n in names) or any(lists_choices(v) for v in block.values):
             return False  # `symbol  signal  stop_loss` / `BTC  buy|sell|hold  number`: the answer's columns
         return any(is_symbol_key(n) for n in names) and any(is_sl(n) or is_tp(n) for n in names)
     return False
@@ -1962,14 +2002,14 @@ def has_inline_answer(text: str) -> bool:
     return False
 
 
-def _lists_choices(value: object) -> bool:
+def lists_choices(value: object) -> bool:
     """A string value written as allowed choices (`buy|sell|hold`), anywhere in a JSON value."""
     if isinstance(value, str):  # (`BTC|USDT` names a pair, not choices)
         return _CHOICES.fullmatch(value.strip()) is not None and not symbols_in(value)
     if isinstance(value, dict):
-        return any(_lists_choices(v) for v in value.values())
+        return any(lists_choices(v) for v in value.values())
     if isinstance(value, list):
-        return any(_lists_choices(v) for v in value)
+        return any(lists_choices(v) for v in value)
     return False
 
 
@@ -2021,8 +2061,8 @@ _FLOW_VALUE = re.compile(r":\s*([^,{}]+)")
 def _yaml_lists_choices(value: str) -> bool:
     """`keep|pause|stop`, or a flow mapping with such a value (`{action: keep|pause|stop, size: 0}`)."""
     if value.startswith("{") and value.rstrip().endswith("}"):
-        return any(_lists_choices(v) for v in _FLOW_VALUE.findall(value))
-    return _lists_choices(value)
+        return any(lists_choices(v) for v in _FLOW_VALUE.findall(value))
+    return lists_choices(value)
 
 
 _SCHEMA_KEYS = ("parameters", "input_schema", "json_schema", "schema", "function")
@@ -2046,7 +2086,7 @@ def _answer_example(block: Block) -> bool:
     if block.kind is Kind.JSON:
         return (
             any(k.lower() in DECISION_KEYS for k in _json_keys(block.data))
-            or _lists_choices(block.data)
+            or lists_choices(block.data)
             or is_json_schema(block.data)
         )
     return bool(re.search(r"""(?i)["']?\b(?:signal|action|decision)\b["']?\s*:""", block.text))
@@ -2065,7 +2105,7 @@ _ANSWER_CUE = re.compile(
 def _placeholders(value: object) -> bool:
     """A value of a template rather than data: `"string"`, `"<reason>"`, `"buy/sell/hold"`, `"..."`."""
     if isinstance(value, str) and not isinstance(value, Raw):
-        return _PLACEHOLDER.fullmatch(value.strip()) is not None or _lists_choices(value)
+        return _PLACEHOLDER.fullmatch(value.strip()) is not None or lists_choices(value)
     if isinstance(value, dict):
         return any(_placeholders(v) for v in value.values())
     if isinstance(value, list):

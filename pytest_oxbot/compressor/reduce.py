@@ -50,6 +50,7 @@ from pytest_oxbot.compressor.parse import (
     is_sl,
     is_symbol_key,
     is_tp,
+    lists_choices,
     norm_key,
     position_field,
     required_kind,
@@ -171,8 +172,11 @@ def _typed_answer(value: object, key: str = "") -> object:
 
 
 def _is_answer_object(value: dict[object, object]) -> bool:
-    """An object with a decision key (`signal`), or whose objects have one (`{"BTC": {"signal": ...}}`)."""
-    if any(str(k).lower() in DECISION_KEYS for k in value):
+    """An object with a decision key (`signal`) or a value listing the choices (`"do": "trim|add|exit"`),
+    or whose objects have one (`{"BTC": {"signal": ...}}`)."""
+    if any(str(k).lower() in DECISION_KEYS for k in value) or any(
+        isinstance(v, str) and lists_choices(v) for v in value.values()
+    ):
         return True
     return any(
         isinstance(v, dict) and any(str(k).lower() in DECISION_KEYS for k in v) for v in value.values()

@@ -105,3 +105,76 @@ def test_limits_on_the_answer_are_instructions_and_data_that_starts_with_no_is_n
         not in check_fidelity(prompt, prompt.replace("No clear trend.\n", "")).missing_instructions
     )
     assert Fact("BTC", "price", "99,412.7") in required_facts(prompt)
+
+
+LINE_FORMATS = {
+    "one line per symbol": """BTC: price 94,318.20, RSI 51.0
+Respond with one line per symbol in this form, and nothing else:
+SYMBOL: ENTER_CARRY <venue> <notional_usd> | EXIT_CARRY <id> | HOLD
+""",
+    "shape in capitals": """BTC: price 99,102.5, RSI 71.8
+ETH: price 3,912.44, RSI 64.3
+Reply with one line per coin, in this exact shape:
+SYMBOL ACTION SIZE
+where ACTION is BUY, SELL, HOLD or CLOSE and SIZE is in coin units (0 for HOLD).
+""",
+    "three labelled lines": """BTC: price 94,210, RSI 41, trend down
+Bot, answer in this thread with exactly three lines:
+DECISION: <symbol> <long|short|close|none> <size>
+STOP: <price or n/a>
+WHY: <max 20 words>
+""",
+    "set notation": """BTCUSDT mid 96,102.35, last 96,102.3
+ANSWER FORMAT (strict):
+SYMBOL|ACTION|PRICE|QTY
+ACTION ∈ {BID, ASK, CANCEL, NONE}
+one row per symbol, no header, no extra text.
+""",
+    "TOML": '''[market.BTC]
+price = 90_412.3
+rsi_14 = 54.8
+
+[answer]
+# Reply in TOML with exactly these keys per symbol, nothing else.
+format = """
+[decision.BTC]
+action = "open_deal" | "add_safety" | "close" | "hold"
+confidence = 0.0-1.0
+"""
+''',
+}
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+@pytest.mark.parametrize("shape", LINE_FORMATS)
+def test_an_answer_format_that_is_not_json_is_kept_in_every_mode(shape: str, mode: str) -> None:
+    """`emergency` dropped these answer formats whole or but for one line (the check did not see it:
+    they were not known to be the answer format): a lead-in with an answer verb ending in a colon opens
+    it, and lines in capitals under it are its shape, not headings."""
+    prompt = LINE_FORMATS[shape]
+    out = compress_checked(prompt, mode)
+    start = next(
+        k
+        for k, line in enumerate(prompt.splitlines())
+        if line.startswith(("Respond", "Reply", "Bot", "ANSWER", "# Reply"))
+    )
+    for line in prompt.splitlines()[start:]:
+        assert line.strip() in out, line
+    report = check_fidelity(prompt, out.replace(prompt.splitlines()[-1].strip(), ""), mode)
+    assert not report.ok  # the check sees the format's last line go
+
+
+EXAMPLE_WITH_LEAD = """PEPE px 0.00001934 rsi 62.5
+Output: a JSON list like
+[{"coin": "PEPE", "do": "trim|add|exit|hold|enter", "usd": 1500, "limit": 0.00001950}]
+Only the coins you act on. No commentary.
+"""
+
+
+def test_an_example_listing_choices_is_typed_in_emergency_and_keeps_its_lead_in() -> None:
+    """`emergency` kept the bare example with `1500` and `0.00001950`, values a model copies."""
+    out = compress_checked(EXAMPLE_WITH_LEAD, "emergency")
+    assert "Output: a JSON list like" in out
+    assert '"usd":int' in out
+    assert '"limit":number' in out
+    assert "No commentary." in out
