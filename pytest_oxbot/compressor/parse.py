@@ -480,7 +480,7 @@ _DECODER = json.JSONDecoder(parse_float=Raw, parse_int=Raw, parse_constant=Raw)
 
 # ... and the same words in the other languages bot prompts are written in (es, fr, de, it, pt, ru)
 PRICE_KEY = re.compile(
-    r"\b(?:prices?|px|last|close|mark|precio|prix|cours|preis|kurs|prezzo|preço|цена|курс)\b"
+    r"\b(?:prices?|px|last|close|marks?|precio|prix|cours|preis|kurs|prezzo|preço|цена|курс)\b"
     r"|^current(?: rate)?$"
 )
 _CJK_PRICE_KEY = re.compile(
@@ -580,8 +580,16 @@ def position_field(key: str) -> str | None:
 _OTHER_FIELDS = tuple(
     (name, re.compile(words))
     for name, words in (
-        ("sl", r"стоп(?:[- ]?лосс)?|止损价?|止損價?|損切り?|ストップロス|손절(?:가)?|stop de pérdida"),
-        ("tp", r"тейк(?:[- ]?профит)?|止盈价?|止盈價?|利確|利益確定|익절(?:가)?|toma de ganancias"),
+        (
+            "sl",
+            r"стоп(?:[- ]?лосс)?|止损价?|止損價?|損切り?|ストップロス|손절(?:가)?|stop de pérdida"
+            r"|verlustbegrenzung",
+        ),
+        (
+            "tp",
+            r"тейк(?:[- ]?профит)?|止盈价?|止盈價?|利確|利益確定|익절(?:가)?|toma de ganancias"
+            r"|(?:kurs)?ziel|gewinnziel",
+        ),
         ("side", r"направление|сторона|方向|방향|lado|dirección|sens|richtung"),
         ("qty", r"количество|размер(?: позиции)?|数量|數量|수량|cantidad|quantité|menge"),
         (
@@ -589,7 +597,7 @@ _OTHER_FIELDS = tuple(
             r"вход|цена входа|入场价?|入場價?|开仓价|開倉價|建値|진입가|entrada|precio de entrada|"
             r"prix d'entrée|einstieg(?:spreis)?",
         ),
-        ("pnl", r"прибыль|pnl|盈亏|盈虧|損益|含み損益|손익"),
+        ("pnl", r"прибыль|pnl|盈亏|盈虧|損益|含み損益|손익|guv|g ?u ?v|gewinn(?:/| und )verlust"),
     )
 )
 
@@ -1415,6 +1423,15 @@ def parse(
         elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
             block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
             i = tsv_end
+        elif (
+            "|" in line
+            and i + 2 < len(lines)
+            and _PSQL_RULE.fullmatch(lines[i + 1].strip())
+            and (rows_end := _csv_end([lines[i], *lines[i + 2 : i + 2 + _PSQL_ROWS]], 0, "|")) is not None
+        ):  # psql: ` symbol | last_price` / `--------+-----------` / ` BTC | 97,004.150` (the rule dropped)
+            block = _table([ln.strip() for ln in [lines[i], *lines[i + 2 : i + 1 + rows_end]]], i, "|")
+            block.nlines = rows_end + 1
+            i += rows_end + 1
         elif "|" in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
             block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
             i = bare_end
@@ -1493,21 +1510,32 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
     """A short plain line followed by at least two `Label: value` lines names an entity (`TSLA`,
     `NDX (QQQ proxy)`): it is a heading for what follows. So is one followed by a single such line when
     it names a symbol or is an INI section (`[BTCUSDT@okx]` / `last=62,432.0`: what `minimal` leaves of
-    a section must still be read as that symbol's)."""
+    a section must still be read as that symbol's), and a line naming a symbol over a position line
+    (`DCA bot #7 SOL/USDT long` / `- SOL: qty=4.8 entry=134.62 ...`, as `minimal` writes a position)."""
     for i, b in enumerate(blocks):
-        if (
-            b.kind is not Kind.PROSE
-            or b.instr
-            or i + 1 >= len(blocks)
-            or blocks[i + 1].core.kind is not Kind.KV
-        ):
+        if b.kind is not Kind.PROSE or i + 1 >= len(blocks):
+            continue
+        after = blocks[i + 1].core
+        if after.kind is Kind.POSITION and not b.instr and len(b.text.split()) <= 8 and symbols_in(b.text):
+            b.kind, b.rank, b.label = Kind.HEADING, 8, plain(b.text).rstrip(":")
+            continue
+        if after.kind is not Kind.KV:
+            continue
+        if _INI_SECTION.fullmatch(b.text):  # `[OPEN_LEGS]` over `leg1 = ...`: a section, not a command
+            b.kind, b.rank, b.label, b.instr = Kind.HEADING, 8, b.text[1:-1], False
             continue
         core = plain(b.text)
-        if len(core.split()) > 6 or _TERMINAL.search(core) or (NUMBER_RE.search(core) and ":" in core):
+        if (
+            b.instr
+            or len(core.split()) > 6
+            or _TERMINAL.search(core)
+            or (NUMBER_RE.search(core) and ":" in core)
+        ):
             continue
         if (i + 2 < len(blocks) and blocks[i + 2].core.kind is Kind.KV) or (
-            blocks[i + 1].core.pairs[0][1][:1] in _NUMERIC_START  # a value, not a sentence
-            and (_INI_SECTION.fullmatch(core) or (HAS_DIGIT.search(core) is None and symbols_in(core)))
+            after.pairs[0][1][:1] in _NUMERIC_START  # a value, not a sentence
+            and HAS_DIGIT.search(core) is None
+            and symbols_in(core)
         ):
             b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
 
@@ -1534,7 +1562,9 @@ def _answer_shapes(blocks: list[Block]) -> None:
             opened = b.kind in (Kind.PROSE, Kind.KV) and ANSWER_LEAD.search(b.text) is not None
 
 
-_INI_SECTION = re.compile(r"\[[^\[\]]{1,60}\]")
+_PSQL_RULE = re.compile(r"-+(?:\+-+)+")
+_PSQL_ROWS = 2_000  # rows of one psql table read at most (the rest is read as what it is)
+_INI_SECTION = re.compile(r"\[[A-Za-z_][\w .@:/-]{0,60}\]")
 
 
 def _assign_context(doc: Doc) -> None:
@@ -1869,7 +1899,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             rec.symbol = symbol_of(b.label)
             side = _HEADING_SIDE.search(b.label) if rec.symbol else None
             if side:  # `📈 BTC/USDT LONG` over `Entry: ...` / `SL: ...`: a signal's side is in its title
-                rec.pairs.append(("side", side.group(1)))
+                rec.pairs.append(("side", side.group(1) or side.group(2)))
         elif core.sep == "entity":  # `BTC: price 1, rsi 2`: a record of one line
             rec.pairs.extend(core.pairs)
             rec.symbol = symbol_of(core.label)
@@ -1915,7 +1945,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
     return out
 
 
-_HEADING_SIDE = re.compile(r"\b(LONG|SHORT|Long|Short)\b(?!-)")
+_HEADING_SIDE = re.compile(r"\b(LONG|SHORT|Long|Short)\b(?!-)|\b(long|short)\W*$")  # (`DCA bot #7 SOL long`)
 
 
 def data_pairs(block: Block) -> bool:

@@ -178,3 +178,107 @@ def test_an_example_listing_choices_is_typed_in_emergency_and_keeps_its_lead_in(
     assert '"usd":int' in out
     assert '"limit":number' in out
     assert "No commentary." in out
+
+
+@pytest.mark.parametrize(
+    ("line", "facts"),
+    [
+        (
+            "Spot reference prices: BTC $94,318.20 · ETH $3,101.45 · WIF $3.0412",
+            {
+                Fact("BTC", "price", "$94,318.20"),
+                Fact("ETH", "price", "$3,101.45"),
+                Fact("WIF", "price", "$3.0412"),
+            },
+        ),
+        (
+            "Exact marks: BTC 99,412.7 | ETH 3,991.06 | SOL 236.12",
+            {
+                Fact("BTC", "price", "99,412.7"),
+                Fact("ETH", "price", "3,991.06"),
+                Fact("SOL", "price", "236.12"),
+            },
+        ),
+        (
+            "RSI(4h): BTC 66 | ETH 77 | SOL 47",
+            {Fact("BTC", "rsi", "66"), Fact("ETH", "rsi", "77"), Fact("SOL", "rsi", "47")},
+        ),
+    ],
+)
+def test_a_list_of_prices_separated_by_pipes_or_dots_states_each_price(line: str, facts: set[Fact]) -> None:
+    """`emergency` dropped these lists whole (they were read as no fact, so the check did not see it)."""
+    prompt = f'{line}\nRespond with JSON only: {{"signal": "buy|sell|hold"}}\n'
+    assert required_facts(prompt) >= facts
+    out = compress_checked(prompt, "emergency")
+    assert line in out
+
+
+PSQL = """trading=> SELECT symbol, last_price, rsi_14, trend, vol_24h FROM market_snapshot;
+ symbol | last_price | rsi_14 |  trend   |   vol_24h
+--------+------------+--------+----------+-------------
+ AVAX   |      47.812|   69.4 | up       |   712,400,110
+ BTC    |  97,004.150|   60.2 | up       | 41,882,907,221
+(2 rows)
+Respond with JSON only: {"signal": "buy|sell|hold"}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_psql_output_is_a_table(mode: str) -> None:
+    """`minimal`/`emergency` dropped the psql result whole, every price and RSI with it."""
+    assert required_facts(PSQL) >= {Fact("AVAX", "price", "47.812"), Fact("BTC", "rsi", "60.2")}
+    out = compress_checked(PSQL, mode)
+    assert "BTC" in out
+    assert "97,004.150" in out
+
+
+GERMAN_POSITION = """BTC: Kurs 91.234,56 EUR, RSI 57,3, Trend aufwärts
+POSITIONEN
+BTC: Richtung long, Menge 0,150, Einstieg 88.420,00, Stop 86.900,00, Ziel 94.000,00, GuV +422,18
+Antworte nur mit JSON: {"BTC": "kaufen|verkaufen|halten"}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_german_position_keeps_its_target_and_pnl(mode: str) -> None:
+    """`Ziel` (target) and `GuV` (P&L) were not position fields: minimal condensed them away."""
+    assert required_facts(GERMAN_POSITION) >= {Fact("BTC", "tp", "94.000,00"), Fact("BTC", "pnl", "+422,18")}
+    out = compress_checked(GERMAN_POSITION, mode)
+    assert "94.000,00" in out
+    assert "+422,18" in out
+
+
+DCA = """DCA bot #7  SOL/USDT  long
+  average entry: 134.62
+  quantity: 4.8123
+  take profit: 137.31
+  stop loss: 121.16
+OUTPUT FORMAT
+{"action": "keep|add_safety|close"}
+"""
+
+
+def test_a_side_at_the_end_of_a_position_title_is_its_side() -> None:
+    assert Fact("SOL", "side", "long") in required_facts(DCA)
+    out = compress_checked(DCA, "minimal")
+    assert "side=long" in out
+    assert str(AdaptivePromptCompressor("gpt-4o").compress_by_context(out, "minimal")) == out
+
+
+INI_LEGS = """[INVENTORY]
+binance_USDT = 184,220.55
+okx_ETH = 40.55
+
+[OPEN_LEGS]
+leg1 = ETH long 12.0 @ 2,438.90 on binance | SL 2,380.00 | TP 2,470.00
+
+[ANSWER]
+Reply with one line: <PAIR> <BUY_VENUE> <SELL_VENUE> <QTY>
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_an_ini_section_heading_stays_over_its_lines(mode: str) -> None:
+    """`minimal` dropped `[OPEN_LEGS]` (read as a command: `open`), so the open leg read as inventory."""
+    out = compress_checked(INI_LEGS, mode)
+    assert "[OPEN_LEGS]\nleg1" in out.replace(" = ", "=").replace("leg1=", "leg1")
