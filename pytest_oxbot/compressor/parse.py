@@ -101,7 +101,7 @@ class Doc:
     records: list[Record] = field(default_factory=list)  # entity records, in order
     carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
     runs: list[range] | None = None  # blocks of each run of lines alike but for their numbers (lazy)
-    seen: dict[str, Block] | None = None  # data lines classified, for a re-parse (`parse`)
+    seen: Seen | None = None  # data lines classified, for a re-parse (`parse`)
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -941,7 +941,7 @@ def _dict_groups(line: str) -> list[str]:
     return groups
 
 
-def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Block] | None = None) -> Block:
+def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: Seen | None = None) -> Block:
     """`classify_line`, memoised for lines without a digit: those are a bot's static text (headings,
     instructions, labels), the same every cycle, while data lines change and are parsed afresh once per
     prompt (`seen`: one compression parses the prompt again without its repeated instruction lines)."""
@@ -949,9 +949,12 @@ def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Bl
         return _clone(_classify_static(line, tuple(patterns), current_prompt_symbols()))
     if seen is None:
         return classify_line(line, patterns)
-    if (known := seen.get(line)) is None:
-        known = seen[line] = classify_line(line, patterns)
-    return _clone(known)
+    known = seen.get(line)
+    if known is None:  # first seen: this block is the one used; what later passes change is remembered
+        block = classify_line(line, patterns)
+        seen[line] = (block, _as_classified(block))
+        return block
+    return _reclassified(*known)
 
 
 @lru_cache(maxsize=4096)
@@ -959,23 +962,73 @@ def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...], symbols: 
     return classify_line(line, patterns)  # (`symbols`: the prompt's own tickers change what a line names)
 
 
+# What the passes after `classify_line` may change in a block (kind, rank, label, sep, instr, symbol) as
+# classified, and the same of its inner block: with the block, a fresh copy of it as classified.
+Classified = tuple[Kind, int, str, str, bool, "str | None", "Classified | None"]
+Seen = dict[str, tuple[Block, Classified]]
+
+
+def _as_classified(b: Block) -> Classified:
+    inner = b.inner
+    return (
+        b.kind,
+        b.rank,
+        b.label,
+        b.sep,
+        b.instr,
+        b.symbol,
+        None if inner is None else _as_classified(inner),
+    )
+
+
+def _reclassified(b: Block, was: Classified) -> Block:
+    """A fresh copy of `b` as `classify_line` gave it (`was`: its fields then), whatever passes changed."""
+    kind, rank, label, sep, instr, symbol, inner = was
+    return Block(
+        kind,
+        b.text,
+        0,
+        1,
+        0,
+        False,
+        symbol,
+        rank,
+        label,
+        b.values,
+        b.elided,
+        b.pairs,
+        b.header,
+        b.data,
+        b.bullet,
+        None if b.inner is None or inner is None else _reclassified(b.inner, inner),
+        sep,
+        instr,
+    )
+
+
 def _clone(b: Block) -> Block:
-    """A fresh copy of a classified line (later passes set its symbol, section and flags)."""
+    """A fresh copy of a classified line (later passes set its symbol, section and flags). Positional
+    arguments, in `Block`'s field order: a keyword call costs twice as much."""
+    inner = b.inner
     return Block(
         b.kind,
         b.text,
-        symbol=b.symbol,
-        rank=b.rank,
-        label=b.label,
-        values=b.values,
-        elided=b.elided,
-        pairs=b.pairs,
-        header=b.header,
-        data=b.data,
-        bullet=b.bullet,
-        inner=_clone(b.inner) if b.inner is not None else None,
-        sep=b.sep,
-        instr=b.instr,
+        0,
+        1,
+        0,
+        False,
+        b.symbol,
+        b.rank,
+        b.label,
+        b.values,
+        b.elided,
+        b.pairs,
+        b.header,
+        b.data,
+        b.bullet,
+        None if inner is None else _clone(inner),
+        b.sep,
+        b.instr,
     )
 
 
@@ -1327,7 +1380,7 @@ def parse(
     prompt: str,
     protect: Sequence[re.Pattern[str]] = (),
     instructions: Sequence[re.Pattern[str]] = (),
-    seen: dict[str, Block] | None = None,
+    seen: Seen | None = None,
 ) -> Doc:
     """Blocks of a prompt, in order, each tagged with its symbol, section and what must never go.
 
