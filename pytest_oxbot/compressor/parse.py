@@ -398,7 +398,7 @@ def _series_match(line: str) -> _SeriesMatch | None:
         body = body.lstrip("….").lstrip().lstrip(",")
     if not _SERIES_BODY.fullmatch(body):
         return None
-    values = [v.strip() for v in body.split(",")]
+    values = "".join(body.split()).split(",")  # (no value has a space inside: the blanks go at once)
     if not values[-1]:
         values.pop()
     label = line[:start].rstrip(":= ").strip()
@@ -582,7 +582,7 @@ def _position(text: str) -> Block | None:
         head, text_pairs = m.group(1), text[m.end() :]
     else:
         text_pairs = text
-    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text_pairs))
+    pairs: tuple[tuple[str, str], ...] = tuple(PAIR_RE.findall(text_pairs))  # (its two groups: key, value)
     fields = {position_field(k) for k, _ in pairs}
     if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
@@ -910,6 +910,11 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: 
 
 
 _DICT_CHARS = re.compile(r"[{}'\"]")
+
+
+# Two dicts on a line are a `}` and a `{` with only spaces and commas between them (a cheap test first:
+# most lines that start with `{` hold one dict)
+_DICT_AFTER_DICT = re.compile(r"\}[ ,]*\{")
 
 
 def _dict_groups(line: str) -> list[str]:
@@ -1462,7 +1467,7 @@ def parse(
             if found is None and line.startswith("Sources: ") and LEGEND.match(line):
                 found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
-            if found is None and line[0] == "{":
+            if found is None and line[0] == "{" and _DICT_AFTER_DICT.search(line):
                 groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
                 if len(groups) > 1:
                     for group in groups[:-1]:
