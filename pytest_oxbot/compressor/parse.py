@@ -1405,6 +1405,8 @@ def parse(
             blank = True
             continue
         start = i
+        # (a table, CSV or YAML block needs a next line with its separator: most lines fail that at once)
+        after = lines[i + 1] if i + 1 < len(lines) else ""
         if i in kept:
             j = i
             while j + 1 < len(lines) and j + 1 in kept:  # blank lines in a span are kept too
@@ -1424,7 +1426,7 @@ def parse(
             else:
                 block = Block(Kind.CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
             i = j + 1
-        elif "," in line and (csv_end := _csv_end(lines, i)) is not None:
+        elif "," in line and "," in after and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
             i = csv_end
         elif line.startswith("|") and line.endswith("|") and len(line) > 1:
@@ -1433,13 +1435,22 @@ def parse(
                 j += 1
             block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
-        elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None:
+        elif (
+            line[-1] == ":"
+            and after.strip()
+            and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None
+        ):
             block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
             i = yaml_end
-        elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
+        elif "\t" in line and "\t" in after and (tsv_end := _csv_end(lines, i, "\t")) is not None:
             block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
             i = tsv_end
-        elif "|" in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
+        elif (
+            "|" in line
+            and "|" in after
+            and line[0] != "|"
+            and (bare_end := _csv_end(lines, i, "|")) is not None
+        ):
             block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
             i = bare_end
         elif "  " in line and _FIXED_HEAD.fullmatch(line) and (fixed := _fixed_table(lines, i)) is not None:
@@ -2101,22 +2112,42 @@ def alike_runs(doc: Doc) -> list[range]:
 
 def _alike_runs(doc: Doc) -> list[range]:
     runs: list[range] = []
-    start, shape = 0, ""
     blocks = doc.blocks
-    for i in range(len(blocks) + 1):
+    n = len(blocks)
+    i = 0
+    while i < n:  # only a stretch of at least ALIKE_MIN data lines can hold a run: most prompts have none
+        b = blocks[i]
+        if b.core.kind not in _ALIKE_KINDS or b.instr or b.fmt:
+            i += 1
+            continue
+        end = i + 1
+        while end < n and (b := blocks[end]).core.kind in _ALIKE_KINDS and not (b.instr or b.fmt):
+            end += 1
+        if end - i >= ALIKE_MIN:
+            runs += _alike_in(blocks, i, end)
+        i = end
+    if runs:  # a position's lines are never history (rare: looked at only when there is a run)
+        positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
+        runs = [run for run in runs if positions.isdisjoint(run)]
+    return runs
+
+
+def _alike_in(blocks: list[Block], first: int, end: int) -> list[range]:
+    """The runs of lines alike in `blocks[first:end]`, a stretch of lines that may be alike."""
+    runs: list[range] = []
+    start, shape = first, ""
+    for i in range(first, end + 1):
         here = ""
-        if i < len(blocks) and (b := blocks[i]).core.kind in _ALIKE_KINDS and not (b.instr or b.fmt):
-            here = b.text.translate(_NO_DIGITS)
-            if len(here) == len(b.text):
+        if i < end:
+            text = blocks[i].text
+            here = text.translate(_NO_DIGITS)
+            if len(here) == len(text):
                 here = ""  # no number: not a line of a series
         if here and here == shape:
             continue
         if shape and i - start >= ALIKE_MIN and _in_time_order(blocks[start:i]):
             runs.append(range(start, i))
         start, shape = i, here
-    if runs:  # a position's lines are never history (rare: looked at only when there is a run)
-        positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
-        runs = [run for run in runs if positions.isdisjoint(run)]
     return runs
 
 
