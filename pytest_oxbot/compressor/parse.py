@@ -102,7 +102,7 @@ class Doc:
     records: list[Record] = field(default_factory=list)  # entity records, in order
     carrying: set[int] | None = None  # ids of series that alone give a symbol's price or RSI (lazy)
     runs: list[range] | None = None  # blocks of each run of lines alike but for their numbers (lazy)
-    seen: dict[str, Block] | None = None  # data lines classified, for a re-parse (`parse`)
+    seen: Seen | None = None  # data lines classified, for a re-parse (`parse`)
 
 
 # --- what never goes -------------------------------------------------------------------------------
@@ -431,7 +431,7 @@ def _series_match(line: str) -> _SeriesMatch | None:
             return None
         values[-1] = values[-1].rstrip(",")
     else:
-        values = [v.strip() for v in body.split(",")]
+        values = "".join(body.split()).split(",")  # (no value has a space inside: the blanks go at once)
     if not values[-1]:
         values.pop()
     label = line[:start].rstrip(":= ").strip()
@@ -623,7 +623,7 @@ def _position(text: str) -> Block | None:
         head, text_pairs = m.group(1), text[m.end() :]
     else:
         text_pairs = text
-    pairs = tuple((m.group("key"), m.group("value")) for m in PAIR_RE.finditer(text_pairs))
+    pairs: tuple[tuple[str, str], ...] = tuple(PAIR_RE.findall(text_pairs))  # (its two groups: key, value)
     fields = {position_field(k) for k, _ in pairs}
     if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
@@ -953,6 +953,11 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: 
 _DICT_CHARS = re.compile(r"[{}'\"]")
 
 
+# Two dicts on a line are a `}` and a `{` with only spaces and commas between them (a cheap test first:
+# most lines that start with `{` hold one dict)
+_DICT_AFTER_DICT = re.compile(r"\}[ ,]*\{")
+
+
 def _dict_groups(line: str) -> list[str]:
     """The top-level `{...}` groups of a line when it is only such groups (else one group: the line)."""
     groups: list[str] = []
@@ -982,7 +987,7 @@ def _dict_groups(line: str) -> list[str]:
     return groups
 
 
-def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Block] | None = None) -> Block:
+def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: Seen | None = None) -> Block:
     """`classify_line`, memoised for lines without a digit: those are a bot's static text (headings,
     instructions, labels), the same every cycle, while data lines change and are parsed afresh once per
     prompt (`seen`: one compression parses the prompt again without its repeated instruction lines)."""
@@ -990,9 +995,12 @@ def _classify(line: str, patterns: Sequence[re.Pattern[str]], seen: dict[str, Bl
         return _clone(_classify_static(line, tuple(patterns), current_prompt_symbols()))
     if seen is None:
         return classify_line(line, patterns)
-    if (known := seen.get(line)) is None:
-        known = seen[line] = classify_line(line, patterns)
-    return _clone(known)
+    known = seen.get(line)
+    if known is None:  # first seen: this block is the one used; what later passes change is remembered
+        block = classify_line(line, patterns)
+        seen[line] = (block, _as_classified(block))
+        return block
+    return _reclassified(*known)
 
 
 @lru_cache(maxsize=4096)
@@ -1000,23 +1008,73 @@ def _classify_static(line: str, patterns: tuple[re.Pattern[str], ...], symbols: 
     return classify_line(line, patterns)  # (`symbols`: the prompt's own tickers change what a line names)
 
 
+# What the passes after `classify_line` may change in a block (kind, rank, label, sep, instr, symbol) as
+# classified, and the same of its inner block: with the block, a fresh copy of it as classified.
+Classified = tuple[Kind, int, str, str, bool, "str | None", "Classified | None"]
+Seen = dict[str, tuple[Block, Classified]]
+
+
+def _as_classified(b: Block) -> Classified:
+    inner = b.inner
+    return (
+        b.kind,
+        b.rank,
+        b.label,
+        b.sep,
+        b.instr,
+        b.symbol,
+        None if inner is None else _as_classified(inner),
+    )
+
+
+def _reclassified(b: Block, was: Classified) -> Block:
+    """A fresh copy of `b` as `classify_line` gave it (`was`: its fields then), whatever passes changed."""
+    kind, rank, label, sep, instr, symbol, inner = was
+    return Block(
+        kind,
+        b.text,
+        0,
+        1,
+        0,
+        False,
+        symbol,
+        rank,
+        label,
+        b.values,
+        b.elided,
+        b.pairs,
+        b.header,
+        b.data,
+        b.bullet,
+        None if b.inner is None or inner is None else _reclassified(b.inner, inner),
+        sep,
+        instr,
+    )
+
+
 def _clone(b: Block) -> Block:
-    """A fresh copy of a classified line (later passes set its symbol, section and flags)."""
+    """A fresh copy of a classified line (later passes set its symbol, section and flags). Positional
+    arguments, in `Block`'s field order: a keyword call costs twice as much."""
+    inner = b.inner
     return Block(
         b.kind,
         b.text,
-        symbol=b.symbol,
-        rank=b.rank,
-        label=b.label,
-        values=b.values,
-        elided=b.elided,
-        pairs=b.pairs,
-        header=b.header,
-        data=b.data,
-        bullet=b.bullet,
-        inner=_clone(b.inner) if b.inner is not None else None,
-        sep=b.sep,
-        instr=b.instr,
+        0,
+        1,
+        0,
+        False,
+        b.symbol,
+        b.rank,
+        b.label,
+        b.values,
+        b.elided,
+        b.pairs,
+        b.header,
+        b.data,
+        b.bullet,
+        None if inner is None else _clone(inner),
+        b.sep,
+        b.instr,
     )
 
 
@@ -1368,7 +1426,7 @@ def parse(
     prompt: str,
     protect: Sequence[re.Pattern[str]] = (),
     instructions: Sequence[re.Pattern[str]] = (),
-    seen: dict[str, Block] | None = None,
+    seen: Seen | None = None,
 ) -> Doc:
     """Blocks of a prompt, in order, each tagged with its symbol, section and what must never go.
 
@@ -1389,6 +1447,8 @@ def parse(
             blank = True
             continue
         start = i
+        # (a table, CSV or YAML block needs a next line with its separator: most lines fail that at once)
+        after = lines[i + 1] if i + 1 < len(lines) else ""
         if i in kept:
             j = i
             while j + 1 < len(lines) and j + 1 in kept:  # blank lines in a span are kept too
@@ -1408,7 +1468,7 @@ def parse(
             else:
                 block = Block(Kind.CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
             i = j + 1
-        elif "," in line and (csv_end := _csv_end(lines, i)) is not None:
+        elif "," in line and "," in after and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
             i = csv_end
         elif line.startswith("|") and line.endswith("|") and len(line) > 1:
@@ -1417,10 +1477,14 @@ def parse(
                 j += 1
             block = _table([ln.strip() for ln in lines[i:j]], i)
             i = j
-        elif line[-1] == ":" and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None:
+        elif (
+            line[-1] == ":"
+            and after.strip()
+            and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None
+        ):
             block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
             i = yaml_end
-        elif "\t" in line and (tsv_end := _csv_end(lines, i, "\t")) is not None:
+        elif "\t" in line and "\t" in after and (tsv_end := _csv_end(lines, i, "\t")) is not None:
             block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
             i = tsv_end
         elif (
@@ -1432,7 +1496,12 @@ def parse(
             block = _table([ln.strip() for ln in [lines[i], *lines[i + 2 : i + 1 + rows_end]]], i, "|")
             block.nlines = rows_end + 1
             i += rows_end + 1
-        elif "|" in line and line[0] != "|" and (bare_end := _csv_end(lines, i, "|")) is not None:
+        elif (
+            "|" in line
+            and "|" in after
+            and line[0] != "|"
+            and (bare_end := _csv_end(lines, i, "|")) is not None
+        ):
             block = _table([ln.strip() for ln in lines[i:bare_end]], i, "|")
             i = bare_end
         elif "  " in line and _FIXED_HEAD.fullmatch(line) and (fixed := _fixed_table(lines, i)) is not None:
@@ -1460,7 +1529,7 @@ def parse(
             if found is None and line.startswith("Sources: ") and LEGEND.match(line):
                 found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
-            if found is None and line[0] == "{":
+            if found is None and line[0] == "{" and _DICT_AFTER_DICT.search(line):
                 groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
                 if len(groups) > 1:
                     for group in groups[:-1]:
@@ -2180,22 +2249,42 @@ def alike_runs(doc: Doc) -> list[range]:
 
 def _alike_runs(doc: Doc) -> list[range]:
     runs: list[range] = []
-    start, shape = 0, ""
     blocks = doc.blocks
-    for i in range(len(blocks) + 1):
+    n = len(blocks)
+    i = 0
+    while i < n:  # only a stretch of at least ALIKE_MIN data lines can hold a run: most prompts have none
+        b = blocks[i]
+        if b.core.kind not in _ALIKE_KINDS or b.instr or b.fmt:
+            i += 1
+            continue
+        end = i + 1
+        while end < n and (b := blocks[end]).core.kind in _ALIKE_KINDS and not (b.instr or b.fmt):
+            end += 1
+        if end - i >= ALIKE_MIN:
+            runs += _alike_in(blocks, i, end)
+        i = end
+    if runs:  # a position's lines are never history (rare: looked at only when there is a run)
+        positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
+        runs = [run for run in runs if positions.isdisjoint(run)]
+    return runs
+
+
+def _alike_in(blocks: list[Block], first: int, end: int) -> list[range]:
+    """The runs of lines alike in `blocks[first:end]`, a stretch of lines that may be alike."""
+    runs: list[range] = []
+    start, shape = first, ""
+    for i in range(first, end + 1):
         here = ""
-        if i < len(blocks) and (b := blocks[i]).core.kind in _ALIKE_KINDS and not (b.instr or b.fmt):
-            here = b.text.translate(_NO_DIGITS)
-            if len(here) == len(b.text):
+        if i < end:
+            text = blocks[i].text
+            here = text.translate(_NO_DIGITS)
+            if len(here) == len(text):
                 here = ""  # no number: not a line of a series
         if here and here == shape:
             continue
         if shape and i - start >= ALIKE_MIN and _in_time_order(blocks[start:i]):
             runs.append(range(start, i))
         start, shape = i, here
-    if runs:  # a position's lines are never history (rare: looked at only when there is a run)
-        positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
-        runs = [run for run in runs if positions.isdisjoint(run)]
     return runs
 
 

@@ -251,6 +251,7 @@ class Reducer:
         self._owner = -1  # the block being rendered (each Dropped entry remembers it)
         self._tables: set[int] = set()  # blocks whose text is a pivot table
         self._owners: list[int] = []
+        self._dups: dict[int, str] | None = None  # (`_duplicates`)
         # `- symbol: BTC` heading `price: 1` lines: the line that says whose price it is stays with it
         self._naming = {
             rec.start
@@ -281,7 +282,13 @@ class Reducer:
 
     def _duplicates(self) -> dict[int, str]:
         """Identical instruction lines after their first occurrence (blocks, with why); their emoji must
-        be the same too (`🟢 Do not short.` / `🔴 Do not short.`: the colour may be all that differs)."""
+        be the same too (`🟢 Do not short.` / `🔴 Do not short.`: the colour may be all that differs).
+        Found once per reducer (`duplicate_lines`, then `render`, ask for them)."""
+        if self._dups is None:
+            self._dups = self._find_duplicates()
+        return self._dups
+
+    def _find_duplicates(self) -> dict[int, str]:
         seen: dict[tuple[str, str], int] = {}
         out: dict[int, str] = {}
         for idx, b in enumerate(self.blocks):
@@ -290,7 +297,7 @@ class Reducer:
                 and not b.fmt
                 and b.kind in (Kind.PROSE, Kind.KV, Kind.BULLET)
                 and idx not in self._pos
-                and len(_WORDS.findall(b.text)) >= 2
+                and _two_words(b.text)
             ):
                 key = (norm(b.text), _emoji(b.text))
                 if key in seen:
@@ -1238,6 +1245,13 @@ class Reducer:
 
 # --- helpers -----------------------------------------------------------------------------------
 _WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def _two_words(text: str) -> bool:
+    """At least two words of two letters or more (what `len(_WORDS.findall(text)) >= 2` says, without
+    the list: a second search from where the first word ends)."""
+    first = _WORDS.search(text)
+    return first is not None and _WORDS.search(text, first.end()) is not None
 
 
 def _emoji(text: str) -> str:

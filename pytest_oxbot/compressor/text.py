@@ -289,9 +289,15 @@ def collapse_spaces(text: str) -> str:
     return _SPACES.sub(" ", text.strip()) if "  " in text or "\t" in text else text.strip()
 
 
+@lru_cache(maxsize=8192)
 def plain(text: str) -> str:
-    """Text without decoration: emphasis, emoji, extra spaces."""
-    return collapse_spaces(strip_emoji(strip_emphasis(text)))
+    """Text without decoration: emphasis, emoji, extra spaces. (Memoised per prompt text: the parser,
+    the fact rules and the renderer each want the same lines plain; `forget_prompt_text` clears it.)"""
+    if "*" in text or "__" in text:
+        text = strip_emphasis(text)
+    if not text.isascii():
+        text = strip_emoji(text)
+    return _SPACES.sub(" ", text.strip()) if "  " in text or "\t" in text else text.strip()
 
 
 _NORM_DROP = re.compile(r"[\s*`]+|</?keep>")
@@ -331,3 +337,4 @@ def forget_prompt_text() -> None:
     (Per-key memos, e.g. which key names a stop loss, stay: a live bot's keys repeat every cycle.)
     """
     _symbols_in.cache_clear()
+    plain.cache_clear()
