@@ -1611,7 +1611,13 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
 
 # A line that leads into the shape of the answer: an answer verb, and a colon at its end
 # (`Reply with one line per coin, in this exact shape:`, `Bot, answer with exactly three lines:`)
-ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}:\W*$")
+ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}[:：]$")
+
+
+def leads_into_answer(text: str) -> bool:
+    """`ANSWER_LEAD`, after the cheap test most lines fail (a colon at the end)."""
+    end = text.rstrip(" *_`\t")
+    return end[-1:] in (":", "：") and len(end) < 300 and ANSWER_LEAD.search(end) is not None
 
 
 def _answer_shapes(blocks: list[Block]) -> None:
@@ -1619,16 +1625,16 @@ def _answer_shapes(blocks: list[Block]) -> None:
     `SYMBOL|ACTION|PRICE|QTY`, `ACTION ∈ {BID, ASK, CANCEL, NONE}`) are the answer's shape, not headings:
     as headings they closed the answer format, and `emergency` dropped them."""
     opened = False
-    for b in blocks:
-        if b.blank_before:
-            opened = False
-        if opened and b.kind is Kind.HEADING and b.rank >= 7 and b.text[:1] not in "<#[":
-            b.kind, b.rank, b.label = Kind.PROSE, 9, ""
-            continue
-        if b.kind is Kind.HEADING:
-            opened = _heading_flags(b.label)[0] and b.rank >= 7
+    heading, lines = Kind.HEADING, (Kind.PROSE, Kind.KV)
+    for b in blocks:  # (every block of every prompt: the common case, a line not ending in `:`, is cheap)
+        kind = b.kind
+        if kind is heading:
+            if opened and not b.blank_before and b.rank >= 7 and b.text[:1] not in "<#[":
+                b.kind, b.rank, b.label = Kind.PROSE, 9, ""
+                continue
+            opened = b.rank >= 7 and _heading_flags(b.label)[0]
         else:
-            opened = b.kind in (Kind.PROSE, Kind.KV) and ANSWER_LEAD.search(b.text) is not None
+            opened = kind in lines and b.text[-1] in ":：*_`" and leads_into_answer(b.text)
 
 
 _PSQL_RULE = re.compile(r"-+(?:\+-+)+")
@@ -1698,7 +1704,7 @@ def _assign_context(doc: Doc) -> None:
             lead = False  # a blank line, or data about a symbol: the answer's shape has ended
         if lead:
             in_fmt = True
-        elif b.instr and core.kind in (Kind.PROSE, Kind.KV) and ANSWER_LEAD.search(core.text):
+        elif b.instr and core.kind in (Kind.PROSE, Kind.KV) and leads_into_answer(core.text):
             lead = in_fmt = True  # (the lead-in is the answer format's first line: "one line per coin")
         if b.kind is not Kind.POSITION:
             b.symbol = symbol

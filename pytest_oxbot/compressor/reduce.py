@@ -207,6 +207,7 @@ _SL_OTHER = re.compile("止损|止損|損切|ストップ|손절|[Сс]топ")
 _TP_OTHER = re.compile("止盈|利確|利益確定|익절|[Тт]ейк")
 _PARAGRAPH_LINES = 6  # a wrapped sentence, not a section: how many lines a kept paragraph may join
 _PROSE_KINDS = (Kind.PROSE, Kind.KV, Kind.BULLET)
+_TEMPLATE_KINDS = (Kind.PROSE, Kind.KV)  # what a line a template stands for is (or a bullet holds)
 _UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
 
 
@@ -1165,8 +1166,24 @@ class Reducer:
     def _templates(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """Consecutive lines alike but for a few words (one sentence per symbol) written once as a
         template with a row of values per line (`template.write`: values as written, read back exactly)."""
-        # a run: templatable lines with as many spaces (a cheap necessary condition of the same words)
-        spaces = [t.count(" ") if self._templatable(idx, t) else -1 for idx, t in out]
+        blocks, n, pos, tables = self.blocks, len(self.blocks), self._pos, self._tables
+        # per line: its spaces if a template may stand for it, else -1; a run is lines with as many
+        # spaces (a cheap necessary condition of the same words); this runs on every prompt: inline tests
+        spaces = [
+            t.count(" ")
+            if 0 <= idx < n
+            and (b := blocks[idx]).kind in _PROSE_KINDS
+            and b.core.kind in _TEMPLATE_KINDS
+            and not (b.instr or b.fmt or b.core.instr)
+            and len(t) >= 20
+            and "\n" not in t
+            and "|" not in t
+            and "{" not in t
+            and idx not in pos
+            and idx not in tables
+            else -1
+            for idx, t in out
+        ]
         result: list[tuple[int, str]] = []
         i = 0
         while i < len(out):
@@ -1187,19 +1204,6 @@ class Reducer:
             self._note("lines alike but for their values written once as a template", j - i)
             i = j
         return result
-
-    def _templatable(self, idx: int, text: str) -> bool:
-        if not 0 <= idx < len(self.blocks) or len(text) < 20 or "\n" in text:
-            return False
-        b = self.blocks[idx]
-        return (
-            b.kind in _PROSE_KINDS
-            and b.core.kind in (Kind.PROSE, Kind.KV)
-            and not (b.instr or b.fmt or b.core.instr)
-            and idx not in self._pos
-            and idx not in self._tables
-            and not text.startswith("|")
-        )
 
     def _shorten_tags(self, out: list[tuple[int, str]]) -> list[tuple[int, str]]:
         """A source tag on every line (`[HYPERLIQUID]`) becomes a short alias with one legend line."""

@@ -76,17 +76,25 @@ def _fill(literal: list[str], cells: Sequence[str]) -> str:
 def write(lines: Sequence[str], count: Callable[[str], int], min_saved: int = 8) -> str | None:
     """The lines as one template and its rows, or None: not alike (the same words and spaces but for at
     most a few words, each its own value), not shorter by `min_saved` tokens, or not read back exactly."""
-    if len(lines) < 2 or any("{" in s or "}" in s or "|" in s or "\n" in s for s in lines):
+    if len(lines) < 2:
         return None
-    parts = [_SPACES.split(s) for s in lines]
+    head, second = lines[0].split(), lines[1].split()  # a cheap first test: as many words, 2/3 the same
+    if len(head) != len(second) or 3 * sum(map(str.__eq__, head, second)) < 2 * len(head):
+        return None
+    if any("{" in s or "}" in s or "|" in s or "\n" in s for s in lines):
+        return None
+    # words and the spaces between them, alternating (`str.split` when every space is one space)
+    plain_spaces = not any("  " in s or "\t" in s or s[:1] == " " or s[-1:] == " " for s in lines)
+    parts = [s.replace(" ", "\x00 \x00").split("\x00") if plain_spaces else _SPACES.split(s) for s in lines]
     first = parts[0]
     if any(len(p) != len(first) or p[1::2] != first[1::2] for p in parts[1:]):
         return None  # other words or other spaces between them
-    differs = [k % 2 == 0 and any(p[k] != first[k] for p in parts) for k in range(len(first))]
-    spans = [(k, k + 1) for k, d in enumerate(differs) if d]  # a slot per differing word
-    literal_words = sum(1 for k in range(0, len(first), 2) if not differs[k] and first[k])
-    if not 2 <= len(spans) <= _MAX_SLOTS or literal_words < 2 * len(spans):
+    differs = [len(set(column)) > 1 for column in zip(*parts, strict=True)]
+    slots = sum(differs)
+    literal_words = (len(first) + 1) // 2 - slots
+    if not 2 <= slots <= _MAX_SLOTS or literal_words < 2 * slots:
         return None
+    spans = [(k, k + 1) for k, d in enumerate(differs) if d]  # a slot per differing word
     pieces: list[str] = []  # the template's text between its slots
     cells: list[list[str]] = [[] for _ in lines]
     at, after = 0, ""
