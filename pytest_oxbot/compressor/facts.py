@@ -62,7 +62,7 @@ __all__ = [
 POSITION_FIELDS = ("id", "side", "qty", "entry", "sl", "tp", "pnl")
 _SIDE_WORD = re.compile(r"(?i)^\W*(long|short|buy|sell)\b")
 _SIDE_LINE = re.compile(
-    r"(?i)^(?P<side>long|short)\b[\s:]*(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)?\s*(?:[A-Z]{2,6}\s*)?(?:@|(?:at|по|à|bei|a)\b)\s*"
+    r"(?i)^(?P<side>long|short)\b[\s:]*(?P<qty>[-+]?\d[\d,]*(?:\.\d+)?)?\s*(?:[A-Z]{2,10}\s*)?(?:@|(?:at|по|à|bei|a)\b)\s*"
 )
 
 
@@ -98,7 +98,7 @@ def _position_facts(symbol: str, pairs: Iterable[tuple[str, str]]) -> set[Fact]:
     return facts
 
 
-def _side_line_facts(symbol: str, value: str) -> set[Fact]:
+def side_line_facts(symbol: str, value: str) -> set[Fact]:
     """`Bitcoin: LONG 0.05 @ $89,244.47 (Current: ..., PnL: $+67.95)`."""
     text = plain(value)
     m = _SIDE_LINE.match(text)
@@ -139,12 +139,12 @@ def _levels_after(text: str, start: int, sym: str) -> set[Fact]:
 
 def one_line_position_facts(text: str) -> set[Fact]:
     """`ETH long 0.05 @ 2,965.10 | SL 2,850.00 | TP 3,200.00`: a position written on one line, the symbol
-    first, then side, quantity and entry as `_side_line_facts` reads them, then its stop and target."""
+    first, then side, quantity and entry as `side_line_facts` reads them, then its stop and target."""
     m = _ONE_LINE_POSITION.match(text)
     sym = symbol_of(m.group("sym")) if m else None
     if m is None or sym is None:
         return set()
-    facts = _side_line_facts(sym, text[m.end() :])
+    facts = side_line_facts(sym, text[m.end() :])
     if "entry" not in {f.kind for f in facts}:
         return set()  # `BTC long bias since Monday`: a side without a position
     return facts | _levels_after(text, m.end(), sym)
@@ -178,7 +178,7 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
             if len(core.pairs) == 1 and core.sep == ":":
                 named = symbol_of(core.pairs[0][0])
                 if named:
-                    facts.update(_side_line_facts(named, core.pairs[0][1]))
+                    facts.update(side_line_facts(named, core.pairs[0][1]))
                 else:
                     facts.update(listed_facts(plain(core.text)))
         elif core.kind is Kind.SERIES and id(core) in carrying and core.symbol:

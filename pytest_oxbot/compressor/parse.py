@@ -1614,10 +1614,19 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
 ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}[:：]$")
 
 
+# ... or one that says the answer's shape (`Reply as a compact table, one row per symbol, columns: ...`)
+_ANSWER_SHAPE = re.compile(
+    r"(?i)^\W{0,3}(?:respond|reply|answer|output|return)\b[^\n]{0,60}?"
+    r"\b(?:columns?|fields?|keys|format|shape|table|one (?:line|row) per)\b"
+)
+
+
 def leads_into_answer(text: str) -> bool:
-    """`ANSWER_LEAD`, after the cheap test most lines fail (a colon at the end)."""
+    """`ANSWER_LEAD` (after the cheap test most lines fail: a colon at the end) or `_ANSWER_SHAPE`."""
     end = text.rstrip(" *_`\t")
-    return end[-1:] in (":", "：") and len(end) < 300 and ANSWER_LEAD.search(end) is not None
+    if end[-1:] in (":", "：") and len(end) < 300 and ANSWER_LEAD.search(end) is not None:
+        return True
+    return text[:1] in "RrAaOo*-#>" and _ANSWER_SHAPE.match(text) is not None
 
 
 def _answer_shapes(blocks: list[Block]) -> None:
@@ -1634,7 +1643,7 @@ def _answer_shapes(blocks: list[Block]) -> None:
                 continue
             opened = b.rank >= 7 and _heading_flags(b.label)[0]
         else:
-            opened = kind in lines and b.text[-1] in ":：*_`" and leads_into_answer(b.text)
+            opened = kind in lines and leads_into_answer(b.text)
 
 
 _PSQL_RULE = re.compile(r"-+(?:\+-+)+")
@@ -2149,7 +2158,15 @@ def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> in
     j = i + 1
     while j < len(lines) and (item := lines[j].strip()):
         indent = len(lines[j]) - len(lines[j].lstrip())
-        if indent < base or (indent == base and not item.startswith("- ")):
+        if indent < base:
+            break
+        # the document's next top-level key (`dca:`, `comment: one sentence`) belongs to it too; a line
+        # of data after the template does not
+        if (
+            indent == base
+            and not item.startswith("- ")
+            and (not _YAML_SIBLING.match(item) or HAS_DIGIT.search(item) or symbols_in(item))
+        ):
             break
         j += 1
     if j - i < 3:
@@ -2160,6 +2177,7 @@ def _yaml_answer_end(lines: list[str], i: int, after_format: bool = False) -> in
     return j if any((m := _YAML_VALUE.match(ln)) and _yaml_lists_choices(m.group(1)) for ln in body) else None
 
 
+_YAML_SIBLING = re.compile(r"""(?:[A-Za-z_][\w-]*|"[^"]{1,30}")\s*:(?:\s|$)""")
 _FLOW_VALUE = re.compile(r":\s*([^,{}]+)")
 
 

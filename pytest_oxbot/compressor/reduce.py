@@ -29,6 +29,7 @@ from pytest_oxbot.compressor.facts import (
     listed_facts,
     restates_a_kind,
     sentence_facts,
+    side_line_facts,
     symbol_column,
     time_column,
     typed_line,
@@ -56,6 +57,7 @@ from pytest_oxbot.compressor.parse import (
     required_kind,
     segments,
     split_row,
+    symbol_of,
     table_rows,
 )
 from pytest_oxbot.compressor.text import (
@@ -217,6 +219,10 @@ def _names_sl_or_tp(text: str) -> bool:
     return not text.isascii() and (_SL_OTHER.search(text) is not None or _TP_OTHER.search(text) is not None)
 
 
+# a side, then a fill (`short perp Hyperliquid 0.60 BTC @ 93,950.0`): a position leg, however written
+_SIDE_AT = re.compile(r"(?i)\b(?:long|short)\b[^@\n]{0,40}@\s*[$€£]?\d")
+
+
 def _names_sl_and_tp(text: str) -> bool:
     """A stop loss and a take profit are both named (a position line in a shape not read)."""
     if text.isascii():
@@ -337,7 +343,7 @@ class Reducer:
             # A position in a shape not read (`ETH long 0.05 @ 2,965.10 | SL ... | TP ...`, a row
             # under `SYMBOL SIDE QTY ENTRY SL TP`): kept as written, never condensed, never lost.
             header = None if _names_sl_and_tp(block.text) else self._position_header_above(idx)
-            if header is not None or _names_sl_and_tp(block.text):
+            if header is not None or _names_sl_and_tp(block.text) or _SIDE_AT.search(block.text):
                 texts[idx] = self._keep_unread_position(idx, block)
                 if header is not None and not texts[header]:  # its row is read by its header
                     texts[header] = self._keep_unread_position(header, self.blocks[header])
@@ -642,6 +648,13 @@ class Reducer:
             return text
         if b.symbol is None and len(b.pairs) == 1 and listed_facts(plain(b.text)):
             return plain(b.text)  # `RSI: BTC 52.1, ETH 47.8`: every item is a fact
+        if (
+            b.sep == ":"
+            and len(b.pairs) == 1
+            and (named := symbol_of(b.pairs[0][0])) is not None
+            and side_line_facts(named, b.pairs[0][1])
+        ):
+            return plain(b.text)  # `BTC-PERPETUAL: long 0.80 BTC @ 95,112.0, stop 91,500.0`: a position
         if b.sep == "entity" and restates_a_kind(b):
             return plain(b.text)  # one RSI per timeframe: a value taken out would lose its timeframe
         needed = {(f.kind, f.value) for f in kv_facts(b.symbol, b)} if b.symbol is not None else set()

@@ -282,3 +282,70 @@ def test_an_ini_section_heading_stays_over_its_lines(mode: str) -> None:
     """`minimal` dropped `[OPEN_LEGS]` (read as a command: `open`), so the open leg read as inventory."""
     out = compress_checked(INI_LEGS, mode)
     assert "[OPEN_LEGS]\nleg1" in out.replace(" = ", "=").replace("leg1=", "leg1")
+
+
+OPTION_BOOK = """Underlying index: BTC 97,215.40
+## Book
+Positions:
+- BTC-27DEC24-100000-C: short 25 contracts @ 0.0280, mark 0.0251, P&L +0.0725 BTC
+- BTC-27DEC24-95000-P: long 10 contracts @ 0.0240, mark 0.0226, P&L −0.0140 BTC
+- BTC-PERPETUAL: long 0.80 BTC @ 95,112.0 (hedge), stop 91,500.0
+## Response format
+Respond with JSON: {"instrument": "BTC-PERPETUAL", "side": "buy|sell", "amount": 0.0}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_positions_keyed_by_an_instrument_survive_every_mode(mode: str) -> None:
+    """`minimal`/`emergency` dropped them as 'key/value lines without required facts'; with the
+    default `verify=True` the perpetual's line (read as a position) made the call raise."""
+    out = str(STRICT.compress_by_context(OPTION_BOOK, mode))
+    for line in OPTION_BOOK.splitlines()[3:6]:
+        assert line[2:] in out
+
+
+CARRY = """BTC: price 94,318.20, RSI 51.0
+Current carry positions:
+#1 BTC — short perp Hyperliquid 0.60 BTC @ 93,950.0 / long spot 0.60 BTC @ 93,902.5 — funding earned so far $41.12
+Respond with JSON only: {"signal": "buy|sell|hold"}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_position_leg_written_as_a_side_and_a_fill_is_kept(mode: str) -> None:
+    """No stop and no target named: the line was not taken for a position and `minimal` dropped it."""
+    assert CARRY.splitlines()[2] in compress_checked(CARRY, mode)
+
+
+YAML_DOCUMENT = """BTC/USDT last price: 58,933.21
+OUTPUT FORMAT
+One YAML document:
+grids:
+  A: {action: keep|pause|stop, new_range: "low-high or null"}
+dca:
+  "7": {action: keep|add_safety|close, new_stop: number or null}
+comment: one sentence
+"""
+
+
+@pytest.mark.parametrize("mode", ["analysis", "standard"])
+def test_every_top_level_key_of_a_yaml_answer_keeps_its_indentation(mode: str) -> None:
+    """The template ended at `dca:`, and `  "7": {...}` lost its indentation (a nested key became a
+    top-level one)."""
+    out = compress_checked(YAML_DOCUMENT, mode)
+    assert (
+        'dca:\n  "7": {action: keep|add_safety|close, new_stop: number or null}\ncomment: one sentence' in out
+    )
+
+
+TABLE_REPLY = """BTC: price 99,412.7, RSI 66
+Reply as a compact table, one row per symbol, columns exactly: sym | act | qty | stop | tp
+act: long/short/add/trim/close/hold. Use "-" for empty cells. No other text.
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "emergency"])
+def test_a_reply_that_says_its_columns_is_the_answer_format(mode: str) -> None:
+    out = compress_checked(TABLE_REPLY, mode)
+    assert "columns exactly: sym | act | qty | stop | tp" in out
+    assert "act: long/short/add/trim/close/hold." in out
