@@ -250,7 +250,10 @@ _PROSE_CUE = re.compile(
 
 _LIST_LABEL = re.compile(r"^\W{0,3}([^:：\d]{1,30}(?:\([^():]{1,12}\))?)[:：]\s*")  # (`RSI(4h):`)
 _LIST_SPLIT = re.compile(r"\s*[,;]\s+(?=\S)|\s+[·|•]\s+")  # (`BTC 99,412.7 | ETH 3,991.06`, `·`)
-_LIST_ITEM = re.compile(r"^(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s*[:=(]?\s*")
+# (a price word may stand between the symbol and its number: `Current: BTC/USDT last 91230.5 | ...`)
+_LIST_ITEM = re.compile(
+    r"^(?P<sym>[A-Za-z][A-Za-z0-9/_-]{1,15})\s*[:=(]?\s*(?:(?:last|price|px|mark|close)\s+)?"
+)
 
 
 def listed_facts(text: str) -> set[Fact]:

@@ -624,19 +624,27 @@ def _position(text: str) -> Block | None:
     else:
         text_pairs = text
     pairs: tuple[tuple[str, str], ...] = tuple(PAIR_RE.findall(text_pairs))  # (its two groups: key, value)
+    if any(k.lower() == "type" for k, _ in pairs):  # Jesse's `type=long`: the side
+        pairs = tuple(
+            ("side", v) if k.lower() == "type" and _SIDE_VALUE.fullmatch(v) else (k, v) for k, v in pairs
+        )
     fields = {position_field(k) for k, _ in pairs}
     if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
     symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
     if symbol is None:
         found = symbols_in(head) or symbols_in(text)
-        symbol = found[0] if found else (head or None)
-    if symbol is None:
-        return None
-    base = symbols_in(symbol)
-    symbol = base[0] if base else symbol
+        # (`position: type=long ...` under `symbol: BTC-USDT`: no symbol of its own, the context's is it)
+        symbol = found[0] if found else (head if norm_key(head) not in _GENERIC_HEADS else None)
+    if symbol is not None:
+        base = symbols_in(symbol)
+        symbol = base[0] if base else symbol
     kept = tuple(p for p in pairs if p[0].lower() not in SYMBOL_KEYS)
-    return Block(Kind.POSITION, text, symbol=symbol, pairs=kept)
+    return Block(Kind.POSITION, text, symbol=symbol, pairs=kept, label=head)
+
+
+_SIDE_VALUE = re.compile(r"""["']?(?:long|short|LONG|SHORT|Long|Short)["']?""")
+_GENERIC_HEADS = frozenset({"", "position", "pos", "trade", "open position", "current position"})
 
 
 def split_pairs(text: str) -> tuple[tuple[str, str], ...] | None:
@@ -1715,6 +1723,8 @@ def _assign_context(doc: Doc) -> None:
             in_fmt = True
         elif b.instr and core.kind in (Kind.PROSE, Kind.KV) and leads_into_answer(core.text):
             lead = in_fmt = True  # (the lead-in is the answer format's first line: "one line per coin")
+        if b.kind is Kind.POSITION and b.symbol is None:
+            b.symbol = symbol or b.label or None  # naming no symbol, it is about the context's
         if b.kind is not Kind.POSITION:
             b.symbol = symbol
             own = own_symbol(core) if core.kind is Kind.KV else None
@@ -1727,6 +1737,8 @@ def _assign_context(doc: Doc) -> None:
             core.section = b.section
             if core.kind is not Kind.POSITION:
                 core.symbol = b.symbol
+            elif core.symbol is None:
+                core.symbol = b.symbol or core.label or None
         if core.kind is Kind.JSON and not in_fmt:
             if core.lead:
                 label: Block | None = Block(Kind.HEADING, core.lead, rank=8)
@@ -1992,7 +2004,8 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             continue
         else:
             rec.pairs.extend(core.pairs)
-            rec.symbol = symbol_of(core.pairs[0][1]) or plain(core.pairs[0][1]).split()[0]
+            named = next((v for k, v in core.pairs if is_symbol_key(k)), core.pairs[0][1])
+            rec.symbol = symbol_of(named) or (plain(named).split() or [named])[0]
         j = i + 1
         bullets = indented = False
         while j < n:
@@ -2043,8 +2056,9 @@ def _names_other(block: Block, symbol: str | None) -> bool:
 
 
 def _opens_record(core: Block) -> bool:
-    """A `Symbol: X ...` / `symbol=X ...` line, or an entity line (`BTC: price 1, rsi 2`)."""
-    return core.kind is Kind.KV and (core.sep == "entity" or is_symbol_key(core.pairs[0][0]))
+    """A `Symbol: X ...` / `symbol=X ...` line (the symbol key may come later: `exchange: Binance |
+    symbol: BTC-USDT`), or an entity line (`BTC: price 1, rsi 2`)."""
+    return core.kind is Kind.KV and (core.sep == "entity" or any(is_symbol_key(k) for k, _ in core.pairs))
 
 
 def _paragraph_symbol(blocks: Sequence[Block], i: int, opener: str) -> str | None:

@@ -779,6 +779,9 @@ class Reducer:
             ]
             if latest is not None:  # the time, then the symbol's facts
                 keep_cols = [latest[1], *(i for i in keep_cols if i != latest[1])]
+            elif keep_cols == [sym_col]:  # symbols and nothing about them (`sym|funding_8h`)
+                self._drop(b, "table without required facts")
+                return ""
         found = time_column(header, [head_rows[0], last_row]) if header is not None and lines else None
         newest_first = found is not None and found[1] < 0
         # history only with a time index: balances, resting orders or a book are live state, kept whole

@@ -6,9 +6,14 @@ RSI at 47.7 ...`); the sentence's words cost tokens on every line. Written as::
     Lines of "{} extended its move overnight and now trades near {}. Momentum is {}, with the RSI at {}.":
     Ethereum|$3,049.39|weak|47.7
     Solana|$128.45|weak|47.4
+    (end of lines)
 
-every value is a word (or words) of its line as written, so no number can change, and `expand` gives the
-lines back exactly: the parser expands before it reads, so every check reads the text it read before.
+every value is a word of its line as written (a bracket or a trailing period common to a column may move
+into the template), so no number can change, and `expand` gives the lines back exactly: the parser expands
+before it reads, so every check reads the text it read before. The rows end with an end line (a count in
+the header would be a number the prompt never had): a template never takes in the line after it, whatever
+that line looks like (a pipe table, an answer example with `buy|sell|hold`, a line a later level brought
+next to it).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 
 HEAD = 'Lines of "'
+END = "(end of lines)"
 _HEAD_LINE = re.compile(r'Lines of "(.+)":')
 _SLOT = "{}"
 MAX_TEMPLATE = 400  # characters of a template: past it, the lines are not written so, nor read so
@@ -25,8 +31,9 @@ _MAX_SLOTS = 8
 _SPACES = re.compile(r"(\s+)")
 # what a value may shed into the template when every value of its column has it: brackets and the
 # punctuation after a word, never a sign, currency or unit (a number stays written as it was)
-_SHED_BEFORE = "([\"'"
-_SHED_AFTER = ")]\"'.,;:!?"
+# (not parentheses: `(1,234.50)` is an accounting negative, its parentheses are its sign)
+_SHED_BEFORE = "[\"'"
+_SHED_AFTER = "]\"'.,;:!?"
 
 
 def expand(text: str) -> str:
@@ -44,7 +51,7 @@ def expand(text: str) -> str:
             continue
         literal, cells = rows
         out.extend(_fill(literal, row) for row in cells)
-        i += 1 + len(cells)
+        i += 2 + len(cells)  # the header, the rows, the end line
         changed = True
     return "\n".join(out) if changed else text
 
@@ -61,12 +68,15 @@ def _rows_at(lines: list[str], i: int) -> tuple[list[str], list[list[str]]] | No
     if not 2 <= slots <= _MAX_SLOTS:
         return None
     rows: list[list[str]] = []
-    for j in range(i + 1, min(len(lines), i + 1 + MAX_ROWS)):
-        cells = lines[j].strip().split("|")
+    for j in range(i + 1, min(len(lines), i + 2 + MAX_ROWS)):
+        row = lines[j].strip()
+        if row == END:
+            return (literal, rows) if len(rows) >= 2 else None
+        cells = row.split("|")
         if len(cells) != slots or not all(c.strip() == c and c for c in cells):
-            break
+            return None  # a line that is not a row before the end line: not a template, read as written
         rows.append(cells)
-    return (literal, rows) if len(rows) >= 2 else None
+    return None
 
 
 def _fill(literal: list[str], cells: Sequence[str]) -> str:
@@ -116,7 +126,7 @@ def write(lines: Sequence[str], count: Callable[[str], int], min_saved: int = 8)
     template = _SLOT.join(pieces)
     if len(template) > MAX_TEMPLATE or len(lines) > MAX_ROWS:
         return None
-    text = "\n".join([f'{HEAD}{template}":'] + ["|".join(row) for row in cells])
+    text = "\n".join([f'{HEAD}{template}":', *("|".join(row) for row in cells), END])
     if expand(text) != "\n".join(lines):
         return None  # not read back as these lines (a value with a pipe, a space at an edge)
     if count(text) + min_saved > count("\n".join(lines)):

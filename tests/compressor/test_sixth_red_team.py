@@ -349,3 +349,34 @@ def test_a_reply_that_says_its_columns_is_the_answer_format(mode: str) -> None:
     out = compress_checked(TABLE_REPLY, mode)
     assert "columns exactly: sym | act | qty | stop | tp" in out
     assert "act: long/short/add/trim/close/hold." in out
+
+
+JESSE = """Jesse live status
+ exchange: Binance Perpetual Futures | symbol: BTC-USDT | timeframe: 4h
+ current price: 91230.5 | rsi: 61.2
+ position: type=long qty=0.05 entry_price=90100.0 stop_loss=88900.0 take_profit=94000.0 pnl=+56.53
+Respond with JSON only: {"action": "buy|sell|hold", "symbol": "string"}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_jesse_status_keeps_its_side_symbol_and_price(mode: str) -> None:
+    """(seventh pass) `type=long` is the side (standard condensed it away), and a line naming its symbol
+    after another label (`exchange: ... | symbol: BTC-USDT`) is the symbol of the lines under it
+    (emergency dropped the price and the RSI)."""
+    assert required_facts(JESSE) >= {
+        Fact("BTC", "price", "91230.5"),
+        Fact("BTC", "rsi", "61.2"),
+        Fact("position", "side", "long"),
+    }
+    out = compress_checked(JESSE, mode)
+    assert "91230.5" in out
+    assert "long" in out
+
+
+def test_a_list_of_prices_may_name_the_price_after_the_symbol() -> None:
+    """(seventh pass) OctoBot's `Current: BTC/USDT last 91230.5 | ETH/USDT last 3049.39` was read as no
+    fact, so `emergency` dropped it."""
+    prompt = 'Current: BTC/USDT last 91230.5 | ETH/USDT last 3049.39\nRespond with JSON only: {"action": "buy|sell"}\n'
+    assert required_facts(prompt) >= {Fact("BTC", "price", "91230.5"), Fact("ETH", "price", "3049.39")}
+    assert "ETH/USDT last 3049.39" in compress_checked(prompt, "emergency")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,7 @@ def gpt4o(text: str) -> int:
 def test_one_sentence_per_symbol_is_written_once_and_read_back_as_its_lines() -> None:
     out = str(COMPRESSOR.compress_by_context(PROMPT, "standard"))
     assert out.count('Lines of "') == 2
+    assert out.count("(end of lines)") == 2
     assert 'Lines of "{} extended its move overnight and now trades near {}.' in out
     assert "Ethereum|$3,049.39|weak|47.7|$3,057.26" in out
     assert 'Lines of "- [{}] {} spot ETF flows of {} this week; analysts see {} upside.":' in out
@@ -107,20 +109,68 @@ def test_a_value_keeps_its_sign_currency_and_unit_and_sheds_only_brackets_and_tr
 
 def test_a_template_in_a_prompt_is_read_as_its_lines_within_bounds() -> None:
     rows = "\n".join(f"{sym}|{px}" for sym, px in (("BTC", "91,234.50"), ("ETH", "3,012.40")))
-    assert expand(f'Lines of "{{}} trades at {{}} today":\n{rows}\nnext') == (
+    assert expand(f'Lines of "{{}} trades at {{}} today":\n{rows}\n(end of lines)\nnext') == (
         "BTC trades at 91,234.50 today\nETH trades at 3,012.40 today\nnext"
     )
-    assert (
-        expand('Lines of "{} trades at {} today":\nBTC|1\nnext')
-        == 'Lines of "{} trades at {} today":\nBTC|1\nnext'
-    )
-    huge = 'Lines of "{} ' + "x" * MAX_TEMPLATE + ' {}":\n' + "a|b\n" * 3
+    for wrong in (
+        'Lines of "{} trades at {} today":\nBTC|1\nETH|2\nnext',  # no end line
+        'Lines of "{} trades at {} today":\nBTC|1\nETH|2|3\n(end of lines)\n',  # a row of other cells
+        'Lines of "{} trades at {} today":\nBTC|1\n(end of lines)\n',  # one row
+    ):
+        assert expand(wrong) == wrong
+    huge = 'Lines of "{} ' + "x" * MAX_TEMPLATE + ' {}":\n' + "a|b\n" * 3 + "(end of lines)\n"
     assert expand(huge) == huge  # past the bound: not a template, read as written
-    many = 'Lines of "{} and {}":\n' + "a|b\n" * (MAX_ROWS * 3)
-    assert len(expand(many).splitlines()) < MAX_ROWS * 3 + 2  # at most MAX_ROWS rows expanded per template
-    prompt = f'Prices:\nLines of "{{}} trades at {{}} today":\n{rows}\n{ANSWER}\n'
+    many = 'Lines of "{} and {}":\n' + "a|b\n" * (MAX_ROWS + 1) + "(end of lines)\n"
+    assert expand(many) == many
+    prompt = f'Prices:\nLines of "{{}} trades at {{}} today":\n{rows}\n(end of lines)\n{ANSWER}\n'
     facts = required_facts(prompt)
     assert {f.symbol for f in facts if f.kind == "price"} >= {"BTC", "ETH"}
+
+
+NEWS_2 = [
+    f"{coin} extended its move overnight and now trades near {px} as momentum stays {m} on the hourly chart."
+    for coin, px, m in (
+        ("Ethereum", "$3,049.39", "weak"),
+        ("Solana", "$128.45", "weak"),
+        ("Bitcoin", "$96,049.07", "firm"),
+    )
+]
+JSON_ONLY = 'Respond with JSON only: {"action": "buy|sell|hold", "symbol": "string"}'
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "sym|funding_8h\nDOGEUSDT|0.0100%\nXRPUSDT|-0.0042%\n",  # a compact pipe table
+        "sym|px|rsi14\nDOGEUSDT|0.1712|44.2\nXRPUSDT|2.3120|39.9\n",
+        'Decide: {"action":"buy|sell|hold"}\n',  # an answer example with choices
+        "The desk was quiet overnight.\nBNBUSDT|612.40|55.0\nXRPUSDT|2.3120|39.9\n",  # (a line dropped)
+    ],
+)
+@pytest.mark.parametrize("mode", ["standard", "minimal", "emergency"])
+def test_a_template_never_takes_in_the_lines_after_it(after: str, mode: str) -> None:
+    """The rows of a template used to run on while the next lines had as many cells: a pipe table's
+    funding rates read as prices in the sentence, a `buy|sell|hold` example as data, and with
+    `verify=True` the call raised on its own output. The rows now end with an end line."""
+    prompt = "News:\n" + "\n".join(NEWS_2) + "\n\n" + after + "\n" + JSON_ONLY + "\n"
+    strict = AdaptivePromptCompressor("gpt-4o", verify=True)
+    out = str(strict.compress_by_context(prompt, mode))
+    read = expand(out).splitlines()
+    for line in after.splitlines():
+        if "|" in line and line in prompt and line in out:
+            assert line in read  # still its own line when read back
+    assert str(strict.compress_by_context(out, mode)) == out
+
+
+def test_an_accounting_negative_keeps_its_parentheses_in_its_cell() -> None:
+    lines = [
+        f"Realized result on {sym} desk yesterday was ({v}) USD after fees and funding."
+        for sym, v in (("BTC", "1,234.50"), ("ETH", "310.20"), ("SOL", "88.10"), ("XRP", "12.00"))
+    ]
+    text = write(lines, gpt4o, -100)
+    assert text is not None
+    assert "BTC|(1,234.50)" in text
+    assert expand(text) == "\n".join(lines)
 
 
 word = st.from_regex(r"[A-Za-z][a-z]{0,7}", fullmatch=True)
