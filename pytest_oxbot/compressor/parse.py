@@ -1521,17 +1521,24 @@ def parse(
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
-                begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip()))
-                whole = _json_to_line_end(prompt, lines, offsets, i, begin)
-                if whole is None and _BARE_TYPE.search(line):
+                whole = None
+                if not line.startswith("{'"):  # (a Python dict is no JSON: no decode error to build, whose
+                    # message counts the prompt's lines up to the dict)
+                    begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip()))
+                    whole = _json_to_line_end(prompt, lines, offsets, i, begin)
+                    if whole is not None:
+                        value, end, j = whole
+                        found = Block(KIND_JSON, prompt[begin:end], data=value, nlines=j - i + 1)
+                        i = j + 1
+                if (
+                    whole is None
+                    and (":number" in line or ":int" in line or ":string" in line)  # (the look-behind
+                    and _BARE_TYPE.search(line)  # regex tries every position: substring tests first)
+                ):
                     typed = _typed_template(line)  # our own emergency template: `"confidence":number`
                     if typed is not None:
                         found = Block(KIND_JSON, line, data=typed)
                         i += 1
-                if whole is not None:
-                    value, end, j = whole
-                    found = Block(KIND_JSON, prompt[begin:end], data=value, nlines=j - i + 1)
-                    i = j + 1
             if found is None and (": {" in line or ": [" in line) and line[0] not in "{[":
                 labelled = _labelled_json(prompt, lines, offsets, i, raw)
                 if labelled is not None:
