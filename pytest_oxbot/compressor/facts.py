@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from pytest_oxbot.compressor.parse import (
+    KIND_KV,
+    KIND_SERIES,
     SIGNAL_KEYS,
     SYMBOL_KEYS,
     Block,
@@ -522,12 +524,12 @@ def series_carrying_facts(blocks: Sequence[Block]) -> set[int]:
     have: set[tuple[str, str]] = set()
     for b in blocks:
         core = b.core
-        if core.kind is Kind.KV and core.symbol:
+        if core.kind is KIND_KV and core.symbol:
             have.update((core.symbol, k) for k in (required_kind(key) for key, _ in core.pairs) if k)
     needed: set[int] = set()
     for b in blocks:
         core = b.core
-        if core.kind is Kind.SERIES and core.symbol:
+        if core.kind is KIND_SERIES and core.symbol:
             kind = required_kind(core.label)
             if kind in ("price", "rsi") and (core.symbol, kind) not in have:
                 have.add((core.symbol, kind))

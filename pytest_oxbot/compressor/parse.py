@@ -53,6 +53,15 @@ class Kind(StrEnum):
     PROTECTED = "protected"
 
 
+# The kinds again as module constants, for the code that tests the kind of every block (parse, context,
+# records, the renderer): in Python 3.11 each `Kind.X` goes through the enum metaclass's `__getattr__`
+# hook, ~15x the cost of a global (3.12 dropped the hook); the ~3,800 of them in a compression were ~8 %
+# of its instructions.
+KIND_SEPARATOR, KIND_HEADING, KIND_TABLE, KIND_SERIES = Kind.SEPARATOR, Kind.HEADING, Kind.TABLE, Kind.SERIES
+KIND_KV, KIND_POSITION, KIND_BULLET, KIND_JSON = Kind.KV, Kind.POSITION, Kind.BULLET, Kind.JSON
+KIND_CODE, KIND_PROSE, KIND_PROTECTED = Kind.CODE, Kind.PROSE, Kind.PROTECTED
+
+
 class Raw(str):
     """A JSON number kept as its source text."""
 
@@ -87,7 +96,8 @@ class Block:
     core: Block = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.core = self.inner if self.kind is Kind.BULLET and self.inner is not None else self
+        # (`inner` first: most blocks have none, and a `Kind.X` lookup costs more than the test)
+        self.core = self.inner if self.inner is not None and self.kind is KIND_BULLET else self
 
 
 @dataclass(slots=True)
@@ -718,7 +728,7 @@ def _kv(text: str, body: str) -> Block | None:
                 break
             pairs.append((key, value))
         if pairs:
-            return Block(Kind.KV, text, pairs=tuple(pairs), sep="=", label=label)
+            return Block(KIND_KV, text, pairs=tuple(pairs), sep="=", label=label)
     if "：" in body:  # the full-width colon of Chinese and Japanese text: one character, as `:` is
         body = body.replace("：", ":")
     if ":" not in body:
@@ -733,7 +743,7 @@ def _kv(text: str, body: str) -> Block | None:
         return None  # a sentence behind a label is prose, not data
     if len(pairs2) == 1 and _sentence_about_a_symbol(key, value):
         return None  # `Session recap: BTC last traded at 89,225.34, ...`: prose under a lead-in label
-    return Block(Kind.KV, text, pairs=pairs2, sep=":")
+    return Block(KIND_KV, text, pairs=pairs2, sep=":")
 
 
 def _sentence_about_a_symbol(key: str, value: str) -> bool:
@@ -882,38 +892,38 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: 
     A bullet's content is classified in turn, to a few levels (`- - - ... x` is text past them)."""
     head = line[0]
     if (head in "-=_*~─━═—–·•") and _SEPARATOR.match(line):
-        return Block(Kind.SEPARATOR, line)
+        return Block(KIND_SEPARATOR, line)
     if head == "<" and (tag := _TAG_LINE.match(line)) is not None:
         # `<output_format>` opens a section as a heading does; `</output_format>` ends it (an empty label);
         # attributes are part of the label: `<asset symbol="BTC">` is about BTC
         label = "" if tag.group(1) else tag.group(2).replace("_", " ").replace("-", " ")
         if tag.group(3) and label:
             label += " " + re.sub(r"[\"']", "", tag.group(3)).strip()
-        return Block(Kind.HEADING, line, rank=7, label=label)
+        return Block(KIND_HEADING, line, rank=7, label=label)
     if head == "<" and (element := _XML_VALUE.match(line)) is not None and element.group(2).strip():
         # `<price>114,392.7</price>`: a key and its value, as `price: 114,392.7` is
-        return Block(Kind.KV, line, pairs=((element.group(1), element.group(2).strip()),), sep=":")
+        return Block(KIND_KV, line, pairs=((element.group(1), element.group(2).strip()),), sep=":")
     if head == "#":
         m = _MD_HEADING.match(line)
         if m:
             label = plain(m.group(2))
-            return Block(Kind.HEADING, line, rank=len(m.group(1)), label=label, instr=is_instruction(label))
+            return Block(KIND_HEADING, line, rank=len(m.group(1)), label=label, instr=is_instruction(label))
     series = _series_match(line) if line[-1] == "]" else None
     if series is not None:  # (`Do not buy at these levels: [...]` is an instruction: never shortened)
         instr = _instruction_label(series.label, tuple(patterns)) if series.label else False
         return Block(
-            Kind.SERIES, line, label=series.label, values=series.values, elided=series.elided, instr=instr
+            KIND_SERIES, line, label=series.label, values=series.values, elided=series.elided, instr=instr
         )
     if head in "-*+•0123456789abcdefgh→" and not line.startswith("**") and _nested < _MAX_BULLET_NESTING:
         m = _BULLET.match(line)
         if m:
             inner = classify_line(m.group(2), patterns, _nested + 1)
-            if inner.kind is Kind.HEADING:  # `7. RESPONSE FORMAT`, `- **Fee Structure:**`: a heading
-                return Block(Kind.HEADING, line, rank=inner.rank, label=inner.label, instr=inner.instr)
-            return Block(Kind.BULLET, line, bullet=m.group(1), inner=inner, instr=inner.instr)
+            if inner.kind is KIND_HEADING:  # `7. RESPONSE FORMAT`, `- **Fee Structure:**`: a heading
+                return Block(KIND_HEADING, line, rank=inner.rank, label=inner.label, instr=inner.instr)
+            return Block(KIND_BULLET, line, bullet=m.group(1), inner=inner, instr=inner.instr)
     core = plain(line)
     if not core:
-        return Block(Kind.SEPARATOR, line)
+        return Block(KIND_SEPARATOR, line)
     has_colon, has_eq = ":" in core or "：" in core, "=" in core
     if head == "{" or (has_eq and "{" not in line):
         pos = _position(line)
@@ -927,7 +937,7 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: 
         # `BNB-USDT: last 612.4 | RSI(14, 1h) 38.9 | trend: down`: the entity's values, one of them labelled
         # with a colon; read as one `Entity: values` line, or the first values would be one opaque value
         rest = core.replace("：", ":").split(":", 1)[1].strip()
-        whole = Block(Kind.KV, line, pairs=((kv.pairs[0][0], rest),), sep=":")
+        whole = Block(KIND_KV, line, pairs=((kv.pairs[0][0], rest),), sep=":")
         _entity_values(whole)
         if whole.sep == "entity":
             kv = whole
@@ -954,8 +964,8 @@ def classify_line(line: str, patterns: Sequence[re.Pattern[str]] = (), _nested: 
             len(core.split()) <= 3 and len(symbols_in(core)) == 1
         )
         rank = 8 if core.endswith(":") or "*" in line or entity else 7
-        return Block(Kind.HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
-    return Block(Kind.PROSE, line, instr=instr)
+        return Block(KIND_HEADING, line, rank=rank, label=core.rstrip(":").strip(), instr=instr)
+    return Block(KIND_PROSE, line, instr=instr)
 
 
 _DICT_CHARS = re.compile(r"[{}'\"]")
@@ -1462,7 +1472,7 @@ def parse(
             while j + 1 < len(lines) and j + 1 in kept:  # blank lines in a span are kept too
                 j += 1
             text = "\n".join(lines[i : j + 1]).replace(_KEEP_OPEN, "").replace(_KEEP_CLOSE, "")
-            block = Block(Kind.PROTECTED, text.strip("\n"), nlines=j - i + 1)
+            block = Block(KIND_PROTECTED, text.strip("\n"), nlines=j - i + 1)
             i = j + 1
         elif line.startswith("```"):
             j = i + 1
@@ -1471,10 +1481,10 @@ def parse(
             body = "\n".join(lines[i + 1 : j])
             parsed = _json_at(body, len(body) - len(body.lstrip())) if body.strip()[:1] in "{[" else None
             if parsed is not None and not body[parsed[1] :].strip():
-                block = Block(Kind.JSON, body, data=parsed[0], nlines=j - i + 1, label=line[3:].strip())
+                block = Block(KIND_JSON, body, data=parsed[0], nlines=j - i + 1, label=line[3:].strip())
                 block.bullet = "```"  # remembered: a fenced example is re-fenced
             else:
-                block = Block(Kind.CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
+                block = Block(KIND_CODE, "\n".join(lines[i : j + 1]), nlines=j - i + 1)
             i = j + 1
         elif "," in line and "," in after and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
@@ -1490,7 +1500,7 @@ def parse(
             and after.strip()
             and (yaml_end := _yaml_answer_end(lines, i, _after_format(blocks))) is not None
         ):
-            block = Block(Kind.CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
+            block = Block(KIND_CODE, "\n".join(lines[i:yaml_end]), nlines=yaml_end - i)
             i = yaml_end
         elif "\t" in line and "\t" in after and (tsv_end := _csv_end(lines, i, "\t")) is not None:
             block = _table([ln.strip() for ln in lines[i:tsv_end]], i, "\t")
@@ -1519,23 +1529,30 @@ def parse(
         else:
             found: Block | None = None
             if line[0] in "{[" and not (line[0] == "[" and _series_match(line)):
-                begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip()))
-                whole = _json_to_line_end(prompt, lines, offsets, i, begin)
-                if whole is None and _BARE_TYPE.search(line):
+                whole = None
+                if not line.startswith("{'"):  # (a Python dict is no JSON: no decode error to build, whose
+                    # message counts the prompt's lines up to the dict)
+                    begin = _line_offsets(prompt, offsets)[i] + (len(raw) - len(raw.lstrip()))
+                    whole = _json_to_line_end(prompt, lines, offsets, i, begin)
+                    if whole is not None:
+                        value, end, j = whole
+                        found = Block(KIND_JSON, prompt[begin:end], data=value, nlines=j - i + 1)
+                        i = j + 1
+                if (
+                    whole is None
+                    and (":number" in line or ":int" in line or ":string" in line)  # (the look-behind
+                    and _BARE_TYPE.search(line)  # regex tries every position: substring tests first)
+                ):
                     typed = _typed_template(line)  # our own emergency template: `"confidence":number`
                     if typed is not None:
-                        found = Block(Kind.JSON, line, data=typed)
+                        found = Block(KIND_JSON, line, data=typed)
                         i += 1
-                if whole is not None:
-                    value, end, j = whole
-                    found = Block(Kind.JSON, prompt[begin:end], data=value, nlines=j - i + 1)
-                    i = j + 1
             if found is None and (": {" in line or ": [" in line) and line[0] not in "{[":
                 labelled = _labelled_json(prompt, lines, offsets, i, raw)
                 if labelled is not None:
                     found, i = labelled
             if found is None and line.startswith("Sources: ") and LEGEND.match(line):
-                found = Block(Kind.PROTECTED, line)  # our own source-tag legend: never dropped again
+                found = Block(KIND_PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
             if found is None and line[0] == "{" and _DICT_AFTER_DICT.search(line):
                 groups = _dict_groups(line)  # `{...} {...} {...}`: one position per dict
@@ -1548,7 +1565,7 @@ def parse(
                     i += 1
             if found is None:
                 found = _classify(line, instructions, seen)
-                if found.kind is Kind.SEPARATOR and blocks and not blank and line[0] in "=-─━═":
+                if found.kind is KIND_SEPARATOR and blocks and not blank and line[0] in "=-─━═":
                     _setext(blocks[-1], 1 if line[0] in "=═" else 2)
                 i += 1
             block = found
@@ -1565,7 +1582,7 @@ def parse(
     _assign_context(doc)
     doc.records = records(blocks)
     for rec in doc.records:
-        if rec.symbol and blocks[rec.start].kind is not Kind.HEADING:
+        if rec.symbol and blocks[rec.start].kind is not KIND_HEADING:
             for b in blocks[rec.start + 1 : rec.end]:  # `- symbol: BTC` then `price: 1`: BTC's price
                 if b.symbol is None:
                     b.symbol = b.core.symbol = rec.symbol
@@ -1590,16 +1607,16 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
     a section must still be read as that symbol's), and a line naming a symbol over a position line
     (`DCA bot #7 SOL/USDT long` / `- SOL: qty=4.8 entry=134.62 ...`, as `minimal` writes a position)."""
     for i, b in enumerate(blocks):
-        if b.kind is not Kind.PROSE or i + 1 >= len(blocks):
+        if b.kind is not KIND_PROSE or i + 1 >= len(blocks):
             continue
         after = blocks[i + 1].core
-        if after.kind is Kind.POSITION and not b.instr and len(b.text.split()) <= 8 and symbols_in(b.text):
-            b.kind, b.rank, b.label = Kind.HEADING, 8, plain(b.text).rstrip(":")
+        if after.kind is KIND_POSITION and not b.instr and len(b.text.split()) <= 8 and symbols_in(b.text):
+            b.kind, b.rank, b.label = KIND_HEADING, 8, plain(b.text).rstrip(":")
             continue
-        if after.kind is not Kind.KV:
+        if after.kind is not KIND_KV:
             continue
         if _INI_SECTION.fullmatch(b.text):  # `[OPEN_LEGS]` over `leg1 = ...`: a section, not a command
-            b.kind, b.rank, b.label, b.instr = Kind.HEADING, 8, b.text[1:-1], False
+            b.kind, b.rank, b.label, b.instr = KIND_HEADING, 8, b.text[1:-1], False
             continue
         core = plain(b.text)
         if (
@@ -1609,12 +1626,12 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
             or (NUMBER_RE.search(core) and ":" in core)
         ):
             continue
-        if (i + 2 < len(blocks) and blocks[i + 2].core.kind is Kind.KV) or (
+        if (i + 2 < len(blocks) and blocks[i + 2].core.kind is KIND_KV) or (
             after.pairs[0][1][:1] in _NUMERIC_START  # a value, not a sentence
             and HAS_DIGIT.search(core) is None
             and symbols_in(core)
         ):
-            b.kind, b.rank, b.label = Kind.HEADING, 8, core.rstrip(":")
+            b.kind, b.rank, b.label = KIND_HEADING, 8, core.rstrip(":")
 
 
 # A line that leads into the shape of the answer: an answer verb, and a colon at its end
@@ -1672,11 +1689,11 @@ def _assign_context(doc: Doc) -> None:
     closed = {
         m.group(2)
         for b in doc.blocks
-        if b.kind is Kind.HEADING and b.text[:2] == "</" and (m := _TAG_LINE.match(b.text)) is not None
+        if b.kind is KIND_HEADING and b.text[:2] == "</" and (m := _TAG_LINE.match(b.text)) is not None
     }
     lead = False  # right under an answer lead-in line (`Reply with one line per coin, in this shape:`)
     for idx, b in enumerate(doc.blocks):
-        if b.kind is Kind.HEADING:
+        if b.kind is KIND_HEADING:
             lead = False
             tag = _TAG_LINE.match(b.text) if b.text[:1] == "<" else None
             if tag is not None and tag.group(1):  # `</output_format>`: closes its tag, and what is in it
@@ -1721,69 +1738,69 @@ def _assign_context(doc: Doc) -> None:
             lead = False  # a blank line, or data about a symbol: the answer's shape has ended
         if lead:
             in_fmt = True
-        elif b.instr and core.kind in (Kind.PROSE, Kind.KV) and leads_into_answer(core.text):
+        elif b.instr and core.kind in (KIND_PROSE, KIND_KV) and leads_into_answer(core.text):
             lead = in_fmt = True  # (the lead-in is the answer format's first line: "one line per coin")
-        if b.kind is Kind.POSITION and b.symbol is None:
+        if b.kind is KIND_POSITION and b.symbol is None:
             b.symbol = symbol or b.label or None  # naming no symbol, it is about the context's
-        if b.kind is not Kind.POSITION:
+        if b.kind is not KIND_POSITION:
             b.symbol = symbol
-            own = own_symbol(core) if core.kind is Kind.KV else None
+            own = own_symbol(core) if core.kind is KIND_KV else None
             if own is not None:
                 b.symbol = own  # the line names its entity: that beats the heading
-            elif symbol is None and core.kind in (Kind.KV, Kind.SERIES):
-                named = symbols_in(core.label if core.kind is Kind.SERIES or core.label else core.pairs[0][0])
+            elif symbol is None and core.kind in (KIND_KV, KIND_SERIES):
+                named = symbols_in(core.label if core.kind is KIND_SERIES or core.label else core.pairs[0][0])
                 b.symbol = named[0] if len(named) == 1 else None
         if core is not b:
             core.section = b.section
-            if core.kind is not Kind.POSITION:
+            if core.kind is not KIND_POSITION:
                 core.symbol = b.symbol
             elif core.symbol is None:
                 core.symbol = b.symbol or core.label or None
-        if core.kind is Kind.JSON and not in_fmt:
+        if core.kind is KIND_JSON and not in_fmt:
             if core.lead:
-                label: Block | None = Block(Kind.HEADING, core.lead, rank=8)
+                label: Block | None = Block(KIND_HEADING, core.lead, rank=8)
             else:
-                label = doc.blocks[idx - 1] if idx and doc.blocks[idx - 1].kind is Kind.HEADING else None
+                label = doc.blocks[idx - 1] if idx and doc.blocks[idx - 1].kind is KIND_HEADING else None
             core.measure = _symbol_map_measure(label, core.data)
         if (
             (
                 (
                     not in_fmt  # (already in the answer format: nothing to learn)
-                    and core.kind in (Kind.JSON, Kind.CODE)
+                    and core.kind in (KIND_JSON, KIND_CODE)
                     and _answer_example(core)
                     and not _decision_data(doc, idx)
                 )
                 or (core.text[:1] in "\"'{[sSaAdD" and _JSONISH_SIGNAL.match(core.text))
-                or ("{" in core.text and core.kind in (Kind.KV, Kind.PROSE) and has_inline_answer(core.text))
+                or ("{" in core.text and core.kind in (KIND_KV, KIND_PROSE) and has_inline_answer(core.text))
                 or (  # ReAct's `Final Answer: {"BTCUSDT": "hold"}`: the label says it is the answer
-                    core.kind is Kind.KV
+                    core.kind is KIND_KV
                     and core.pairs[0][1][:1] in "{["
                     and _ANSWER_LABEL.fullmatch(norm_key(core.pairs[0][0])) is not None
                 )
             )
             or (
-                says_one_of and core.kind in (Kind.PROSE, Kind.KV) and _states_allowed_values(core.text, keys)
+                says_one_of and core.kind in (KIND_PROSE, KIND_KV) and _states_allowed_values(core.text, keys)
             )
         ):
             in_fmt = True
         if in_fmt and not in_fmt_stack and not lead and idx and not b.blank_before:
             prev = doc.blocks[idx - 1]  # `Output: a JSON list like` right over the example: its lead-in
             if (
-                prev.core.kind in (Kind.PROSE, Kind.KV)
+                prev.core.kind in (KIND_PROSE, KIND_KV)
                 and not prev.fmt
                 and HAS_DIGIT.search(prev.text) is None
             ):
                 prev.fmt = prev.core.fmt = True
         if in_fmt and not _position_data(core):
             b.fmt = core.fmt = True
-            if core.kind is Kind.JSON:
+            if core.kind is KIND_JSON:
                 keys.update(dict.fromkeys(_json_keys(core.data)))
-            elif core.kind is Kind.CODE:
+            elif core.kind is KIND_CODE:
                 yaml = (_YAML_KEY.match(ln) for ln in core.text.splitlines())
                 keys.update((m.group(1), None) for m in yaml if m)
             else:
                 keys.update((m.group(1), None) for m in _QUOTED_KEY.finditer(core.text))
-        if in_rules and core.kind in (Kind.PROSE, Kind.KV, Kind.HEADING):
+        if in_rules and core.kind in (KIND_PROSE, KIND_KV, KIND_HEADING):
             b.instr = core.instr = True
         elif core.instr:
             b.instr = True
@@ -1927,11 +1944,11 @@ def _heading_flags(label: str) -> tuple[bool, bool]:
 def _position_data(block: Block) -> bool:
     """A position (a dict line or a table with symbol, stop loss and take profit columns) is data
     wherever it stands, even after an answer-format heading."""
-    if block.kind is Kind.POSITION:
+    if block.kind is KIND_POSITION:
         # an XML element (`<action symbol="BTC" stop_loss="117900.0"/>`) under an answer-format
         # heading is the answer's example, written as the answer is to be written
         return not block.text.startswith("<")
-    if block.kind is Kind.TABLE and block.header is not None:
+    if block.kind is KIND_TABLE and block.header is not None:
         names = [norm_key(h) for h in block.header]
         if any(n in DECISION_KEYS for n in names) or any(lists_choices(v) for v in block.values):
             return False  # `symbol  signal  stop_loss` / `BTC  buy|sell|hold  number`: the answer's columns
@@ -1981,7 +1998,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         b = blocks[i]
         core = b.core
         paragraph = None
-        if not (b.kind is Kind.HEADING or _opens_record(core)):
+        if not (b.kind is KIND_HEADING or _opens_record(core)):
             paragraph = _paragraph_symbol(blocks, i, opener)
             if paragraph is None:
                 i += 1
@@ -1991,7 +2008,7 @@ def records(blocks: Sequence[Block]) -> list[Record]:
             rec.pairs.extend(core.pairs)
             rec.symbol = paragraph
             opener = norm_key(core.pairs[0][0])
-        elif b.kind is Kind.HEADING:
+        elif b.kind is KIND_HEADING:
             rec.symbol = symbol_of(b.label)
             side = _HEADING_SIDE.search(b.label) if rec.symbol else None
             if side:  # `📈 BTC/USDT LONG` over `Entry: ...` / `SL: ...`: a signal's side is in its title
@@ -2011,25 +2028,25 @@ def records(blocks: Sequence[Block]) -> list[Record]:
         while j < n:
             m = blocks[j]
             mc = m.core
-            if m.kind is Kind.HEADING or mc.kind not in _MEMBER_KINDS:
+            if m.kind is KIND_HEADING or mc.kind not in _MEMBER_KINDS:
                 break
-            if (bullets or indented) and m.blank_before and m.kind is not Kind.BULLET and not m.indent:
+            if (bullets or indented) and m.blank_before and m.kind is not KIND_BULLET and not m.indent:
                 break  # a list (or indented lines), a blank line, then a plain line: the record ended
             if paragraph is not None and (
-                m.blank_before or mc.kind is not Kind.KV or norm_key(mc.pairs[0][0]) == opener
+                m.blank_before or mc.kind is not KIND_KV or norm_key(mc.pairs[0][0]) == opener
             ):
                 break  # a blank line, or the next trade's first label (`Trade ID:` again)
-            if indented and m.indent <= b.indent and m.kind is not Kind.BULLET:
+            if indented and m.indent <= b.indent and m.kind is not KIND_BULLET:
                 break  # members indented under their header, then a plain line back at its margin
-            if b.kind is not Kind.HEADING and (
+            if b.kind is not KIND_HEADING and (
                 ((m.instr or m.fmt) and not data_pairs(mc)) or _names_other(mc, rec.symbol)
             ):
                 break  # a `symbol: X` record is data: an instruction or another symbol ends it
-            bullets = bullets or m.kind is Kind.BULLET
+            bullets = bullets or m.kind is KIND_BULLET
             indented = indented or m.indent > b.indent
             if _opens_record(mc) and paragraph is None:
                 break  # the next record's header
-            if mc.kind is Kind.KV:
+            if mc.kind is KIND_KV:
                 rec.pairs.extend(mc.pairs)
             j += 1
         rec.end = j
@@ -2058,7 +2075,7 @@ def _names_other(block: Block, symbol: str | None) -> bool:
 def _opens_record(core: Block) -> bool:
     """A `Symbol: X ...` / `symbol=X ...` line (the symbol key may come later: `exchange: Binance |
     symbol: BTC-USDT`), or an entity line (`BTC: price 1, rsi 2`)."""
-    return core.kind is Kind.KV and (core.sep == "entity" or any(is_symbol_key(k) for k, _ in core.pairs))
+    return core.kind is KIND_KV and (core.sep == "entity" or any(is_symbol_key(k) for k, _ in core.pairs))
 
 
 def _paragraph_symbol(blocks: Sequence[Block], i: int, opener: str) -> str | None:
@@ -2067,14 +2084,14 @@ def _paragraph_symbol(blocks: Sequence[Block], i: int, opener: str) -> str | Non
     A paragraph starts after a blank line or a line of another kind, or where the previous one started
     (`opener`, its first label): blank lines are not always there (a compressed prompt has none)."""
     first = blocks[i]
-    if first.kind is not Kind.KV or first.sep != ":" or first.fmt:
+    if first.kind is not KIND_KV or first.sep != ":" or first.fmt:
         return None
     key = norm_key(first.pairs[0][0])
-    if i and not first.blank_before and blocks[i - 1].core.kind is Kind.KV and key != opener:
+    if i and not first.blank_before and blocks[i - 1].core.kind is KIND_KV and key != opener:
         return None
     for j in range(i + 1, min(i + 12, len(blocks))):
         m = blocks[j]
-        if m.kind is not Kind.KV or m.sep != ":" or m.blank_before or norm_key(m.pairs[0][0]) == key:
+        if m.kind is not KIND_KV or m.sep != ":" or m.blank_before or norm_key(m.pairs[0][0]) == key:
             return None
         if is_symbol_key(m.pairs[0][0]):
             return symbol_of(m.pairs[0][1])

@@ -37,10 +37,20 @@ from pytest_oxbot.compressor.facts import (
 from pytest_oxbot.compressor.levels import Level
 from pytest_oxbot.compressor.parse import (
     DECISION_KEYS,
+    KIND_BULLET,
+    KIND_CODE,
+    KIND_HEADING,
+    KIND_JSON,
+    KIND_KV,
+    KIND_POSITION,
+    KIND_PROSE,
+    KIND_PROTECTED,
+    KIND_SEPARATOR,
+    KIND_SERIES,
+    KIND_TABLE,
     SYMBOL_KEYS,
     Block,
     Doc,
-    Kind,
     Raw,
     Record,
     alike_runs,
@@ -208,9 +218,9 @@ _TP_WORD = re.compile(r"(?i)(?<![a-z])(?:tp|take[ _-]?profit|target)(?![a-z])")
 _SL_OTHER = re.compile("止损|止損|損切|ストップ|손절|[Сс]топ")
 _TP_OTHER = re.compile("止盈|利確|利益確定|익절|[Тт]ейк")
 _PARAGRAPH_LINES = 6  # a wrapped sentence, not a section: how many lines a kept paragraph may join
-_PROSE_KINDS = (Kind.PROSE, Kind.KV, Kind.BULLET)
-_TEMPLATE_KINDS = (Kind.PROSE, Kind.KV)  # what a line a template stands for is (or a bullet holds)
-_UNREAD_KINDS = (Kind.PROSE, Kind.BULLET, Kind.CODE, Kind.TABLE, Kind.KV, Kind.HEADING)
+_PROSE_KINDS = (KIND_PROSE, KIND_KV, KIND_BULLET)
+_TEMPLATE_KINDS = (KIND_PROSE, KIND_KV)  # what a line a template stands for is (or a bullet holds)
+_UNREAD_KINDS = (KIND_PROSE, KIND_BULLET, KIND_CODE, KIND_TABLE, KIND_KV, KIND_HEADING)
 
 
 def _names_sl_or_tp(text: str) -> bool:
@@ -264,7 +274,7 @@ class Reducer:
             rec.start
             for rec in doc.records
             if rec.symbol
-            and doc.blocks[rec.start].kind is not Kind.HEADING
+            and doc.blocks[rec.start].kind is not KIND_HEADING
             and any(required_kind(k) for k, _ in rec.pairs)
         }
 
@@ -302,7 +312,7 @@ class Reducer:
             if (
                 b.instr
                 and not b.fmt
-                and b.kind in (Kind.PROSE, Kind.KV, Kind.BULLET)
+                and b.kind in (KIND_PROSE, KIND_KV, KIND_BULLET)
                 and idx not in self._pos
                 and _two_words(b.text)
             ):
@@ -331,7 +341,7 @@ class Reducer:
             texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
             if texts[idx] and block.lead:  # `Tickers: {...}`: the label it was written after
                 # (a table rendered anew starts its own line: `Snapshot: <table>...` -> `Snapshot:`, rows)
-                apart = block.kind is Kind.TABLE and texts[idx] != block.text
+                apart = block.kind is KIND_TABLE and texts[idx] != block.text
                 texts[idx] = f"{block.lead}{chr(10) if apart else ' '}{texts[idx]}"
             if texts[idx] and block.bullet == "```" and lv.name == "lossless":
                 # lossless changes no shape: a fenced block stays fenced (the other levels save the fence)
@@ -375,9 +385,9 @@ class Reducer:
         a, b = self.blocks[prev], self.blocks[idx]
         return (
             b.blank_before
-            and a.kind is Kind.BULLET
-            and b.kind is not Kind.BULLET
-            and b.kind is not Kind.HEADING
+            and a.kind is KIND_BULLET
+            and b.kind is not KIND_BULLET
+            and b.kind is not KIND_HEADING
             and not text.startswith(("-", "|"))
             and idx == prev + 1
         )
@@ -396,7 +406,7 @@ class Reducer:
                 return None
             if HAS_DIGIT.search(b.text) is None and _names_sl_and_tp(b.text):
                 return k
-            if b.kind is Kind.HEADING:
+            if b.kind is KIND_HEADING:
                 return None
         return None
 
@@ -467,22 +477,22 @@ class Reducer:
     # -- per kind ----------------------------------------------------------------------------
     def _block(self, idx: int, b: Block) -> str:
         lv = self.level
-        if b.kind is Kind.PROTECTED:
+        if b.kind is KIND_PROTECTED:
             return b.text
-        if b.kind is Kind.SEPARATOR:
+        if b.kind is KIND_SEPARATOR:
             self._drop(b, "separator line")
             return ""
         if (
             idx in self._pos
             and lv.positions == "essential"
-            and b.kind is not Kind.HEADING
+            and b.kind is not KIND_HEADING
             and not self._kept_apart(b)
         ):
             rec = self._pos[idx]
             first = next(
                 i
                 for i in range(rec.start, rec.end)
-                if self.blocks[i].kind is not Kind.HEADING and not self._kept_apart(self.blocks[i])
+                if self.blocks[i].kind is not KIND_HEADING and not self._kept_apart(self.blocks[i])
             )
             if idx == first:
                 text = self._record_line(rec)
@@ -492,7 +502,7 @@ class Reducer:
                 return text
             self._drop(b, "position lines condensed to side, qty, entry, SL, TP, P&L")
             return ""
-        if b.kind is Kind.HEADING:
+        if b.kind is KIND_HEADING:
             if b.sep == "setext" and self.level.decorate:  # `RULES` + `=====` -> `# RULES`
                 return "#" * b.rank + " " + self._line(b.text)
             return self._line(b.text)
@@ -500,48 +510,48 @@ class Reducer:
             return self._contract(b)
         if b.fmt or b.instr:
             return self._whole(b)
-        if b.kind is Kind.SERIES:
+        if b.kind is KIND_SERIES:
             return self._series(b)
-        if b.kind is Kind.KV:
+        if b.kind is KIND_KV:
             return self._kv(b)
-        if b.kind is Kind.POSITION:
+        if b.kind is KIND_POSITION:
             text = self._position(b)
             return text if lv.positions == "raw" else f"- {text}"
-        if b.kind is Kind.TABLE:
+        if b.kind is KIND_TABLE:
             return self._table(b)
-        if b.kind is Kind.JSON:
+        if b.kind is KIND_JSON:
             return self._json(b)
-        if b.kind is Kind.CODE:
+        if b.kind is KIND_CODE:
             if lv.code:
                 return b.text
             self._drop(b, "code block")
             return ""
-        if b.kind is Kind.BULLET:
+        if b.kind is KIND_BULLET:
             return self._bullet(b)
         return self._prose(b)
 
     def _whole(self, b: Block) -> str:
         """An instruction or answer-format block, kept whole (decoration aside)."""
-        if b.kind is Kind.JSON:
+        if b.kind is KIND_JSON:
             return dump_json(b.data) if self.level.decorate else b.text
-        if b.kind is Kind.TABLE:
+        if b.kind is KIND_TABLE:
             return self._table(b)
-        if b.kind is Kind.CODE:
+        if b.kind is KIND_CODE:
             return b.text
         return self._line(b.text)
 
     def _contract(self, b: Block) -> str:
-        if b.kind is Kind.JSON:
+        if b.kind is KIND_JSON:
             if b.fmt:
                 return dump_json(_typed_answer(b.data))
             self._drop(b, "JSON block outside the answer contract")
             return ""
-        if b.kind is Kind.CODE:
+        if b.kind is KIND_CODE:
             if b.fmt:
                 return "\n".join(typed_line(ln) for ln in b.text.splitlines())
             self._drop(b, "code block")
             return ""
-        if b.kind is Kind.TABLE:
+        if b.kind is KIND_TABLE:
             if b.fmt:
                 return self._table(b)  # the answer's own columns (`symbol<TAB>signal<TAB>...`)
             self._drop(b, "instruction table outside the answer contract")
@@ -555,7 +565,7 @@ class Reducer:
             if typed != text:
                 self._drop(b, "example values replaced by their types", typed)
             return typed
-        if not b.fmt and b.core.kind is Kind.PROSE and HAS_DIGIT.search(b.text):
+        if not b.fmt and b.core.kind is KIND_PROSE and HAS_DIGIT.search(b.text):
             # `BTC last 89,225.34, RSI 55.2. You should never hold more than 2 positions.`: the rule goes
             # at this level, the market facts in the same line stay.
             return self._prose(b)
@@ -565,10 +575,10 @@ class Reducer:
     def _bullet(self, b: Block) -> str:
         inner = b.inner
         assert inner is not None
-        if inner.kind is Kind.POSITION:
+        if inner.kind is KIND_POSITION:
             text = self._position(inner)
             return f"- {text}" if self.level.positions != "raw" else b.text
-        if inner.kind is Kind.PROSE:
+        if inner.kind is KIND_PROSE:
             body = self._prose(inner, report=False)
             if body != self._line(inner.text):
                 self._drop(
@@ -892,20 +902,20 @@ class Reducer:
         head = self.blocks[rec.start]
         # a member this level drops (a repeated instruction line) does not stand in the way
         members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
-        if head.fmt or head.instr or head.kind is Kind.PROTECTED:
+        if head.fmt or head.instr or head.kind is KIND_PROTECTED:
             return False
-        if head.kind is not Kind.HEADING and head.core.kind is not Kind.KV:
+        if head.kind is not KIND_HEADING and head.core.kind is not KIND_KV:
             return False
-        if head.text[:1] == "<" and head.kind is not Kind.HEADING:
+        if head.text[:1] == "<" and head.kind is not KIND_HEADING:
             return False  # `<ticker symbol="BTC" price="1"/>`: its cells would keep quotes and `/>`
-        if head.core.kind is Kind.KV and head.core.sep == "entity" and restates_a_kind(head.core):
+        if head.core.kind is KIND_KV and head.core.sep == "entity" and restates_a_kind(head.core):
             return False  # one RSI per timeframe: one column per name would lose which is which
-        one_line = head.kind is not Kind.HEADING and not members and len(head.core.pairs) >= 2
-        if len(members) + (head.kind is not Kind.HEADING) < 2 and not one_line:
+        one_line = head.kind is not KIND_HEADING and not members and len(head.core.pairs) >= 2
+        if len(members) + (head.kind is not KIND_HEADING) < 2 and not one_line:
             return False
         for m in members:
             core = m.core
-            if core.kind is not Kind.KV or m.fmt or m.instr or core.instr:
+            if core.kind is not KIND_KV or m.fmt or m.instr or core.instr:
                 return False
             if any("|" in v for _, v in core.pairs) or core.text[:1] == "<":
                 return False
@@ -921,13 +931,13 @@ class Reducer:
         a, b = self.blocks[prev.start], self.blocks[rec.start]
         if a.kind is not b.kind or (a.core.sep == "entity") != (b.core.sep == "entity"):
             return False  # `BTC: price 1` names its row, `symbol=BTC price=1` has a column for it
-        return a.kind is not Kind.HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
+        return a.kind is not KIND_HEADING or a.rank == b.rank or (a.rank >= 7 and b.rank >= 7)
 
     def _pivot(self, run: list[Record], texts: dict[int, str]) -> None:
         columns: dict[str, str] = {}  # normalised key -> label shown
         rows: list[dict[str, str]] = []
         names: list[str] = []
-        by_heading = self.blocks[run[0].start].kind is Kind.HEADING
+        by_heading = self.blocks[run[0].start].kind is KIND_HEADING
         by_entity = self.blocks[run[0].start].core.sep == "entity"
         for rec in run:
             head = self.blocks[rec.start]
@@ -1036,7 +1046,7 @@ class Reducer:
         }
         boiler: dict[tuple[str, str], list[tuple[int, str]]] = {}  # (masked text, emoji) -> [...]
         for idx, b in enumerate(self.blocks):
-            if idx in self._skip or idx in self._replace or b.kind in (Kind.HEADING, Kind.PROTECTED):
+            if idx in self._skip or idx in self._replace or b.kind in (KIND_HEADING, KIND_PROTECTED):
                 continue
             core = b.core
             if (
@@ -1048,11 +1058,11 @@ class Reducer:
                 or HAS_DIGIT.search(b.text)
             ):
                 continue
-            if core.kind is Kind.PROSE and symbols_in(core.text) == [b.symbol]:
+            if core.kind is KIND_PROSE and symbols_in(core.text) == [b.symbol]:
                 masked = _mention(b.symbol).sub("§", plain(b.text))
                 boiler.setdefault((masked, _emoji(b.text)), []).append((idx, b.symbol))
             elif (
-                core.kind in (Kind.PROSE, Kind.KV)
+                core.kind in (KIND_PROSE, KIND_KV)
                 and idx not in members
                 and not any(required_kind(k) or position_field(k) for k, _ in core.pairs)
             ):
@@ -1075,8 +1085,8 @@ class Reducer:
             first = places[0][0]
             b = self.blocks[first]
             tag = "[" + ", ".join(symbols) + "]"
-            body = plain(b.inner.text) if b.kind is Kind.BULLET and b.inner is not None else text
-            self._replace[first] = f"{b.bullet} {tag} {body}" if b.kind is Kind.BULLET else f"{tag} {body}"
+            body = plain(b.inner.text) if b.kind is KIND_BULLET and b.inner is not None else text
+            self._replace[first] = f"{b.bullet} {tag} {body}" if b.kind is KIND_BULLET else f"{tag} {body}"
             self._drop(b, "line repeated for several symbols, kept once naming them", self._replace[first])
             for idx, _ in places[1:]:
                 self._skip[idx] = f"same line as for another symbol, kept once at line {b.line + 1}"
@@ -1098,7 +1108,7 @@ class Reducer:
             if not body:
                 continue
             if any(
-                x.core.kind is not Kind.PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text)
+                x.core.kind is not KIND_PROSE or x.instr or HAS_DIGIT.search(x.text) or symbols_in(x.text)
                 for x in body
             ):
                 continue
@@ -1139,7 +1149,7 @@ class Reducer:
             if h not in emitted or h in self._replace or h in self._tables:
                 continue
             end = ends[h]
-            content = [k for k in range(h + 1, end) if self.blocks[k].kind is not Kind.SEPARATOR]
+            content = [k for k in range(h + 1, end) if self.blocks[k].kind is not KIND_SEPARATOR]
             if content and not any(k in emitted for k in content) and not self._names_kept(h, emitted):
                 emitted.discard(h)
                 self._drop(self.blocks[h], "heading whose lines were all dropped")
@@ -1153,7 +1163,7 @@ class Reducer:
             return False
         for k in range(h + 1, len(self.blocks)):
             b = self.blocks[k]
-            if b.symbol != named[0] and b.kind is not Kind.SEPARATOR:
+            if b.symbol != named[0] and b.kind is not KIND_SEPARATOR:
                 return False
             if k in emitted:
                 return True
@@ -1226,7 +1236,7 @@ class Reducer:
         counts: dict[str, int] = {}
         for idx, text in out:
             b = self.blocks[idx]
-            if "[" in text and not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)):
+            if "[" in text and not (b.instr or b.fmt or b.kind in (KIND_PROTECTED, KIND_CODE, KIND_JSON)):
                 for tag in _TAG.findall(text):
                     counts[tag] = counts.get(tag, 0) + 1
         if not any(n >= 3 for n in counts.values()):
@@ -1249,7 +1259,7 @@ class Reducer:
         pattern = re.compile(r"\[(" + "|".join(map(re.escape, aliases)) + r")\]")
         for idx, text in out:
             b = self.blocks[idx]
-            if not (b.instr or b.fmt or b.kind in (Kind.PROTECTED, Kind.CODE, Kind.JSON)) and pattern.search(
+            if not (b.instr or b.fmt or b.kind in (KIND_PROTECTED, KIND_CODE, KIND_JSON)) and pattern.search(
                 text
             ):
                 if not placed:  # before the record this line belongs to, never inside it
