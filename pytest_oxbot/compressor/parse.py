@@ -1459,7 +1459,8 @@ def parse(
     kept = _protected_lines(lines, protect) if ("keep>" in prompt or protect) else set()
     i = 0
     blank = False
-    while i < len(lines):
+    n = len(lines)
+    while i < n:
         raw = lines[i]
         line = raw.strip()
         if not line:
@@ -1468,7 +1469,8 @@ def parse(
             continue
         start = i
         # (a table, CSV or YAML block needs a next line with its separator: most lines fail that at once)
-        after = lines[i + 1] if i + 1 < len(lines) else ""
+        after = lines[i + 1] if i + 1 < n else ""
+        head = line[0]  # (first-character tests before the method calls: most lines fail them all)
         if i in kept:
             j = i
             while j + 1 < len(lines) and j + 1 in kept:  # blank lines in a span are kept too
@@ -1476,7 +1478,7 @@ def parse(
             text = "\n".join(lines[i : j + 1]).replace(_KEEP_OPEN, "").replace(_KEEP_CLOSE, "")
             block = Block(KIND_PROTECTED, text.strip("\n"), nlines=j - i + 1)
             i = j + 1
-        elif line.startswith("```"):
+        elif head == "`" and line.startswith("```"):
             j = i + 1
             while j < len(lines) and not lines[j].strip().startswith("```"):
                 j += 1
@@ -1491,7 +1493,7 @@ def parse(
         elif "," in line and "," in after and (csv_end := _csv_end(lines, i)) is not None:
             block = _table([ln.strip() for ln in lines[i:csv_end]], i, ",")
             i = csv_end
-        elif line.startswith("|") and line.endswith("|") and len(line) > 1:
+        elif head == "|" and line[-1] == "|" and len(line) > 1:
             j = i
             while j < len(lines) and lines[j].strip().startswith("|") and lines[j].strip().endswith("|"):
                 j += 1
@@ -1553,7 +1555,7 @@ def parse(
                 labelled = _labelled_json(prompt, lines, offsets, i, raw)
                 if labelled is not None:
                     found, i = labelled
-            if found is None and line.startswith("Sources: ") and LEGEND.match(line):
+            if found is None and head == "S" and line.startswith("Sources: ") and LEGEND.match(line):
                 found = Block(KIND_PROTECTED, line)  # our own source-tag legend: never dropped again
                 i += 1
             if found is None and line[0] == "{" and _DICT_AFTER_DICT.search(line):
@@ -1574,7 +1576,7 @@ def parse(
         block.line = start
         if block.inner is not None:
             block.inner.line = start  # what is reported of a bullet's content names its line
-        block.indent = len(raw) - len(raw.lstrip())
+        block.indent = len(raw) - len(raw.lstrip()) if raw[0] != head else 0  # (no margin: no strip)
         block.blank_before = blank
         blank = False
         blocks.append(block)
