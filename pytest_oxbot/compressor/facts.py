@@ -669,6 +669,9 @@ class PromptFacts:
     contract: tuple[tuple[int, str], ...]  # (line, text) emergency must keep
     answer_keys: tuple[str, ...]
     protected: tuple[tuple[int, str], ...]
+    # indented lines of the answer format's code blocks (a YAML template), each with its indentation
+    # relative to the block's first line: the indentation is the structure, kept by the strict levels
+    layout: tuple[tuple[int, str], ...] = ()
 
 
 def _line_texts(doc: Doc, b: Block) -> Iterator[tuple[int, str]]:
@@ -696,6 +699,7 @@ def prompt_facts(doc: Doc) -> PromptFacts:
     fmt: list[tuple[int, str]] = []
     contract: list[tuple[int, str]] = []
     protected: list[tuple[int, str]] = []
+    layout: list[tuple[int, str]] = []
     lower_keys = frozenset(k.lower() for k in doc.answer_keys)
     positions = {i for rec in doc.records if rec.is_position for i in range(rec.start, rec.end)}
     for idx, b in enumerate(doc.blocks):
@@ -707,6 +711,8 @@ def prompt_facts(doc: Doc) -> PromptFacts:
         texts = list(_line_texts(doc, b))
         if b.fmt:
             fmt.extend(texts)
+            if b.kind is Kind.CODE:
+                layout.extend(_indented_lines(doc, b))
         if b.instr and b.kind is not Kind.HEADING and b.kind is not Kind.TABLE:
             instructions.extend(texts)
         line_block = b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE, Kind.HEADING)
@@ -721,7 +727,17 @@ def prompt_facts(doc: Doc) -> PromptFacts:
         tuple(contract),
         doc.answer_keys,
         tuple(protected),
+        tuple(layout),
     )
+
+
+def _indented_lines(doc: Doc, b: Block) -> Iterator[tuple[int, str]]:
+    base = len(doc.lines[b.line]) - len(doc.lines[b.line].lstrip()) if b.line < len(doc.lines) else 0
+    for k in range(1, b.nlines):
+        line = doc.lines[b.line + k].rstrip() if b.line + k < len(doc.lines) else ""
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and indent > base and not line.lstrip().startswith("```"):
+            yield b.line + k, line[base:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -792,6 +808,9 @@ def check_against(
     if level in STRICT_LEVELS:
         missing_instr = tuple(dict.fromkeys(t for _, t in original.instructions if norm(t) not in hay))
         missing_fmt = tuple(dict.fromkeys(t for _, t in original.format_lines if norm(t) not in hay))
+        missing_fmt += tuple(
+            f"indentation of {t.strip()!r}" for _, t in original.layout if t not in compressed
+        )
     else:
         missing_instr = ()
         missing_fmt = tuple(dict.fromkeys(t for _, t in original.contract if norm(t) not in hay))

@@ -380,3 +380,13 @@ def test_a_list_of_prices_may_name_the_price_after_the_symbol() -> None:
     prompt = 'Current: BTC/USDT last 91230.5 | ETH/USDT last 3049.39\nRespond with JSON only: {"action": "buy|sell"}\n'
     assert required_facts(prompt) >= {Fact("BTC", "price", "91230.5"), Fact("ETH", "price", "3049.39")}
     assert "ETH/USDT last 3049.39" in compress_checked(prompt, "emergency")
+
+
+def test_the_check_sees_a_yaml_answer_lose_its_indentation() -> None:
+    """The check compared lines with their whitespace collapsed, so a flattened YAML answer (a nested
+    key made a top-level one) passed it."""
+    out = compress_checked(YAML_DOCUMENT, "standard")
+    flat = "\n".join(line.lstrip() for line in out.splitlines())
+    report = check_fidelity(YAML_DOCUMENT, flat)
+    assert not report.ok
+    assert any("indentation" in m for m in report.missing_format)
