@@ -888,20 +888,19 @@ class Reducer:
         recs = self.doc.records
         run: list[Record] = []
         for rec in [*recs, None]:
-            if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec, texts)):
+            ok = rec is not None and self._pivotable(rec)  # asked once: `_pivot` changes nothing it reads
+            if rec is not None and ok and (not run or self._continues(run[-1], rec, texts)):
                 run.append(rec)
                 continue
-            if rec is not None and run and self._pivotable(rec) and len(run) == 1:
+            if rec is not None and run and ok and len(run) == 1:
                 run = [rec]
                 continue
             if len(run) >= 2:
                 self._pivot(run, texts)
-            run = [rec] if rec is not None and self._pivotable(rec) else []
+            run = [rec] if rec is not None and ok else []
 
     def _pivotable(self, rec: Record) -> bool:
         head = self.blocks[rec.start]
-        # a member this level drops (a repeated instruction line) does not stand in the way
-        members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
         if head.fmt or head.instr or head.kind is KIND_PROTECTED:
             return False
         if head.kind is not KIND_HEADING and head.core.kind is not KIND_KV:
@@ -910,6 +909,8 @@ class Reducer:
             return False  # `<ticker symbol="BTC" price="1"/>`: its cells would keep quotes and `/>`
         if head.core.kind is KIND_KV and head.core.sep == "entity" and restates_a_kind(head.core):
             return False  # one RSI per timeframe: one column per name would lose which is which
+        # a member this level drops (a repeated instruction line) does not stand in the way
+        members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
         one_line = head.kind is not KIND_HEADING and not members and len(head.core.pairs) >= 2
         if len(members) + (head.kind is not KIND_HEADING) < 2 and not one_line:
             return False
