@@ -1980,9 +1980,9 @@ class Record:
     def is_position(self) -> bool:
         """Stop loss and take profit, or a side with an entry or a quantity (a trade setup with an
         entry and a target but no side is a hypothesis, not a position)."""
-        keys = {position_field(k) for k, _ in self.pairs}
         if not self.symbol:
             return False
+        keys = {position_field(k) for k, _ in self.pairs}
         if "sl" in keys and "tp" in keys:
             return True
         return "side" in keys and ("entry" in keys or "qty" in keys)
