@@ -380,16 +380,16 @@ class Reducer:
 
     def _ends_list(self, prev: int, idx: int, text: str) -> bool:
         """A plain line after a blank line that follows a list (a record's end, see `records`)."""
-        if not (0 <= prev < len(self.blocks) and 0 <= idx < len(self.blocks)):
+        # (asked of every pair of lines written: the next line and its blank line are tested first)
+        if idx != prev + 1 or prev < 0 or idx >= len(self.blocks):
             return False
-        a, b = self.blocks[prev], self.blocks[idx]
+        b = self.blocks[idx]
         return (
             b.blank_before
-            and a.kind is KIND_BULLET
+            and self.blocks[prev].kind is KIND_BULLET
             and b.kind is not KIND_BULLET
             and b.kind is not KIND_HEADING
             and not text.startswith(("-", "|"))
-            and idx == prev + 1
         )
 
     @staticmethod
