@@ -265,6 +265,7 @@ class Reducer:
         self._skip: dict[int, str] = {}  # block -> why it is left out (planned before rendering)
         self._replace: dict[int, str] = {}  # block -> the text it is rendered as (planned)
         self._pos: dict[int, Record] = {}
+        self._pos_indexed = False  # (`_index_positions` ran: most prompts have none, so `_pos` can't tell)
         self._owner = -1  # the block being rendered (each Dropped entry remembers it)
         self._tables: set[int] = set()  # blocks whose text is a pivot table
         self._owners: list[int] = []
@@ -291,11 +292,13 @@ class Reducer:
         }
 
     def _index_positions(self) -> None:
-        if not self._pos:
-            for rec in self.doc.records:
-                if rec.is_position:
-                    for i in range(rec.start, rec.end):
-                        self._pos[i] = rec
+        if self._pos_indexed:
+            return
+        self._pos_indexed = True
+        for rec in self.doc.records:
+            if rec.is_position:
+                for i in range(rec.start, rec.end):
+                    self._pos[i] = rec
 
     def _duplicates(self) -> dict[int, str]:
         """Identical instruction lines after their first occurrence (blocks, with why); their emoji must
