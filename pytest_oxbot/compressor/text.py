@@ -317,12 +317,16 @@ def norm(text: str) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(\[`-])")
 
 
+_ABBREVIATION_END = re.compile(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", re.I)  # `e.g.` ends no sentence
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of one line of prose (a decimal point or `e.g.` never ends a sentence)."""
     parts = _SENTENCE_END.split(text)
     out: list[str] = []
     for part in parts:
-        if out and re.search(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", out[-1], re.I):
+        # (searched from near its end, where any match ends: `\b` still sees the character before `pos`)
+        if out and _ABBREVIATION_END.search(out[-1], max(len(out[-1]) - 12, 0)):
             out[-1] = f"{out[-1]} {part}"
         else:
             out.append(part)
