@@ -623,18 +623,18 @@ class Reducer:
         return bool(named) and bool(_MARKET_WORDS.search(sentence))
 
     def _series(self, b: Block) -> str:
-        keep = self.level.series
-        floor = 1 if id(b) in self._needs_series else 0
+        lv = self.level
+        keep = lv.series
         if keep is None:
             return b.text
-        keep = max(keep, floor)
+        keep = max(keep, 1 if id(b) in self._needs_series else 0)
         if keep == 0:
             self._drop(b, "series")
             return ""
-        label = _series_label(b.label, self.level.prose != "all", self.level.decorate)
+        label = _series_label(b.label, lv.prose != "all", lv.decorate)
         # The "…" marker costs two tokens a series; from the standard rung on, the section's own
         # wording ("oldest → latest") has to carry that the series is a tail.
-        marker = self.level.prose == "all" or (self.level.series or 0) > 3
+        marker = lv.prose == "all" or (lv.series or 0) > 3
         if len(b.values) > keep:
             text = _series_text(label, b.values[-keep:], marker)
             self._drop(b, f"series shortened to the last {keep} values", text)
@@ -1059,6 +1059,7 @@ class Reducer:
                 or b.fmt
                 or not b.symbol
                 or idx in self._pos
+                or b.kind is KIND_SERIES  # (its values are numbers: a digit, known without a scan)
                 or HAS_DIGIT.search(b.text)
             ):
                 continue
