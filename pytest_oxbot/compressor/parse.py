@@ -306,6 +306,7 @@ _CJK_INSTRUCTION = re.compile(
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
+_NON_ASCII_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit beyond ASCII
 _FIRST_WORD_ANY = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*((?:[^\W\d_]|')+)")  # any alphabet: `mantén`
 
 
@@ -313,15 +314,18 @@ def instruction_signals(text: str) -> tuple[bool, str]:
     """(has an instruction keyword, the first word) of a line: one lower-casing, one word scan."""
     ascii_only = text.isascii()
     low = text.lower() if ascii_only else strip_emoji(text).lower()
-    words = (_ASCII_TOKENS if ascii_only else _TOKENS).findall(low)
+    # ASCII letters only (`20‑Period EMA`, `oldest → latest`: dashes, arrows, quotes beyond ASCII): the
+    # ASCII scans, ~2x faster, find the same words (lower-cased, a word is [a-z]) and no CJK keyword
+    ascii_words = ascii_only or _NON_ASCII_WORD_CHAR.search(low) is None
+    words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
     keyword = (
         not _INSTR_SINGLE.isdisjoint(words)
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
-        or (not ascii_only and _CJK_INSTRUCTION.search(low) is not None)
+        or (not ascii_words and _CJK_INSTRUCTION.search(low) is not None)
     )
     if not ascii_only:
         low = low.replace("\u2019", "'")  # `N’utilisez pas`: a typographic apostrophe
-    m = (_FIRST_WORD if ascii_only else _FIRST_WORD_ANY).match(low)
+    m = (_FIRST_WORD if ascii_words else _FIRST_WORD_ANY).match(low)
     first = m.group(1) if m else ""
     # `Не копируй ...`, `Não use ...`, `Ne copiez pas ...`, `N'utilisez pas`, `Non copiare ...`: a
     # prohibition, in languages that start one with their "not". English "no" starts data as often ("No
