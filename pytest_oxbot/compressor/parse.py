@@ -474,7 +474,7 @@ def _is_label(text: str) -> bool:
     )
 
 
-_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")  # (`_split_pairs` tests for these marks before it scans)
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
     r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
@@ -676,7 +676,10 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
     if _in_number(body, colon):
         return None  # `BTC 1m close 90963.44 at 14:00`: a time (or a ratio), not `key: value`
     starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
-    further = body.find(":", colon + 1) >= 0  # (one colon, one pair: no separator scan)
+    # (one colon, one pair; no separator after it (`Latest: 1  Average: 2`), no pair after it: either way
+    # no `_SEP` scan, which is tried at every position)
+    rest = body[colon + 1 :]
+    further = ":" in rest and ("," in rest or "|" in rest or ";" in rest or "->" in rest or "→" in rest)
     for sep in _SEP.finditer(body, colon + 1) if further else ():
         nxt = body.find(":", sep.end())
         if nxt < 0:
