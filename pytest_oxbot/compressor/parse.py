@@ -306,6 +306,7 @@ _CJK_INSTRUCTION = re.compile(
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
+_NON_ASCII_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit beyond ASCII
 _FIRST_WORD_ANY = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*((?:[^\W\d_]|')+)")  # any alphabet: `mantén`
 
 
@@ -313,15 +314,18 @@ def instruction_signals(text: str) -> tuple[bool, str]:
     """(has an instruction keyword, the first word) of a line: one lower-casing, one word scan."""
     ascii_only = text.isascii()
     low = text.lower() if ascii_only else strip_emoji(text).lower()
-    words = (_ASCII_TOKENS if ascii_only else _TOKENS).findall(low)
+    # ASCII letters only (`20‑Period EMA`, `oldest → latest`: dashes, arrows, quotes beyond ASCII): the
+    # ASCII scans, ~2x faster, find the same words (lower-cased, a word is [a-z]) and no CJK keyword
+    ascii_words = ascii_only or _NON_ASCII_WORD_CHAR.search(low) is None
+    words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
     keyword = (
         not _INSTR_SINGLE.isdisjoint(words)
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
-        or (not ascii_only and _CJK_INSTRUCTION.search(low) is not None)
+        or (not ascii_words and _CJK_INSTRUCTION.search(low) is not None)
     )
     if not ascii_only:
         low = low.replace("\u2019", "'")  # `N’utilisez pas`: a typographic apostrophe
-    m = (_FIRST_WORD if ascii_only else _FIRST_WORD_ANY).match(low)
+    m = (_FIRST_WORD if ascii_words else _FIRST_WORD_ANY).match(low)
     first = m.group(1) if m else ""
     # `Не копируй ...`, `Não use ...`, `Ne copiez pas ...`, `N'utilisez pas`, `Non copiare ...`: a
     # prohibition, in languages that start one with their "not". English "no" starts data as often ("No
@@ -470,7 +474,7 @@ def _is_label(text: str) -> bool:
     )
 
 
-_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")
+_SEP = re.compile(r"\s*(?:\||;|->|→|,)\s*")  # (`_split_pairs` tests for these marks before it scans)
 # key: value pairs inside dict-like or `k=v` lines (the value regex consumes quoted strings whole)
 PAIR_RE = re.compile(
     r"""(?<![\w'"])['"]?(?P<key>[A-Za-z_][A-Za-z0-9_]*+)['"]?\s*+[:=]\s*+"""
@@ -672,7 +676,10 @@ def _split_pairs(body: str) -> tuple[tuple[str, str], ...] | None:
     if _in_number(body, colon):
         return None  # `BTC 1m close 90963.44 at 14:00`: a time (or a ratio), not `key: value`
     starts = [(0, body[:colon].strip(), colon + 1)]  # (start, key, value start)
-    further = body.find(":", colon + 1) >= 0  # (one colon, one pair: no separator scan)
+    # (one colon, one pair; no separator after it (`Latest: 1  Average: 2`), no pair after it: either way
+    # no `_SEP` scan, which is tried at every position)
+    rest = body[colon + 1 :]
+    further = ":" in rest and ("," in rest or "|" in rest or ";" in rest or "->" in rest or "→" in rest)
     for sep in _SEP.finditer(body, colon + 1) if further else ():
         nxt = body.find(":", sep.end())
         if nxt < 0:
@@ -1980,9 +1987,9 @@ class Record:
     def is_position(self) -> bool:
         """Stop loss and take profit, or a side with an entry or a quantity (a trade setup with an
         entry and a target but no side is a hypothesis, not a position)."""
-        keys = {position_field(k) for k, _ in self.pairs}
         if not self.symbol:
             return False
+        keys = {position_field(k) for k, _ in self.pairs}
         if "sl" in keys and "tp" in keys:
             return True
         return "side" in keys and ("entry" in keys or "qty" in keys)

@@ -265,6 +265,7 @@ class Reducer:
         self._skip: dict[int, str] = {}  # block -> why it is left out (planned before rendering)
         self._replace: dict[int, str] = {}  # block -> the text it is rendered as (planned)
         self._pos: dict[int, Record] = {}
+        self._pos_indexed = False  # (`_index_positions` ran: most prompts have none, so `_pos` can't tell)
         self._owner = -1  # the block being rendered (each Dropped entry remembers it)
         self._tables: set[int] = set()  # blocks whose text is a pivot table
         self._owners: list[int] = []
@@ -291,11 +292,13 @@ class Reducer:
         }
 
     def _index_positions(self) -> None:
-        if not self._pos:
-            for rec in self.doc.records:
-                if rec.is_position:
-                    for i in range(rec.start, rec.end):
-                        self._pos[i] = rec
+        if self._pos_indexed:
+            return
+        self._pos_indexed = True
+        for rec in self.doc.records:
+            if rec.is_position:
+                for i in range(rec.start, rec.end):
+                    self._pos[i] = rec
 
     def _duplicates(self) -> dict[int, str]:
         """Identical instruction lines after their first occurrence (blocks, with why); their emoji must
@@ -380,16 +383,16 @@ class Reducer:
 
     def _ends_list(self, prev: int, idx: int, text: str) -> bool:
         """A plain line after a blank line that follows a list (a record's end, see `records`)."""
-        if not (0 <= prev < len(self.blocks) and 0 <= idx < len(self.blocks)):
+        # (asked of every pair of lines written: the next line and its blank line are tested first)
+        if idx != prev + 1 or prev < 0 or idx >= len(self.blocks):
             return False
-        a, b = self.blocks[prev], self.blocks[idx]
+        b = self.blocks[idx]
         return (
             b.blank_before
-            and a.kind is KIND_BULLET
+            and self.blocks[prev].kind is KIND_BULLET
             and b.kind is not KIND_BULLET
             and b.kind is not KIND_HEADING
             and not text.startswith(("-", "|"))
-            and idx == prev + 1
         )
 
     @staticmethod
@@ -620,18 +623,18 @@ class Reducer:
         return bool(named) and bool(_MARKET_WORDS.search(sentence))
 
     def _series(self, b: Block) -> str:
-        keep = self.level.series
-        floor = 1 if id(b) in self._needs_series else 0
+        lv = self.level
+        keep = lv.series
         if keep is None:
             return b.text
-        keep = max(keep, floor)
+        keep = max(keep, 1 if id(b) in self._needs_series else 0)
         if keep == 0:
             self._drop(b, "series")
             return ""
-        label = _series_label(b.label, self.level.prose != "all", self.level.decorate)
+        label = _series_label(b.label, lv.prose != "all", lv.decorate)
         # The "…" marker costs two tokens a series; from the standard rung on, the section's own
         # wording ("oldest → latest") has to carry that the series is a tail.
-        marker = self.level.prose == "all" or (self.level.series or 0) > 3
+        marker = lv.prose == "all" or (lv.series or 0) > 3
         if len(b.values) > keep:
             text = _series_text(label, b.values[-keep:], marker)
             self._drop(b, f"series shortened to the last {keep} values", text)
@@ -888,20 +891,19 @@ class Reducer:
         recs = self.doc.records
         run: list[Record] = []
         for rec in [*recs, None]:
-            if rec is not None and self._pivotable(rec) and (not run or self._continues(run[-1], rec, texts)):
+            ok = rec is not None and self._pivotable(rec)  # asked once: `_pivot` changes nothing it reads
+            if rec is not None and ok and (not run or self._continues(run[-1], rec, texts)):
                 run.append(rec)
                 continue
-            if rec is not None and run and self._pivotable(rec) and len(run) == 1:
+            if rec is not None and run and ok and len(run) == 1:
                 run = [rec]
                 continue
             if len(run) >= 2:
                 self._pivot(run, texts)
-            run = [rec] if rec is not None and self._pivotable(rec) else []
+            run = [rec] if rec is not None and ok else []
 
     def _pivotable(self, rec: Record) -> bool:
         head = self.blocks[rec.start]
-        # a member this level drops (a repeated instruction line) does not stand in the way
-        members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
         if head.fmt or head.instr or head.kind is KIND_PROTECTED:
             return False
         if head.kind is not KIND_HEADING and head.core.kind is not KIND_KV:
@@ -910,6 +912,8 @@ class Reducer:
             return False  # `<ticker symbol="BTC" price="1"/>`: its cells would keep quotes and `/>`
         if head.core.kind is KIND_KV and head.core.sep == "entity" and restates_a_kind(head.core):
             return False  # one RSI per timeframe: one column per name would lose which is which
+        # a member this level drops (a repeated instruction line) does not stand in the way
+        members = [self.blocks[k] for k in range(rec.start + 1, rec.end) if k not in self._skip]
         one_line = head.kind is not KIND_HEADING and not members and len(head.core.pairs) >= 2
         if len(members) + (head.kind is not KIND_HEADING) < 2 and not one_line:
             return False
@@ -1055,6 +1059,7 @@ class Reducer:
                 or b.fmt
                 or not b.symbol
                 or idx in self._pos
+                or b.kind is KIND_SERIES  # (its values are numbers: a digit, known without a scan)
                 or HAS_DIGIT.search(b.text)
             ):
                 continue

@@ -158,12 +158,15 @@ def join_numbers(values: Iterable[str], sep: str = ",") -> str:
     (`100,200` is one number with a thousands separator; `100, 200` is two; `89.950,25` with a decimal
     comma is kept apart from the next value by a space too)."""
     items = list(values)
-    if any(sep in v for v in items):
+    # one scan of the values joined by a NUL (never part of a separator) rather than a generator per value
+    if sep in "\0".join(items):
         return (sep + " ").join(items)
     for a, b in itertools.pairwise(items):
-        # `12` then `345` reads as `12,345`: the only way a tight join changes a number
+        # `12` then `345` reads as `12,345`: the only way a tight join changes a number (`a` with a `.`
+        # never matches `_SHORT_INT_END`: tested first, as prices have one)
         if (
-            len(b) >= 3
+            "." not in a
+            and len(b) >= 3
             and b[:3].isdigit()
             and (len(b) == 3 or not b[3].isdigit())
             and _SHORT_INT_END.fullmatch(a)
@@ -314,12 +317,16 @@ def norm(text: str) -> str:
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(\[`-])")
 
 
+_ABBREVIATION_END = re.compile(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", re.I)  # `e.g.` ends no sentence
+
+
 def sentences(text: str) -> list[str]:
     """The sentences of one line of prose (a decimal point or `e.g.` never ends a sentence)."""
     parts = _SENTENCE_END.split(text)
     out: list[str] = []
     for part in parts:
-        if out and re.search(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", out[-1], re.I):
+        # (searched from near its end, where any match ends: `\b` still sees the character before `pos`)
+        if out and _ABBREVIATION_END.search(out[-1], max(len(out[-1]) - 12, 0)):
             out[-1] = f"{out[-1]} {part}"
         else:
             out.append(part)
