@@ -640,7 +640,8 @@ def _position(text: str) -> Block | None:
     else:
         text_pairs = text
     pairs: tuple[tuple[str, str], ...] = tuple(PAIR_RE.findall(text_pairs))  # (its two groups: key, value)
-    if any(k.lower() == "type" for k, _ in pairs):  # Jesse's `type=long`: the side
+    # Jesse's `type=long`: the side (keys are ASCII: a `type` key puts "type" in `low`)
+    if "type" in low and any(k.lower() == "type" for k, _ in pairs):
         pairs = tuple(
             ("side", v) if k.lower() == "type" and _SIDE_VALUE.fullmatch(v) else (k, v) for k, v in pairs
         )
