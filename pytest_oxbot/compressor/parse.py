@@ -408,7 +408,15 @@ _SERIES_CHARS = re.compile(r"[-+0-9.eE,\s]+")
 _SERIES_BODY = re.compile(rf"\s*+{_NUM}(?:\s*+,\s*+{_NUM})*+\s*+,?")  # possessive: linear time
 _COMMA_DIGIT = re.compile(r",\d")
 _COMMA_VALUE = re.compile(r"[-+]?(?:\d+(?:\.\d{3})*(?:,\d+)?|\d{1,3}(?:,\d{3})*(?:\.\d+)?)")
-_TERMINAL = re.compile(r"[.!?。！？、，；]$")
+_TERMINAL = (".", "!", "?", "。", "！", "？", "、", "，", "；")
+
+
+def _terminal(text: str) -> bool:
+    """Ends with a sentence's end mark, as `[.!?。！？、，；]$` finds (`$`: before a final newline too); two
+    `endswith`, not a regex search tried at every position."""
+    return text.endswith(_TERMINAL) or (text[-1:] == "\n" and text[:-1].endswith(_TERMINAL))
+
+
 _HAS_CJK_TEXT = re.compile("[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, ideographs, hangul
 _NUMERIC_START = frozenset("0123456789+-−$€£¥₿~≈.")
 _PARENS = re.compile(r"\([^)]*\)")
@@ -640,7 +648,8 @@ def _position(text: str) -> Block | None:
     else:
         text_pairs = text
     pairs: tuple[tuple[str, str], ...] = tuple(PAIR_RE.findall(text_pairs))  # (its two groups: key, value)
-    if any(k.lower() == "type" for k, _ in pairs):  # Jesse's `type=long`: the side
+    # Jesse's `type=long`: the side (keys are ASCII: a `type` key puts "type" in `low`)
+    if "type" in low and any(k.lower() == "type" for k, _ in pairs):
         pairs = tuple(
             ("side", v) if k.lower() == "type" and _SIDE_VALUE.fullmatch(v) else (k, v) for k, v in pairs
         )
@@ -761,7 +770,7 @@ def _sentence_about_a_symbol(key: str, value: str) -> bool:
     words = value.split()
     return (
         len(words) >= 6
-        and _TERMINAL.search(value) is not None
+        and _terminal(value)
         and not MARKET_LABEL.match(key)
         and not symbols_in(key)
         and bool(symbols_in(value))
@@ -886,7 +895,7 @@ def _is_label_line(core: str) -> bool:
     if len(core) > 90:
         return False
     words = core.split()
-    if not words or len(words) > 8 or _TERMINAL.search(core):
+    if not words or len(words) > 8 or _terminal(core):
         return False
     if core.endswith((":", "：")):
         return True
@@ -1606,7 +1615,7 @@ def parse(
 def _setext(prev: Block, rank: int) -> None:
     """`Title` underlined by `====` or `----` is a heading."""
     core = plain(prev.text)
-    if prev.kind in (Kind.PROSE, Kind.HEADING) and len(core.split()) <= 10 and not _TERMINAL.search(core):
+    if prev.kind in (Kind.PROSE, Kind.HEADING) and len(core.split()) <= 10 and not _terminal(core):
         prev.kind, prev.rank, prev.label = Kind.HEADING, rank, core.rstrip(":")
         prev.sep = "setext"  # written back as `#`/`##` once its underline is gone
 
@@ -1630,12 +1639,7 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
             b.kind, b.rank, b.label, b.instr = KIND_HEADING, 8, b.text[1:-1], False
             continue
         core = plain(b.text)
-        if (
-            b.instr
-            or len(core.split()) > 6
-            or _TERMINAL.search(core)
-            or (NUMBER_RE.search(core) and ":" in core)
-        ):
+        if b.instr or len(core.split()) > 6 or _terminal(core) or (NUMBER_RE.search(core) and ":" in core):
             continue
         if (i + 2 < len(blocks) and blocks[i + 2].core.kind is KIND_KV) or (
             after.pairs[0][1][:1] in _NUMERIC_START  # a value, not a sentence

@@ -341,15 +341,17 @@ class Reducer:
                 self._drop(block, self._skip[idx])
                 texts[idx] = ""
                 continue
-            texts[idx] = self._replace[idx] if idx in self._replace else self._block(idx, block)
-            if texts[idx] and block.lead:  # `Tickers: {...}`: the label it was written after
+            # (`text`, not `texts[idx]`, until it is final: one dict store a block, not four look-ups)
+            text = self._replace[idx] if idx in self._replace else self._block(idx, block)
+            if text and block.lead:  # `Tickers: {...}`: the label it was written after
                 # (a table rendered anew starts its own line: `Snapshot: <table>...` -> `Snapshot:`, rows)
-                apart = block.kind is KIND_TABLE and texts[idx] != block.text
-                texts[idx] = f"{block.lead}{chr(10) if apart else ' '}{texts[idx]}"
-            if texts[idx] and block.bullet == "```" and lv.name == "lossless":
+                apart = block.kind is KIND_TABLE and text != block.text
+                text = f"{block.lead}{chr(10) if apart else ' '}{text}"
+            if text and block.bullet == "```" and lv.name == "lossless":
                 # lossless changes no shape: a fenced block stays fenced (the other levels save the fence)
-                texts[idx] = f"```{block.label}\n{texts[idx]}\n```"
-            if texts[idx] or idx in self._pos or block.kind not in _UNREAD_KINDS:
+                text = f"```{block.label}\n{text}\n```"
+            texts[idx] = text
+            if text or idx in self._pos or block.kind not in _UNREAD_KINDS:
                 continue
             if HAS_DIGIT.search(block.text) is None or not symbols_in(block.text):
                 continue
