@@ -419,12 +419,34 @@ def latest_row(
     return (len(rows) - 1 if order > 0 else 0), col
 
 
+_TIMEFRAME_NAME = re.compile(r"(?i)tf|time ?frame|interval|period|resolution|candle")
+_TIMEFRAME = re.compile(r"\d{0,3}[smhdwMHDW]|\d{1,3}\s?(?:min|mins|minutes?|hours?|days?|weeks?)")
+
+
+def timeframe_row(
+    header: Sequence[str], rows: Sequence[Sequence[str]], symbol: str | None
+) -> tuple[int, int] | None:
+    """(0, timeframe column) of a table about one symbol with one row per timeframe (`BTC/USDT` over
+    `| TF | Close | RSI |` / `| 15m | ... |` / `| 1h | ... |`): every row is current, the first (the
+    shortest timeframe, as written) states the symbol's facts."""
+    if symbol is None or not rows or symbol_column(header, rows) is not None:
+        return None
+    for col, name in enumerate(header):
+        if (
+            _TIMEFRAME_NAME.fullmatch(norm_key(name).strip())
+            and all(col < len(r) and _TIMEFRAME.fullmatch(r[col].strip()) for r in rows)
+            and any(required_kind(h) for i, h in enumerate(header) if i != col)
+        ):
+            return 0, col
+    return None
+
+
 def _table_facts(
     header: Sequence[str], rows: Sequence[Sequence[str]], symbol: str | None = None
 ) -> set[Fact]:
     col = symbol_column(header, rows)
     if col is None:
-        latest = latest_row(header, rows, symbol)
+        latest = latest_row(header, rows, symbol) or timeframe_row(header, rows, symbol)
         if latest is None or symbol is None:
             return set()
         row, time_col = rows[latest[0]], latest[1]

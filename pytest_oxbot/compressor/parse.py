@@ -1633,6 +1633,14 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
         if after.kind is KIND_POSITION and not b.instr and len(b.text.split()) <= 8 and symbols_in(b.text):
             b.kind, b.rank, b.label = KIND_HEADING, 8, plain(b.text).rstrip(":")
             continue
+        if (
+            after.kind is KIND_TABLE
+            and not b.instr
+            and len(b.text.split()) <= 4
+            and len(symbols_in(b.text)) == 1
+        ):
+            b.kind, b.rank, b.label = KIND_HEADING, 8, plain(b.text).rstrip(":")  # `BTC/USDT` over its table
+            continue
         if after.kind is not KIND_KV:
             continue
         if _INI_SECTION.fullmatch(b.text):  # `[OPEN_LEGS]` over `leg1 = ...`: a section, not a command

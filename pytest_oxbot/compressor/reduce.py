@@ -32,6 +32,7 @@ from pytest_oxbot.compressor.facts import (
     side_line_facts,
     symbol_column,
     time_column,
+    timeframe_row,
     typed_line,
 )
 from pytest_oxbot.compressor.levels import Level
@@ -229,8 +230,12 @@ def _names_sl_or_tp(text: str) -> bool:
     return not text.isascii() and (_SL_OTHER.search(text) is not None or _TP_OTHER.search(text) is not None)
 
 
-# a side, then a fill (`short perp Hyperliquid 0.60 BTC @ 93,950.0`): a position leg, however written
-_SIDE_AT = re.compile(r"(?i)\b(?:long|short)\b[^@\n]{0,40}@\s*[$€£]?\d")
+# a side, then a fill (`short perp Hyperliquid 0.60 BTC @ 93,950.0`), or a quantity of shares or
+# contracts at a price (`BTC>100k YES: 1,500 shares @ 0.31`): a position leg, however written
+_SIDE_AT = re.compile(
+    r"(?i)\b(?:long|short)\b[^@\n]{0,40}@\s*[$€£]?\d"
+    r"|\d[\d,.]*\s*(?:shares|contracts|units|lots)\s*(?:@|at)\s*[$€£]?\d"
+)
 
 
 def _names_sl_and_tp(text: str) -> bool:
@@ -783,8 +788,13 @@ class Reducer:
             latest = latest_row(header, sample, b.symbol)
             if latest is not None and latest[0]:
                 latest = (len(lines) - 1, latest[1])
+        timeframes = (
+            timeframe_row(header, sample, b.symbol)
+            if latest is None and sym_col is None and header is not None and not b.fmt
+            else None
+        )
         if self.level.kv == "required" and header is not None and not b.fmt:
-            if sym_col is None and latest is None:
+            if sym_col is None and latest is None and timeframes is None:
                 self._drop(b, "table without required facts")
                 return ""
             keep_cols = [
@@ -794,6 +804,8 @@ class Reducer:
             ]
             if latest is not None:  # the time, then the symbol's facts
                 keep_cols = [latest[1], *(i for i in keep_cols if i != latest[1])]
+            elif timeframes is not None:  # each timeframe, then its values (every row is current)
+                keep_cols = [timeframes[1], *(i for i in keep_cols if i != timeframes[1])]
             elif keep_cols == [sym_col]:  # symbols and nothing about them (`sym|funding_8h`)
                 self._drop(b, "table without required facts")
                 return ""

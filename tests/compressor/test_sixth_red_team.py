@@ -390,3 +390,40 @@ def test_the_check_sees_a_yaml_answer_lose_its_indentation() -> None:
     report = check_fidelity(YAML_DOCUMENT, flat)
     assert not report.ok
     assert any("indentation" in m for m in report.missing_format)
+
+
+MULTI_TF = (
+    "Multi-timeframe view.\n"
+    + "".join(
+        f"{s}/USDT\n| TF | Close | RSI | Trend |\n|---|---|---|---|\n| 15m | {c} | {r} | up |\n| 1h | {c} | {r2} | up |\n"
+        for s, c, r, r2 in [("BTC", "91,230.50", "61.2", "58.4"), ("ETH", "3,049.39", "47.7", "44.1")]
+    )
+    + 'Respond with JSON only: {"action": "buy|sell|hold"}\n'
+)
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_a_table_per_symbol_with_a_row_per_timeframe_states_its_facts(mode: str) -> None:
+    """(seventh pass) A `BTC/USDT` line over `| TF | Close | RSI | Trend |` rows: no fact was read, and
+    `emergency` kept only the answer line. The line names the table's symbol; the first timeframe's row
+    states the facts; every row is current (not history): kept in every mode."""
+    assert required_facts(MULTI_TF) >= {Fact("BTC", "price", "91,230.50"), Fact("ETH", "rsi", "47.7")}
+    out = compress_checked(MULTI_TF, mode)
+    assert "58.4" in out  # the 1h row too
+    assert "44.1" in out
+
+
+PREDICTION = """You trade prediction markets on Polymarket.
+Your positions:
+  BTC>100k YES: 1,500 shares @ 0.31, unrealized +$60.00
+  ETH>5k NO: 2,000 shares @ 0.90, unrealized -$60.00
+Respond with JSON only: {"market": "string", "outcome": "YES|NO", "action": "buy|sell|hold", "shares": number}
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_shares_held_at_a_price_are_kept_as_positions(mode: str) -> None:
+    """(seventh pass) `emergency` left only the `Your positions:` heading."""
+    out = compress_checked(PREDICTION, mode)
+    assert "BTC>100k YES: 1,500 shares @ 0.31, unrealized +$60.00" in out
+    assert "ETH>5k NO: 2,000 shares @ 0.90, unrealized -$60.00" in out
