@@ -263,6 +263,8 @@ def listed_facts(text: str) -> set[Fact]:
     an RSI, then symbols each with its number. Every item must be so, or it is not such a list."""
     label = _LIST_LABEL.match(text)
     kind = required_kind(label.group(1)) if label else None
+    if kind is None and label is not None and _INDEX_LABEL.fullmatch(norm_key(label.group(1))):
+        kind = "price"  # `Underlying index: BTC 97,215.40 | ETH 3,702.88`: the index price of each
     if label is not None and kind is None and _HOLDINGS.fullmatch(norm_key(label.group(1))):
         return _listed_positions(_HOLDING_SPLIT.split(text[label.end() :].rstrip(" .")))
     if label is None or kind not in ("price", "rsi"):
@@ -281,6 +283,7 @@ def listed_facts(text: str) -> set[Fact]:
     return facts
 
 
+_INDEX_LABEL = re.compile(r"(?:underlying |spot |mark )?index(?: prices?| levels?)?")
 _HOLDINGS = re.compile(r"(?:current |open )?(?:holdings|positions)|portfolio|holding|position")
 _HOLDING_SPLIT = re.compile(r"(?<=\))\s*[,;]\s+|\s*;\s+|,\s+(?=[A-Za-z]{2,10}\s+[-+]?\d)")
 _HOLDING = re.compile(

@@ -427,3 +427,13 @@ def test_shares_held_at_a_price_are_kept_as_positions(mode: str) -> None:
     out = compress_checked(PREDICTION, mode)
     assert "BTC>100k YES: 1,500 shares @ 0.31, unrealized +$60.00" in out
     assert "ETH>5k NO: 2,000 shares @ 0.90, unrealized -$60.00" in out
+
+
+def test_an_underlying_index_list_states_each_price() -> None:
+    """`Underlying index: BTC 97,215.40 | ETH 3,702.88` (an options desk's reference prices) was read as
+    no fact and dropped by `emergency`."""
+    prompt = (
+        'Underlying index: BTC 97,215.40 | ETH 3,702.88\nRespond with JSON only: {"action": "buy|sell"}\n'
+    )
+    assert required_facts(prompt) >= {Fact("BTC", "price", "97,215.40"), Fact("ETH", "price", "3,702.88")}
+    assert "ETH 3,702.88" in compress_checked(prompt, "emergency")
