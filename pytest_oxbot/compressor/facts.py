@@ -599,6 +599,19 @@ def is_enumeration_line(text: str) -> bool:
     return any(k in low for k in SIGNAL_KEYS) and bool(ENUM_RE.search(_PAIR_TEXT.sub(" ", plain(text))))
 
 
+_ALLOWED_CUE = re.compile(
+    r"(?i)\b(?:signal|action|decision|side|direction|recommendation|verdict)s?\b[^.\n]{0,24}?"
+    r"\b(?:can be|must be|is one of|are one of|one of|allowed|either)\b"
+)
+
+
+def states_allowed_values(text: str) -> bool:
+    """A line that says a decision key's allowed values outright (`action can be: "buy", "sell", ...`),
+    wherever it stands: `is_enumeration_line` with the wording that says so (outside the answer format,
+    `Reaction Check: ... ETH/BTC` is no such line)."""
+    return _ALLOWED_CUE.search(text) is not None and is_enumeration_line(text)
+
+
 def is_contract_line(text: str) -> bool:
     """A line of the answer contract `emergency` keeps: allowed values, "do not copy", "JSON only"."""
     return is_enumeration_line(text) or bool(DONT_COPY.search(text)) or bool(ANSWER_ONLY.search(text))
@@ -742,7 +755,8 @@ def prompt_facts(doc: Doc) -> PromptFacts:
             instructions.extend(texts)
         line_block = b.kind not in (Kind.JSON, Kind.TABLE, Kind.CODE, Kind.HEADING)
         data = idx in positions or carries_facts(b)  # a position's `Side: LONG` is data, not the contract
-        if line_block and not data and (b.fmt or b.instr) and contract_kind(b, lower_keys) == "verbatim":
+        contract_line = b.fmt or b.instr or (line_block and states_allowed_values(b.text))
+        if line_block and not data and contract_line and contract_kind(b, lower_keys) == "verbatim":
             contract.extend(texts)
     return PromptFacts(
         Counter(numbers_in(doc.text)),

@@ -228,7 +228,7 @@ _INSTR_HEADING = re.compile(
     r"strategie|strategia)\b"
 )
 FORMAT_HEADING = re.compile(
-    r"(?i)\b(?:response|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
+    r"(?i)\b(?:response|respond|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
     r"template|json|spec(?:ification)?|fields?|keys|properties)\b|\b(?:json|yaml|toml)\s+(?:format|schema|output|structure|example|"
     r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
     r"|^\W*(?:your\s+)?(?:answer|response|reply)\W*$"  # a section headed `## Answer`

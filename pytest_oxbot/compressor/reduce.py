@@ -30,6 +30,7 @@ from pytest_oxbot.compressor.facts import (
     restates_a_kind,
     sentence_facts,
     side_line_facts,
+    states_allowed_values,
     symbol_column,
     time_column,
     timeframe_row,
@@ -516,7 +517,13 @@ class Reducer:
             if b.sep == "setext" and self.level.decorate:  # `RULES` + `=====` -> `# RULES`
                 return "#" * b.rank + " " + self._line(b.text)
             return self._line(b.text)
-        if lv.instructions == "contract" and (b.fmt or b.instr) and not carries_facts(b):
+        # (a line giving a decision key's allowed values is the contract wherever it stands: after an
+        # example whose stop/target keys made it read as data, `action can be: "buy", ..., "move_sl".`)
+        if (
+            lv.instructions == "contract"
+            and (b.fmt or b.instr or (b.kind in _PROSE_KINDS and states_allowed_values(b.text)))
+            and not carries_facts(b)
+        ):
             return self._contract(b)
         if b.fmt or b.instr:
             return self._whole(b)

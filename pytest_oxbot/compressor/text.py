@@ -199,8 +199,14 @@ def current_prompt_symbols() -> frozenset[str]:
 # (searched in "\n" + prompt: a pattern that starts with a literal is scanned for it at C speed)
 _LINE_TICKER = re.compile(r"\n[ \t\-*•>#|]*\**([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]*(?:[:(|]|[ \t]-[ \t])")
 _TICKER_CUE = re.compile(
-    r"[^\n]{0,40}?\b(?i:price|close|last|mark|rsi)\b[ \t]*(?:\(\d+\))?[ \t]*[:=]?[ \t]*[-+$€£]?\d"
+    r"[^\n]{0,40}?\b(?i:price|close|last|mark|rsi)\b[ \t]*(?:\([^)\n]{0,12}\))?[ \t]*[:=]?[ \t]*[-+$€£]?\d"
 )
+# `TSLA indicators: VWAP 455.92 | RSI(14, 1m) 54.2`, `AAPL last price 270.37`: the ticker, then words
+_LINE_TICKER_WORDS = re.compile(r"\n[ \t\-*•>#|]*\**([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]+(?=[a-z])")
+# a JSON map of tickers to numbers (`Current Prices: {"AAPL": 270.37, ...}`), read when a price is named
+# just before it
+_JSON_NUMBER_MAP = re.compile(r'\{\s*"[A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?"\s*:\s*-?\d[^{}]{0,3000}\}')
+_JSON_NUMBER_KEY = re.compile(r'"([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)"\s*:\s*-?\d')
 _JSON_TICKER = re.compile(r"""\"(?:symbol|ticker)"\s*:\s*"([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\"""")
 _DICT_TICKER = re.compile(r"""'(?:symbol|ticker)'\s*:\s*'([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)'""")  # Python dicts
 # capitalised words a prompt writes as labels: never learned as tickers
@@ -216,13 +222,22 @@ _NOT_TICKERS = frozenset(_NOT_TICKER_WORDS.split())
 
 def learn_symbols(prompt: str) -> frozenset[str]:
     """The tickers a prompt shows to be symbols though none is known: the name of a line giving a
-    price, close, last or RSI, or a `symbol`/`ticker` value in JSON."""
+    price, close, last or RSI, a `symbol`/`ticker` value in JSON, or a key of a JSON map of prices."""
     found: set[str] = set()
     text = "\n" + prompt
-    for m in _LINE_TICKER.finditer(text):
-        ticker = m.group(1)
-        if ticker not in KNOWN_SYMBOLS and ticker not in _NOT_TICKERS and _TICKER_CUE.match(text, m.end()):
-            found.add(ticker)
+    for pattern in (_LINE_TICKER, _LINE_TICKER_WORDS):
+        for m in pattern.finditer(text):
+            ticker = m.group(1)
+            if (
+                ticker not in KNOWN_SYMBOLS
+                and ticker not in _NOT_TICKERS
+                and _TICKER_CUE.match(text, m.end())
+            ):
+                found.add(ticker)
+    if '{"' in prompt:
+        for m in _JSON_NUMBER_MAP.finditer(prompt):
+            if "price" in prompt[max(0, m.start() - 40) : m.start()].lower():
+                found.update(_JSON_NUMBER_KEY.findall(m.group()))
     if '"symbol"' in prompt or '"ticker"' in prompt:
         found.update(_JSON_TICKER.findall(prompt))
     if "'symbol'" in prompt or "'ticker'" in prompt:

@@ -437,3 +437,70 @@ def test_an_underlying_index_list_states_each_price() -> None:
     )
     assert required_facts(prompt) >= {Fact("BTC", "price", "97,215.40"), Fact("ETH", "price", "3,702.88")}
     assert "ETH 3,702.88" in compress_checked(prompt, "emergency")
+
+
+STOCK_LINES = """TSLA indicators: VWAP 455.92 | RSI(14, 1m) 54.2 | trend up
+AAPL last: 270.37 | RSI 61.8
+Position: TSLA short 15 shares @ 468.20, stop 489.00, target 440.00, unrealized +$174.60
+Respond with JSON only:
+{"action": "hold|cover|add_short|buy", "qty": 0, "reason": "short text"}
+"""
+
+STOCK_JSON = """Current Prices:
+{"AAPL": 270.37, "MSFT": 512.40}
+Current Positions: {"AAPL": {"long": 40, "short": 0, "long_cost_basis": 231.85, "short_cost_basis": 0.0}}
+Respond with JSON only: {"decisions": {"AAPL": {"action": "buy|sell|hold", "quantity": 0}}}
+"""
+
+
+@pytest.mark.parametrize("prompt", [STOCK_LINES, STOCK_JSON], ids=["lines", "ai-hedge-fund"])
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_stock_tickers_are_learned_from_lines_with_words_and_from_price_maps(prompt: str, mode: str) -> None:
+    """(eighth pass) `TSLA indicators: ... RSI(14, 1m) 54.2`, `AAPL last price 270.37` and a JSON map of
+    prices keyed by stock tickers taught no ticker: no fact was read and `emergency` dropped the market
+    data and the positions unseen."""
+    facts = required_facts(prompt)
+    if prompt is STOCK_LINES:
+        assert {Fact("TSLA", "rsi", "54.2"), Fact("AAPL", "price", "270.37")} <= facts
+        needed = ["54.2", "270.37", "468.20", "489.00"]
+    else:
+        assert Fact("AAPL", "price", "270.37") in facts
+        needed = ["270.37", "512.40", "231.85"]
+    out = compress_checked(prompt, mode)
+    for value in needed:
+        assert value in out
+
+
+PLACEHOLDERS = """BTC: price 107478.3, rsi 50.7
+Respond in this format:
+DECISION: <BUY|HOLD|SELL>
+SHARES: <integer>
+STOP: <price>
+REASONING: <three sentences max>
+"""
+
+
+def test_respond_in_this_format_heads_the_answer_format() -> None:
+    """(eighth pass, TradingAgents) `Respond in this format:` was not an answer-format heading, so
+    `emergency` kept only the first field."""
+    out = compress_checked(PLACEHOLDERS, "emergency")
+    for line in PLACEHOLDERS.splitlines()[1:]:
+        assert line in out
+
+
+ALLOWED_AFTER_EXAMPLE = """BTC/USDT last=107478.3 rsi14=50.66
+Respond ONLY with valid JSON, no markdown, in this format:
+{"actions": [{"symbol": "BTC/USDT", "action": "hold", "amount": 0, "stop_loss": 0, "take_profit": 0, "reason": ""}]}
+action can be: "buy", "sell", "close", "hold", "move_sl".
+"""
+
+
+@pytest.mark.parametrize("mode", ["minimal", "emergency"])
+def test_allowed_values_are_kept_wherever_they_stand(mode: str) -> None:
+    """(eighth pass) The example's stop/target keys made the lines after it read as data, and the
+    allowed values (`move_sl` named nowhere else) were dropped."""
+    assert 'action can be: "buy", "sell", "close", "hold", "move_sl".' in compress_checked(
+        ALLOWED_AFTER_EXAMPLE, mode
+    )
+    reaction = "Reaction Check: BTC up 2.1% while alts lag; ETH/BTC at 0.0330."  # not allowed values
+    assert reaction not in compress_checked(f"Narrative\n{reaction}\n{ALLOWED_AFTER_EXAMPLE}", "emergency")
