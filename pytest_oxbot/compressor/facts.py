@@ -48,6 +48,7 @@ from pytest_oxbot.compressor.text import (
     plain,
     prompt_symbols,
     sentences,
+    symbols_in,
 )
 from pytest_oxbot.errors import CompressorError
 
@@ -202,9 +203,24 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
         elif core.kind is Kind.PROSE and HAS_DIGIT.search(core.text):
             text = plain(core.text)
             facts.update(one_line_position_facts(text))
-            for sentence in sentences(text):
-                facts.update(sentence_facts(sentence))
+            facts.update(line_sentence_facts(text))
     return frozenset(facts)
+
+
+def line_sentence_facts(text: str) -> set[Fact]:
+    """`sentence_facts` of each sentence of a line; a sentence that names no symbol is about the one the
+    line named last (`BTC is trading at $107,478.30. RSI(14) is 50.7 and the trend is up.`)."""
+    facts: set[Fact] = set()
+    carried: str | None = None
+    for sentence in sentences(text):
+        named = symbols_in(sentence)
+        found = sentence_facts(sentence)
+        if not found and not named and carried is not None and HAS_DIGIT.search(sentence):
+            found = sentence_facts(f"{carried} {sentence}")
+        facts.update(found)
+        if named:
+            carried = named[-1]
+    return facts
 
 
 def is_list_value(value: str) -> bool:
@@ -748,7 +764,8 @@ def prompt_facts(doc: Doc) -> PromptFacts:
             continue
         texts = list(_line_texts(doc, b))
         if b.fmt:
-            fmt.extend(texts)
+            # (a table's rule line carries nothing: `|---|` may be written `|-|`)
+            fmt.extend(t for t in texts if b.kind is not Kind.TABLE or not _RULE_LINE.fullmatch(t[1]))
             if b.kind is Kind.CODE:
                 layout.extend(_indented_lines(doc, b))
         if b.instr and b.kind is not Kind.HEADING and b.kind is not Kind.TABLE:
@@ -768,6 +785,9 @@ def prompt_facts(doc: Doc) -> PromptFacts:
         tuple(protected),
         tuple(layout),
     )
+
+
+_RULE_LINE = re.compile(r"\|?(?:\s*:?-+:?\s*\|)+\s*(?::?-+:?)?\s*")
 
 
 def _indented_lines(doc: Doc, b: Block) -> Iterator[tuple[int, str]]:

@@ -231,7 +231,7 @@ FORMAT_HEADING = re.compile(
     r"(?i)\b(?:response|respond|output|answer|reply|return|result|decision)s?\b.{0,24}\b(?:format|schema|structure|"
     r"template|json|spec(?:ification)?|fields?|keys|properties)\b|\b(?:json|yaml|toml)\s+(?:format|schema|output|structure|example|"
     r"template|response)\b|\bformat\b.{0,16}\b(?:response|output|answer|reply)\b"
-    r"|^\W*(?:your\s+)?(?:answer|response|reply)\W*$"  # a section headed `## Answer`
+    r"|^\W*(?:your\s+|expected\s+|final\s+)?(?:answer|response|reply|output)\W*$"  # `## Answer`, `# Output`
     r"|\b(?:reply|respond|answer)\s+(?:only\s+)?(?:in|with|as)\s+(?:json|yaml|toml|csv)\b"
     r"|\b(?:formato|format)\s+(?:de\s+|da\s+|do\s+|di\s+|della\s+)?(?:la\s+|l')?"
     r"(?:respuesta|resposta|réponse|risposta|salida|saída|sortie|uscita)\b|\b(?:antwort|ausgabe)format\b"

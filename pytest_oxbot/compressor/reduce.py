@@ -613,7 +613,12 @@ class Reducer:
         if lv.prose == "all":
             return text
         if lv.prose == "none":
-            kept = [s for s in sentences(text) if self._market_sentence(s, b)]
+            kept, carried = [], None  # (a sentence naming no symbol is about the one named before it)
+            for sentence in sentences(text):
+                if self._market_sentence(sentence, b, carried):
+                    kept.append(sentence)
+                named = symbols_in(sentence)
+                carried = named[-1] if named else carried
             out = " ".join(kept)
             if report and out != text:  # (every sentence kept: nothing went)
                 self._drop(
@@ -627,13 +632,14 @@ class Reducer:
             self._drop(b, "prose sentences without data", out)
         return out
 
-    def _market_sentence(self, sentence: str, b: Block) -> bool:
-        """A prose sentence that states a symbol's price, RSI or trend (kept even in emergency)."""
+    def _market_sentence(self, sentence: str, b: Block, carried: str | None = None) -> bool:
+        """A prose sentence that states a symbol's price, RSI or trend (kept even in emergency); one that
+        names no symbol is about `carried`, the symbol an earlier sentence of its line named."""
         if not HAS_DIGIT.search(sentence):
             return False
         if sentence_facts(sentence):
             return True
-        named = symbols_in(sentence) or ([b.symbol] if b.symbol else [])
+        named = symbols_in(sentence) or ([b.symbol] if b.symbol else []) or ([carried] if carried else [])
         return bool(named) and bool(_MARKET_WORDS.search(sentence))
 
     def _series(self, b: Block) -> str:

@@ -504,3 +504,57 @@ def test_allowed_values_are_kept_wherever_they_stand(mode: str) -> None:
     )
     reaction = "Reaction Check: BTC up 2.1% while alts lag; ETH/BTC at 0.0330."  # not allowed values
     assert reaction not in compress_checked(f"Narrative\n{reaction}\n{ALLOWED_AFTER_EXAMPLE}", "emergency")
+
+
+TABLE_FORMAT = """BTC: price 109870.40, rsi 50.7
+## RESPONSE FORMAT
+Answer with a markdown table:
+| Ticker | Action | Qty |
+|---|---|---|
+| BTC | hold | 0 |
+"""
+
+
+@pytest.mark.parametrize("mode", EVERY_MODE)
+def test_an_answer_format_table_does_not_make_the_check_fail_a_correct_output(mode: str) -> None:
+    """With the default `verify=True`, every prompt whose answer format is a markdown table raised
+    FidelityError in analysis/standard/lean: the table is written with `|-|` rules, and the check
+    wanted the `|---|` rule line back as a format line (a rule line carries nothing)."""
+    out = str(STRICT.compress_by_context(TABLE_FORMAT, mode))
+    assert "BTC|hold|0" in out.replace(" ", "")
+
+
+def test_an_output_heading_heads_the_answer_format() -> None:
+    """(eighth pass) `# Output` / `## Expected Output:` were not answer-format headings: lean dropped the
+    allowed values under the table, emergency cut an example's keys (`usd_amount`, `reason`)."""
+    prompt = (
+        "# Watchlist\nBTC: price 109870.40, rsi 50.7\n\n# Output\nAnswer with a markdown table:\n"
+        "| Ticker | Action | Qty |\n|---|---|---|\n| BTC | hold | 0 |\nAction is one of buy, sell, short, cover, hold.\n"
+    )
+    assert "Action is one of buy, sell, short, cover, hold." in str(
+        STRICT.compress_by_context(prompt, "lean")
+    )
+    crew = (
+        "**Bitcoin (BTC)**: $107,478.30 (-0.84%), RSI 50.7\n## Expected Output:\n"
+        'Example: [{"coin": "SOL", "side": "sell", "usd_amount": 25000, "reason": "..."}]\n'
+    )
+    out = compress_checked(crew, "emergency")
+    assert "usd_amount" in out
+    assert "reason" in out
+
+
+SUMMARY = """MARKET SUMMARY
+BTC is trading at $107,478.30, down 0.84% in 24h. RSI(14) is 50.7 and the trend is up.
+ETH is trading at $3,793.02, down 1.92% in 24h. RSI(14) is 48.1 and the trend is sideways.
+Respond with JSON only: {"BTC": {"signal": "buy|sell|hold"}}
+"""
+
+
+@pytest.mark.parametrize("mode", ["lean", "minimal", "emergency"])
+def test_a_sentence_naming_no_symbol_is_about_the_one_named_before_it(mode: str) -> None:
+    """(eighth pass) `RSI(14) is 50.7 and the trend is up.` after `BTC is trading at ...` was read as no
+    fact and dropped: every coin's RSI and trend went."""
+    assert Fact("BTC", "rsi", "50.7") in required_facts(SUMMARY)
+    out = str(STRICT.compress_by_context(SUMMARY, mode))
+    assert "RSI(14) is 50.7 and the trend is up." in out
+    assert "RSI(14) is 48.1 and the trend is sideways." in out
