@@ -667,6 +667,8 @@ class Reducer:
             if not self.level.decorate:
                 return b.text.strip()
             if b.sep == "entity" and self.level.series is not None:
+                if restates_a_kind(b):  # one RSI per timeframe: no value may go without its label
+                    return plain(b.text)
                 return self._entity_series(b)
             text = plain(b.text)
             if b.sep == "=":

@@ -558,3 +558,37 @@ def test_a_sentence_naming_no_symbol_is_about_the_one_named_before_it(mode: str)
     out = str(STRICT.compress_by_context(SUMMARY, mode))
     assert "RSI(14) is 50.7 and the trend is up." in out
     assert "RSI(14) is 48.1 and the trend is sideways." in out
+
+
+ONE_RSI_PER_TIMEFRAME = """BTC 1h: close 91,230.50, rsi 52.1 | 4h: close 90,880.20, rsi 55.3 | 1d: close 89,912.70, rsi 58.9
+ETH 1h: close 3,012.44, rsi 47.8 | 4h: close 3,020.10, rsi 49.2 | 1d: close 2,988.40, rsi 51.0
+Respond with JSON only: {"BTC": {"signal": "buy|sell|hold"}}
+"""
+
+
+@pytest.mark.parametrize("mode", ["moderate", "lean"])
+def test_one_rsi_per_timeframe_keeps_every_value_in_the_middle_levels(mode: str) -> None:
+    """`lean` shortened the line as a series and wrote `rsi 4h: close 90,880.20` (the hourly RSI gone, the
+    4h label now reading as the RSI's); with `verify=True` the call raised. Found by running every prompt
+    of the test modules through every level with the self-check on."""
+    out = str(STRICT.compress_by_context(ONE_RSI_PER_TIMEFRAME, mode))
+    assert "rsi 52.1 | 4h: close 90,880.20, rsi 55.3" in out
+
+
+def test_every_prompt_of_the_red_team_modules_passes_its_own_check_in_every_level() -> None:
+    """The sweep that found the defect above, kept: no prompt of these modules may make a `verify=True`
+    compression raise, at any of the seven levels."""
+    import ast
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    prompts = [
+        node.value
+        for name in ("test_fourth_red_team.py", "test_fifth_red_team.py", "test_sixth_red_team.py")
+        for node in ast.walk(ast.parse((here / name).read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.count("\n") >= 2
+    ]
+    assert len(prompts) > 40
+    for prompt in prompts:
+        for mode in ("lossless", "analysis", "moderate", "standard", "lean", "minimal", "emergency"):
+            STRICT.compress_by_context(prompt, mode)
