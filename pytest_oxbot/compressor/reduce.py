@@ -239,6 +239,12 @@ _SIDE_AT = re.compile(
 )
 
 
+def _plain_series(value: str) -> bool:
+    """`0.1702, 0.1693, 0.1688`: numbers and nothing else (not `52.1, 4h: close 90,880.20`)."""
+    items = value.split(", ")
+    return len(items) >= 3 and all(NUMBER_RE.fullmatch(item.strip()) for item in items)
+
+
 def _names_sl_and_tp(text: str) -> bool:
     """A stop loss and a take profit are both named (a position line in a shape not read)."""
     if text.isascii():
@@ -667,8 +673,8 @@ class Reducer:
             if not self.level.decorate:
                 return b.text.strip()
             if b.sep == "entity" and self.level.series is not None:
-                if restates_a_kind(b):  # one RSI per timeframe: no value may go without its label
-                    return plain(b.text)
+                if restates_a_kind(b) and not any(_plain_series(v) for _, v in b.pairs):
+                    return plain(b.text)  # one RSI per timeframe: no value may go without its label
                 return self._entity_series(b)
             text = plain(b.text)
             if b.sep == "=":
