@@ -637,7 +637,11 @@ def _position(text: str) -> Block | None:
     side with an entry or a quantity (as a record of lines is: `- BTC: side=Long qty=0.1 entry=1 sl=2`)."""
     low = text.lower()
     if not (
-        (("stop" in low or "sl" in low) and any(w in low for w in ("take", "profit", "tp", "target")))
+        # (chained `in` tests, not a genexpr: this runs on every dict or `k=v` line)
+        (
+            ("stop" in low or "sl" in low)
+            and ("tp" in low or "take" in low or "profit" in low or "target" in low)
+        )
         or ("side" in low and ("entry" in low or "qty" in low))
     ):
         return None
@@ -656,7 +660,16 @@ def _position(text: str) -> Block | None:
     fields = {position_field(k) for k, _ in pairs}
     if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
-    symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
+    # the symbol key's value, and the pairs but for symbol keys: one pass over the pairs (a dict line
+    # holds ~17), not a genexpr for each
+    symbol: str | None = None
+    kept_pairs: list[tuple[str, str]] = []
+    for pair in pairs:
+        if pair[0].lower() in SYMBOL_KEYS:
+            if symbol is None:
+                symbol = pair[1].strip("'\"")
+        else:
+            kept_pairs.append(pair)
     if symbol is None:
         found = symbols_in(head) or symbols_in(text)
         # (`position: type=long ...` under `symbol: BTC-USDT`: no symbol of its own, the context's is it)
@@ -664,8 +677,7 @@ def _position(text: str) -> Block | None:
     if symbol is not None:
         base = symbols_in(symbol)
         symbol = base[0] if base else symbol
-    kept = tuple(p for p in pairs if p[0].lower() not in SYMBOL_KEYS)
-    return Block(Kind.POSITION, text, symbol=symbol, pairs=kept, label=head)
+    return Block(Kind.POSITION, text, symbol=symbol, pairs=tuple(kept_pairs), label=head)
 
 
 _SIDE_VALUE = re.compile(r"""["']?(?:long|short|LONG|SHORT|Long|Short)["']?""")
