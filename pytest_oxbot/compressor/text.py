@@ -197,7 +197,11 @@ def current_prompt_symbols() -> frozenset[str]:
 # `AAPL: price 231.50, RSI 55.2`, `- **NVDA** (last 181.20)`, `TSLA | close 402.1`: a capitalised ticker
 # naming a line that gives a price, close, last or RSI with a number
 # (searched in "\n" + prompt: a pattern that starts with a literal is scanned for it at C speed)
-_LINE_TICKER = re.compile(r"\n[ \t\-*•>#|]*\**([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]*(?:[:(|]|[ \t]-[ \t])")
+# (possessive lead: a match's ticker starts at the first character past the marks whatever the split, so
+# giving marks back never matches otherwise; at each of a prompt's newlines a failure is then cheaper)
+_LINE_TICKER = re.compile(
+    r"\n[ \t\-*•>#|]*+\**+([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]*(?:[:(|]|[ \t]-[ \t])"
+)
 _TICKER_CUE = re.compile(
     r"[^\n]{0,40}?\b(?i:price|close|last|mark|rsi)\b[ \t]*(?:\(\d+\))?[ \t]*[:=]?[ \t]*[-+$€£]?\d"
 )
