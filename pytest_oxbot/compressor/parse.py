@@ -305,6 +305,9 @@ _CJK_INSTRUCTION = re.compile(
 )
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
+# the same two without an apostrophe in the text: its words are the runs of letters (~20 % faster)
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER_RUNS = re.compile(r"[a-z]+")
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
 _NON_ASCII_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit beyond ASCII
 _FIRST_WORD_ANY = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*((?:[^\W\d_]|')+)")  # any alphabet: `mantén`
@@ -317,7 +320,10 @@ def instruction_signals(text: str) -> tuple[bool, str]:
     # ASCII letters only (`20‑Period EMA`, `oldest → latest`: dashes, arrows, quotes beyond ASCII): the
     # ASCII scans, ~2x faster, find the same words (lower-cased, a word is [a-z]) and no CJK keyword
     ascii_words = ascii_only or _NON_ASCII_WORD_CHAR.search(low) is None
-    words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
+    if "'" in low:
+        words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
+    else:
+        words = (_ASCII_LETTER_RUNS if ascii_words else _LETTER_RUNS).findall(low)
     keyword = (
         not _INSTR_SINGLE.isdisjoint(words)
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
