@@ -90,7 +90,10 @@ MENTION_RE = re.compile(
 _PAIR_RE = re.compile(
     r"(?:\b|(?<=\b1000)|(?<=\b1M))([A-Z][A-Z0-9]{1,9}?)[/_-]?(?:USD_PERP|USDT|USDC|FDUSD|BUSD|USD|PERP)\b"
 )
-_WORD_RE = re.compile(r"\b[A-Z][A-Za-z0-9]{1,9}\b")
+# (`\b[A-Z]...` written as `[A-Z](?<!\w[A-Z])...`: the same matches, the look-behind asking that no word
+# character precede the capital; a pattern that starts with a character set lets the regex engine skip
+# to the next capital at C speed instead of trying every position: ~3x faster on a line)
+_WORD_RE = re.compile(r"[A-Z](?<!\w[A-Z])[A-Za-z0-9]{1,9}\b")
 
 # Pictographs and dingbats used as decoration (🟢 ⚠️ ▶ ✅ 📈 ...), with their variation selectors and joiners.
 # Arrows (→ ←) and maths signs are meaning, not decoration, and are not in these ranges.
