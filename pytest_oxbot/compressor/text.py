@@ -105,9 +105,12 @@ EMOJI_RE = re.compile(f"[{_PICTOGRAPH}\ufe0f\u20e3][{_PICTOGRAPH}\ufe0f\u200d\u2
 # never across a number's own characters.
 # The markers never sit between a number and its sign, currency or unit (`$**17,500**`, `**5**%`): taking
 # them out there would glue the two into another number as written.
-_BOLD_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*%])")
-_UBOLD_RE = re.compile(r"(?<![\w_$€£¥+\-−~.])__(?=\S)(.+?)(?<=\S)__(?![\w_%])")
-_ITALIC_RE = re.compile(r"(?<![\w*$€£¥+\-−~.])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*%])")
+# (Each starts with its marker and then looks behind it for the character before: the same matches as
+# the look-behind written first, but a pattern that starts with a literal is searched for it at C speed,
+# not tried at every position: `**bold**` in a 200-char line 3.4 -> 1.3 us.)
+_BOLD_RE = re.compile(r"\*\*(?<![\w*$€£¥+\-−~.]\*\*)(?=\S)(.+?)(?<=\S)\*\*(?![\w*%])")
+_UBOLD_RE = re.compile(r"__(?<![\w_$€£¥+\-−~.]__)(?=\S)(.+?)(?<=\S)__(?![\w_%])")
+_ITALIC_RE = re.compile(r"\*(?<![\w*$€£¥+\-−~.]\*)(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*%])")
 _SPACES = re.compile(r"[ \t\u00a0]{2,}|\t")
 
 
@@ -321,7 +324,9 @@ def norm(text: str) -> str:
     return _NORM_DROP.sub("", text).lower()
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z*\"'(\[`-])")
+# (a blank, then a look-behind at the mark before it: the same splits as `(?<=[.!?])\s+`, but the regex
+# engine skips to the blanks instead of trying every position)
+_SENTENCE_END = re.compile(r"\s(?<=[.!?]\s)\s*(?=[A-Z*\"'(\[`-])")
 
 
 _ABBREVIATION_END = re.compile(r"\b(?:e\.g|i\.e|vs|etc|approx|no)\.$", re.I)  # `e.g.` ends no sentence
