@@ -471,7 +471,10 @@ def _series_match(line: str) -> _SeriesMatch | None:
 
 
 # `key = value[, key = value]` (numbers keep their thousands separators: never split at "1,234")
-_EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)")
+# (`,(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)` written to start with a character set,
+# each branch looking behind at which one it took: the same splits, but the regex engine skips to the
+# commas and blanks instead of trying every position, 2.6 -> 1.2 us on a 100-char line)
+_EQ_SPLIT = re.compile(r"[\s,](?:(?<=,)(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|(?<=\s)\s*(?=[A-Za-z_][\w.]*=))")
 _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"  # kana, CJK ideographs, hangul
