@@ -1672,7 +1672,13 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
 
 # A line that leads into the shape of the answer: an answer verb, and a colon at its end
 # (`Reply with one line per coin, in this exact shape:`, `Bot, answer with exactly three lines:`)
-ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}[:：]$")
+# (`\b(?:respond|...)` written to start with the verbs' first letters, then a look-behind for the word
+# start and for which letter it was: the same matches, but the regex engine skips to those letters
+# instead of trying every position, 1.8 -> 1.1 us on an 80-char line)
+ANSWER_LEAD = re.compile(
+    r"(?i)[aorw](?<!\w[aorw])(?:(?<=r)(?:espond|eply|eturn)|(?<=a)nswer|(?<=o)utput|(?<=w)rite)"
+    r"\w*\b[^\n]{0,100}[:：]$"
+)
 
 
 # ... or one that says the answer's shape (`Reply as a compact table, one row per symbol, columns: ...`)
