@@ -305,6 +305,9 @@ _CJK_INSTRUCTION = re.compile(
 )
 _TOKENS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # words in any alphabet: `más` is one word
 _ASCII_TOKENS = re.compile(r"[a-z]+(?:'[a-z]+)?")  # the same for ASCII text, faster
+# the same two without an apostrophe in the text: its words are the runs of letters (~20 % faster)
+_LETTER_RUNS = re.compile(r"[^\W\d_]+")
+_ASCII_LETTER_RUNS = re.compile(r"[a-z]+")
 _FIRST_WORD = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*([a-z']+)")
 _NON_ASCII_WORD_CHAR = re.compile(r"[^\W\x00-\x7f]")  # a letter or digit beyond ASCII
 _FIRST_WORD_ANY = re.compile(r"[\s\-*+•>#\d.)(\[\]|→➜▶►:`]*((?:[^\W\d_]|')+)")  # any alphabet: `mantén`
@@ -317,7 +320,10 @@ def instruction_signals(text: str) -> tuple[bool, str]:
     # ASCII letters only (`20‑Period EMA`, `oldest → latest`: dashes, arrows, quotes beyond ASCII): the
     # ASCII scans, ~2x faster, find the same words (lower-cased, a word is [a-z]) and no CJK keyword
     ascii_words = ascii_only or _NON_ASCII_WORD_CHAR.search(low) is None
-    words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
+    if "'" in low:
+        words = (_ASCII_TOKENS if ascii_words else _TOKENS).findall(low)
+    else:
+        words = (_ASCII_LETTER_RUNS if ascii_words else _LETTER_RUNS).findall(low)
     keyword = (
         not _INSTR_SINGLE.isdisjoint(words)
         or (("not" in words or "no" in words or "sure" in words) and any(p in low for p in _INSTR_PHRASES))
@@ -465,7 +471,10 @@ def _series_match(line: str) -> _SeriesMatch | None:
 
 
 # `key = value[, key = value]` (numbers keep their thousands separators: never split at "1,234")
-_EQ_SPLIT = re.compile(r",(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)")
+# (`,(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|\s+(?=[A-Za-z_][\w.]*=)` written to start with a character set,
+# each branch looking behind at which one it took: the same splits, but the regex engine skips to the
+# commas and blanks instead of trying every position, 2.6 -> 1.2 us on a 100-char line)
+_EQ_SPLIT = re.compile(r"[\s,](?:(?<=,)(?!\d{3}(?!\d))\s*(?=[^,=\[\]]+=)|(?<=\s)\s*(?=[A-Za-z_][\w.]*=))")
 _EQ_KEY = re.compile(r"^[A-Za-z_][\w .()\-‑/%]{0,40}$")
 # `Label: value` pairs, several per line when separated by | ; -> → or a comma before the next label
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"  # kana, CJK ideographs, hangul
@@ -637,7 +646,11 @@ def _position(text: str) -> Block | None:
     side with an entry or a quantity (as a record of lines is: `- BTC: side=Long qty=0.1 entry=1 sl=2`)."""
     low = text.lower()
     if not (
-        (("stop" in low or "sl" in low) and any(w in low for w in ("take", "profit", "tp", "target")))
+        # (chained `in` tests, not a genexpr: this runs on every dict or `k=v` line)
+        (
+            ("stop" in low or "sl" in low)
+            and ("tp" in low or "take" in low or "profit" in low or "target" in low)
+        )
         or ("side" in low and ("entry" in low or "qty" in low))
     ):
         return None
@@ -656,7 +669,16 @@ def _position(text: str) -> Block | None:
     fields = {position_field(k) for k, _ in pairs}
     if not ({"sl", "tp"} <= fields or ("side" in fields and bool(fields & {"entry", "qty"}))):
         return None
-    symbol = next((v.strip("'\"") for k, v in pairs if k.lower() in SYMBOL_KEYS), None)
+    # the symbol key's value, and the pairs but for symbol keys: one pass over the pairs (a dict line
+    # holds ~17), not a genexpr for each
+    symbol: str | None = None
+    kept_pairs: list[tuple[str, str]] = []
+    for pair in pairs:
+        if pair[0].lower() in SYMBOL_KEYS:
+            if symbol is None:
+                symbol = pair[1].strip("'\"")
+        else:
+            kept_pairs.append(pair)
     if symbol is None:
         found = symbols_in(head) or symbols_in(text)
         # (`position: type=long ...` under `symbol: BTC-USDT`: no symbol of its own, the context's is it)
@@ -664,8 +686,7 @@ def _position(text: str) -> Block | None:
     if symbol is not None:
         base = symbols_in(symbol)
         symbol = base[0] if base else symbol
-    kept = tuple(p for p in pairs if p[0].lower() not in SYMBOL_KEYS)
-    return Block(Kind.POSITION, text, symbol=symbol, pairs=kept, label=head)
+    return Block(Kind.POSITION, text, symbol=symbol, pairs=tuple(kept_pairs), label=head)
 
 
 _SIDE_VALUE = re.compile(r"""["']?(?:long|short|LONG|SHORT|Long|Short)["']?""")
@@ -1659,7 +1680,13 @@ def _infer_entity_headers(blocks: list[Block]) -> None:
 
 # A line that leads into the shape of the answer: an answer verb, and a colon at its end
 # (`Reply with one line per coin, in this exact shape:`, `Bot, answer with exactly three lines:`)
-ANSWER_LEAD = re.compile(r"(?i)\b(?:respond|reply|answer|output|return|write)\w*\b[^\n]{0,100}[:：]$")
+# (`\b(?:respond|...)` written to start with the verbs' first letters, then a look-behind for the word
+# start and for which letter it was: the same matches, but the regex engine skips to those letters
+# instead of trying every position, 1.8 -> 1.1 us on an 80-char line)
+ANSWER_LEAD = re.compile(
+    r"(?i)[aorw](?<!\w[aorw])(?:(?<=r)(?:espond|eply|eturn)|(?<=a)nswer|(?<=o)utput|(?<=w)rite)"
+    r"\w*\b[^\n]{0,100}[:：]$"
+)
 
 
 # ... or one that says the answer's shape (`Reply as a compact table, one row per symbol, columns: ...`)

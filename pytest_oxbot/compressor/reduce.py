@@ -154,7 +154,9 @@ _PERIOD = re.compile(r"\s*\((\d+)[\s\u2011-]*periods?\)", re.I)  # "EMA (20‑pe
 _MARKET_WORDS = re.compile(r"(?i)\b(?:price|rsi|trend|trading at|bias)\b")
 _TAG = re.compile(r"\[([A-Z][A-Z0-9_]{3,})\]")
 _SHORT_TAG = re.compile(r"\[([A-Z0-9]{1,3})\]")
-_EQ_SPACES = re.compile(r"\s*=\s*")
+# (`\s*=\s*` starting with a character set, then a look-behind for which it took: the same matches, the
+# regex engine skipping to blanks and `=` instead of trying every position)
+_EQ_SPACES = re.compile(r"[\s=](?:(?<==)|(?<=\s)\s*=)\s*")
 
 
 def _typed_json(value: object, key: str = "") -> object:
