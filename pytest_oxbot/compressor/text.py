@@ -213,7 +213,7 @@ _TICKER_CUE = re.compile(
     r"[^\n]{0,40}?\b(?i:price|close|last|mark|rsi)\b[ \t]*(?:\([^)\n]{0,12}\))?[ \t]*[:=]?[ \t]*[-+$€£]?\d"
 )
 # `TSLA indicators: VWAP 455.92 | RSI(14, 1m) 54.2`, `AAPL last price 270.37`: the ticker, then words
-_LINE_TICKER_WORDS = re.compile(r"\n[ \t\-*•>#|]*\**([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]+(?=[a-z])")
+_LINE_TICKER_WORDS = re.compile(r"\n[ \t\-*•>#|]*+\**+([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)\**[ \t]+(?=[a-z])")
 # a JSON map of tickers to numbers (`Current Prices: {"AAPL": 270.37, ...}`), read when a price is named
 # just before it
 _JSON_NUMBER_MAP = re.compile(r'\{\s*"[A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?"\s*:\s*-?\d[^{}]{0,3000}\}')
