@@ -241,7 +241,9 @@ async def test_batches_cross_hash_slots_and_nodes(
     writer, reader = caches(), caches()
     mapping = {f"sym-{i}": {"i": i, "px": Decimal(i) / 8} for i in range(60)}
     keys = [writer.prefix + k for k in mapping]
-    assert len({raw.keyslot(k) for k in keys}) == len(keys)  # no hash tag: one slot per key here
+    # no hash tag: the keys spread over many slots (not one per key: with a random prefix, CRC16 puts
+    # a few of 60 keys in one slot now and then, which failed this line in CI once)
+    assert len({raw.keyslot(k) for k in keys}) > len(keys) // 2
     assert len(_nodes_of(raw, keys)) == NODES
 
     await writer.set_many(mapping, ttl=120)  # one pipeline, split per node
