@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pytest_oxbot.compressor import AdaptivePromptCompressor, check_fidelity
 from pytest_oxbot.compressor.text import numbers_in
 
-EVERY_MODE = ("lossless", "analysis", "standard", "minimal", "emergency")
+EVERY_MODE = ("lossless", "analysis", "moderate", "standard", "lean", "minimal", "emergency")
 
 _SCAN = re.compile(r"[~$+\-−]*\d[\d,]*(?:\.\d+)?%?")
 
