@@ -207,19 +207,26 @@ def required_facts(prompt: str | Doc, *, include_history: bool = False) -> froze
     return frozenset(facts)
 
 
-def line_sentence_facts(text: str) -> set[Fact]:
-    """`sentence_facts` of each sentence of a line; a sentence that names no symbol is about the one the
-    line named last (`BTC is trading at $107,478.30. RSI(14) is 50.7 and the trend is up.`)."""
-    facts: set[Fact] = set()
+def sentences_with_subject(text: str) -> Iterator[tuple[str, str | None]]:
+    """Each sentence of a line with the symbol the line named last before it: a sentence that names no
+    symbol is about that one (`BTC is trading at $107,478.30. RSI(14) is 50.7 and the trend is up.`)."""
     carried: str | None = None
     for sentence in sentences(text):
+        yield sentence, carried
         named = symbols_in(sentence)
-        found = sentence_facts(sentence)
-        if not found and not named and carried is not None and HAS_DIGIT.search(sentence):
-            found = sentence_facts(f"{carried} {sentence}")
-        facts.update(found)
         if named:
             carried = named[-1]
+
+
+def line_sentence_facts(text: str) -> set[Fact]:
+    """`sentence_facts` of each sentence of a line, a sentence naming no symbol read as about the one
+    named before it (`sentences_with_subject`)."""
+    facts: set[Fact] = set()
+    for sentence, carried in sentences_with_subject(text):
+        found = sentence_facts(sentence)
+        if not found and carried is not None and HAS_DIGIT.search(sentence) and not symbols_in(sentence):
+            found = sentence_facts(f"{carried} {sentence}")
+        facts.update(found)
     return facts
 
 

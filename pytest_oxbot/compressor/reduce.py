@@ -29,6 +29,7 @@ from pytest_oxbot.compressor.facts import (
     listed_facts,
     restates_a_kind,
     sentence_facts,
+    sentences_with_subject,
     side_line_facts,
     states_allowed_values,
     symbol_column,
@@ -621,12 +622,7 @@ class Reducer:
         if lv.prose == "all":
             return text
         if lv.prose == "none":
-            kept, carried = [], None  # (a sentence naming no symbol is about the one named before it)
-            for sentence in sentences(text):
-                if self._market_sentence(sentence, b, carried):
-                    kept.append(sentence)
-                named = symbols_in(sentence)
-                carried = named[-1] if named else carried
+            kept = [s for s, carried in sentences_with_subject(text) if self._market_sentence(s, b, carried)]
             out = " ".join(kept)
             if report and out != text:  # (every sentence kept: nothing went)
                 self._drop(
